@@ -1,0 +1,327 @@
+/**
+ * The embedded card directory: cards and ranges in the journaled store (lowdb snapshots plus a
+ * journal), with in-memory indexes by phone and a pool of free virtual cards. Every check and
+ * change of one call happens before its first `await`, so two callers never both win a card.
+ */
+import { AppError } from '../../machines/errors.ts';
+import type {
+  Card,
+  CardDirectory,
+  CardPatch,
+  CardRange,
+  Holder,
+  ImportResult,
+  ImportRow,
+  RangeSpec,
+  RecordStore,
+  Table,
+} from '../../runtime/ports.ts';
+import { compareCardNumbers, enumerateRange } from '../../runtime/cardNumbers.ts';
+import { newId } from '../../runtime/ids.ts';
+
+interface StoredCard extends Card {
+  reservedPhone?: string | null;
+  activationId?: string | null;
+}
+
+export class EmbeddedCardDirectory implements CardDirectory {
+  private readonly cards: Table<StoredCard>;
+  private readonly ranges: Table<CardRange>;
+  private readonly phoneIndex = new Map<string, Set<string>>();
+  private readonly reservedPhones = new Map<string, string>();
+  /** activation id → the card it holds. */
+  private readonly reservations = new Map<string, string>();
+  /** Free virtual card numbers, ascending; the pool hands out the first. */
+  private freeVirtual: string[] = [];
+
+  constructor(private readonly store: RecordStore) {
+    this.cards = store.table<StoredCard>('cards');
+    this.ranges = store.table<CardRange>('ranges');
+    for (const card of this.cards.values()) this.index(card);
+    this.freeVirtual.sort(compareCardNumbers);
+  }
+
+  /** Table names this adapter keeps in the store. */
+  static readonly tables = ['cards', 'ranges'];
+
+  private index(card: StoredCard) {
+    if (card.holder?.phone) this.phones(card.holder.phone).add(card.number);
+    if (card.state === 'reserved' && card.reservedPhone && card.reservedBy) {
+      this.reservedPhones.set(card.reservedPhone, card.reservedBy);
+      this.reservations.set(card.reservedBy, card.number);
+    }
+    if (card.virtual && card.state === 'inactive') this.freeVirtual.push(card.number);
+  }
+
+  private phones(phone: string): Set<string> {
+    let set = this.phoneIndex.get(phone);
+    if (!set) this.phoneIndex.set(phone, (set = new Set()));
+    return set;
+  }
+
+  private unindexPhone(card: StoredCard) {
+    if (!card.holder?.phone) return;
+    const set = this.phoneIndex.get(card.holder.phone);
+    set?.delete(card.number);
+    if (set && set.size === 0) this.phoneIndex.delete(card.holder.phone);
+  }
+
+  private returnToPool(number: string) {
+    // Binary insertion keeps the pool sorted without re-sorting it.
+    let lo = 0;
+    let hi = this.freeVirtual.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareCardNumbers(this.freeVirtual[mid]!, number) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (this.freeVirtual[lo] !== number) this.freeVirtual.splice(lo, 0, number);
+  }
+
+  private save(card: StoredCard) {
+    this.cards.put(card.number, card);
+  }
+
+  private async durable<T>(value: T): Promise<T> {
+    await this.store.flush();
+    return value;
+  }
+
+  async createRange(spec: RangeSpec, at: string): Promise<CardRange> {
+    const numbers = enumerateRange(spec.from, spec.to);
+    const taken = numbers.find((n) => this.cards.has(n));
+    if (taken !== undefined) throw new AppError('RANGE_OVERLAP', { card: taken });
+    const range: CardRange = { id: newId('rng', Date.parse(at)), ...spec, count: numbers.length, createdAt: at };
+    this.ranges.put(range.id, range);
+    for (const number of numbers) {
+      const card: StoredCard = {
+        number,
+        state: 'inactive',
+        virtual: spec.virtual,
+        discount: spec.discount,
+        bonus: spec.bonus,
+        expiresAt: spec.expiresAt,
+        rangeId: range.id,
+        holder: null,
+        activatedAt: null,
+        createdAt: at,
+        updatedAt: at,
+      };
+      this.save(card);
+      if (spec.virtual) this.freeVirtual.push(number);
+    }
+    if (spec.virtual) this.freeVirtual.sort(compareCardNumbers);
+    return this.durable(range);
+  }
+
+  async listRanges(): Promise<CardRange[]> {
+    return [...this.ranges.values()].sort((a, b) => compareCardNumbers(a.from, b.from));
+  }
+
+  async get(number: string): Promise<Card | undefined> {
+    return this.cards.get(number);
+  }
+
+  async byPhone(phone: string): Promise<Card[]> {
+    const numbers = this.phoneIndex.get(phone) ?? new Set<string>();
+    const cards = [...numbers].map((n) => this.cards.get(n)!).filter(Boolean);
+    const rank = (c: Card) => (c.state === 'active' ? 0 : c.state === 'blocked' ? 2 : 1);
+    return cards.sort(
+      (a, b) =>
+        rank(a) - rank(b) ||
+        (b.activatedAt ?? b.updatedAt).localeCompare(a.activatedAt ?? a.updatedAt) ||
+        compareCardNumbers(a.number, b.number),
+    );
+  }
+
+  async reserve(req: {
+    number: string | null;
+    activationId: string;
+    phone: string;
+    onePerPhone: boolean;
+    at: string;
+  }): Promise<Card> {
+    const mine = this.findReservation(req.activationId, req.number);
+    if (mine) return mine;
+    let card: StoredCard | undefined;
+    if (req.number !== null) {
+      card = this.cards.get(req.number);
+      if (!card) throw new AppError('CARD_NOT_FOUND', { card: req.number });
+      if (card.state === 'active' || card.state === 'reserved') {
+        throw new AppError('CARD_ALREADY_ACTIVE', { card: card.number });
+      }
+      if (card.state === 'blocked') throw new AppError('CARD_BLOCKED', { card: card.number });
+      if (card.expiresAt && card.expiresAt < req.at.slice(0, 10)) {
+        throw new AppError('CARD_EXPIRED', { card: card.number });
+      }
+    }
+    if (req.onePerPhone) {
+      const active = [...(this.phoneIndex.get(req.phone) ?? [])].some(
+        (n) => this.cards.get(n)?.state === 'active' || this.cards.get(n)?.state === 'blocked',
+      );
+      if (active || this.reservedPhones.has(req.phone)) throw new AppError('PHONE_ALREADY_REGISTERED');
+    }
+    if (req.number === null) {
+      const today = req.at.slice(0, 10);
+      // Expired pool cards are skipped (and left out of the pool) rather than handed out.
+      while (this.freeVirtual.length) {
+        const candidate = this.cards.get(this.freeVirtual.shift()!);
+        if (candidate?.state !== 'inactive') continue;
+        if (candidate.expiresAt && candidate.expiresAt < today) continue;
+        card = candidate;
+        break;
+      }
+      if (!card) throw new AppError('POOL_EMPTY');
+    }
+    const reserved: StoredCard = {
+      ...card!,
+      state: 'reserved',
+      reservedBy: req.activationId,
+      reservedPhone: req.phone,
+      updatedAt: req.at,
+    };
+    this.save(reserved);
+    this.reservedPhones.set(req.phone, req.activationId);
+    this.reservations.set(req.activationId, reserved.number);
+    return this.durable(reserved);
+  }
+
+  private findReservation(activationId: string, number: string | null): StoredCard | undefined {
+    if (number !== null) {
+      const card = this.cards.get(number);
+      return card && (card.reservedBy === activationId || card.activationId === activationId) ? card : undefined;
+    }
+    const held = this.reservations.get(activationId);
+    return held === undefined ? undefined : this.cards.get(held);
+  }
+
+  async activate(number: string, activationId: string, holder: Holder, at: string): Promise<Card> {
+    const card = this.cards.get(number);
+    if (!card) throw new AppError('CARD_NOT_FOUND', { card: number });
+    if (card.activationId === activationId && card.state === 'active') return card; // replayed
+    if (card.state !== 'reserved' || card.reservedBy !== activationId) {
+      throw new AppError('CARD_ALREADY_ACTIVE', { card: number });
+    }
+    if (card.reservedPhone) this.reservedPhones.delete(card.reservedPhone);
+    this.reservations.delete(activationId);
+    const active: StoredCard = {
+      ...card,
+      state: 'active',
+      holder,
+      reservedBy: null,
+      reservedPhone: null,
+      activationId,
+      activatedAt: at,
+      updatedAt: at,
+    };
+    this.save(active);
+    this.index(active);
+    return this.durable(active);
+  }
+
+  async release(number: string, activationId: string, at: string): Promise<void> {
+    const card = this.cards.get(number);
+    if (!card || card.state !== 'reserved' || card.reservedBy !== activationId) return;
+    if (card.reservedPhone && this.reservedPhones.get(card.reservedPhone) === activationId) {
+      this.reservedPhones.delete(card.reservedPhone);
+    }
+    this.reservations.delete(activationId);
+    const free: StoredCard = { ...card, state: 'inactive', reservedBy: null, reservedPhone: null, updatedAt: at };
+    this.save(free);
+    if (free.virtual) this.returnToPool(free.number);
+    await this.store.flush();
+  }
+
+  async update(number: string, patch: CardPatch, at: string): Promise<Card> {
+    const card = this.cards.get(number);
+    if (!card) throw new AppError('CARD_NOT_FOUND', { card: number });
+    const next: StoredCard = { ...card, updatedAt: at };
+    if (patch.holder) {
+      if (card.state === 'inactive' || card.state === 'reserved') {
+        throw new AppError('VALIDATION_FAILED', {
+          field: 'holder',
+          reason: 'карта ещё не выдана / the card is not issued yet',
+        });
+      }
+      next.holder = { fullName: '', birthday: null, phone: null, ...card.holder, ...patch.holder };
+    }
+    if (patch.discount !== undefined) next.discount = patch.discount;
+    if (patch.bonus !== undefined) next.bonus = patch.bonus;
+    if (patch.expiresAt !== undefined) next.expiresAt = patch.expiresAt;
+    if (patch.state === 'blocked' && card.state !== 'blocked') {
+      if (card.state === 'reserved') throw new AppError('CARD_ALREADY_ACTIVE', { card: number });
+      next.blockedFrom = card.state;
+      next.state = 'blocked';
+      if (card.virtual && card.state === 'inactive') this.freeVirtual = this.freeVirtual.filter((n) => n !== number);
+    } else if (patch.state === 'unblocked' && card.state === 'blocked') {
+      next.state = card.blockedFrom ?? (card.holder ? 'active' : 'inactive');
+      delete next.blockedFrom;
+      if (next.virtual && next.state === 'inactive') this.returnToPool(number);
+    }
+    this.unindexPhone(card);
+    this.save(next);
+    if (next.holder?.phone) this.phones(next.holder.phone).add(next.number);
+    return this.durable(next);
+  }
+
+  async import(rows: ImportRow[], opts: { partial: boolean; at: string }): Promise<ImportResult> {
+    const result: ImportResult = { imported: 0, updated: 0, rejected: [] };
+    const accepted: ImportRow[] = [];
+    for (const row of rows) {
+      const existing = this.cards.get(row.number);
+      if (existing?.state === 'reserved') {
+        result.rejected.push({
+          line: row.line,
+          code: 'CARD_ALREADY_ACTIVE',
+          reason: 'карта сейчас выдаётся на кассе / the card is being issued at a till',
+        });
+        continue;
+      }
+      accepted.push(row);
+    }
+    if (result.rejected.length && !opts.partial) return result;
+    for (const row of accepted) {
+      const existing = this.cards.get(row.number);
+      const holder = row.holder ?? existing?.holder ?? null;
+      const state = row.blocked ? 'blocked' : holder ? 'active' : (existing?.state ?? 'inactive');
+      const card: StoredCard = {
+        number: row.number,
+        virtual: existing?.virtual ?? false,
+        rangeId: existing?.rangeId ?? null,
+        createdAt: existing?.createdAt ?? opts.at,
+        activatedAt: existing?.activatedAt ?? (state === 'active' ? opts.at : null),
+        discount: row.discount,
+        bonus: row.bonus,
+        expiresAt: row.expiresAt,
+        holder,
+        state,
+        ...(state === 'blocked' ? { blockedFrom: holder ? ('active' as const) : ('inactive' as const) } : {}),
+        updatedAt: opts.at,
+      };
+      if (existing) {
+        this.unindexPhone(existing);
+        if (existing.virtual && existing.state === 'inactive' && state !== 'inactive') {
+          this.freeVirtual = this.freeVirtual.filter((n) => n !== row.number);
+        }
+        result.updated += 1;
+      } else {
+        result.imported += 1;
+      }
+      this.save(card);
+      if (card.holder?.phone) this.phones(card.holder.phone).add(card.number);
+    }
+    return this.durable(result);
+  }
+
+  async *changedSince(since: string | null): AsyncIterable<Card> {
+    const cards = [...this.cards.values()]
+      .filter((c) => c.holder && (c.state === 'active' || c.state === 'blocked'))
+      .filter((c) => since === null || c.updatedAt >= since)
+      .sort((a, b) => compareCardNumbers(a.number, b.number));
+    yield* cards;
+  }
+
+  async count(): Promise<number> {
+    return this.cards.size;
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * The embedded store: every table lives in memory, every change is appended to one journal, and
+ * the journal is fsynced once per tick for all the changes made in that tick (group commit).
+ * `flush()` resolves only when every change made before it is on disk, so an answer that awaits
+ * it never reports a change that a `kill -9` could lose.
+ *
+ * Why not lowdb alone: lowdb serialises the whole database on every write, so a write would
+ * cost more as history grows. Here a write costs the size of the change. Each table is
+ * compacted now and then into its own lowdb snapshot file (only tables changed since the last
+ * snapshot), after which the journal is cut. Closed workflow records leave the live tables for
+ * an append-only archive, one file per kind and day, so live tables stay small.
+ *
+ * A batch of journal lines ends with a commit line; on replay, lines after the last commit (a
+ * torn write from a crash) are dropped: they were never acknowledged.
+ */
+import { mkdirSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, createReadStream } from 'node:fs';
+import { open, appendFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Low } from 'lowdb';
+import { DurableJsonFile, syncDir } from './durableJsonFile.ts';
+import type { RecordStore, Table } from '../../runtime/ports.ts';
+
+interface Snapshot {
+  seq: number;
+  rows: [string, unknown][];
+}
+
+type JournalLine =
+  | { t: string; k: string; v: unknown }
+  | { t: string; k: string; d: 1 }
+  | { a: string; day: string; v: unknown }
+  | { c: number };
+type Op = Exclude<JournalLine, { c: number }>;
+
+export interface JournaledStoreOptions {
+  /** Compact when the journal grows past this many bytes. */
+  compactBytes?: number;
+  /** Called once when the disk refuses a write; the store then refuses every later flush. */
+  onFailure?: (err: Error) => void;
+}
+
+class MemoryTable<T> implements Table<T> {
+  readonly rows = new Map<string, T>();
+  constructor(
+    readonly name: string,
+    private readonly store: JournaledStore,
+  ) {}
+  get(key: string): T | undefined {
+    return this.rows.get(key);
+  }
+  has(key: string): boolean {
+    return this.rows.has(key);
+  }
+  put(key: string, value: T): void {
+    this.rows.set(key, value);
+    this.store.enqueue({ t: this.name, k: key, v: value }, this.name);
+  }
+  delete(key: string): void {
+    if (!this.rows.delete(key)) return;
+    this.store.enqueue({ t: this.name, k: key, d: 1 }, this.name);
+  }
+  values(): IterableIterator<T> {
+    return this.rows.values();
+  }
+  get size(): number {
+    return this.rows.size;
+  }
+}
+
+export class JournaledStore implements RecordStore {
+  private readonly tables = new Map<string, MemoryTable<unknown>>();
+  private readonly snapshotSeq = new Map<string, number>();
+  private readonly dirty = new Set<string>();
+  private pending: string[] = [];
+  private pendingArchive = new Map<string, string[]>();
+  private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private seq = 0;
+  private journal!: FileHandle;
+  private journalBytes = 0;
+  private scheduled = false;
+  private writing = false;
+  private failure: Error | null = null;
+  private readonly compactBytes: number;
+  /** Last fsync durations in ms, for metrics. */
+  lastFlushMs = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly options: JournaledStoreOptions,
+  ) {
+    this.compactBytes = options.compactBytes ?? 32 * 1024 * 1024;
+  }
+
+  /** Open (or create) a store in `dir`: load table snapshots, then replay the journal. */
+  static async open(dir: string, tableNames: string[], options: JournaledStoreOptions = {}) {
+    const store = new JournaledStore(dir, options);
+    mkdirSync(join(dir, 'tables'), { recursive: true, mode: 0o700 });
+    mkdirSync(join(dir, 'archive'), { recursive: true, mode: 0o700 });
+    for (const name of tableNames) {
+      const table = new MemoryTable<unknown>(name, store);
+      store.tables.set(name, table);
+      const low = new Low<Snapshot>(new DurableJsonFile(store.tablePath(name)), { seq: 0, rows: [] });
+      await low.read();
+      for (const [k, v] of low.data.rows) table.rows.set(k, v);
+      store.snapshotSeq.set(name, low.data.seq);
+      store.seq = Math.max(store.seq, low.data.seq);
+    }
+    await store.replay();
+    store.journal = await open(store.journalPath, 'a', 0o600);
+    store.journalBytes = statSync(store.journalPath).size;
+    return store;
+  }
+
+  private get journalPath() {
+    return join(this.dir, 'journal.jsonl');
+  }
+  private tablePath(name: string) {
+    return join(this.dir, 'tables', `${name}.json`);
+  }
+  private archivePath(kind: string, day: string) {
+    return join(this.dir, 'archive', kind, `${day}.jsonl`);
+  }
+
+  private async replay() {
+    if (!existsSync(this.journalPath)) return;
+    const text = readFileSync(this.journalPath, 'utf8');
+    let batch: Op[] = [];
+    let committedBytes = 0;
+    let offset = 0;
+    const archived = new Map<string, string[]>();
+    for (const line of text.split('\n')) {
+      offset += Buffer.byteLength(line) + 1;
+      if (!line) continue;
+      let entry: JournalLine;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        break; // a torn tail: everything from here on was never acknowledged
+      }
+      if (!('c' in entry)) {
+        batch.push(entry);
+        continue;
+      }
+      for (const op of batch) {
+        if ('a' in op) {
+          const key = `${op.a}/${op.day}`;
+          archived.set(key, [...(archived.get(key) ?? []), JSON.stringify(op.v)]);
+          continue;
+        }
+        const table = this.tables.get(op.t);
+        if (!table || entry.c <= (this.snapshotSeq.get(op.t) ?? 0)) continue;
+        if ('d' in op) table.rows.delete(op.k);
+        else table.rows.set(op.k, op.v);
+        this.dirty.add(op.t);
+      }
+      this.seq = Math.max(this.seq, entry.c);
+      batch = [];
+      committedBytes = offset;
+    }
+    if (committedBytes < Buffer.byteLength(text)) truncateSync(this.journalPath, committedBytes);
+    // Archive lines may or may not have reached their files before the crash; readers keep the
+    // last copy of an id, so writing them again is harmless.
+    for (const [key, lines] of archived) {
+      const [kind, day] = key.split('/') as [string, string];
+      mkdirSync(join(this.dir, 'archive', kind), { recursive: true, mode: 0o700 });
+      await appendFile(this.archivePath(kind, day), lines.join('\n') + '\n', { mode: 0o600 });
+    }
+  }
+
+  table<T>(name: string): Table<T> {
+    const table = this.tables.get(name);
+    if (!table) throw new Error(`unknown table ${name}`);
+    return table as MemoryTable<T>;
+  }
+
+  /** Internal: queue one change for the next group commit. */
+  enqueue(line: JournalLine, table?: string): void {
+    this.pending.push(JSON.stringify(line));
+    if (table) this.dirty.add(table);
+  }
+
+  archive(kind: string, day: string, record: unknown): void {
+    this.pending.push(JSON.stringify({ a: kind, day, v: record }));
+    const key = `${kind}/${day}`;
+    const lines = this.pendingArchive.get(key) ?? [];
+    lines.push(JSON.stringify(record));
+    this.pendingArchive.set(key, lines);
+  }
+
+  async findArchived<T>(kind: string, day: string, match: (entry: T) => boolean): Promise<T | undefined> {
+    let found: T | undefined;
+    await this.scanArchive<T>(kind, day, (entry) => {
+      if (match(entry)) found = entry;
+    });
+    return found;
+  }
+
+  /** Read one day of a kind's archive in file order (a record archived twice appears twice). */
+  async scanArchive<T>(kind: string, day: string, visit: (entry: T) => void): Promise<void> {
+    const path = this.archivePath(kind, day);
+    if (!existsSync(path)) return;
+    const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (!line) continue;
+      try {
+        visit(JSON.parse(line) as T);
+      } catch {
+        /* a torn last line of a crashed append; its record is replayed from the journal */
+      }
+    }
+  }
+
+  archiveDays(kind: string): string[] {
+    const dir = join(this.dir, 'archive', kind);
+    if (!existsSync(dir)) return [];
+    return readdirSorted(dir);
+  }
+
+  get healthy(): boolean {
+    return this.failure === null;
+  }
+
+  /** Resolves when every change made before the call is on disk. */
+  flush(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.pending.length === 0 && !this.writing) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule() {
+    if (this.scheduled || this.writing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.commit();
+    });
+  }
+
+  private async commit() {
+    if (this.writing) return;
+    const lines = this.pending;
+    const archive = this.pendingArchive;
+    const waiters = this.waiters;
+    this.pending = [];
+    this.pendingArchive = new Map();
+    this.waiters = [];
+    if (lines.length === 0) {
+      waiters.forEach((w) => w.resolve());
+      return;
+    }
+    this.writing = true;
+    const started = performance.now();
+    try {
+      this.seq += 1;
+      lines.push(JSON.stringify({ c: this.seq }));
+      const payload = lines.join('\n') + '\n';
+      await this.journal.write(payload);
+      await this.journal.datasync();
+      this.journalBytes += Buffer.byteLength(payload);
+      for (const [key, entries] of archive) {
+        const [kind, day] = key.split('/') as [string, string];
+        mkdirSync(join(this.dir, 'archive', kind), { recursive: true, mode: 0o700 });
+        await appendFile(this.archivePath(kind, day), entries.join('\n') + '\n', { mode: 0o600 });
+      }
+      this.lastFlushMs = performance.now() - started;
+      waiters.forEach((w) => w.resolve());
+      if (this.journalBytes > this.compactBytes) await this.compact();
+    } catch (err) {
+      this.failure = err as Error;
+      waiters.forEach((w) => w.reject(this.failure!));
+      this.waiters.forEach((w) => w.reject(this.failure!));
+      this.waiters = [];
+      this.options.onFailure?.(this.failure);
+      return;
+    } finally {
+      this.writing = false;
+    }
+    if (this.pending.length || this.waiters.length) this.schedule();
+  }
+
+  /**
+   * Write a snapshot of every table changed since the last one, make the archive durable, then
+   * cut the journal. Runs inside the commit loop, so no batch is written meanwhile.
+   */
+  private async compact() {
+    for (const name of this.dirty) {
+      const table = this.tables.get(name)!;
+      const low = new Low<Snapshot>(new DurableJsonFile(this.tablePath(name)), {
+        seq: this.seq,
+        rows: [...table.rows],
+      });
+      await low.write();
+      this.snapshotSeq.set(name, this.seq);
+    }
+    this.dirty.clear();
+    for (const kind of readdirSorted(join(this.dir, 'archive'))) {
+      for (const day of this.archiveDays(kind).slice(-2)) {
+        const fh = await open(this.archivePath(kind, day), 'r');
+        await fh.sync().finally(() => fh.close());
+      }
+    }
+    await this.journal.truncate(0);
+    await this.journal.sync();
+    this.journalBytes = 0;
+  }
+
+  /** Flush, snapshot every changed table and close the journal (graceful shutdown). */
+  async close(): Promise<void> {
+    if (this.failure) return;
+    await this.flush();
+    while (this.writing) await new Promise((r) => setImmediate(r));
+    this.writing = true;
+    try {
+      await this.compact();
+      await syncDir(this.dir);
+      await this.journal.close();
+    } finally {
+      this.writing = false;
+    }
+  }
+}
+
+/** Entry names without `.jsonl`, sorted: day files by date (YYYY-MM-DD), kinds alphabetically. */
+function readdirSorted(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => name.replace(/\.jsonl$/, ''))
+    .sort();
+}

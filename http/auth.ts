@@ -1,0 +1,37 @@
+/**
+ * Tokens on every API route: `Authorization: Bearer <token>` or `X-Api-Key: <token>`. Admin may
+ * do everything; support reads and cancels; terminal runs the till's flows.
+ */
+import type { Context, Next } from 'koa';
+import { AppError } from '../machines/errors.ts';
+import type { Role, TokenRegistry } from '../runtime/tokens.ts';
+
+export function tokenOf(ctx: Context): string | undefined {
+  const header = ctx.get('Authorization');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1] ?? (ctx.get('X-Api-Key').trim() || undefined);
+}
+
+export function authenticate(tokens: TokenRegistry) {
+  return async function auth(ctx: Context, next: Next) {
+    const role = tokens.roleOf(tokenOf(ctx));
+    if (!role) throw new AppError('UNAUTHORIZED');
+    ctx.state.role = role;
+    await next();
+  };
+}
+
+/** Allow the listed roles (admin always). */
+export function allow(...allowed: Role[]) {
+  return async function roleGuard(ctx: Context, next: Next) {
+    const role = ctx.state.role as Role;
+    if (role !== 'admin' && !allowed.includes(role)) throw new AppError('FORBIDDEN');
+    await next();
+  };
+}
+
+/** Who did it, for timelines: the role and the terminal id when the caller gives one. */
+export function actor(ctx: Context, terminal?: string | null): string {
+  const role = ctx.state.role as Role;
+  return terminal ? `${role}:${terminal}` : role;
+}

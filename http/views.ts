@@ -1,0 +1,91 @@
+/**
+ * Records and cards as answers: phones in full for admin only, masked for every other role;
+ * never a PIN or its hash (records carry neither outside the store's snapshot).
+ */
+import type { Card } from '../runtime/ports.ts';
+import type { WorkflowRecord } from '../runtime/host.ts';
+import type { Role } from '../runtime/tokens.ts';
+import { maskPhone } from '../runtime/phone.ts';
+import type { KvFields } from './respond.ts';
+
+export const phoneFor = (phone: string | null | undefined, role: Role) =>
+  phone ? (role === 'admin' ? phone : maskPhone(phone)) : null;
+
+export function cardView(card: Card, role: Role) {
+  return {
+    number: card.number,
+    state: card.state,
+    virtual: card.virtual,
+    discount: card.discount,
+    bonus: card.bonus,
+    expiresAt: card.expiresAt,
+    holder: card.holder
+      ? {
+          fullName: card.holder.fullName,
+          birthday: card.holder.birthday,
+          phone: phoneFor(card.holder.phone, role),
+          ...(card.holder.email ? { email: card.holder.email } : {}),
+        }
+      : null,
+    activatedAt: card.activatedAt,
+    createdAt: card.createdAt,
+    updatedAt: card.updatedAt,
+  };
+}
+
+export function cardKv(card: Card): KvFields {
+  return {
+    card: card.number,
+    holder: card.holder?.fullName ?? '',
+    cardState: card.state,
+    discount: card.discount,
+    bonus: card.bonus,
+  };
+}
+
+export function activationView(record: WorkflowRecord, role: Role, pinLength: number) {
+  const v = record.view as {
+    holder: { fullName: string; birthday: string };
+    cardInfo: { number: string; virtual: boolean; discount: number; bonus: number; expiresAt: string | null } | null;
+    attemptsLeft: number;
+    resendAvailableAt: string | null;
+    confirm: string;
+    marketingConsent: boolean;
+  };
+  const waiting = record.state === 'awaitingPin';
+  return {
+    id: record.id,
+    kind: 'activation',
+    state: record.state,
+    phone: phoneFor(record.phone, role),
+    terminal: record.terminal,
+    confirm: v.confirm,
+    card: v.cardInfo ? { ...v.cardInfo, holder: v.holder.fullName } : null,
+    holder: v.holder,
+    marketingConsent: v.marketingConsent,
+    ...(waiting
+      ? { expiresAt: record.deadline, resendAvailableAt: v.resendAvailableAt, attemptsLeft: v.attemptsLeft, pinLength }
+      : {}),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+export function activationKv(record: WorkflowRecord, role: Role): KvFields {
+  const v = activationView(record, role, 0);
+  return {
+    activationId: record.id,
+    state: record.state,
+    card: v.card?.number ?? '',
+    holder: v.holder.fullName,
+    phone: v.phone,
+    expiresAt: record.state === 'awaitingPin' ? record.deadline : undefined,
+    attemptsLeft: record.state === 'awaitingPin' ? (record.view.attemptsLeft as number) : undefined,
+  };
+}
+
+/** The whole record for support: timeline, SMS attempts, deadlines. */
+export function recordView(record: WorkflowRecord, role: Role) {
+  const { snapshot: _hidden, view, phone, ...rest } = record;
+  return { ...rest, phone: phoneFor(phone, role), sms: (view.sms as unknown[]) ?? [] };
+}

@@ -1,0 +1,223 @@
+/**
+ * Card activation at the till: a card from a pre-created range (or the next free virtual card)
+ * gets its holder form, optionally after the guest confirms the phone with an SMS PIN.
+ *
+ *   requested → validating → [confirm=sms: sendingSms → awaitingPin →] committing → activated
+ *   ends: activated | rejected | expired | locked | cancelled | failed
+ *
+ * Pure: no I/O and no clock. Effects are the named actors `reserveCard`, `sendPin`,
+ * `activateCard`, the action `releaseCard` and the guard `pinMatches`; the runtime provides the
+ * real ones with `.provide()`, tests provide fakes. Time arrives in events (`now`), and the PIN
+ * deadline is an absolute `expiresAt` in context that the runtime fires as EXPIRE: XState does
+ * not restore pending `after` timers from a persisted snapshot.
+ */
+import { setup, assign, fromPromise } from 'xstate';
+import type { ErrorData } from './errors.ts';
+import type { OtpPolicy, PinSent, SmsAttempt } from './otp.ts';
+import { otpGuards, otpErrors } from './otp.ts';
+
+export interface HolderForm {
+  fullName: string;
+  birthday: string;
+  phone: string;
+}
+
+export interface CardSummary {
+  number: string;
+  virtual: boolean;
+  discount: number;
+  bonus: number;
+  expiresAt: string | null;
+}
+
+export interface ActivationInput {
+  id: string;
+  cardNumber: string | null;
+  holder: HolderForm;
+  marketingConsent: boolean;
+  terminal: string | null;
+  confirm: 'none' | 'sms';
+  policy: OtpPolicy;
+}
+
+export interface ActivationContext extends ActivationInput {
+  card: CardSummary | null;
+  pinHash: string | null;
+  expiresAt: number | null;
+  resendAt: number | null;
+  attempts: number;
+  sends: number;
+  sms: SmsAttempt[];
+  /** The outcome of the last event that was refused, or the reason the workflow ended. */
+  error: ErrorData | null;
+}
+
+export type ActivationEvent =
+  | { type: 'SUBMIT'; by: string }
+  | { type: 'VERIFY'; pin: string; now: number; by: string }
+  | { type: 'RESEND'; now: number; by: string }
+  | { type: 'EXPIRE'; now: number; by?: string }
+  | { type: 'CANCEL'; now: number; by: string; reason?: string };
+
+const notProvided = (name: string) =>
+  fromPromise<never, unknown>(async () => {
+    throw Object.assign(new Error(`${name} is not provided`), { code: 'INTERNAL' });
+  });
+
+export const activationMachine = setup({
+  types: {
+    context: {} as ActivationContext,
+    input: {} as ActivationInput,
+    events: {} as ActivationEvent,
+  },
+  actors: {
+    reserveCard: notProvided('reserveCard') as unknown as ReturnType<
+      typeof fromPromise<CardSummary, ActivationContext>
+    >,
+    sendPin: notProvided('sendPin') as unknown as ReturnType<
+      typeof fromPromise<PinSent, { id: string; phone: string; sendNo: number; purpose: 'activation' }>
+    >,
+    activateCard: notProvided('activateCard') as unknown as ReturnType<
+      typeof fromPromise<CardSummary, ActivationContext>
+    >,
+  },
+  actions: {
+    /** Give a reserved card back to its range; the runtime provides it. */
+    releaseCard: (_: unknown, _params: unknown) => {},
+  },
+  guards: {
+    ...otpGuards<ActivationContext, ActivationEvent>(),
+    confirmBySms: ({ context }) => context.confirm === 'sms',
+    isResend: ({ context }) => context.pinHash !== null,
+  },
+}).createMachine({
+  id: 'activation',
+  initial: 'requested',
+  context: ({ input }) => ({
+    ...input,
+    card: null,
+    pinHash: null,
+    expiresAt: null,
+    resendAt: null,
+    attempts: 0,
+    sends: 0,
+    sms: [],
+    error: null,
+  }),
+  states: {
+    requested: {
+      tags: ['live'],
+      on: { SUBMIT: 'validating' },
+    },
+    validating: {
+      tags: ['live', 'busy'],
+      invoke: {
+        id: 'reserveCard',
+        src: 'reserveCard',
+        input: ({ context }) => context,
+        onDone: [
+          {
+            guard: 'confirmBySms',
+            target: 'sendingSms',
+            actions: assign({ card: ({ event }) => event.output }),
+          },
+          { target: 'committing', actions: assign({ card: ({ event }) => event.output }) },
+        ],
+        onError: { target: 'rejected', actions: assign({ error: ({ event }) => otpErrors.from(event.error) }) },
+      },
+    },
+    sendingSms: {
+      tags: ['live', 'busy'],
+      invoke: {
+        id: 'sendPin',
+        src: 'sendPin',
+        input: ({ context }) => ({
+          id: context.id,
+          phone: context.holder.phone,
+          sendNo: context.sends + 1,
+          purpose: 'activation' as const,
+        }),
+        onDone: {
+          target: 'awaitingPin',
+          actions: assign(({ context, event }) => ({
+            pinHash: event.output.pinHash,
+            sends: context.sends + 1,
+            expiresAt: event.output.sentAt + context.policy.ttlMs,
+            resendAt: event.output.sentAt + context.policy.cooldownMs,
+            sms: [...context.sms, ...event.output.attempts],
+            error: null,
+          })),
+        },
+        onError: [
+          // A failed resend leaves the earlier PIN working.
+          {
+            guard: 'isResend',
+            target: 'awaitingPin',
+            actions: assign(({ context, event }) => ({
+              error: otpErrors.from(event.error),
+              sms: [...context.sms, ...otpErrors.attempts(event.error)],
+            })),
+          },
+          {
+            target: 'failed',
+            actions: assign(({ context, event }) => ({
+              error: otpErrors.from(event.error),
+              sms: [...context.sms, ...otpErrors.attempts(event.error)],
+            })),
+          },
+        ],
+      },
+    },
+    awaitingPin: {
+      tags: ['live', 'timed'],
+      on: {
+        VERIFY: [
+          { guard: 'deadlinePassed', target: 'expired', actions: assign({ error: otpErrors.expired }) },
+          {
+            guard: 'pinMatches',
+            target: 'committing',
+            actions: assign({ error: null, pinHash: null }),
+          },
+          {
+            guard: 'lastAttempt',
+            target: 'locked',
+            actions: assign({ attempts: ({ context }) => context.attempts + 1, error: otpErrors.locked }),
+          },
+          {
+            actions: assign({
+              attempts: ({ context }) => context.attempts + 1,
+              error: ({ context }) => otpErrors.pinInvalid(context),
+            }),
+          },
+        ],
+        RESEND: [
+          { guard: 'deadlinePassed', target: 'expired', actions: assign({ error: otpErrors.expired }) },
+          { guard: 'resendsExhausted', actions: assign({ error: otpErrors.resendLimit }) },
+          { guard: 'resendTooSoon', actions: assign({ error: otpErrors.resendTooSoon }) },
+          { target: 'sendingSms', actions: assign({ error: null }) },
+        ],
+        EXPIRE: { guard: 'deadlinePassed', target: 'expired', actions: assign({ error: otpErrors.expired }) },
+        CANCEL: { target: 'cancelled', actions: assign({ error: null }) },
+      },
+    },
+    committing: {
+      tags: ['live', 'busy'],
+      invoke: {
+        id: 'activateCard',
+        src: 'activateCard',
+        input: ({ context }) => context,
+        onDone: { target: 'activated', actions: assign({ card: ({ event }) => event.output, error: null }) },
+        onError: { target: 'rejected', actions: assign({ error: ({ event }) => otpErrors.from(event.error) }) },
+      },
+    },
+    activated: { type: 'final' },
+    rejected: { type: 'final', entry: 'releaseCard' },
+    expired: { type: 'final', entry: 'releaseCard' },
+    locked: { type: 'final', entry: 'releaseCard' },
+    cancelled: { type: 'final', entry: 'releaseCard' },
+    failed: { type: 'final', entry: 'releaseCard' },
+  },
+});
+
+export type ActivationMachine = typeof activationMachine;
+export type { ErrorData };

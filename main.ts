@@ -1,0 +1,78 @@
+/**
+ * SMS PDS — the composition root. Reads the configuration, builds the adapters, restores live
+ * workflows, serves HTTP, and shuts down cleanly on SIGTERM/SIGINT.
+ */
+import { loadConfig, ConfigError } from './runtime/config.ts';
+import { buildService, listen, createLogger } from './runtime/service.ts';
+import { DataDirLockedError } from './adapters/store/lock.ts';
+
+async function main() {
+  let loaded;
+  try {
+    loaded = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`smspds: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const { config, file } = loaded;
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
+  let service;
+  try {
+    service = await buildService(config, { logger });
+  } catch (err) {
+    if (err instanceof DataDirLockedError || err instanceof ConfigError) {
+      process.stderr.write(`smspds: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const { server, stop } = await listen(service, config.server.host, config.server.port);
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const shown = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
+  const lines = [
+    '',
+    `  SMS PDS — listening on http://${shown}:${port}  (api /api/v1, health /healthz)`,
+    `  config   ${file ?? '(defaults; no smspds.config.json)'}`,
+    `  data     ${service.dataDir}`,
+    `  sms      ${config.sms.providers.join(' → ')}`,
+    `  restored ${service.restored} live workflow(s)`,
+    ...service.warnings.map((w) => `  warning  ${w}`),
+  ];
+  if (service.newTokens.length) {
+    lines.push('', '  First start: API tokens were made. They are shown only now — keep them:');
+    for (const t of service.newTokens) lines.push(`    ${t.role.padEnd(9)} ${t.token}`);
+    lines.push('  (only their hashes are kept, in tokens.json in the data folder)');
+  }
+  process.stdout.write(lines.join('\n') + '\n\n');
+  logger.info({ port, dataDir: service.dataDir, restored: service.restored }, 'serving');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took longer than 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`smspds: failed to start: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,229 @@
+/**
+ * Card activation at the till: validates the holder form, provides the machine's effects over
+ * the card directory, the PIN sender and the consent ledger, and maps a workflow's outcome to
+ * the answer or the error the cashier sees.
+ */
+import { z } from 'zod';
+import { fromPromise } from 'xstate';
+import { activationMachine, type ActivationContext, type ActivationInput } from '../machines/activation.ts';
+import { AppError, type ErrorData } from '../machines/errors.ts';
+import type { CardDirectory, Card, Clock } from './ports.ts';
+import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
+import type { PinSender } from './sms.ts';
+import type { PinVault } from './pin.ts';
+import type { ConsentLedger } from './consents.ts';
+import type { Config } from './config.ts';
+import { normalizePhone } from './phone.ts';
+import { parseBirthday, validationError, flag, optionalText, fullName } from './validate.ts';
+import { CARD_NUMBER } from './cardNumbers.ts';
+
+export interface ActivationDeps {
+  directory: CardDirectory;
+  pins: PinSender;
+  vault: PinVault;
+  consents: ConsentLedger;
+  clock: Clock;
+  config: Readonly<Config>;
+}
+
+const summary = (card: Card) => ({
+  number: card.number,
+  virtual: card.virtual,
+  discount: card.discount,
+  bonus: card.bonus,
+  expiresAt: card.expiresAt,
+});
+
+/** The activation workflow kind, its effects bound to the real ports. */
+export function activationKind(deps: ActivationDeps): WorkflowKind {
+  const iso = () => new Date(deps.clock.now()).toISOString();
+  const machine = activationMachine.provide({
+    actors: {
+      reserveCard: fromInput(async (ctx: ActivationContext) =>
+        summary(
+          await deps.directory.reserve({
+            number: ctx.cardNumber,
+            activationId: ctx.id,
+            phone: ctx.holder.phone,
+            onePerPhone: deps.config.cards.onePerPhone,
+            at: iso(),
+          }),
+        ),
+      ),
+      sendPin: fromInput((input: { id: string; phone: string; sendNo: number; purpose: string }) =>
+        deps.pins.send(input),
+      ),
+      activateCard: fromInput(async (ctx: ActivationContext) => {
+        const at = iso();
+        const card = await deps.directory.activate(
+          ctx.card!.number,
+          ctx.id,
+          { fullName: ctx.holder.fullName, birthday: ctx.holder.birthday, phone: ctx.holder.phone },
+          at,
+        );
+        deps.consents.record(ctx.holder.phone, {
+          at,
+          marketing: ctx.marketingConsent,
+          source: ctx.terminal ? `pos:${ctx.terminal}` : 'pos',
+          by: ctx.terminal ?? 'terminal',
+          ref: ctx.id,
+        });
+        return summary(card);
+      }),
+    },
+    actions: {
+      releaseCard: ({ context }: { context: ActivationContext }) => {
+        if (context.card) void deps.directory.release(context.card.number, context.id, iso());
+      },
+    },
+    guards: {
+      pinMatches: ({ context, event }: { context: ActivationContext; event: { pin?: unknown } }) =>
+        deps.vault.matches(context.pinHash, context.id, event.pin),
+    },
+  } as never);
+  return {
+    kind: 'activation',
+    prefix: 'act',
+    machine,
+    project(raw) {
+      const ctx = raw as unknown as ActivationContext;
+      return {
+        terminal: ctx.terminal,
+        phone: ctx.holder.phone,
+        card: ctx.card?.number ?? ctx.cardNumber,
+        deadline: ctx.expiresAt,
+        view: {
+          confirm: ctx.confirm,
+          holder: { fullName: ctx.holder.fullName, birthday: ctx.holder.birthday },
+          marketingConsent: ctx.marketingConsent,
+          cardInfo: ctx.card,
+          attempts: ctx.attempts,
+          attemptsLeft: Math.max(0, ctx.policy.maxAttempts - ctx.attempts),
+          sends: ctx.sends,
+          resendAvailableAt: ctx.resendAt === null ? null : new Date(ctx.resendAt).toISOString(),
+          sms: ctx.sms,
+        },
+      };
+    },
+    onClosed(record) {
+      deps.pins.forget(record.id, Number(record.view.sends ?? 0));
+    },
+  };
+}
+
+/** Wrap an async function as a promise actor taking the invocation's input. */
+function fromInput<I, O>(fn: (input: I) => Promise<O>) {
+  return fromPromise<O, I>(({ input }) => fn(input));
+}
+
+const activateSchema = z.object({
+  cardNumber: z.preprocess(
+    (v) => (v === '' || v === null ? undefined : typeof v === 'number' ? String(v) : v),
+    z.string().trim().regex(CARD_NUMBER, 'от 1 до 20 цифр / 1 to 20 digits').optional(),
+  ),
+  fullName,
+  birthday: z.unknown(),
+  phone: z.unknown(),
+  marketingConsent: flag.default(false),
+  terminal: optionalText(64),
+  confirm: z.enum(['none', 'sms']).default('none'),
+});
+
+export class ActivationService {
+  constructor(
+    private readonly host: WorkflowHost,
+    private readonly deps: Pick<ActivationDeps, 'config' | 'clock'>,
+  ) {}
+
+  /** Validate a request body into the workflow's input; throws VALIDATION_FAILED naming the field. */
+  parse(body: unknown): Omit<ActivationInput, 'id'> {
+    const parsed = activateSchema.safeParse(body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    const { config, clock } = this.deps;
+    const birthday = parseBirthday(parsed.data.birthday, clock.now(), config.cards);
+    const phone = normalizePhone(parsed.data.phone, config.phones);
+    return {
+      cardNumber: parsed.data.cardNumber ?? null,
+      holder: { fullName: parsed.data.fullName, birthday, phone },
+      marketingConsent: parsed.data.marketingConsent,
+      terminal: parsed.data.terminal ?? null,
+      confirm: parsed.data.confirm,
+      policy: {
+        ttlMs: config.otp.ttlSeconds * 1000,
+        cooldownMs: config.otp.resendCooldownSeconds * 1000,
+        maxAttempts: config.otp.maxAttempts,
+        maxResends: config.otp.maxResends,
+      },
+    };
+  }
+
+  /** Start an activation; a refusal (card taken, pool empty…) throws with the activation's id. */
+  async start(body: unknown, by: string): Promise<WorkflowRecord> {
+    const input = this.parse(body);
+    const record = await this.host.start('activation', input as unknown as Record<string, unknown>, by);
+    return expectState(record, ['activated', 'awaitingPin']);
+  }
+
+  async verify(id: string, pin: unknown, by: string): Promise<WorkflowRecord> {
+    if (typeof pin !== 'string' && typeof pin !== 'number') {
+      throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin' });
+    }
+    const text = String(pin).trim();
+    if (!/^\d{4,8}$/.test(text)) throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin: 4–8 цифр / digits' });
+    await this.existing(id);
+    const record = await this.host.send(id, (now) => ({ type: 'VERIFY', pin: text, now, by }));
+    return expectState(record, ['activated'], 'awaitingPin');
+  }
+
+  async resend(id: string, by: string): Promise<WorkflowRecord> {
+    await this.existing(id);
+    const before = await this.host.get(id);
+    const sends = Number(before?.view.sends ?? 0);
+    const record = await this.host.send(id, (now) => ({ type: 'RESEND', now, by }));
+    if (record.state === 'awaitingPin' && Number(record.view.sends) > sends) return record;
+    return expectState(record, [], 'awaitingPin');
+  }
+
+  async cancel(id: string, by: string, reason?: string): Promise<WorkflowRecord> {
+    await this.existing(id);
+    const record = await this.host.send(id, (now) => ({ type: 'CANCEL', now, by, reason }));
+    return expectState(record, ['cancelled']);
+  }
+
+  async get(id: string): Promise<WorkflowRecord> {
+    return this.existing(id);
+  }
+
+  private async existing(id: string): Promise<WorkflowRecord> {
+    const record = await this.host.get(id);
+    if (!record || record.kind !== 'activation') throw new AppError('SESSION_NOT_FOUND');
+    return record;
+  }
+}
+
+/**
+ * Answer a record if it reached one of the `ok` states; otherwise throw the error it carries:
+ * the refusal of the last event (wrong PIN, resend too soon) while it stays in `waiting`, or
+ * the reason it ended (expired, locked, closed).
+ */
+export function expectState(record: WorkflowRecord, ok: string[], waiting?: string): WorkflowRecord {
+  if (ok.includes(record.state)) return record;
+  const extra = { [record.kind === 'activation' ? 'activationId' : 'sessionId']: record.id };
+  const err: ErrorData | null = record.error;
+  if (waiting && record.state === waiting) {
+    if (err) throw new AppError(err.code, { ...err.extra, ...extra });
+    return record;
+  }
+  switch (record.state) {
+    case 'expired':
+      throw new AppError('SESSION_EXPIRED', extra);
+    case 'locked':
+      throw new AppError('SESSION_LOCKED', { attemptsLeft: 0, ...extra });
+    case 'rejected':
+    case 'failed':
+      if (err) throw new AppError(err.code, { ...err.extra, ...extra });
+      throw new AppError('SESSION_CLOSED', extra);
+    default:
+      throw new AppError('SESSION_CLOSED', { ...extra, state: record.state });
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Configuration: read once at the edge, validated, typed, frozen. Nothing else in the service
+ * reads `process.env`. A bad value stops the start with a message naming the key.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM');
+const tokenList = z.array(z.string().min(16, 'a token has at least 16 characters')).default([]);
+
+function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const timeZone = z.string().refine(isValidTimeZone, 'unknown IANA time zone');
+
+export const providerNames = ['console', 'smsc', 'smsru', 'kazinfoteh'] as const;
+export type ProviderName = (typeof providerNames)[number];
+
+const schema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: z.coerce.number().int().min(0).max(65535).default(8080),
+        /** Largest accepted request body; CSV imports larger than this go through the CLI. */
+        bodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
+        /** How long a request may wait for a workflow step before answering 504. */
+        requestTimeoutMs: z.number().int().min(100).max(110_000).default(30_000),
+        /** Language of cashier messages unless the request asks for another. */
+        lang: z.enum(['ru', 'en']).default('ru'),
+      })
+      .strict()
+      .prefault({}),
+    dataDir: z.string().min(1).default('./data'),
+    auth: z
+      .object({ terminalTokens: tokenList, supportTokens: tokenList, adminTokens: tokenList })
+      .strict()
+      .prefault({}),
+    phones: z
+      .object({
+        /** ISO 3166 countries whose numbers the venue serves. */
+        allowedCountries: z
+          .array(z.string().regex(/^[A-Z]{2}$/, 'expected a two-letter country code'))
+          .min(1)
+          .default(['RU', 'KZ']),
+        /** Country assumed for numbers typed without a country code. */
+        defaultCountry: z.string().regex(/^[A-Z]{2}$/).default('RU'),
+      })
+      .strict()
+      .prefault({}),
+    otp: z
+      .object({
+        length: z.number().int().min(4).max(8).default(6),
+        ttlSeconds: z.number().int().min(1).max(600, 'a PIN lives at most 600 seconds').default(300),
+        maxAttempts: z.number().int().min(1).max(10).default(3),
+        resendCooldownSeconds: z.number().int().min(0).default(60),
+        maxResends: z.number().int().min(0).max(10).default(3),
+        phoneOnly: z.boolean().default(false),
+        /** When set, phone-only authorization is allowed only from these terminals. */
+        phoneOnlyTerminals: z.array(z.string()).optional(),
+        brand: z.string().max(30).default(''),
+        template: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    sms: z
+      .object({
+        providers: z.array(z.enum(providerNames)).min(1).default(['console']),
+        sender: z.string().max(17).default(''),
+        smsc: z
+          .object({ login: z.string(), password: z.string(), apiKey: z.string(), url: z.url() })
+          .partial()
+          .strict()
+          .optional(),
+        smsru: z.object({ apiId: z.string(), url: z.url() }).partial().strict().optional(),
+        kazinfoteh: z
+          .object({ login: z.string(), password: z.string(), url: z.url() })
+          .partial()
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        perPhonePerHour: z.number().int().min(0).default(5),
+        perTerminalPerHour: z.number().int().min(0).default(120),
+        smsPerDay: z.number().int().min(0).default(2000),
+      })
+      .strict()
+      .prefault({}),
+    cards: z
+      .object({
+        onePerPhone: z.boolean().default(true),
+        /** Youngest and oldest plausible holder, in years, for the birthday check. */
+        minAgeYears: z.number().int().min(0).max(30).default(7),
+        maxAgeYears: z.number().int().min(50).max(130).default(110),
+      })
+      .strict()
+      .prefault({}),
+    campaigns: z
+      .object({
+        quietHours: z.union([z.literal(false), z.object({ from: hhmm, to: hhmm }).strict()]).default({
+          from: '21:00',
+          to: '09:00',
+        }),
+        timezone: timeZone.default('Europe/Moscow'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof schema>;
+export type ConfigInput = z.input<typeof schema>;
+
+/** A configuration problem, named by its key, that stops the start. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function keyOf(path: PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Validate a raw config object and return it typed and frozen; throws ConfigError. */
+export function parseConfig(raw: unknown): Readonly<Config> {
+  const result = schema.safeParse(raw ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = keyOf(issue.path);
+      if (issue.code === 'unrecognized_keys') {
+        return `${keyOf([...issue.path, issue.keys[0]!])}: unknown key`;
+      }
+      return `${key || '(root)'}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+export interface LoadOptions {
+  /** The environment to read overrides from (the process's by default). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/**
+ * Read the file named by SMSPDS_CONFIG (default ./smspds.config.json when present), then apply
+ * SMSPDS_HOST, SMSPDS_PORT and SMSPDS_DATA_DIR over it.
+ */
+export function loadConfig({ env = process.env, cwd = process.cwd() }: LoadOptions = {}): {
+  config: Readonly<Config>;
+  file: string | null;
+} {
+  const named = env.SMSPDS_CONFIG;
+  const file = resolve(cwd, named ?? 'smspds.config.json');
+  let raw: Record<string, unknown> = {};
+  if (named || existsSync(file)) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`SMSPDS_CONFIG: cannot read ${file}: ${(err as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text.replace(/^\uFEFF/, ''));
+    } catch (err) {
+      throw new ConfigError(`${file}: malformed JSON: ${(err as Error).message}`);
+    }
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new ConfigError(`${file}: the configuration must be a JSON object`);
+    }
+  }
+  const server = { ...((raw.server as object) ?? {}) } as Record<string, unknown>;
+  if (env.SMSPDS_HOST) server.host = env.SMSPDS_HOST;
+  if (env.SMSPDS_PORT) {
+    if (!/^\d+$/.test(env.SMSPDS_PORT)) throw new ConfigError('SMSPDS_PORT: expected a port number');
+    server.port = Number(env.SMSPDS_PORT);
+  }
+  const merged = { ...raw, server, ...(env.SMSPDS_DATA_DIR ? { dataDir: env.SMSPDS_DATA_DIR } : {}) };
+  try {
+    const config = parseConfig(merged);
+    return { config, file: named || existsSync(file) ? file : null };
+  } catch (err) {
+    if (err instanceof ConfigError && (named || existsSync(file))) {
+      throw new ConfigError(`${file}: ${err.message}`);
+    }
+    throw err;
+  }
+}

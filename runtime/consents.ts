@@ -1,0 +1,40 @@
+/**
+ * The consent ledger: every change of a phone's marketing consent, with its time, source and
+ * who recorded it. Russian law (38-FZ art. 18) puts the burden of proof on the sender, so
+ * entries are only ever appended.
+ */
+import type { ConsentEntry, ConsentRecord, RecordStore, Table } from './ports.ts';
+
+export const consentTables = ['consents'];
+
+export class ConsentLedger {
+  private readonly table: Table<ConsentRecord>;
+  constructor(private readonly store: RecordStore) {
+    this.table = store.table<ConsentRecord>('consents');
+  }
+
+  get(phone: string): ConsentRecord | undefined {
+    return this.table.get(phone);
+  }
+
+  /**
+   * Append an entry. With `ref` (e.g. the activation id) the call is idempotent: an entry with
+   * the same ref is not written twice when an effect is re-run after a restart.
+   */
+  record(phone: string, entry: ConsentEntry & { ref?: string }): ConsentRecord {
+    const current = this.table.get(phone);
+    if (entry.ref && current?.history.some((h) => (h as { ref?: string }).ref === entry.ref)) return current;
+    const next: ConsentRecord = {
+      phone,
+      marketing: entry.marketing,
+      updatedAt: entry.at,
+      history: [...(current?.history ?? []), entry],
+    };
+    this.table.put(phone, next);
+    return next;
+  }
+
+  async flush() {
+    await this.store.flush();
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * The workflow host: runs one XState actor per live workflow, writes every transition (with its
+ * timeline entry) to the store, fires absolute deadlines, and brings every live workflow back
+ * after a restart.
+ *
+ * - Every answer that reports a state is given after `store.flush()`: it is on disk.
+ * - Events to one workflow are handled one at a time, so two requests never interleave.
+ * - Deadlines live in the machine's context as absolute times; the host arms a timer for them,
+ *   and on restore fires the ones that passed while the process was down, before serving.
+ * - On restore XState runs active invocations again: every effect is idempotent (keyed by
+ *   workflow id and send number).
+ */
+import { createActor, waitFor, type AnyStateMachine, type AnyActorRef, type Snapshot } from 'xstate';
+import type { Logger } from 'pino';
+import { AppError, type ErrorData } from '../machines/errors.ts';
+import type { Clock, RecordStore, Table } from './ports.ts';
+import { newId, dayOfId } from './ids.ts';
+
+export interface TimelineEntry {
+  at: string;
+  event: string;
+  from: string | null;
+  to: string;
+  by: string;
+  detail?: Record<string, unknown>;
+}
+
+/** What support and the API see of a workflow; `snapshot` stays inside the store. */
+export interface WorkflowRecord {
+  id: string;
+  kind: string;
+  state: string;
+  live: boolean;
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+  terminal: string | null;
+  phone: string | null;
+  card: string | null;
+  /** ISO time the PIN stops working, while one is live. */
+  deadline: string | null;
+  error: ErrorData | null;
+  timeline: TimelineEntry[];
+  /** Kind-specific fields for answers (never a PIN or its hash). */
+  view: Record<string, unknown>;
+  snapshot?: unknown;
+}
+
+type MachineSnapshot = Snapshot<unknown> & {
+  value: unknown;
+  context: Record<string, unknown>;
+  hasTag(tag: string): boolean;
+};
+
+export interface WorkflowKind {
+  kind: string;
+  /** Id prefix, e.g. `act`. */
+  prefix: string;
+  machine: AnyStateMachine;
+  /** Public fields of a snapshot: what the record shows. */
+  project(context: Record<string, unknown>): {
+    terminal: string | null;
+    phone: string | null;
+    card: string | null;
+    deadline: number | null;
+    view: Record<string, unknown>;
+  };
+  /** Called once when a workflow reaches a final state (after it is written). */
+  onClosed?(record: WorkflowRecord): void;
+}
+
+interface Live {
+  actor: AnyActorRef;
+  record: WorkflowRecord;
+  timer: NodeJS.Timeout | null;
+  queue: Promise<unknown>;
+  def: WorkflowKind;
+}
+
+export interface HostOptions {
+  store: RecordStore;
+  clock: Clock;
+  logger: Logger;
+  kinds: WorkflowKind[];
+  /** How long a request waits for effects (SMS, directory) before it answers TIMEOUT. */
+  settleTimeoutMs: number;
+}
+
+const stateName = (value: unknown): string =>
+  typeof value === 'string' ? value : Object.keys(value as object)[0] ?? String(value);
+
+/** `xstate.done.actor.sendPin` → `sendPin.done`; user events keep their names. */
+function eventName(type: string): string {
+  const m = /^xstate\.(done|error)\.actor\.(.+)$/.exec(type);
+  if (m) return `${m[2]}.${m[1]}`;
+  return type === 'xstate.init' ? 'start' : type;
+}
+
+export class WorkflowHost {
+  private readonly live = new Map<string, Live>();
+  private readonly table: Table<WorkflowRecord>;
+  private readonly kinds: Map<string, WorkflowKind>;
+  private stopped = false;
+
+  constructor(private readonly opts: HostOptions) {
+    this.table = opts.store.table<WorkflowRecord>('workflows');
+    this.kinds = new Map(opts.kinds.map((k) => [k.kind, k]));
+  }
+
+  static readonly tables = ['workflows'];
+
+  private iso(ms = this.opts.clock.now()) {
+    return new Date(ms).toISOString();
+  }
+
+  /** Start a workflow, feed it its first event, and answer once it settled and is on disk. */
+  async start(kind: string, input: Record<string, unknown>, by: string, first = { type: 'SUBMIT' }) {
+    const def = this.kinds.get(kind);
+    if (!def) throw new Error(`unknown workflow kind ${kind}`);
+    const now = this.opts.clock.now();
+    const id = newId(def.prefix, now);
+    const record: WorkflowRecord = {
+      id,
+      kind,
+      state: 'requested',
+      live: true,
+      createdAt: this.iso(now),
+      updatedAt: this.iso(now),
+      closedAt: null,
+      terminal: null,
+      phone: null,
+      card: null,
+      deadline: null,
+      error: null,
+      timeline: [],
+      view: {},
+    };
+    const entry = this.spawn(def, record, { input: { ...input, id } }, by);
+    return this.enqueue(entry, async () => {
+      entry.actor.send({ ...first, by, now: this.opts.clock.now() });
+      return this.settle(entry);
+    });
+  }
+
+  /**
+   * Send an event made at the moment it is handled (so `now` is exact). A closed workflow gets
+   * no event: its record is answered as it is, and the caller maps its state to an error.
+   */
+  async send(id: string, make: (now: number) => Record<string, unknown> & { type: string }) {
+    const entry = this.live.get(id);
+    if (!entry) {
+      const record = await this.get(id);
+      if (!record) throw new AppError('SESSION_NOT_FOUND');
+      return record;
+    }
+    return this.enqueue(entry, async () => {
+      if (!this.live.has(id)) return entry.record;
+      await this.waitSettled(entry);
+      if (!this.live.has(id)) return entry.record;
+      entry.actor.send(make(this.opts.clock.now()));
+      return this.settle(entry);
+    });
+  }
+
+  async get(id: string): Promise<WorkflowRecord | undefined> {
+    const live = this.live.get(id)?.record ?? this.table.get(id);
+    if (live) return live;
+    const day = dayOfId(id);
+    if (!day) return undefined;
+    for (const kind of this.kinds.keys()) {
+      if (!id.startsWith(this.kinds.get(kind)!.prefix + '_')) continue;
+      const found = await this.opts.store.findArchived<WorkflowRecord>(kind, day, (r) => r.id === id);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** Live records, for inspection. */
+  liveRecords(): IterableIterator<WorkflowRecord> {
+    return this.table.values();
+  }
+
+  /** Bring back every live workflow from the store; fire deadlines that passed meanwhile. */
+  async restore(): Promise<number> {
+    const records = [...this.table.values()];
+    for (const stored of records) {
+      const def = this.kinds.get(stored.kind);
+      if (!def || !stored.snapshot) continue;
+      const record = { ...stored };
+      const entry = this.spawn(def, record, { snapshot: stored.snapshot }, 'system');
+      this.opts.logger.info({ workflow: record.id, kind: record.kind, state: record.state }, 'workflow restored');
+      void this.enqueue(entry, () => this.waitSettled(entry).catch(() => undefined));
+    }
+    await this.opts.store.flush();
+    return records.length;
+  }
+
+  private spawn(def: WorkflowKind, record: WorkflowRecord, options: object, by: string): Live {
+    const holder: { entry?: Live } = {};
+    const actor = createActor(def.machine, {
+      ...options,
+      inspect: (ev) => {
+        if (ev.type !== '@xstate.snapshot' || !holder.entry || ev.actorRef !== holder.entry.actor) return;
+        this.onSnapshot(holder.entry, ev.event as { type: string; by?: string }, ev.snapshot as MachineSnapshot);
+      },
+    });
+    const entry: Live = { actor, record, timer: null, queue: Promise.resolve(), def };
+    holder.entry = entry;
+    this.live.set(record.id, entry);
+    actor.start();
+    // A restored actor emits no snapshot for its restored state: arm its deadline here.
+    this.onSnapshot(entry, { type: 'xstate.init', by }, actor.getSnapshot() as MachineSnapshot);
+    return entry;
+  }
+
+  private onSnapshot(entry: Live, event: { type: string; by?: string }, snapshot: MachineSnapshot) {
+    const { record, def } = entry;
+    const to = snapshot.status === 'error' ? 'error' : stateName(snapshot.value);
+    const context = snapshot.context ?? {};
+    const restoring = event.type === 'xstate.init' && record.timeline.length > 0;
+    if (!restoring) {
+      const now = this.opts.clock.now();
+      const from = record.timeline.length ? record.state : null;
+      const error = (context.error as ErrorData | null) ?? null;
+      const output = (event as { output?: { detail?: Record<string, unknown> } }).output;
+      const detail: Record<string, unknown> = { ...(output?.detail ?? {}) };
+      if (error && (error !== record.error || from === to)) Object.assign(detail, { code: error.code, ...error.extra });
+      const reason = (event as { reason?: unknown }).reason;
+      if (typeof reason === 'string') detail.reason = reason;
+      record.timeline = [
+        ...record.timeline,
+        {
+          at: this.iso(now),
+          event: eventName(event.type),
+          from,
+          to,
+          by: event.by ?? 'system',
+          ...(Object.keys(detail).length ? { detail } : {}),
+        },
+      ];
+      record.updatedAt = this.iso(now);
+      record.error = error;
+    }
+    record.state = to;
+    const projected = def.project(context);
+    record.terminal = projected.terminal;
+    record.phone = projected.phone;
+    record.card = projected.card;
+    record.view = projected.view;
+    const deadline = snapshot.hasTag?.('timed') ? projected.deadline : null;
+    record.deadline = deadline === null ? null : this.iso(deadline);
+    this.arm(entry, deadline);
+    if (snapshot.status === 'done' || snapshot.status === 'error') {
+      this.close(entry);
+      return;
+    }
+    record.snapshot = entry.actor.getPersistedSnapshot();
+    this.table.put(record.id, record);
+  }
+
+  private close(entry: Live) {
+    const { record } = entry;
+    record.live = false;
+    record.closedAt = record.updatedAt;
+    delete record.snapshot;
+    this.live.delete(record.id);
+    this.table.delete(record.id);
+    this.opts.store.archive(record.kind, dayOfId(record.id) ?? record.createdAt.slice(0, 10), record);
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = null;
+    queueMicrotask(() => entry.actor.stop());
+    entry.def.onClosed?.(record);
+  }
+
+  private arm(entry: Live, deadline: number | null) {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = null;
+    if (deadline === null || this.stopped) return;
+    const fire = () => {
+      void this.send(entry.record.id, (now) => ({ type: 'EXPIRE', now, by: 'system' })).catch((err) =>
+        this.opts.logger.error({ err, workflow: entry.record.id }, 'deadline failed'),
+      );
+    };
+    const delay = deadline - this.opts.clock.now();
+    // setTimeout fires early by up to a millisecond; the machine's guard re-checks `now`.
+    entry.timer = setTimeout(fire, Math.max(0, delay) + 5);
+  }
+
+  private enqueue<T>(entry: Live, task: () => Promise<T>): Promise<T> {
+    const run = entry.queue.then(task, task);
+    entry.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async waitSettled(entry: Live) {
+    await waitFor(entry.actor, (s: MachineSnapshot) => s.status !== 'active' || !s.hasTag('busy'), {
+      timeout: this.opts.settleTimeoutMs,
+    }).catch((err: Error) => {
+      if (entry.actor.getSnapshot().status === 'error') return;
+      if (/timeout/i.test(err.message)) throw new AppError('TIMEOUT');
+      throw err;
+    });
+  }
+
+  private async settle(entry: Live): Promise<WorkflowRecord> {
+    await this.waitSettled(entry);
+    await this.opts.store.flush();
+    return entry.record;
+  }
+
+  /** Stop every timer and actor (the records stay live in the store, to be restored). */
+  stop() {
+    this.stopped = true;
+    for (const entry of this.live.values()) {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.actor.stop();
+    }
+    this.live.clear();
+  }
+
+  /** Whether a workflow is still waiting on an effect (for tests and shutdown). */
+  get busy(): number {
+    let n = 0;
+    for (const e of this.live.values()) if ((e.actor.getSnapshot() as MachineSnapshot).hasTag('busy')) n++;
+    return n;
+  }
+}
+
+export { AppError };

@@ -1,0 +1,39 @@
+/**
+ * Phones: any common form in, E.164 out, limited to the venue's countries; masked wherever the
+ * reader is not an admin (logs, support views, terminal answers).
+ */
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { AppError } from '../machines/errors.ts';
+
+export interface PhonePolicy {
+  allowedCountries: readonly string[];
+  defaultCountry: string;
+}
+
+/** Normalise to E.164 (`+79161234567`); throws PHONE_INVALID or PHONE_COUNTRY_NOT_ALLOWED. */
+export function normalizePhone(input: unknown, policy: PhonePolicy): string {
+  if (typeof input !== 'string' && typeof input !== 'number') throw new AppError('PHONE_INVALID');
+  const text = String(input).trim();
+  // Only digits, spaces, + ( ) - . are part of a phone; anything else is a typo, not a number.
+  if (text.length < 5 || text.length > 32 || !/^[+\d\s().-]+$/.test(text)) {
+    throw new AppError('PHONE_INVALID');
+  }
+  const parsed = parsePhoneNumberFromString(text, policy.defaultCountry as CountryCode);
+  if (!parsed || !parsed.isValid()) throw new AppError('PHONE_INVALID');
+  if (!parsed.country || !policy.allowedCountries.includes(parsed.country)) {
+    throw new AppError('PHONE_COUNTRY_NOT_ALLOWED', { country: parsed.country ?? null });
+  }
+  return parsed.number;
+}
+
+/**
+ * `+79161234567` → `+7 916 ***-**-67`: the country code, the first three national digits (the
+ * operator, useful to support) and the last two; everything between is hidden.
+ */
+export function maskPhone(e164: string): string {
+  const parsed = parsePhoneNumberFromString(e164);
+  if (!parsed) return '***';
+  const national = parsed.nationalNumber;
+  if (national.length < 7) return `+${parsed.countryCallingCode} ***`;
+  return `+${parsed.countryCallingCode} ${national.slice(0, 3)} ***-**-${national.slice(-2)}`;
+}

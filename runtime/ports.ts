@@ -1,0 +1,201 @@
+/**
+ * Ports: the small interfaces the runtime needs from the outside world. Adapters implement
+ * them (`adapters/store/journaled.ts`, `adapters/cards/embedded.ts`, `adapters/sms/console.ts`);
+ * tests hand in fakes.
+ */
+
+/** A keyed table whose reads are immediate and whose writes are durable after `flush()`. */
+export interface Table<T> {
+  get(key: string): T | undefined;
+  has(key: string): boolean;
+  put(key: string, value: T): void;
+  delete(key: string): void;
+  values(): IterableIterator<T>;
+  readonly size: number;
+}
+
+export interface RecordStore {
+  table<T>(name: string): Table<T>;
+  /** Append a closed record to a kind's archive for one day (append-only, cost of the record). */
+  archive(kind: string, day: string, record: unknown): void;
+  findArchived<T>(kind: string, day: string, match: (entry: T) => boolean): Promise<T | undefined>;
+  scanArchive<T>(kind: string, day: string, visit: (entry: T) => void): Promise<void>;
+  archiveDays(kind: string): string[];
+  /** Resolves when every change made before the call is on disk. */
+  flush(): Promise<void>;
+  readonly healthy: boolean;
+  close(): Promise<void>;
+}
+
+export type ArchiveEntry = { id: string };
+
+/** The source of time; tests move it by hand. */
+export interface Clock {
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };
+
+// ---- cards ---------------------------------------------------------------------------------
+
+export type CardState = 'inactive' | 'reserved' | 'active' | 'blocked';
+
+export interface Holder {
+  fullName: string;
+  /** YYYY-MM-DD */
+  birthday: string | null;
+  /** E.164 */
+  phone: string | null;
+  email?: string | null;
+}
+
+export interface Card {
+  number: string;
+  state: CardState;
+  /** A card without plastic, handed out from a pool when the cashier gives no number. */
+  virtual: boolean;
+  /** PDS discount and bonus group numbers, 0–99. */
+  discount: number;
+  bonus: number;
+  /** YYYY-MM-DD or null for no expiry. */
+  expiresAt: string | null;
+  rangeId: string | null;
+  holder: Holder | null;
+  /** State before a block, to restore on unblock. */
+  blockedFrom?: CardState;
+  /** The activation that holds the card while it waits for its SMS confirmation. */
+  reservedBy?: string | null;
+  activatedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CardRange {
+  id: string;
+  from: string;
+  to: string;
+  count: number;
+  discount: number;
+  bonus: number;
+  expiresAt: string | null;
+  virtual: boolean;
+  createdAt: string;
+}
+
+export interface RangeSpec {
+  from: string;
+  to: string;
+  discount: number;
+  bonus: number;
+  expiresAt: string | null;
+  virtual: boolean;
+}
+
+/** One row of the PDS base being imported, already validated. */
+export interface ImportRow {
+  line: number;
+  number: string;
+  expiresAt: string | null;
+  discount: number;
+  bonus: number;
+  holder: Holder | null;
+  blocked: boolean;
+}
+
+export interface ImportResult {
+  imported: number;
+  updated: number;
+  rejected: Array<{ line: number; code: string; reason: string }>;
+}
+
+export interface CardPatch {
+  state?: 'blocked' | 'unblocked';
+  holder?: Partial<Holder>;
+  discount?: number;
+  bonus?: number;
+  expiresAt?: string | null;
+}
+
+/**
+ * The card directory. Every mutation is atomic with respect to other callers: two activations
+ * of one card cannot both succeed. Mutations resolve once durable.
+ */
+export interface CardDirectory {
+  createRange(spec: RangeSpec, at: string): Promise<CardRange>;
+  listRanges(): Promise<CardRange[]>;
+  get(number: string): Promise<Card | undefined>;
+  /** Cards whose holder has this phone, the newest active first. */
+  byPhone(phone: string): Promise<Card[]>;
+  /**
+   * Reserve a card for an activation: the named one, or the next free virtual one when `number`
+   * is null. Idempotent for the same activation. Throws CARD_NOT_FOUND, CARD_ALREADY_ACTIVE,
+   * CARD_BLOCKED, CARD_EXPIRED, PHONE_ALREADY_REGISTERED (when `onePerPhone`), POOL_EMPTY.
+   */
+  reserve(req: {
+    number: string | null;
+    activationId: string;
+    phone: string;
+    onePerPhone: boolean;
+    at: string;
+  }): Promise<Card>;
+  /** Fill the holder form and make the card active. Idempotent for the same activation. */
+  activate(number: string, activationId: string, holder: Holder, at: string): Promise<Card>;
+  /** Give a reserved card back to its range (activation expired, locked, cancelled, failed). */
+  release(number: string, activationId: string, at: string): Promise<void>;
+  update(number: string, patch: CardPatch, at: string): Promise<Card>;
+  import(rows: ImportRow[], opts: { partial: boolean; at: string }): Promise<ImportResult>;
+  /** Active cards whose holder data changed at or after `since` (all when null), by number. */
+  changedSince(since: string | null): AsyncIterable<Card>;
+  count(): Promise<number>;
+}
+
+// ---- consent ledger ------------------------------------------------------------------------
+
+export interface ConsentEntry {
+  at: string;
+  marketing: boolean;
+  source: string;
+  by: string;
+}
+
+export interface ConsentRecord {
+  phone: string;
+  marketing: boolean;
+  updatedAt: string;
+  history: ConsentEntry[];
+}
+
+// ---- SMS -----------------------------------------------------------------------------------
+
+export type SmsPurpose = 'otp' | 'marketing' | 'test';
+
+export interface SmsMessage {
+  /** E.164 */
+  to: string;
+  text: string;
+  purpose: SmsPurpose;
+  /** Same key, same message: a sender that can prevent a duplicate does (`sessionId:sendNo`). */
+  idempotencyKey: string;
+  /** What the message is, for logs that must not carry an OTP's text. */
+  templateId: string;
+  segments: number;
+}
+
+export type DeliveryStatus = 'queued' | 'sent' | 'delivered' | 'undelivered' | 'expired' | 'unknown';
+
+export interface SmsReceipt {
+  provider: string;
+  messageId: string;
+  segments: number;
+  /** Decimal string in the account's currency, or null when the provider did not say. */
+  cost: string | null;
+  status: DeliveryStatus;
+  acceptedAt: string;
+}
+
+export interface SmsSender {
+  readonly name: string;
+  /** Resolves with a receipt, or rejects with an AppError whose code is SMS_FAILED. */
+  send(message: SmsMessage, signal?: AbortSignal): Promise<SmsReceipt>;
+  /** Warnings for the start-up banner (e.g. "console is not for production"). */
+  readonly warnings?: string[];
+}

@@ -1,0 +1,117 @@
+/**
+ * The composition root's body: from a validated configuration to a running service. `main.ts`
+ * calls it with the real world; tests call it with fakes (a clock, an SMS sender).
+ */
+import { mkdirSync, chmodSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Server } from 'node:http';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.ts';
+import { ConfigError } from './config.ts';
+import { systemClock, type Clock, type SmsSender } from './ports.ts';
+import { JournaledStore } from '../adapters/store/journaled.ts';
+import { lockDataDir } from '../adapters/store/lock.ts';
+import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
+import { ConsoleSmsSender } from '../adapters/sms/console.ts';
+import { WorkflowHost } from './host.ts';
+import { createPinSender, smsLedgerTables } from './sms.ts';
+import { createPinVault, loadOrCreateSecret } from './pin.ts';
+import { ConsentLedger, consentTables } from './consents.ts';
+import { ActivationService, activationKind } from './activations.ts';
+import { TokenRegistry } from './tokens.ts';
+import { renderPinMessage, checkTemplates } from './templates.ts';
+import { createApp } from '../http/app.ts';
+
+export interface ServiceOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Replaces the configured provider chain (tests). */
+  senders?: SmsSender[];
+  /** Where the console provider prints (stdout by default). */
+  consoleWrite?: (line: string) => void;
+}
+
+/** Redact PINs, tokens and full phones wherever they would appear in a log line. */
+export const logRedact = {
+  paths: ['pin', '*.pin', 'token', '*.token', 'headers.authorization', '*.headers.authorization', 'req.headers["x-api-key"]', 'text', '*.text'],
+  censor: '[hidden]',
+};
+
+export function createLogger(level = 'info'): Logger {
+  return pino({ level, redact: logRedact, base: { service: 'smspds' } });
+}
+
+export async function buildService(config: Readonly<Config>, options: ServiceOptions = {}) {
+  const logger = options.logger ?? createLogger();
+  const clock = options.clock ?? systemClock;
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const unlock = lockDataDir(dataDir);
+  try {
+    const store = await JournaledStore.open(
+      dataDir,
+      [...WorkflowHost.tables, ...EmbeddedCardDirectory.tables, ...consentTables, ...smsLedgerTables],
+      { onFailure: (err) => logger.fatal({ err }, 'the store cannot write: refusing further changes') },
+    );
+    const senders = options.senders ?? buildSenders(config, dataDir, options.consoleWrite);
+    const warnings = [...senders.flatMap((s) => s.warnings ?? []), ...checkTemplates(config)];
+    const vault = createPinVault(loadOrCreateSecret(dataDir));
+    const directory = new EmbeddedCardDirectory(store);
+    const consents = new ConsentLedger(store);
+    const pins = createPinSender({
+      store,
+      senders,
+      vault,
+      clock,
+      logger,
+      pinLength: config.otp.length,
+      render: (purpose, pin) => renderPinMessage(config, purpose, pin),
+    });
+    const host = new WorkflowHost({
+      store,
+      clock,
+      logger,
+      settleTimeoutMs: config.server.requestTimeoutMs,
+      kinds: [activationKind({ directory, pins, vault, consents, clock, config })],
+    });
+    const activations = new ActivationService(host, { config, clock });
+    const tokens = new TokenRegistry(dataDir, config);
+    const newTokens = tokens.bootstrap();
+    const restored = await host.restore();
+    const app = createApp({ config, logger, clock, store, tokens, directory, consents, activations });
+    return { app, store, host, directory, consents, tokens, newTokens, restored, warnings, logger, dataDir, unlock };
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+function buildSenders(config: Readonly<Config>, dataDir: string, write?: (line: string) => void): SmsSender[] {
+  return config.sms.providers.map((name, i) => {
+    if (name === 'console') return new ConsoleSmsSender(dataDir, write);
+    throw new ConfigError(`sms.providers[${i}]: provider "${name}" is not available in this version`);
+  });
+}
+
+export type Service = Awaited<ReturnType<typeof buildService>>;
+
+/** Listen, and give back a stop function: stop accepting, finish requests, flush, unlock. */
+export async function listen(service: Service, host: string, port: number) {
+  const server: Server = await new Promise((ok, fail) => {
+    const s = service.app.listen(port, host, () => ok(s));
+    s.once('error', fail);
+  });
+  server.requestTimeout = 115_000; // inside RK7's 120 s PDS call timeout
+  server.keepAliveTimeout = 5_000;
+  const stop = async () => {
+    await new Promise<void>((done) => {
+      server.close(() => done());
+      server.closeIdleConnections();
+    });
+    service.host.stop();
+    await service.store.close();
+    service.unlock();
+  };
+  return { server, stop };
+}

@@ -1,0 +1,89 @@
+/**
+ * API tokens and their roles. Tokens from the configuration, plus tokens kept in the data folder
+ * (`tokens.json`, owner-only). Only SHA-256 hashes are kept there: a token is shown once, when
+ * it is made. With no token configured at all, the first start makes one terminal and one admin
+ * token and prints them.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config.ts';
+
+export const roles = ['terminal', 'support', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+export interface StoredToken {
+  id: string;
+  role: Role;
+  hash: string;
+  label: string;
+  createdAt: string;
+}
+
+const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export function makeToken(role: Role): string {
+  return `${role.slice(0, 3)}_${randomBytes(24).toString('base64url')}`;
+}
+
+export class TokenRegistry {
+  private readonly byHash = new Map<string, Role>();
+  private stored: StoredToken[] = [];
+  private readonly path: string;
+
+  constructor(dataDir: string, config: Pick<Config, 'auth'>) {
+    this.path = join(dataDir, 'tokens.json');
+    for (const t of config.auth.terminalTokens) this.byHash.set(sha256(t), 'terminal');
+    for (const t of config.auth.supportTokens) this.byHash.set(sha256(t), 'support');
+    for (const t of config.auth.adminTokens) this.byHash.set(sha256(t), 'admin');
+    if (existsSync(this.path)) {
+      this.stored = (JSON.parse(readFileSync(this.path, 'utf8')) as { tokens: StoredToken[] }).tokens;
+      for (const t of this.stored) this.byHash.set(t.hash, t.role);
+    }
+  }
+
+  /** The role of a presented token, or null. Lookup by hash: no comparison leaks timing. */
+  roleOf(token: string | undefined): Role | null {
+    if (!token) return null;
+    return this.byHash.get(sha256(token)) ?? null;
+  }
+
+  get empty(): boolean {
+    return this.byHash.size === 0;
+  }
+
+  /** Make and keep a new token; the clear token is returned once and never stored. */
+  create(role: Role, label: string, at = new Date().toISOString()): { token: string; entry: StoredToken } {
+    const token = makeToken(role);
+    const entry: StoredToken = { id: randomBytes(4).toString('hex'), role, hash: sha256(token), label, createdAt: at };
+    this.stored.push(entry);
+    this.byHash.set(entry.hash, role);
+    this.save();
+    return { token, entry };
+  }
+
+  list(): StoredToken[] {
+    return [...this.stored];
+  }
+
+  revoke(id: string): boolean {
+    const entry = this.stored.find((t) => t.id === id);
+    if (!entry) return false;
+    this.stored = this.stored.filter((t) => t !== entry);
+    this.byHash.delete(entry.hash);
+    this.save();
+    return true;
+  }
+
+  private save() {
+    const tmp = `${this.path}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ tokens: this.stored }, null, 2) + '\n', { mode: 0o600 });
+    renameSync(tmp, this.path);
+  }
+
+  /** First start with no tokens anywhere: one terminal and one admin token, returned to print. */
+  bootstrap(): Array<{ role: Role; token: string }> {
+    if (!this.empty) return [];
+    return (['terminal', 'admin'] as const).map((role) => ({ role, token: this.create(role, 'first start').token }));
+  }
+}
