@@ -185,7 +185,8 @@ export class ActivationService {
   }
 
   async cancel(id: string, by: string, reason?: string): Promise<WorkflowRecord> {
-    await this.existing(id);
+    const current = await this.existing(id);
+    if (current.state === 'cancelled') return current; // cancelling twice is harmless
     const record = await this.host.send(id, (now) => ({ type: 'CANCEL', now, by, reason }));
     return expectState(record, ['cancelled']);
   }

@@ -98,6 +98,12 @@ function eventName(type: string): string {
 
 export class WorkflowHost {
   private readonly live = new Map<string, Live>();
+  /**
+   * Records closed lately, newest last: answers for them need no archive read, and a record is
+   * readable in the moment between its close and its archive append.
+   */
+  private readonly recent = new Map<string, WorkflowRecord>();
+  private static readonly RECENT_MAX = 5_000;
   private readonly table: Table<WorkflowRecord>;
   private readonly kinds: Map<string, WorkflowKind>;
   private stopped = false;
@@ -151,19 +157,19 @@ export class WorkflowHost {
     if (!entry) {
       const record = await this.get(id);
       if (!record) throw new AppError('SESSION_NOT_FOUND');
-      return record;
+      throw closedError(record);
     }
     return this.enqueue(entry, async () => {
-      if (!this.live.has(id)) return entry.record;
+      if (!this.live.has(id)) throw closedError(entry.record);
       await this.waitSettled(entry);
-      if (!this.live.has(id)) return entry.record;
+      if (!this.live.has(id)) throw closedError(entry.record);
       entry.actor.send(make(this.opts.clock.now()));
       return this.settle(entry);
     });
   }
 
   async get(id: string): Promise<WorkflowRecord | undefined> {
-    const live = this.live.get(id)?.record ?? this.table.get(id);
+    const live = this.live.get(id)?.record ?? this.table.get(id) ?? this.recent.get(id);
     if (live) return live;
     const day = dayOfId(id);
     if (!day) return undefined;
@@ -265,6 +271,8 @@ export class WorkflowHost {
     delete record.snapshot;
     this.live.delete(record.id);
     this.table.delete(record.id);
+    this.recent.set(record.id, record);
+    if (this.recent.size > WorkflowHost.RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
     this.opts.store.archive(record.kind, dayOfId(record.id) ?? record.createdAt.slice(0, 10), record);
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = null;
@@ -324,6 +332,14 @@ export class WorkflowHost {
     for (const e of this.live.values()) if ((e.actor.getSnapshot() as MachineSnapshot).hasTag('busy')) n++;
     return n;
   }
+}
+
+/** The error an event to a closed workflow answers with: why it is closed. */
+export function closedError(record: WorkflowRecord): AppError {
+  const extra = { [record.kind === 'activation' ? 'activationId' : 'sessionId']: record.id };
+  if (record.state === 'expired') return new AppError('SESSION_EXPIRED', extra);
+  if (record.state === 'locked') return new AppError('SESSION_LOCKED', { attemptsLeft: 0, ...extra });
+  return new AppError('SESSION_CLOSED', { ...extra, state: record.state });
 }
 
 export { AppError };
