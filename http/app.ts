@@ -30,7 +30,13 @@ export interface AppDeps {
   activations: ActivationService;
 }
 
-export function createApp(deps: AppDeps): Koa {
+export interface RouteInfo {
+  method: string;
+  path: string;
+}
+
+/** The Koa app, and the table of its routes (for the fuzz test and the API description). */
+export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   const app = new Koa();
   app.proxy = false;
   app.silent = true; // errors are answered and logged by the pipeline, not printed by Koa
@@ -41,7 +47,13 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('X-Request-Id', ctx.state.reqId);
     await next();
     deps.logger.debug(
-      { reqId: ctx.state.reqId, method: ctx.method, path: ctx.path, status: ctx.status, ms: +(performance.now() - started).toFixed(1) },
+      {
+        reqId: ctx.state.reqId,
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        ms: +(performance.now() - started).toFixed(1),
+      },
       'request',
     );
   });
@@ -63,5 +75,8 @@ export function createApp(deps: AppDeps): Koa {
   consentRoutes(api, deps);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
-  return app;
+  const routes = [...open.stack, ...api.stack].flatMap((layer) =>
+    layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) })),
+  );
+  return Object.assign(app, { routes });
 }

@@ -12,11 +12,17 @@ export function bodyReader(limitBytes: number) {
     if (['POST', 'PUT', 'PATCH'].includes(ctx.method)) {
       let raw: Buffer;
       try {
-        raw = await getRawBody(ctx.req, { limit: limitBytes, length: ctx.get('Content-Length') || undefined });
+        raw = await getRawBody(ctx.req, {
+          limit: limitBytes,
+          length: ctx.get('Content-Length') || undefined,
+        });
       } catch (err) {
         const type = (err as { type?: string }).type;
         if (type === 'entity.too.large') throw new AppError('BODY_TOO_LARGE');
-        throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'тело запроса не прочитано / body unreadable' });
+        throw new AppError('VALIDATION_FAILED', {
+          field: 'body',
+          reason: 'тело запроса не прочитано / body unreadable',
+        });
       }
       ctx.state.rawBody = raw;
       ctx.state.body = parseBody(ctx.get('Content-Type'), raw);
@@ -35,10 +41,16 @@ function parseBody(contentType: string, raw: Buffer): unknown {
     try {
       value = JSON.parse(text);
     } catch {
-      throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'некорректный JSON / malformed JSON' });
+      throw new AppError('VALIDATION_FAILED', {
+        field: 'body',
+        reason: 'некорректный JSON / malformed JSON',
+      });
     }
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
-      throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'ожидается объект JSON / expected a JSON object' });
+      throw new AppError('VALIDATION_FAILED', {
+        field: 'body',
+        reason: 'ожидается объект JSON / expected a JSON object',
+      });
     }
     return value;
   }

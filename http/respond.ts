@@ -65,8 +65,15 @@ export function errorPipeline(logger: Logger, defaultLang: Lang) {
     } catch (err) {
       let appErr: AppError;
       if (err instanceof AppError) appErr = err;
-      else {
-        const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
+      else if (err instanceof URIError) {
+        appErr = new AppError('VALIDATION_FAILED', {
+          field: 'path',
+          reason: 'некорректный адрес / malformed URL',
+        });
+      } else {
+        const status =
+          (err as { status?: number; statusCode?: number }).status ??
+          (err as { statusCode?: number }).statusCode;
         if (status && status >= 400 && status < 500) {
           appErr = new AppError(codeForStatus(status), { reason: (err as Error).message });
         } else {

@@ -46,7 +46,13 @@ export function cardKv(card: Card): KvFields {
 export function activationView(record: WorkflowRecord, role: Role, pinLength: number) {
   const v = record.view as {
     holder: { fullName: string; birthday: string };
-    cardInfo: { number: string; virtual: boolean; discount: number; bonus: number; expiresAt: string | null } | null;
+    cardInfo: {
+      number: string;
+      virtual: boolean;
+      discount: number;
+      bonus: number;
+      expiresAt: string | null;
+    } | null;
     attemptsLeft: number;
     resendAvailableAt: string | null;
     confirm: string;
@@ -64,7 +70,12 @@ export function activationView(record: WorkflowRecord, role: Role, pinLength: nu
     holder: v.holder,
     marketingConsent: v.marketingConsent,
     ...(waiting
-      ? { expiresAt: record.deadline, resendAvailableAt: v.resendAvailableAt, attemptsLeft: v.attemptsLeft, pinLength }
+      ? {
+          expiresAt: record.deadline,
+          resendAvailableAt: v.resendAvailableAt,
+          attemptsLeft: v.attemptsLeft,
+          pinLength,
+        }
       : {}),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,

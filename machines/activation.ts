@@ -123,7 +123,10 @@ export const activationMachine = setup({
           },
           { target: 'committing', actions: assign({ card: ({ event }) => event.output }) },
         ],
-        onError: { target: 'rejected', actions: assign({ error: ({ event }) => otpErrors.from(event.error) }) },
+        onError: {
+          target: 'rejected',
+          actions: assign({ error: ({ event }) => otpErrors.from(event.error) }),
+        },
       },
     },
     sendingSms: {
@@ -207,7 +210,10 @@ export const activationMachine = setup({
         src: 'activateCard',
         input: ({ context }) => context,
         onDone: { target: 'activated', actions: assign({ card: ({ event }) => event.output, error: null }) },
-        onError: { target: 'rejected', actions: assign({ error: ({ event }) => otpErrors.from(event.error) }) },
+        onError: {
+          target: 'rejected',
+          actions: assign({ error: ({ event }) => otpErrors.from(event.error) }),
+        },
       },
     },
     activated: { type: 'final' },

@@ -169,7 +169,8 @@ export class ActivationService {
       throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin' });
     }
     const text = String(pin).trim();
-    if (!/^\d{4,8}$/.test(text)) throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin: 4–8 цифр / digits' });
+    if (!/^\d{4,8}$/.test(text))
+      throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin: 4–8 цифр / digits' });
     await this.existing(id);
     const record = await this.host.send(id, (now) => ({ type: 'VERIFY', pin: text, now, by }));
     return expectState(record, ['activated'], 'awaitingPin');

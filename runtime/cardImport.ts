@@ -43,7 +43,17 @@ const HEADERS: Record<string, string[]> = {
   email: ['email', 'e-mail', 'почта'],
   blocked: ['blocked', 'блок', 'заблокирована'],
 };
-const CARDIMP_ORDER = ['number', 'expiresAt', 'discount', 'bonus', 'birthday', 'fullName', 'cardType', 'limit', 'phone'];
+const CARDIMP_ORDER = [
+  'number',
+  'expiresAt',
+  'discount',
+  'bonus',
+  'birthday',
+  'fullName',
+  'cardType',
+  'limit',
+  'phone',
+];
 
 function columnsOf(first: string[]): { columns: string[]; header: boolean } {
   const names = first.map((c) => c.trim().toLowerCase());
@@ -77,9 +87,14 @@ export function parseCardCsv(
     }) as never;
   } catch (err) {
     const line = (err as { lines?: number }).lines ?? 0;
-    throw new AppError('VALIDATION_FAILED', { field: 'body', reason: `CSV, строка ${line}: ${(err as Error).message}`, line });
+    throw new AppError('VALIDATION_FAILED', {
+      field: 'body',
+      reason: `CSV, строка ${line}: ${(err as Error).message}`,
+      line,
+    });
   }
-  if (records.length === 0) throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'пустой файл / empty file' });
+  if (records.length === 0)
+    throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'пустой файл / empty file' });
   const { columns, header } = columnsOf(records[0]!.record);
   const rows: ImportRow[] = [];
   const rejected: ImportRejection[] = [];
@@ -92,8 +107,12 @@ export function parseCardCsv(
     };
     try {
       const number = get('number') ?? '';
-      if (!CARD_NUMBER.test(number)) throw new Error('номер карты: от 1 до 20 цифр / card number: 1 to 20 digits');
-      if (seen.has(number)) throw new Error(`номер повторяется (строка ${seen.get(number)}) / duplicate of line ${seen.get(number)}`);
+      if (!CARD_NUMBER.test(number))
+        throw new Error('номер карты: от 1 до 20 цифр / card number: 1 to 20 digits');
+      if (seen.has(number))
+        throw new Error(
+          `номер повторяется (строка ${seen.get(number)}) / duplicate of line ${seen.get(number)}`,
+        );
       const expiryText = get('expiresAt');
       const expiresAt = expiryText ? parseDate(expiryText) : null;
       if (expiryText && !expiresAt) throw new Error('срок действия: ДД.ММ.ГГГГ / expiry: DD.MM.YYYY');

@@ -29,7 +29,12 @@ const schema = z
         host: z.string().default('0.0.0.0'),
         port: z.coerce.number().int().min(0).max(65535).default(8080),
         /** Largest accepted request body; CSV imports larger than this go through the CLI. */
-        bodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(8 * 1024 * 1024),
         /** How long a request may wait for a workflow step before answering 504. */
         requestTimeoutMs: z.number().int().min(100).max(110_000).default(30_000),
         /** Language of cashier messages unless the request asks for another. */
@@ -50,7 +55,10 @@ const schema = z
           .min(1)
           .default(['RU', 'KZ']),
         /** Country assumed for numbers typed without a country code. */
-        defaultCountry: z.string().regex(/^[A-Z]{2}$/).default('RU'),
+        defaultCountry: z
+          .string()
+          .regex(/^[A-Z]{2}$/)
+          .default('RU'),
       })
       .strict()
       .prefault({}),
@@ -129,7 +137,10 @@ export class ConfigError extends Error {
 }
 
 function keyOf(path: PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+    .join('.')
+    .replace(/\.\[/g, '[');
 }
 
 function deepFreeze<T>(value: T): T {

@@ -87,7 +87,7 @@ export interface HostOptions {
 }
 
 const stateName = (value: unknown): string =>
-  typeof value === 'string' ? value : Object.keys(value as object)[0] ?? String(value);
+  typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? String(value));
 
 /** `xstate.done.actor.sendPin` → `sendPin.done`; user events keep their names. */
 function eventName(type: string): string {
@@ -194,7 +194,10 @@ export class WorkflowHost {
       if (!def || !stored.snapshot) continue;
       const record = { ...stored };
       const entry = this.spawn(def, record, { snapshot: stored.snapshot }, 'system');
-      this.opts.logger.info({ workflow: record.id, kind: record.kind, state: record.state }, 'workflow restored');
+      this.opts.logger.info(
+        { workflow: record.id, kind: record.kind, state: record.state },
+        'workflow restored',
+      );
       void this.enqueue(entry, () => this.waitSettled(entry).catch(() => undefined));
     }
     await this.opts.store.flush();
@@ -207,7 +210,11 @@ export class WorkflowHost {
       ...options,
       inspect: (ev) => {
         if (ev.type !== '@xstate.snapshot' || !holder.entry || ev.actorRef !== holder.entry.actor) return;
-        this.onSnapshot(holder.entry, ev.event as { type: string; by?: string }, ev.snapshot as MachineSnapshot);
+        this.onSnapshot(
+          holder.entry,
+          ev.event as { type: string; by?: string },
+          ev.snapshot as MachineSnapshot,
+        );
       },
     });
     const entry: Live = { actor, record, timer: null, queue: Promise.resolve(), def };
@@ -230,7 +237,8 @@ export class WorkflowHost {
       const error = (context.error as ErrorData | null) ?? null;
       const output = (event as { output?: { detail?: Record<string, unknown> } }).output;
       const detail: Record<string, unknown> = { ...(output?.detail ?? {}) };
-      if (error && (error !== record.error || from === to)) Object.assign(detail, { code: error.code, ...error.extra });
+      if (error && (error !== record.error || from === to))
+        Object.assign(detail, { code: error.code, ...error.extra });
       const reason = (event as { reason?: unknown }).reason;
       if (typeof reason === 'string') detail.reason = reason;
       record.timeline = [

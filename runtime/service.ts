@@ -33,7 +33,17 @@ export interface ServiceOptions {
 
 /** Redact PINs, tokens and full phones wherever they would appear in a log line. */
 export const logRedact = {
-  paths: ['pin', '*.pin', 'token', '*.token', 'headers.authorization', '*.headers.authorization', 'req.headers["x-api-key"]', 'text', '*.text'],
+  paths: [
+    'pin',
+    '*.pin',
+    'token',
+    '*.token',
+    'headers.authorization',
+    '*.headers.authorization',
+    'req.headers["x-api-key"]',
+    'text',
+    '*.text',
+  ],
   censor: '[hidden]',
 };
 
@@ -80,14 +90,31 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const newTokens = tokens.bootstrap();
     const restored = await host.restore();
     const app = createApp({ config, logger, clock, store, tokens, directory, consents, activations });
-    return { app, store, host, directory, consents, tokens, newTokens, restored, warnings, logger, dataDir, unlock };
+    return {
+      app,
+      store,
+      host,
+      directory,
+      consents,
+      tokens,
+      newTokens,
+      restored,
+      warnings,
+      logger,
+      dataDir,
+      unlock,
+    };
   } catch (err) {
     unlock();
     throw err;
   }
 }
 
-function buildSenders(config: Readonly<Config>, dataDir: string, write?: (line: string) => void): SmsSender[] {
+function buildSenders(
+  config: Readonly<Config>,
+  dataDir: string,
+  write?: (line: string) => void,
+): SmsSender[] {
   return config.sms.providers.map((name, i) => {
     if (name === 'console') return new ConsoleSmsSender(dataDir, write);
     throw new ConfigError(`sms.providers[${i}]: provider "${name}" is not available in this version`);

@@ -98,7 +98,10 @@ export function createPinSender(opts: PinSenderOptions) {
           status: 'failed',
           error: { code: String(e.extra?.providerCode ?? e.code ?? 'ERROR'), text: String(e.message ?? err) },
         });
-        opts.logger.warn({ workflow: req.id, phone: maskPhone(req.phone), provider: sender.name, templateId }, 'sms failed');
+        opts.logger.warn(
+          { workflow: req.id, phone: maskPhone(req.phone), provider: sender.name, templateId },
+          'sms failed',
+        );
       }
     }
     ledger.put(key, { key, state: 'failed', pinHash: null, sentAt: null, attempts });

@@ -12,7 +12,9 @@ const DEFAULTS: Record<string, string> = {
 };
 
 export function renderTemplate(template: string, values: Record<string, string | number>): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    name in values ? String(values[name]) : whole,
+  );
 }
 
 export function renderPinMessage(config: Readonly<Config>, purpose: string, pin: string) {
@@ -27,6 +29,10 @@ export function checkTemplates(config: Readonly<Config>): string[] {
   return Object.keys(DEFAULTS).flatMap((purpose) => {
     const { text } = renderPinMessage(config, purpose, '0'.repeat(config.otp.length));
     const { segments, units } = countSegments(text);
-    return segments > 1 ? [`the ${purpose} PIN message is ${units} characters: ${segments} SMS each (one SMS holds 70 Cyrillic characters)`] : [];
+    return segments > 1
+      ? [
+          `the ${purpose} PIN message is ${units} characters: ${segments} SMS each (one SMS holds 70 Cyrillic characters)`,
+        ]
+      : [];
   });
 }

@@ -55,7 +55,13 @@ export class TokenRegistry {
   /** Make and keep a new token; the clear token is returned once and never stored. */
   create(role: Role, label: string, at = new Date().toISOString()): { token: string; entry: StoredToken } {
     const token = makeToken(role);
-    const entry: StoredToken = { id: randomBytes(4).toString('hex'), role, hash: sha256(token), label, createdAt: at };
+    const entry: StoredToken = {
+      id: randomBytes(4).toString('hex'),
+      role,
+      hash: sha256(token),
+      label,
+      createdAt: at,
+    };
     this.stored.push(entry);
     this.byHash.set(entry.hash, role);
     this.save();
@@ -84,6 +90,9 @@ export class TokenRegistry {
   /** First start with no tokens anywhere: one terminal and one admin token, returned to print. */
   bootstrap(): Array<{ role: Role; token: string }> {
     if (!this.empty) return [];
-    return (['terminal', 'admin'] as const).map((role) => ({ role, token: this.create(role, 'first start').token }));
+    return (['terminal', 'admin'] as const).map((role) => ({
+      role,
+      token: this.create(role, 'first start').token,
+    }));
   }
 }

@@ -9,7 +9,10 @@ import { AppError } from '../machines/errors.ts';
 export function validationError(error: z.ZodError): AppError {
   const issue = error.issues[0]!;
   const field = issue.path.map(String).join('.') || (issue as { keys?: string[] }).keys?.[0] || 'body';
-  const reason = issue.code === 'invalid_type' && /undefined/.test(issue.message) ? `${field}: обязательное поле / required` : `${field}: ${issue.message}`;
+  const reason =
+    issue.code === 'invalid_type' && /undefined/.test(issue.message)
+      ? `${field}: обязательное поле / required`
+      : `${field}: ${issue.message}`;
   return new AppError('VALIDATION_FAILED', { field, reason });
 }
 
@@ -48,7 +51,8 @@ export interface AgePolicy {
 
 /** `YYYY-MM-DD` or `DD.MM.YYYY`, a real past date with a plausible age → `YYYY-MM-DD`. */
 export function parseBirthday(value: unknown, now: number, policy: AgePolicy, field = 'birthday'): string {
-  const fail = (reason: string) => new AppError('VALIDATION_FAILED', { field, reason: `${field}: ${reason}` });
+  const fail = (reason: string) =>
+    new AppError('VALIDATION_FAILED', { field, reason: `${field}: ${reason}` });
   if (typeof value !== 'string' || value.trim() === '') throw fail('обязательное поле / required');
   const date = parseDate(value.trim());
   if (!date) throw fail('ожидается ГГГГ-ММ-ДД или ДД.ММ.ГГГГ / expected YYYY-MM-DD or DD.MM.YYYY');
@@ -56,7 +60,9 @@ export function parseBirthday(value: unknown, now: number, policy: AgePolicy, fi
   if (date >= today) throw fail('дата должна быть в прошлом / must be in the past');
   const age = ageOn(date, today);
   if (age < policy.minAgeYears || age > policy.maxAgeYears) {
-    throw fail(`возраст ${policy.minAgeYears}–${policy.maxAgeYears} лет / age ${policy.minAgeYears}–${policy.maxAgeYears}`);
+    throw fail(
+      `возраст ${policy.minAgeYears}–${policy.maxAgeYears} лет / age ${policy.minAgeYears}–${policy.maxAgeYears}`,
+    );
   }
   return date;
 }
@@ -66,10 +72,12 @@ export function parseDate(text: string): string | null {
   let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   let y: number, mo: number, d: number;
   if (m) [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  else if ((m = /^(\d{1,2})\.(\d{1,2})\.(\d{4})$/.exec(text))) [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  else if ((m = /^(\d{1,2})\.(\d{1,2})\.(\d{4})$/.exec(text)))
+    [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
   else return null;
   const dt = new Date(Date.UTC(y, mo - 1, d));
-  if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d || y < 1000) return null;
+  if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d || y < 1000)
+    return null;
   return dt.toISOString().slice(0, 10);
 }
 

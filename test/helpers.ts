@@ -73,7 +73,12 @@ export interface CallResult {
 }
 
 /** One HTTP call; the answer parsed as JSON (when it is) and as key=value lines. */
-export async function call(url: string, method: string, path: string, init: CallInit = {}): Promise<CallResult> {
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  init: CallInit = {},
+): Promise<CallResult> {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   const as = init.as === undefined ? 'admin' : init.as;
   if (as) headers.Authorization = `Bearer ${TOKENS[as]}`;
@@ -85,7 +90,7 @@ export async function call(url: string, method: string, path: string, init: Call
     body = new URLSearchParams(init.form).toString();
     headers['Content-Type'] ??= 'application/x-www-form-urlencoded';
   }
-  const res = await fetch(url + path, { method, headers, body: body as BodyInit | undefined });
+  const res = await fetch(url + path, { method, headers, body: body as unknown as string | undefined });
   const text = await res.text();
   let json: unknown = null;
   try {

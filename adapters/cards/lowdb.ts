@@ -91,7 +91,12 @@ export class EmbeddedCardDirectory implements CardDirectory {
     const numbers = enumerateRange(spec.from, spec.to);
     const taken = numbers.find((n) => this.cards.has(n));
     if (taken !== undefined) throw new AppError('RANGE_OVERLAP', { card: taken });
-    const range: CardRange = { id: newId('rng', Date.parse(at)), ...spec, count: numbers.length, createdAt: at };
+    const range: CardRange = {
+      id: newId('rng', Date.parse(at)),
+      ...spec,
+      count: numbers.length,
+      createdAt: at,
+    };
     this.ranges.put(range.id, range);
     for (const number of numbers) {
       const card: StoredCard = {
@@ -189,7 +194,9 @@ export class EmbeddedCardDirectory implements CardDirectory {
   private findReservation(activationId: string, number: string | null): StoredCard | undefined {
     if (number !== null) {
       const card = this.cards.get(number);
-      return card && (card.reservedBy === activationId || card.activationId === activationId) ? card : undefined;
+      return card && (card.reservedBy === activationId || card.activationId === activationId)
+        ? card
+        : undefined;
     }
     const held = this.reservations.get(activationId);
     return held === undefined ? undefined : this.cards.get(held);
@@ -226,7 +233,13 @@ export class EmbeddedCardDirectory implements CardDirectory {
       this.reservedPhones.delete(card.reservedPhone);
     }
     this.reservations.delete(activationId);
-    const free: StoredCard = { ...card, state: 'inactive', reservedBy: null, reservedPhone: null, updatedAt: at };
+    const free: StoredCard = {
+      ...card,
+      state: 'inactive',
+      reservedBy: null,
+      reservedPhone: null,
+      updatedAt: at,
+    };
     this.save(free);
     if (free.virtual) this.returnToPool(free.number);
     await this.store.flush();
@@ -252,7 +265,8 @@ export class EmbeddedCardDirectory implements CardDirectory {
       if (card.state === 'reserved') throw new AppError('CARD_ALREADY_ACTIVE', { card: number });
       next.blockedFrom = card.state;
       next.state = 'blocked';
-      if (card.virtual && card.state === 'inactive') this.freeVirtual = this.freeVirtual.filter((n) => n !== number);
+      if (card.virtual && card.state === 'inactive')
+        this.freeVirtual = this.freeVirtual.filter((n) => n !== number);
     } else if (patch.state === 'unblocked' && card.state === 'blocked') {
       next.state = card.blockedFrom ?? (card.holder ? 'active' : 'inactive');
       delete next.blockedFrom;

@@ -51,7 +51,9 @@ export class ConsoleSmsSender implements SmsSender {
       { mode: 0o600 },
     );
     this.sent.set(message.idempotencyKey, receipt);
-    this.write(`SMS → ${maskPhone(message.to)} [${message.templateId}, ${message.segments} SMS]: ${message.text}`);
+    this.write(
+      `SMS → ${maskPhone(message.to)} [${message.templateId}, ${message.segments} SMS]: ${message.text}`,
+    );
     return receipt;
   }
 }

@@ -13,7 +13,15 @@
  * A batch of journal lines ends with a commit line; on replay, lines after the last commit (a
  * torn write from a crash) are dropped: they were never acknowledged.
  */
-import { mkdirSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, createReadStream } from 'node:fs';
+import {
+  mkdirSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  truncateSync,
+  createReadStream,
+} from 'node:fs';
 import { open, appendFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';

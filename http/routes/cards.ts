@@ -10,7 +10,14 @@ import { CARD_NUMBER } from '../../runtime/cardNumbers.ts';
 import { normalizePhone } from '../../runtime/phone.ts';
 import { decodeCsv, parseCardCsv } from '../../runtime/cardImport.ts';
 import { cardImpFile } from '../../runtime/cardExport.ts';
-import { expiryDate, flag, fullName, parseBirthday, parseDate, validationError } from '../../runtime/validate.ts';
+import {
+  expiryDate,
+  flag,
+  fullName,
+  parseBirthday,
+  parseDate,
+  validationError,
+} from '../../runtime/validate.ts';
 import { allow } from '../auth.ts';
 import { reply } from '../respond.ts';
 import { cardKv, cardView } from '../views.ts';
@@ -67,12 +74,19 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
   router.post('/api/v1/cards/import', allow(), async (ctx) => {
     const raw = ctx.state.rawBody as Buffer | undefined;
     if (!raw || raw.length === 0) {
-      throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'нужен CSV-файл / a CSV body is required' });
+      throw new AppError('VALIDATION_FAILED', {
+        field: 'body',
+        reason: 'нужен CSV-файл / a CSV body is required',
+      });
     }
     const partial = ['1', 'true', 'yes'].includes(String(ctx.query.partial ?? '').toLowerCase());
     const { rows, rejected } = parseCardCsv(decodeCsv(raw), deps.config.phones);
     if (rejected.length && !partial) {
-      throw new AppError('IMPORT_REJECTED', { rejected: rejected.length, imported: 0, updated: 0 }, JSON.stringify(rejected));
+      throw new AppError(
+        'IMPORT_REJECTED',
+        { rejected: rejected.length, imported: 0, updated: 0 },
+        JSON.stringify(rejected),
+      );
     }
     const result = await deps.directory.import(rows, { partial, at: iso() });
     const all = [...rejected, ...result.rejected].sort((a, b) => a.line - b.line);
@@ -89,11 +103,13 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
 
   router.get('/api/v1/cards/export', allow(), async (ctx) => {
     const format = String(ctx.query.format ?? 'cardimp');
-    if (format !== 'cardimp') throw new AppError('VALIDATION_FAILED', { field: 'format', reason: 'format: cardimp' });
+    if (format !== 'cardimp')
+      throw new AppError('VALIDATION_FAILED', { field: 'format', reason: 'format: cardimp' });
     let since: string | null = null;
     if (ctx.query.since !== undefined) {
       const t = Date.parse(String(ctx.query.since));
-      if (Number.isNaN(t)) throw new AppError('VALIDATION_FAILED', { field: 'since', reason: 'since: ISO 8601' });
+      if (Number.isNaN(t))
+        throw new AppError('VALIDATION_FAILED', { field: 'since', reason: 'since: ISO 8601' });
       since = new Date(t).toISOString();
     }
     const { body, count } = await cardImpFile(deps.directory.changedSince(since));
@@ -108,13 +124,17 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
     const { phone, number } = ctx.query;
     let cards;
     if (typeof number === 'string' && number !== '') {
-      if (!CARD_NUMBER.test(number.trim())) throw new AppError('VALIDATION_FAILED', { field: 'number', reason: 'number' });
+      if (!CARD_NUMBER.test(number.trim()))
+        throw new AppError('VALIDATION_FAILED', { field: 'number', reason: 'number' });
       const card = await deps.directory.get(number.trim());
       cards = card ? [card] : [];
     } else if (typeof phone === 'string' && phone !== '') {
       cards = await deps.directory.byPhone(normalizePhone(phone, deps.config.phones));
     } else {
-      throw new AppError('VALIDATION_FAILED', { field: 'phone', reason: 'phone или number / phone or number' });
+      throw new AppError('VALIDATION_FAILED', {
+        field: 'phone',
+        reason: 'phone или number / phone or number',
+      });
     }
     if (cards.length === 0) throw new AppError('CARD_NOT_FOUND');
     const main = cards[0]!;
@@ -134,7 +154,10 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
 
   router.patch('/api/v1/cards/:number', allow(), async (ctx) => {
     const body = parseOrThrow(patchSchema, ctx.state.body);
-    const h = { ...(body.holder ?? {}), ...pick(body, ['fullName', 'birthday', 'phone', 'email']) } as Record<string, unknown>;
+    const h = { ...(body.holder ?? {}), ...pick(body, ['fullName', 'birthday', 'phone', 'email']) } as Record<
+      string,
+      unknown
+    >;
     const patch: CardPatch = {};
     const blocked = body.blocked ?? (body.state === 'blocked' ? true : body.state ? false : undefined);
     if (blocked !== undefined) patch.state = blocked ? 'blocked' : 'unblocked';
@@ -142,7 +165,8 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
     if (body.bonus !== undefined) patch.bonus = body.bonus;
     if (body.expiresAt !== undefined) {
       const d = body.expiresAt === null ? null : parseDate(body.expiresAt);
-      if (d === null && body.expiresAt !== null) throw new AppError('VALIDATION_FAILED', { field: 'expiresAt', reason: 'expiresAt' });
+      if (d === null && body.expiresAt !== null)
+        throw new AppError('VALIDATION_FAILED', { field: 'expiresAt', reason: 'expiresAt' });
       patch.expiresAt = d;
     }
     if (Object.keys(h).length) {
@@ -152,7 +176,8 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
         if (!name.success) throw validationError(name.error);
         patch.holder.fullName = name.data;
       }
-      if (h.birthday !== undefined) patch.holder.birthday = parseBirthday(h.birthday, deps.clock.now(), deps.config.cards);
+      if (h.birthday !== undefined)
+        patch.holder.birthday = parseBirthday(h.birthday, deps.clock.now(), deps.config.cards);
       if (h.phone !== undefined) patch.holder.phone = normalizePhone(h.phone, deps.config.phones);
       if (h.email !== undefined) patch.holder.email = (h.email as string | null) ?? null;
     }
@@ -165,5 +190,7 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
 }
 
 function pick<T extends object>(obj: T, keys: string[]): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([k, v]) => keys.includes(k) && v !== undefined)) as Partial<T>;
+  return Object.fromEntries(
+    Object.entries(obj).filter(([k, v]) => keys.includes(k) && v !== undefined),
+  ) as Partial<T>;
 }

@@ -16,7 +16,10 @@ const schema = z.object({
   source: z.string().trim().min(1).max(100),
 });
 
-export function consentRoutes(router: Router, deps: { consents: ConsentLedger; clock: Clock; config: Readonly<Config> }) {
+export function consentRoutes(
+  router: Router,
+  deps: { consents: ConsentLedger; clock: Clock; config: Readonly<Config> },
+) {
   router.post('/api/v1/consents', allow(), async (ctx) => {
     const parsed = schema.safeParse(ctx.state.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
@@ -32,9 +35,14 @@ export function consentRoutes(router: Router, deps: { consents: ConsentLedger; c
   });
 
   router.get('/api/v1/consents/:phone', allow(), async (ctx) => {
-    const phone = normalizePhone(decodeURIComponent(ctx.params.phone!), deps.config.phones);
+    const phone = normalizePhone(ctx.params.phone, deps.config.phones);
     const record = deps.consents.get(phone);
     if (!record) throw new AppError('NOT_FOUND', { phone });
-    reply(ctx, 200, { consent: record }, { phone, marketing: record.marketing, changes: record.history.length });
+    reply(
+      ctx,
+      200,
+      { consent: record },
+      { phone, marketing: record.marketing, changes: record.history.length },
+    );
   });
 }

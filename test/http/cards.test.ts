@@ -57,7 +57,10 @@ const csvUtf8 = [
 ].join('\n');
 
 Cards('import: UTF-8 with a header, holders become active cards', async ({ svc }) => {
-  const res = await svc.call('POST', '/api/v1/cards/import', { body: csvUtf8, headers: { 'Content-Type': 'text/csv' } });
+  const res = await svc.call('POST', '/api/v1/cards/import', {
+    body: csvUtf8,
+    headers: { 'Content-Type': 'text/csv' },
+  });
   assert.is(res.status, 200, res.text);
   assert.equal(res.json, { imported: 3, updated: 0, rejected: [] });
   const anna = await svc.call('GET', '/api/v1/cards?phone=89160001122');
@@ -71,8 +74,14 @@ Cards('import: UTF-8 with a header, holders become active cards', async ({ svc }
 });
 
 Cards('import: Windows-1251 in CardImp order is detected', async ({ svc }) => {
-  const body = iconv.encode('7001,31.12.2027,5,2,03.04.1990,Кузнецов Олег,0,,+79165554433\r\n7002,,1,0,,,0,,\r\n', 'win1251');
-  const res = await svc.call('POST', '/api/v1/cards/import', { body, headers: { 'Content-Type': 'text/csv' } });
+  const body = iconv.encode(
+    '7001,31.12.2027,5,2,03.04.1990,Кузнецов Олег,0,,+79165554433\r\n7002,,1,0,,,0,,\r\n',
+    'win1251',
+  );
+  const res = await svc.call('POST', '/api/v1/cards/import', {
+    body,
+    headers: { 'Content-Type': 'text/csv' },
+  });
   assert.is(res.status, 200, res.text);
   assert.is(res.json.imported, 2);
   const card = (await svc.call('GET', '/api/v1/cards/7001')).json.card;
@@ -80,37 +89,76 @@ Cards('import: Windows-1251 in CardImp order is detected', async ({ svc }) => {
   assert.is(card.expiresAt, '2027-12-31');
 });
 
-Cards('import: one bad line rejects the whole file, with line numbers; partial=true keeps the good ones', async ({ svc }) => {
-  const csv = ['number,name,phone', '8001,Ann Lee,+79160001100', '8002,Bob,not-a-phone', 'x8003,Carl,', '8001,Dup,'].join('\n');
-  const all = await svc.call('POST', '/api/v1/cards/import', { body: csv, headers: { 'Content-Type': 'text/csv' } });
-  assert.is(all.status, 422);
-  assert.is(all.json.error.code, 'IMPORT_REJECTED');
-  assert.is(all.json.error.rejected, 3);
-  assert.is((await svc.call('GET', '/api/v1/cards/8001')).status, 404, 'nothing imported');
-  const partial = await svc.call('POST', '/api/v1/cards/import?partial=true', { body: csv, headers: { 'Content-Type': 'text/csv' } });
-  assert.is(partial.status, 200);
-  assert.is(partial.json.imported, 1);
-  assert.equal(partial.json.rejected.map((r: { line: number }) => r.line), [3, 4, 5]);
-  assert.match(partial.json.rejected[2].reason, /line 2/);
-  const again = await svc.call('POST', '/api/v1/cards/import', { body: 'number,name\n8001,Ann Lee-Smith\n', headers: { 'Content-Type': 'text/csv' } });
-  assert.equal(again.json, { imported: 0, updated: 1, rejected: [] });
-});
+Cards(
+  'import: one bad line rejects the whole file, with line numbers; partial=true keeps the good ones',
+  async ({ svc }) => {
+    const csv = [
+      'number,name,phone',
+      '8001,Ann Lee,+79160001100',
+      '8002,Bob,not-a-phone',
+      'x8003,Carl,',
+      '8001,Dup,',
+    ].join('\n');
+    const all = await svc.call('POST', '/api/v1/cards/import', {
+      body: csv,
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    assert.is(all.status, 422);
+    assert.is(all.json.error.code, 'IMPORT_REJECTED');
+    assert.is(all.json.error.rejected, 3);
+    assert.is((await svc.call('GET', '/api/v1/cards/8001')).status, 404, 'nothing imported');
+    const partial = await svc.call('POST', '/api/v1/cards/import?partial=true', {
+      body: csv,
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    assert.is(partial.status, 200);
+    assert.is(partial.json.imported, 1);
+    assert.equal(
+      partial.json.rejected.map((r: { line: number }) => r.line),
+      [3, 4, 5],
+    );
+    assert.match(partial.json.rejected[2].reason, /line 2/);
+    const again = await svc.call('POST', '/api/v1/cards/import', {
+      body: 'number,name\n8001,Ann Lee-Smith\n',
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    assert.equal(again.json, { imported: 0, updated: 1, rejected: [] });
+  },
+);
 
 Cards('export: CardImp CSV in Windows-1251, since filters by change time', async ({ svc }) => {
-  await svc.call('POST', '/api/v1/cards/ranges', { json: { from: '100', to: '102', discount: 4, bonus: 1, expiresAt: '2028-01-31' } });
+  await svc.call('POST', '/api/v1/cards/ranges', {
+    json: { from: '100', to: '102', discount: 4, bonus: 1, expiresAt: '2028-01-31' },
+  });
   await svc.call('POST', '/api/v1/cards/activate', {
     as: 'terminal',
     json: { cardNumber: '101', fullName: 'Иванов Иван', birthday: '1985-03-12', phone: '+79161234567' },
   });
   // An imported name may carry quotes; CardImp wants names without them.
-  await svc.call('POST', '/api/v1/cards/import', { body: '102,31.01.2028,4,1,,"Петров ""Петя"" Пётр",0,,\n', headers: { 'Content-Type': 'text/csv' } });
+  await svc.call('POST', '/api/v1/cards/import', {
+    body: '102,31.01.2028,4,1,,"Петров ""Петя"" Пётр",0,,\n',
+    headers: { 'Content-Type': 'text/csv' },
+  });
   const res = await svc.call('GET', '/api/v1/cards/export?format=cardimp');
   assert.is(res.status, 200);
   assert.match(res.headers.get('content-type')!, /windows-1251/);
-  const raw = Buffer.from(await (await fetch(svc.url + '/api/v1/cards/export?format=cardimp', { headers: { Authorization: 'Bearer admin-token-0123456789ab' } })).arrayBuffer());
+  const raw = Buffer.from(
+    await (
+      await fetch(svc.url + '/api/v1/cards/export?format=cardimp', {
+        headers: { Authorization: 'Bearer admin-token-0123456789ab' },
+      })
+    ).arrayBuffer(),
+  );
   const text = iconv.decode(raw, 'win1251');
-  assert.is(text, '101,31.01.2028,4,1,12.03.1985,Иванов Иван,0,\r\n102,31.01.2028,4,1,,Петров Петя Пётр,0,\r\n');
-  const later = await svc.call('GET', '/api/v1/cards/export?format=cardimp&since=' + encodeURIComponent(new Date(Date.now() + 60_000).toISOString()));
+  assert.is(
+    text,
+    '101,31.01.2028,4,1,12.03.1985,Иванов Иван,0,\r\n102,31.01.2028,4,1,,Петров Петя Пётр,0,\r\n',
+  );
+  const later = await svc.call(
+    'GET',
+    '/api/v1/cards/export?format=cardimp&since=' +
+      encodeURIComponent(new Date(Date.now() + 60_000).toISOString()),
+  );
   assert.is(later.text, '');
   const bad = await svc.call('GET', '/api/v1/cards/export?format=xml');
   assert.is(bad.status, 400);
@@ -122,10 +170,16 @@ Cards('PATCH: block, unblock, edit the holder; support sees masked phones', asyn
   assert.is(blocked.json.card.state, 'blocked');
   const unblocked = await svc.call('PATCH', '/api/v1/cards/5001', { form: { blocked: 'false' } });
   assert.is(unblocked.json.card.state, 'active');
-  const edited = await svc.call('PATCH', '/api/v1/cards/5001', { json: { fullName: 'Сидорова-Ким Анна', phone: '+79160009988' } });
+  const edited = await svc.call('PATCH', '/api/v1/cards/5001', {
+    json: { fullName: 'Сидорова-Ким Анна', phone: '+79160009988' },
+  });
   assert.is(edited.json.card.holder.fullName, 'Сидорова-Ким Анна');
   assert.is((await svc.call('GET', '/api/v1/cards?phone=%2B79160009988')).json.card.number, '5001');
-  assert.is((await svc.call('GET', '/api/v1/cards?phone=%2B79160001122')).status, 404, 'the old phone no longer finds it');
+  assert.is(
+    (await svc.call('GET', '/api/v1/cards?phone=%2B79160001122')).status,
+    404,
+    'the old phone no longer finds it',
+  );
   const support = await svc.call('GET', '/api/v1/cards/5001', { as: 'support' });
   assert.is(support.json.card.holder.phone, '+7 916 ***-**-88');
   const none = await svc.call('PATCH', '/api/v1/cards/9999', { json: { blocked: true } });
@@ -150,31 +204,52 @@ Cards('lookup: kv answer, 404 for unknown, 400 without a key', async ({ svc }) =
 });
 
 Cards('consents: every change kept with time and source', async ({ svc }) => {
-  assert.is((await svc.call('POST', '/api/v1/consents', { json: { phone: '8 916 123 45 67', marketing: true, source: 'web' } })).status, 201);
-  const stop = await svc.call('POST', '/api/v1/consents', { form: { phone: '+79161234567', marketing: 'false', source: 'sms-stop' } });
+  assert.is(
+    (
+      await svc.call('POST', '/api/v1/consents', {
+        json: { phone: '8 916 123 45 67', marketing: true, source: 'web' },
+      })
+    ).status,
+    201,
+  );
+  const stop = await svc.call('POST', '/api/v1/consents', {
+    form: { phone: '+79161234567', marketing: 'false', source: 'sms-stop' },
+  });
   assert.is(stop.json.consent.marketing, false);
   const read = await svc.call('GET', '/api/v1/consents/89161234567');
-  assert.equal(read.json.consent.history.map((h: { source: string }) => h.source), ['web', 'sms-stop']);
+  assert.equal(
+    read.json.consent.history.map((h: { source: string }) => h.source),
+    ['web', 'sms-stop'],
+  );
   const bad = await svc.call('POST', '/api/v1/consents', { json: { phone: '+79161234567', source: 'web' } });
   assert.is(bad.status, 400);
   assert.is(bad.json.error.field, 'marketing');
 });
 
-Cards('operations: /healthz without a token, unknown route 404, wrong method 405, body limit 413', async ({ svc }) => {
-  const health = await svc.call('GET', '/healthz', { as: null });
-  assert.equal(health.json, { status: 'ok' });
-  const unknown = await svc.call('GET', '/api/v1/nothing');
-  assert.is(unknown.status, 404);
-  assert.is(unknown.json.error.code, 'NOT_FOUND');
-  const method = await svc.call('DELETE', '/api/v1/cards/ranges');
-  assert.is(method.status, 405);
-  assert.is(method.json.error.code, 'METHOD_NOT_ALLOWED');
-  const big = await svc.call('POST', '/api/v1/cards/import', { body: 'x'.repeat(9 * 1024 * 1024), headers: { 'Content-Type': 'text/csv' } });
-  assert.is(big.status, 413);
-  assert.is(big.json.error.code, 'BODY_TOO_LARGE');
-  const json = await svc.call('POST', '/api/v1/cards/ranges', { body: '{"from": ', headers: { 'Content-Type': 'application/json' } });
-  assert.is(json.status, 400);
-  assert.is(json.json.error.code, 'VALIDATION_FAILED');
-});
+Cards(
+  'operations: /healthz without a token, unknown route 404, wrong method 405, body limit 413',
+  async ({ svc }) => {
+    const health = await svc.call('GET', '/healthz', { as: null });
+    assert.equal(health.json, { status: 'ok' });
+    const unknown = await svc.call('GET', '/api/v1/nothing');
+    assert.is(unknown.status, 404);
+    assert.is(unknown.json.error.code, 'NOT_FOUND');
+    const method = await svc.call('DELETE', '/api/v1/cards/ranges');
+    assert.is(method.status, 405);
+    assert.is(method.json.error.code, 'METHOD_NOT_ALLOWED');
+    const big = await svc.call('POST', '/api/v1/cards/import', {
+      body: 'x'.repeat(9 * 1024 * 1024),
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    assert.is(big.status, 413);
+    assert.is(big.json.error.code, 'BODY_TOO_LARGE');
+    const json = await svc.call('POST', '/api/v1/cards/ranges', {
+      body: '{"from": ',
+      headers: { 'Content-Type': 'application/json' },
+    });
+    assert.is(json.status, 400);
+    assert.is(json.json.error.code, 'VALIDATION_FAILED');
+  },
+);
 
 Cards.run();

@@ -32,8 +32,13 @@ function input(confirm: 'none' | 'sms'): ActivationInput {
   };
 }
 
-const pinMatches = ({ context, event }: { context: { pinHash: string | null; id: string }; event: { pin?: unknown } }) =>
-  vault.matches(context.pinHash, context.id, event.pin);
+const pinMatches = ({
+  context,
+  event,
+}: {
+  context: { pinHash: string | null; id: string };
+  event: { pin?: unknown };
+}) => vault.matches(context.pinHash, context.id, event.pin);
 
 /** The model: the machine with the real PIN check (so VERIFY's payload decides the path). */
 const model = testable(activationMachine.provide({ guards: { pinMatches } } as never));
@@ -79,15 +84,27 @@ function eventsFor(snapshot: { value: unknown }) {
 
 /** The system under test: a real actor whose effects wait for the test to settle them. */
 class Sut {
-  pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void; input: unknown }>();
+  pending = new Map<
+    string,
+    { resolve: (v: unknown) => void; reject: (e: unknown) => void; input: unknown }
+  >();
   released: string[] = [];
   actor: AnyActorRef;
   constructor(confirm: 'none' | 'sms') {
     const deferred = (name: string) =>
-      fromPromise(({ input }) => new Promise((resolve, reject) => this.pending.set(name, { resolve, reject, input })));
+      fromPromise(
+        ({ input }) => new Promise((resolve, reject) => this.pending.set(name, { resolve, reject, input })),
+      );
     const machine = activationMachine.provide({
-      actors: { reserveCard: deferred('reserveCard'), sendPin: deferred('sendPin'), activateCard: deferred('activateCard') },
-      actions: { releaseCard: ({ context }: { context: { card: CardSummary | null } }) => void this.released.push(context.card?.number ?? '-') },
+      actors: {
+        reserveCard: deferred('reserveCard'),
+        sendPin: deferred('sendPin'),
+        activateCard: deferred('activateCard'),
+      },
+      actions: {
+        releaseCard: ({ context }: { context: { card: CardSummary | null } }) =>
+          void this.released.push(context.card?.number ?? '-'),
+      },
       guards: { pinMatches },
     } as never);
     this.actor = createActor(machine, { input: input(confirm) });
@@ -110,10 +127,24 @@ for (const confirm of ['sms', 'none'] as const) {
   const paths = testModel.getShortestPaths();
 
   Activation(`confirm=${confirm}: the model's paths reach every state the mode allows`, () => {
-    const reached = new Set(paths.flatMap((p) => p.steps.map((s) => String((s.state as { value: unknown }).value))));
+    const reached = new Set(
+      paths.flatMap((p) => p.steps.map((s) => String((s.state as { value: unknown }).value))),
+    );
     const expected =
       confirm === 'sms'
-        ? ['requested', 'validating', 'sendingSms', 'awaitingPin', 'committing', 'activated', 'rejected', 'expired', 'locked', 'cancelled', 'failed']
+        ? [
+            'requested',
+            'validating',
+            'sendingSms',
+            'awaitingPin',
+            'committing',
+            'activated',
+            'rejected',
+            'expired',
+            'locked',
+            'cancelled',
+            'failed',
+          ]
         : ['requested', 'validating', 'committing', 'activated', 'rejected'];
     for (const state of expected) assert.ok(reached.has(state), `state ${state} is reached`);
   });
@@ -149,7 +180,11 @@ for (const confirm of ['sms', 'none'] as const) {
             if (actual.value === 'activated') assert.equal(sut.released, [], 'an activated card is kept');
             if (actual.value === 'sendingSms') {
               const req = sut.pending.get('sendPin')!.input as { sendNo: number };
-              assert.is(req.sendNo, (actual.context.sends as number) + 1, 'each send has its own idempotency number');
+              assert.is(
+                req.sendNo,
+                (actual.context.sends as number) + 1,
+                'each send has its own idempotency number',
+              );
             }
           },
         },

@@ -7,7 +7,9 @@
 import { createMachine, type AnyStateMachine } from 'xstate';
 
 type StateConfig = {
-  invoke?: { id: string; onDone?: unknown; onError?: unknown } | Array<{ id: string; onDone?: unknown; onError?: unknown }>;
+  invoke?:
+    | { id: string; onDone?: unknown; onError?: unknown }
+    | Array<{ id: string; onDone?: unknown; onError?: unknown }>;
   on?: Record<string, unknown>;
   states?: Record<string, StateConfig>;
   [key: string]: unknown;
@@ -23,10 +25,15 @@ function rewrite(state: StateConfig): StateConfig {
   return {
     ...rest,
     ...(Object.keys(on).length ? { on } : {}),
-    ...(states ? { states: Object.fromEntries(Object.entries(states).map(([k, v]) => [k, rewrite(v)])) } : {}),
+    ...(states
+      ? { states: Object.fromEntries(Object.entries(states).map(([k, v]) => [k, rewrite(v)])) }
+      : {}),
   };
 }
 
 export function testable<M extends AnyStateMachine>(machine: M): M {
-  return createMachine(rewrite(machine.config as StateConfig) as never, machine.implementations as never) as unknown as M;
+  return createMachine(
+    rewrite(machine.config as StateConfig) as never,
+    machine.implementations as never,
+  ) as unknown as M;
 }

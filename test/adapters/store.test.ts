@@ -1,0 +1,98 @@
+/** The journaled store: group commit, replay after a crash, torn tails, compaction, archive. */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { JournaledStore } from '../../adapters/store/journaled.ts';
+import { lockDataDir, DataDirLockedError } from '../../adapters/store/lock.ts';
+import { tempDir } from '../helpers.ts';
+
+const Store = suite<{ dir: string }>('journaled store');
+Store.before.each((ctx) => {
+  ctx.dir = tempDir();
+});
+Store.after.each((ctx) => rmSync(ctx.dir, { recursive: true, force: true }));
+
+Store('changes made in one tick share one commit; a reopen replays them', async ({ dir }) => {
+  const store = await JournaledStore.open(dir, ['a']);
+  const t = store.table<{ n: number }>('a');
+  for (let i = 0; i < 100; i++) t.put(`k${i}`, { n: i });
+  t.delete('k5');
+  await store.flush();
+  const commits = readFileSync(join(dir, 'journal.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{"c":'));
+  assert.is(commits.length, 1, 'one fsync for the whole tick');
+  const again = await JournaledStore.open(dir, ['a']);
+  assert.is(again.table('a').size, 99);
+  assert.equal(again.table<{ n: number }>('a').get('k42'), { n: 42 });
+  assert.is(again.table('a').get('k5'), undefined);
+});
+
+Store('a torn tail (a crash mid-write) is dropped; what was committed stays', async ({ dir }) => {
+  const store = await JournaledStore.open(dir, ['a']);
+  store.table('a').put('kept', 1);
+  await store.flush();
+  appendFileSync(join(dir, 'journal.jsonl'), '{"t":"a","k":"lost","v":2}\n{"t":"a","k":"torn","v":');
+  const again = await JournaledStore.open(dir, ['a']);
+  assert.is(again.table('a').get('kept'), 1);
+  assert.is(again.table('a').get('lost'), undefined, 'an uncommitted batch is not applied');
+  assert.is(again.table('a').get('torn'), undefined);
+  again.table('a').put('after', 3);
+  await again.flush();
+  const third = await JournaledStore.open(dir, ['a']);
+  assert.is(third.table('a').get('after'), 3, 'the journal is usable after the cut');
+});
+
+Store('compaction writes table snapshots and cuts the journal', async ({ dir }) => {
+  const store = await JournaledStore.open(dir, ['a', 'b'], { compactBytes: 2_000 });
+  for (let i = 0; i < 50; i++) {
+    store.table('a').put(`k${i}`, 'x'.repeat(50));
+    await store.flush();
+  }
+  assert.ok(statSync(join(dir, 'journal.jsonl')).size < 2_000, 'the journal was cut');
+  assert.ok(statSync(join(dir, 'tables', 'a.json')).size > 2_000, 'table a has a snapshot');
+  const again = await JournaledStore.open(dir, ['a', 'b']);
+  assert.is(again.table('a').size, 50);
+});
+
+Store('an empty snapshot file does not break start-up', async ({ dir }) => {
+  const store = await JournaledStore.open(dir, ['a']);
+  await store.close();
+  writeFileSync(join(dir, 'tables', 'a.json'), '');
+  const again = await JournaledStore.open(dir, ['a']);
+  assert.is(again.table('a').size, 0);
+});
+
+Store('closed records go to the day archive, found again after a reopen', async ({ dir }) => {
+  const store = await JournaledStore.open(dir, ['a']);
+  store.archive('activation', '2026-11-29', { id: 'x1', state: 'activated' });
+  store.archive('activation', '2026-11-29', { id: 'x2', state: 'expired' });
+  await store.flush();
+  const again = await JournaledStore.open(dir, ['a']);
+  const found = await again.findArchived<{ id: string; state: string }>(
+    'activation',
+    '2026-11-29',
+    (r) => r.id === 'x2',
+  );
+  assert.is(found?.state, 'expired');
+  assert.equal(again.archiveDays('activation'), ['2026-11-29']);
+});
+
+Store("one process owns a data folder; a dead owner's lock is taken over", ({ dir }) => {
+  const unlock = lockDataDir(dir);
+  writeFileSync(join(dir, 'smspds.pid'), String(process.ppid)); // a live process that is not us
+  try {
+    lockDataDir(dir);
+    assert.unreachable('a second owner must be refused');
+  } catch (err) {
+    assert.instance(err, DataDirLockedError);
+    assert.match((err as Error).message, String(process.ppid));
+  }
+  writeFileSync(join(dir, 'smspds.pid'), '999999999');
+  const again = lockDataDir(dir);
+  again();
+  unlock();
+});
+
+Store.run();

@@ -1,0 +1,138 @@
+/**
+ * Crash safety with a real server process: SIGKILL mid-activation, restart on the same folder,
+ * the workflow goes on; deadlines that passed while it was down read expired at once, and ones
+ * that had not passed fire on time with no request at all.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rmSync } from 'node:fs';
+import { call, sleep, tempDir } from './helpers.ts';
+import { freePort, outboxPins, spawnService, writeConfig } from './process.ts';
+
+const Restart = suite<{ dir: string; config: string; port: number }>('restart after SIGKILL');
+Restart.before.each(async (ctx) => {
+  ctx.dir = tempDir();
+  ctx.config = writeConfig(ctx.dir, { otp: { ttlSeconds: 3 } });
+  ctx.port = await freePort();
+});
+Restart.after.each((ctx) => rmSync(ctx.dir, { recursive: true, force: true }));
+
+const holder = { fullName: 'Иванов Иван', birthday: '1985-03-12', confirm: 'sms' };
+
+Restart(
+  'a live activation survives kill -9: the PIN still verifies after restart',
+  async ({ dir, config, port }) => {
+    const data = `${dir}/data`;
+    let svc = await spawnService(config, data, port);
+    await call(svc.url, 'POST', '/api/v1/cards/ranges', { json: { from: '100', to: '109' } });
+    const start = await call(svc.url, 'POST', '/api/v1/cards/activate', {
+      as: 'terminal',
+      json: { ...holder, cardNumber: '105', phone: '+79161234567' },
+    });
+    assert.is(start.json.activation.state, 'awaitingPin');
+    svc.child.kill('SIGKILL');
+    await svc.exited;
+    svc = await spawnService(config, data, port);
+    try {
+      assert.match(svc.output(), /restored 1 live workflow/);
+      const pin = outboxPins(data).at(-1)!;
+      const ok = await call(svc.url, 'POST', `/api/v1/cards/activations/${start.json.activation.id}/verify`, {
+        as: 'terminal',
+        json: { pin },
+      });
+      assert.is(ok.status, 200, ok.text);
+      assert.is(ok.json.activation.state, 'activated');
+      assert.is(outboxPins(data).length, 1, 'the restored workflow sent no second SMS');
+      const card = await call(svc.url, 'GET', '/api/v1/cards/105');
+      assert.is(card.json.card.state, 'active');
+    } finally {
+      svc.child.kill('SIGKILL');
+      await svc.exited;
+    }
+  },
+);
+
+Restart(
+  'deadlines: passed while down → expired at once; still ahead → fires on time by itself',
+  async ({ dir, config, port }) => {
+    const data = `${dir}/data`;
+    let svc = await spawnService(config, data, port);
+    await call(svc.url, 'POST', '/api/v1/cards/ranges', { json: { from: '200', to: '209' } });
+    const early = await call(svc.url, 'POST', '/api/v1/cards/activate', {
+      as: 'terminal',
+      json: { ...holder, cardNumber: '201', phone: '+79160000001' },
+    });
+    await sleep(1500);
+    const late = await call(svc.url, 'POST', '/api/v1/cards/activate', {
+      as: 'terminal',
+      json: { ...holder, cardNumber: '202', phone: '+79160000002' },
+    });
+    svc.child.kill('SIGKILL');
+    await svc.exited;
+    await sleep(Date.parse(early.json.activation.expiresAt) - Date.now() + 200); // early's deadline passes while down
+    svc = await spawnService(config, data, port);
+    try {
+      const a = await call(svc.url, 'GET', `/api/v1/cards/activations/${early.json.activation.id}`, {
+        as: 'support',
+      });
+      assert.is(a.json.activation.state, 'expired', 'expired at once on restore');
+      const b = await call(svc.url, 'GET', `/api/v1/cards/activations/${late.json.activation.id}`, {
+        as: 'support',
+      });
+      assert.is(b.json.activation.state, 'awaitingPin', 'the later one is still live');
+      await sleep(Date.parse(late.json.activation.expiresAt) - Date.now() + 300);
+      svc.child.kill('SIGKILL'); // no request reached it: the timer alone must have fired and saved
+      await svc.exited;
+      svc = await spawnService(config, data, port);
+      const c = await call(svc.url, 'GET', `/api/v1/cards/activations/${late.json.activation.id}`, {
+        as: 'support',
+      });
+      assert.is(c.json.activation.state, 'expired');
+      assert.match(svc.output(), /restored 0 live workflow/);
+      assert.is(
+        (await call(svc.url, 'GET', '/api/v1/cards/202')).json.card.state,
+        'inactive',
+        'its card was released',
+      );
+    } finally {
+      svc.child.kill('SIGKILL');
+      await svc.exited;
+    }
+  },
+);
+
+Restart(
+  'a second instance on the same folder refuses to start and names the PID',
+  async ({ dir, config, port }) => {
+    const data = `${dir}/data`;
+    const svc = await spawnService(config, data, port);
+    try {
+      const other = await spawnService(config, data, await freePort()).then(
+        () => 'started',
+        (err: Error) => err.message,
+      );
+      assert.match(other, `in use by another SMS PDS process (PID ${svc.child.pid})`);
+    } finally {
+      svc.child.kill('SIGTERM');
+      assert.is(await svc.exited, 0, 'SIGTERM is a clean exit');
+    }
+  },
+);
+
+Restart('a bad configuration stops the start with the key named', async ({ dir, port }) => {
+  for (const [extra, key] of [
+    [{ otp: { ttlSeconds: 900 } }, 'otp.ttlSeconds'],
+    [{ sms: { providers: ['pigeon'] } }, 'sms.providers[0]'],
+    [{ campaigns: { timezone: 'Mars/Olympus' } }, 'campaigns.timezone'],
+    [{ otp: { lenght: 6 } }, 'otp.lenght'],
+  ] as const) {
+    const config = writeConfig(dir, extra);
+    const res = await spawnService(config, `${dir}/data`, port).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    assert.match(res, key, JSON.stringify(extra));
+  }
+});
+
+Restart.run();
