@@ -73,6 +73,7 @@ function group(text: string | undefined, field: string): number {
 export function parseCardCsv(
   text: string,
   phones: PhonePolicy,
+  onProgress?: (done: number, total: number) => void,
 ): { rows: ImportRow[]; rejected: ImportRejection[] } {
   const firstLine = text.slice(0, text.indexOf('\n') >>> 0);
   const delimiter = (firstLine.match(/;/g)?.length ?? 0) > (firstLine.match(/,/g)?.length ?? 0) ? ';' : ',';
@@ -99,7 +100,10 @@ export function parseCardCsv(
   const rows: ImportRow[] = [];
   const rejected: ImportRejection[] = [];
   const seen = new Map<string, number>();
-  for (const { record, info } of header ? records.slice(1) : records) {
+  const body = header ? records.slice(1) : records;
+  let done = 0;
+  for (const { record, info } of body) {
+    if (onProgress && ++done % 1000 === 0) onProgress(done, body.length);
     const line = info.lines;
     const get = (name: string) => {
       const i = columns.indexOf(name);
@@ -145,5 +149,6 @@ export function parseCardCsv(
       rejected.push({ line, code: 'VALIDATION_FAILED', reason: (err as Error).message });
     }
   }
+  onProgress?.(body.length, body.length);
   return { rows, rejected };
 }

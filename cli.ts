@@ -1,0 +1,177 @@
+/**
+ * `smspds` — the command line: run the service, import and export the card base, manage
+ * tokens, check a configuration. Commands that touch the data folder take its lock, so they
+ * run while the service is stopped (the service's own API covers the running case).
+ */
+import { Command } from 'commander';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import { loadConfig, ConfigError, type Config } from './runtime/config.ts';
+import { JournaledStore } from './adapters/store/journaled.ts';
+import { lockDataDir, DataDirLockedError } from './adapters/store/lock.ts';
+import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
+import { decodeCsv, parseCardCsv } from './runtime/cardImport.ts';
+import { cardImpFile } from './runtime/cardExport.ts';
+import { TokenRegistry, roles, type Role } from './runtime/tokens.ts';
+
+const program = new Command('smspds').description(
+  'SMS PDS — discount cards by phone and SMS PIN for r_keeper 7',
+);
+
+function config(): Readonly<Config> {
+  return loadConfig().config;
+}
+
+function bar(label: string) {
+  return new SingleBar(
+    {
+      format: `${label.padEnd(9)} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`,
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 1000,
+    },
+    Presets.shades_classic,
+  );
+}
+
+/** Open the data folder the way the service does (lock first), run `fn`, close cleanly. */
+async function withStore<T>(
+  fn: (store: JournaledStore, dir: EmbeddedCardDirectory) => Promise<T>,
+): Promise<T> {
+  const dataDir = resolve(config().dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(dataDir);
+  try {
+    const store = await JournaledStore.open(dataDir, EmbeddedCardDirectory.tables);
+    try {
+      return await fn(store, new EmbeddedCardDirectory(store));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    unlock();
+  }
+}
+
+program
+  .command('serve')
+  .description('run the service (the same as npm start)')
+  .action(async () => {
+    await import('./main.ts');
+  });
+
+const cards = program.command('cards').description('the card directory');
+
+cards
+  .command('import <file>')
+  .description('import the PDS card base from CSV (UTF-8 or Windows-1251); all-or-nothing unless --partial')
+  .option('--partial', 'import the good lines and report the bad ones')
+  .option('--batch <n>', 'cards written per batch', '5000')
+  .action(async (file: string, opts: { partial?: boolean; batch: string }) => {
+    const text = decodeCsv(readFileSync(file));
+    const check = bar('checking');
+    check.start(1, 0);
+    const { rows, rejected } = parseCardCsv(text, config().phones, (done, total) => {
+      check.setTotal(total);
+      check.update(done);
+    });
+    check.stop();
+    for (const r of rejected.slice(0, 50)) process.stderr.write(`  line ${r.line}: ${r.reason}\n`);
+    if (rejected.length > 50) process.stderr.write(`  … and ${rejected.length - 50} more\n`);
+    if (rejected.length && !opts.partial) {
+      process.stderr.write(
+        `${rejected.length} bad line(s): nothing imported (use --partial to import the rest)\n`,
+      );
+      process.exitCode = 3;
+      return;
+    }
+    const size = Math.max(1, Number(opts.batch) || 5000);
+    const totals = { imported: 0, updated: 0, rejected: rejected.length };
+    await withStore(async (_store, directory) => {
+      const write = bar('importing');
+      write.start(rows.length, 0);
+      const at = new Date().toISOString();
+      for (let i = 0; i < rows.length; i += size) {
+        const result = await directory.import(rows.slice(i, i + size), { partial: true, at });
+        totals.imported += result.imported;
+        totals.updated += result.updated;
+        totals.rejected += result.rejected.length;
+        for (const r of result.rejected) process.stderr.write(`  line ${r.line}: ${r.reason}\n`);
+        write.update(Math.min(rows.length, i + size));
+      }
+      write.stop();
+    });
+    process.stdout.write(
+      `imported ${totals.imported}, updated ${totals.updated}, rejected ${totals.rejected}\n`,
+    );
+  });
+
+cards
+  .command('export')
+  .description('write the CardImp file (Windows-1251) of issued cards for CardServ')
+  .option('-o, --out <file>', 'output file', 'cardimp.csv')
+  .option('--since <iso>', 'only cards changed since this time')
+  .action(async (opts: { out: string; since?: string }) => {
+    const since = opts.since ? new Date(opts.since).toISOString() : null;
+    const { body, count } = await withStore((_s, directory) => cardImpFile(directory.changedSince(since)));
+    writeFileSync(opts.out, body);
+    process.stdout.write(`${count} card(s) written to ${opts.out}\n`);
+  });
+
+const tokens = program.command('tokens').description('API tokens (only their hashes are kept)');
+const registry = () => {
+  const dataDir = resolve(config().dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return new TokenRegistry(dataDir, config());
+};
+
+tokens
+  .command('create')
+  .requiredOption('--role <role>', `one of ${roles.join(', ')}`)
+  .option('--label <text>', 'what the token is for, e.g. a station name', '')
+  .action((opts: { role: string; label: string }) => {
+    if (!roles.includes(opts.role as Role))
+      throw new ConfigError(`--role: expected one of ${roles.join(', ')}`);
+    const { token, entry } = registry().create(opts.role as Role, opts.label);
+    process.stdout.write(
+      `${entry.id}  ${entry.role}  ${token}\n(shown once; restart the service to use it)\n`,
+    );
+  });
+
+tokens.command('list').action(() => {
+  for (const t of registry().list())
+    process.stdout.write(`${t.id}  ${t.role.padEnd(8)}  ${t.createdAt}  ${t.label}\n`);
+});
+
+tokens.command('revoke <id>').action((id: string) => {
+  if (!registry().revoke(id)) throw new ConfigError(`no token with id ${id}`);
+  process.stdout.write(`revoked ${id} (restart the service to apply)\n`);
+});
+
+program
+  .command('config')
+  .description('configuration')
+  .command('check')
+  .description('validate the configuration and print what it resolves to, secrets hidden')
+  .action(() => {
+    const { config: c, file } = loadConfig();
+    const hide = (key: string, value: unknown) =>
+      /password|apiId|apiKey|Tokens$/i.test(key)
+        ? Array.isArray(value)
+          ? value.map(() => '***')
+          : '***'
+        : value;
+    process.stdout.write(`# ${file ?? 'defaults (no configuration file)'}\n${JSON.stringify(c, hide, 2)}\n`);
+  });
+
+program.parseAsync().catch((err: Error) => {
+  if (err instanceof ConfigError || err instanceof DataDirLockedError) {
+    process.stderr.write(`smspds: ${err.message}\n`);
+    if (err instanceof DataDirLockedError)
+      process.stderr.write('  stop the service first, or use the HTTP API\n');
+    process.exit(2);
+  }
+  process.stderr.write(`smspds: ${err.stack ?? err}\n`);
+  process.exit(1);
+});
