@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Lang } from '../machines/errors.ts';
 import type { ActivationService } from '../runtime/activations.ts';
+import type { AuthService } from '../runtime/auth.ts';
 import type { ConsentLedger } from '../runtime/consents.ts';
 import type { CardDirectory, Clock, RecordStore } from '../runtime/ports.ts';
 import type { Config } from '../runtime/config.ts';
@@ -18,6 +19,7 @@ import { authenticate } from './auth.ts';
 import { cardRoutes } from './routes/cards.ts';
 import { activationRoutes } from './routes/activations.ts';
 import { consentRoutes } from './routes/consents.ts';
+import { authRoutes } from './routes/auth.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -28,6 +30,7 @@ export interface AppDeps {
   directory: CardDirectory;
   consents: ConsentLedger;
   activations: ActivationService;
+  auth: AuthService;
 }
 
 export interface RouteInfo {
@@ -71,6 +74,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   api.use('/api', authenticate(deps.tokens));
   api.use('/api', bodyReader(deps.config.server.bodyLimitBytes));
   cardRoutes(api, deps);
+  authRoutes(api, deps.auth, deps.config.otp.length);
   activationRoutes(api, deps.activations, deps.config.otp.length);
   consentRoutes(api, deps);
   app.use(api.routes());

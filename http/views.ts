@@ -100,3 +100,51 @@ export function recordView(record: WorkflowRecord, role: Role) {
   const { snapshot: _hidden, view, phone, ...rest } = record;
   return { ...rest, phone: phoneFor(phone, role), sms: (view.sms as unknown[]) ?? [] };
 }
+
+/**
+ * An authorization session as the till sees it. The card number appears only once the session
+ * is verified: before that, it would hand out a card to whoever knows a phone number.
+ */
+export function sessionView(record: WorkflowRecord, role: Role, pinLength: number) {
+  const v = record.view as {
+    channel: string;
+    cardInfo: { number: string; holder: string; discount: number; bonus: number } | null;
+    attemptsLeft: number;
+    resendAvailableAt: string | null;
+  };
+  const waiting = record.state === 'awaitingPin';
+  return {
+    id: record.id,
+    kind: 'auth',
+    state: record.state,
+    phone: phoneFor(record.phone, role),
+    terminal: record.terminal,
+    channel: v.channel,
+    ...(waiting
+      ? {
+          expiresAt: record.deadline,
+          resendAvailableAt: v.resendAvailableAt,
+          attemptsLeft: v.attemptsLeft,
+          pinLength,
+        }
+      : {}),
+    ...(record.state === 'verified' && v.cardInfo ? { card: v.cardInfo } : {}),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+export function sessionKv(record: WorkflowRecord, role: Role): KvFields {
+  const v = sessionView(record, role, 0);
+  return {
+    sessionId: record.id,
+    state: record.state,
+    phone: v.phone,
+    expiresAt: v.expiresAt,
+    attemptsLeft: v.attemptsLeft,
+    card: v.card?.number,
+    holder: v.card?.holder,
+    discount: v.card?.discount,
+    bonus: v.card?.bonus,
+  };
+}

@@ -14,7 +14,7 @@
 import { setup, assign, fromPromise } from 'xstate';
 import type { ErrorData } from './errors.ts';
 import type { OtpPolicy, PinSent, SmsAttempt } from './otp.ts';
-import { otpGuards, otpErrors } from './otp.ts';
+import { otpGuards, otpErrors, pinWindowStates } from './otp.ts';
 
 export interface HolderForm {
   fullName: string;
@@ -41,6 +41,8 @@ export interface ActivationInput {
 }
 
 export interface ActivationContext extends ActivationInput {
+  /** The phone the PIN goes to (the holder's). */
+  phone: string;
   card: CardSummary | null;
   pinHash: string | null;
   expiresAt: number | null;
@@ -75,7 +77,7 @@ export const activationMachine = setup({
       typeof fromPromise<CardSummary, ActivationContext>
     >,
     sendPin: notProvided('sendPin') as unknown as ReturnType<
-      typeof fromPromise<PinSent, { id: string; phone: string; sendNo: number; purpose: 'activation' }>
+      typeof fromPromise<PinSent, { id: string; phone: string; sendNo: number; purpose: string }>
     >,
     activateCard: notProvided('activateCard') as unknown as ReturnType<
       typeof fromPromise<CardSummary, ActivationContext>
@@ -95,6 +97,7 @@ export const activationMachine = setup({
   initial: 'requested',
   context: ({ input }) => ({
     ...input,
+    phone: input.holder.phone,
     card: null,
     pinHash: null,
     expiresAt: null,
@@ -129,80 +132,7 @@ export const activationMachine = setup({
         },
       },
     },
-    sendingSms: {
-      tags: ['live', 'busy'],
-      invoke: {
-        id: 'sendPin',
-        src: 'sendPin',
-        input: ({ context }) => ({
-          id: context.id,
-          phone: context.holder.phone,
-          sendNo: context.sends + 1,
-          purpose: 'activation' as const,
-        }),
-        onDone: {
-          target: 'awaitingPin',
-          actions: assign(({ context, event }) => ({
-            pinHash: event.output.pinHash,
-            sends: context.sends + 1,
-            expiresAt: event.output.sentAt + context.policy.ttlMs,
-            resendAt: event.output.sentAt + context.policy.cooldownMs,
-            sms: [...context.sms, ...event.output.attempts],
-            error: null,
-          })),
-        },
-        onError: [
-          // A failed resend leaves the earlier PIN working.
-          {
-            guard: 'isResend',
-            target: 'awaitingPin',
-            actions: assign(({ context, event }) => ({
-              error: otpErrors.from(event.error),
-              sms: [...context.sms, ...otpErrors.attempts(event.error)],
-            })),
-          },
-          {
-            target: 'failed',
-            actions: assign(({ context, event }) => ({
-              error: otpErrors.from(event.error),
-              sms: [...context.sms, ...otpErrors.attempts(event.error)],
-            })),
-          },
-        ],
-      },
-    },
-    awaitingPin: {
-      tags: ['live', 'timed'],
-      on: {
-        VERIFY: [
-          { guard: 'deadlinePassed', target: 'expired', actions: assign({ error: otpErrors.expired }) },
-          {
-            guard: 'pinMatches',
-            target: 'committing',
-            actions: assign({ error: null, pinHash: null }),
-          },
-          {
-            guard: 'lastAttempt',
-            target: 'locked',
-            actions: assign({ attempts: ({ context }) => context.attempts + 1, error: otpErrors.locked }),
-          },
-          {
-            actions: assign({
-              attempts: ({ context }) => context.attempts + 1,
-              error: ({ context }) => otpErrors.pinInvalid(context),
-            }),
-          },
-        ],
-        RESEND: [
-          { guard: 'deadlinePassed', target: 'expired', actions: assign({ error: otpErrors.expired }) },
-          { guard: 'resendsExhausted', actions: assign({ error: otpErrors.resendLimit }) },
-          { guard: 'resendTooSoon', actions: assign({ error: otpErrors.resendTooSoon }) },
-          { target: 'sendingSms', actions: assign({ error: null }) },
-        ],
-        EXPIRE: { guard: 'deadlinePassed', target: 'expired', actions: assign({ error: otpErrors.expired }) },
-        CANCEL: { target: 'cancelled', actions: assign({ error: null }) },
-      },
-    },
+    ...pinWindowStates({ onVerified: 'committing', purpose: 'activation' }),
     committing: {
       tags: ['live', 'busy'],
       invoke: {

@@ -36,6 +36,11 @@ export const catalog = {
   UNAUTHORIZED: { status: 401, ru: 'Нет доступа: неверный ключ', en: 'Missing or unknown token' },
   FORBIDDEN: { status: 403, ru: 'Недостаточно прав', en: 'This token may not do that' },
   NOT_FOUND: { status: 404, ru: 'Не найдено', en: 'Not found' },
+  CHANNEL_DISABLED: {
+    status: 403,
+    ru: 'Этот способ подтверждения не разрешён',
+    en: 'This confirmation channel is not allowed here',
+  },
   METHOD_NOT_ALLOWED: { status: 405, ru: 'Метод не поддерживается', en: 'Method not allowed' },
   CARD_NOT_FOUND: { status: 404, ru: 'Карта не найдена', en: 'Card not found' },
   CARD_ALREADY_ACTIVE: {

@@ -2,6 +2,7 @@
  * The PIN window shared by every workflow that confirms a phone by SMS: guards over the
  * absolute deadline, attempts and resends, and the errors the window answers with.
  */
+import { assign } from 'xstate';
 import type { ErrorData } from './errors.ts';
 import { toErrorData } from './errors.ts';
 
@@ -56,6 +57,8 @@ export function otpGuards<C extends OtpContext, E>() {
     pinMatches: (_: Args<C, E>) => false,
     lastAttempt: ({ context }: Args<C, E>) => context.attempts + 1 >= context.policy.maxAttempts,
     resendsExhausted: ({ context }: Args<C, E>) => context.sends - 1 >= context.policy.maxResends,
+    /** The runtime provides the daily SMS budget check; by default there is no budget. */
+    resendBudgetSpent: (_: Args<C, E>) => false,
     resendTooSoon: ({ context, event }: Args<C, E>) => {
       const now = nowOf(event);
       return context.resendAt !== null && now !== null && now < context.resendAt;
@@ -73,6 +76,7 @@ export const otpErrors = {
   expired: (): ErrorData => ({ code: 'SESSION_EXPIRED' }),
   locked: (): ErrorData => ({ code: 'SESSION_LOCKED', extra: { attemptsLeft: 0 } }),
   resendLimit: (): ErrorData => ({ code: 'RESEND_LIMIT' }),
+  budgetSpent: (): ErrorData => ({ code: 'RATE_LIMITED', extra: { retryAfter: 3600, limit: 'smsPerDay' } }),
   pinInvalid: (context: OtpContext): ErrorData => ({
     code: 'PIN_INVALID',
     extra: { attemptsLeft: context.policy.maxAttempts - (context.attempts + 1) },
@@ -82,3 +86,88 @@ export const otpErrors = {
     extra: { retryAfter: Math.max(1, Math.ceil(((context.resendAt ?? 0) - (nowOf(event) ?? 0)) / 1000)) },
   }),
 };
+
+/**
+ * The two states of a PIN window, shared by every machine that confirms a phone: `sendingSms`
+ * invokes `sendPin` and `awaitingPin` takes VERIFY, RESEND, EXPIRE and CANCEL. A right PIN goes
+ * to `onVerified`; the window's own endings are `expired`, `locked`, `cancelled`, `failed`.
+ * The machine declares the `sendPin` actor and the guards of `otpGuards` (plus `isResend`).
+ */
+export function pinWindowStates(opts: { onVerified: string; purpose: string }) {
+  const a = assign as unknown as (arg: unknown) => never;
+  return {
+    sendingSms: {
+      tags: ['live', 'busy'],
+      invoke: {
+        id: 'sendPin',
+        src: 'sendPin',
+        input: ({ context }: { context: OtpContext & { id: string; phone: string } }) => ({
+          id: context.id,
+          phone: context.phone,
+          sendNo: context.sends + 1,
+          purpose: opts.purpose,
+        }),
+        onDone: {
+          target: 'awaitingPin',
+          actions: a(
+            ({
+              context,
+              event,
+            }: {
+              context: OtpContext & { sms: SmsAttempt[] };
+              event: { output: PinSent };
+            }) => ({
+              pinHash: event.output.pinHash,
+              sends: context.sends + 1,
+              expiresAt: event.output.sentAt + context.policy.ttlMs,
+              resendAt: event.output.sentAt + context.policy.cooldownMs,
+              sms: [...context.sms, ...event.output.attempts],
+              error: null,
+            }),
+          ),
+        },
+        onError: [
+          // A failed resend leaves the earlier PIN working.
+          { guard: 'isResend', target: 'awaitingPin', actions: a(failedSend) },
+          { target: 'failed', actions: a(failedSend) },
+        ],
+      },
+    },
+    awaitingPin: {
+      tags: ['live', 'timed'],
+      on: {
+        VERIFY: [
+          { guard: 'deadlinePassed', target: 'expired', actions: a({ error: otpErrors.expired }) },
+          { guard: 'pinMatches', target: opts.onVerified, actions: a({ error: null, pinHash: null }) },
+          {
+            guard: 'lastAttempt',
+            target: 'locked',
+            actions: a({
+              attempts: ({ context }: { context: OtpContext }) => context.attempts + 1,
+              error: otpErrors.locked,
+            }),
+          },
+          {
+            actions: a({
+              attempts: ({ context }: { context: OtpContext }) => context.attempts + 1,
+              error: ({ context }: { context: OtpContext }) => otpErrors.pinInvalid(context),
+            }),
+          },
+        ],
+        RESEND: [
+          { guard: 'deadlinePassed', target: 'expired', actions: a({ error: otpErrors.expired }) },
+          { guard: 'resendsExhausted', actions: a({ error: otpErrors.resendLimit }) },
+          { guard: 'resendTooSoon', actions: a({ error: otpErrors.resendTooSoon }) },
+          { guard: 'resendBudgetSpent', actions: a({ error: otpErrors.budgetSpent }) },
+          { target: 'sendingSms', actions: a({ error: null }) },
+        ],
+        EXPIRE: { guard: 'deadlinePassed', target: 'expired', actions: a({ error: otpErrors.expired }) },
+        CANCEL: { target: 'cancelled', actions: a({ error: null }) },
+      },
+    },
+  } as const;
+}
+
+function failedSend({ context, event }: { context: { sms: SmsAttempt[] }; event: { error: unknown } }) {
+  return { error: otpErrors.from(event.error), sms: [...context.sms, ...otpErrors.attempts(event.error)] };
+}

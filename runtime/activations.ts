@@ -6,7 +6,6 @@
 import { z } from 'zod';
 import { fromPromise } from 'xstate';
 import { activationMachine, type ActivationContext, type ActivationInput } from '../machines/activation.ts';
-import { AppError, type ErrorData } from '../machines/errors.ts';
 import type { CardDirectory, Card, Clock } from './ports.ts';
 import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
 import type { PinSender } from './sms.ts';
@@ -16,6 +15,7 @@ import type { Config } from './config.ts';
 import { normalizePhone } from './phone.ts';
 import { parseBirthday, validationError, flag, optionalText, fullName } from './validate.ts';
 import { CARD_NUMBER } from './cardNumbers.ts';
+import { PinWorkflows, expectState } from './pinWorkflows.ts';
 
 export interface ActivationDeps {
   directory: CardDirectory;
@@ -129,11 +129,13 @@ const activateSchema = z.object({
   confirm: z.enum(['none', 'sms']).default('none'),
 });
 
-export class ActivationService {
+export class ActivationService extends PinWorkflows {
   constructor(
-    private readonly host: WorkflowHost,
+    host: WorkflowHost,
     private readonly deps: Pick<ActivationDeps, 'config' | 'clock'>,
-  ) {}
+  ) {
+    super(host, 'activation', 'activated');
+  }
 
   /** Validate a request body into the workflow's input; throws VALIDATION_FAILED naming the field. */
   parse(body: unknown): Omit<ActivationInput, 'id'> {
@@ -148,12 +150,7 @@ export class ActivationService {
       marketingConsent: parsed.data.marketingConsent,
       terminal: parsed.data.terminal ?? null,
       confirm: parsed.data.confirm,
-      policy: {
-        ttlMs: config.otp.ttlSeconds * 1000,
-        cooldownMs: config.otp.resendCooldownSeconds * 1000,
-        maxAttempts: config.otp.maxAttempts,
-        maxResends: config.otp.maxResends,
-      },
+      policy: otpPolicy(config),
     };
   }
 
@@ -163,69 +160,14 @@ export class ActivationService {
     const record = await this.host.start('activation', input as unknown as Record<string, unknown>, by);
     return expectState(record, ['activated', 'awaitingPin']);
   }
-
-  async verify(id: string, pin: unknown, by: string): Promise<WorkflowRecord> {
-    if (typeof pin !== 'string' && typeof pin !== 'number') {
-      throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin' });
-    }
-    const text = String(pin).trim();
-    if (!/^\d{4,8}$/.test(text))
-      throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin: 4–8 цифр / digits' });
-    await this.existing(id);
-    const record = await this.host.send(id, (now) => ({ type: 'VERIFY', pin: text, now, by }));
-    return expectState(record, ['activated'], 'awaitingPin');
-  }
-
-  async resend(id: string, by: string): Promise<WorkflowRecord> {
-    await this.existing(id);
-    const before = await this.host.get(id);
-    const sends = Number(before?.view.sends ?? 0);
-    const record = await this.host.send(id, (now) => ({ type: 'RESEND', now, by }));
-    if (record.state === 'awaitingPin' && Number(record.view.sends) > sends) return record;
-    return expectState(record, [], 'awaitingPin');
-  }
-
-  async cancel(id: string, by: string, reason?: string): Promise<WorkflowRecord> {
-    const current = await this.existing(id);
-    if (current.state === 'cancelled') return current; // cancelling twice is harmless
-    const record = await this.host.send(id, (now) => ({ type: 'CANCEL', now, by, reason }));
-    return expectState(record, ['cancelled']);
-  }
-
-  async get(id: string): Promise<WorkflowRecord> {
-    return this.existing(id);
-  }
-
-  private async existing(id: string): Promise<WorkflowRecord> {
-    const record = await this.host.get(id);
-    if (!record || record.kind !== 'activation') throw new AppError('SESSION_NOT_FOUND');
-    return record;
-  }
 }
 
-/**
- * Answer a record if it reached one of the `ok` states; otherwise throw the error it carries:
- * the refusal of the last event (wrong PIN, resend too soon) while it stays in `waiting`, or
- * the reason it ended (expired, locked, closed).
- */
-export function expectState(record: WorkflowRecord, ok: string[], waiting?: string): WorkflowRecord {
-  if (ok.includes(record.state)) return record;
-  const extra = { [record.kind === 'activation' ? 'activationId' : 'sessionId']: record.id };
-  const err: ErrorData | null = record.error;
-  if (waiting && record.state === waiting) {
-    if (err) throw new AppError(err.code, { ...err.extra, ...extra });
-    return record;
-  }
-  switch (record.state) {
-    case 'expired':
-      throw new AppError('SESSION_EXPIRED', extra);
-    case 'locked':
-      throw new AppError('SESSION_LOCKED', { attemptsLeft: 0, ...extra });
-    case 'rejected':
-    case 'failed':
-      if (err) throw new AppError(err.code, { ...err.extra, ...extra });
-      throw new AppError('SESSION_CLOSED', extra);
-    default:
-      throw new AppError('SESSION_CLOSED', { ...extra, state: record.state });
-  }
+/** The PIN window's policy from the configuration. */
+export function otpPolicy(config: Readonly<Config>) {
+  return {
+    ttlMs: config.otp.ttlSeconds * 1000,
+    cooldownMs: config.otp.resendCooldownSeconds * 1000,
+    maxAttempts: config.otp.maxAttempts,
+    maxResends: config.otp.maxResends,
+  };
 }

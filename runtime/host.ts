@@ -107,6 +107,7 @@ export class WorkflowHost {
   private readonly table: Table<WorkflowRecord>;
   private readonly kinds: Map<string, WorkflowKind>;
   private stopped = false;
+  private readonly closeListeners: Array<(record: WorkflowRecord) => void> = [];
 
   constructor(private readonly opts: HostOptions) {
     this.table = opts.store.table<WorkflowRecord>('workflows');
@@ -114,6 +115,11 @@ export class WorkflowHost {
   }
 
   static readonly tables = ['workflows'];
+
+  /** Be told of every workflow that closes (after its record is written). */
+  onClosed(listener: (record: WorkflowRecord) => void) {
+    this.closeListeners.push(listener);
+  }
 
   private iso(ms = this.opts.clock.now()) {
     return new Date(ms).toISOString();
@@ -286,6 +292,7 @@ export class WorkflowHost {
     entry.timer = null;
     queueMicrotask(() => entry.actor.stop());
     entry.def.onClosed?.(record);
+    for (const listener of this.closeListeners) listener(record);
   }
 
   private arm(entry: Live, deadline: number | null) {

@@ -11,6 +11,7 @@ export interface Table<T> {
   put(key: string, value: T): void;
   delete(key: string): void;
   values(): IterableIterator<T>;
+  entries(): IterableIterator<[string, T]>;
   readonly size: number;
 }
 

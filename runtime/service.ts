@@ -18,6 +18,8 @@ import { createPinSender, smsLedgerTables } from './sms.ts';
 import { createPinVault, loadOrCreateSecret } from './pin.ts';
 import { ConsentLedger, consentTables } from './consents.ts';
 import { ActivationService, activationKind } from './activations.ts';
+import { AuthService, authKind } from './auth.ts';
+import { RateLimits, limitTables } from './limits.ts';
 import { TokenRegistry } from './tokens.ts';
 import { renderPinMessage, checkTemplates } from './templates.ts';
 import { createApp } from '../http/app.ts';
@@ -61,7 +63,13 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
   try {
     const store = await JournaledStore.open(
       dataDir,
-      [...WorkflowHost.tables, ...EmbeddedCardDirectory.tables, ...consentTables, ...smsLedgerTables],
+      [
+        ...WorkflowHost.tables,
+        ...EmbeddedCardDirectory.tables,
+        ...consentTables,
+        ...smsLedgerTables,
+        ...limitTables,
+      ],
       { onFailure: (err) => logger.fatal({ err }, 'the store cannot write: refusing further changes') },
     );
     const senders = options.senders ?? buildSenders(config, dataDir, options.consoleWrite);
@@ -69,6 +77,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const vault = createPinVault(loadOrCreateSecret(dataDir));
     const directory = new EmbeddedCardDirectory(store);
     const consents = new ConsentLedger(store);
+    const limits = new RateLimits(store, clock, config.campaigns.timezone);
     const pins = createPinSender({
       store,
       senders,
@@ -77,25 +86,37 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       logger,
       pinLength: config.otp.length,
       render: (purpose, pin) => renderPinMessage(config, purpose, pin),
+      beforeSend: () => limits.spendSms(config.limits.smsPerDay),
     });
     const host = new WorkflowHost({
       store,
       clock,
       logger,
       settleTimeoutMs: config.server.requestTimeoutMs,
-      kinds: [activationKind({ directory, pins, vault, consents, clock, config })],
+      kinds: [
+        activationKind({ directory, pins, vault, consents, clock, config }),
+        authKind({ directory, pins, vault, clock, config }),
+      ],
     });
     const activations = new ActivationService(host, { config, clock });
+    const auth = new AuthService(host, { config, clock, limits });
+    host.onClosed((record) => auth.closed(record));
+    const sweep = setInterval(() => limits.sweep(), 10 * 60_000);
+    sweep.unref();
     const tokens = new TokenRegistry(dataDir, config);
     const newTokens = tokens.bootstrap();
     const restored = await host.restore();
-    const app = createApp({ config, logger, clock, store, tokens, directory, consents, activations });
+    const app = createApp({ config, logger, clock, store, tokens, directory, consents, activations, auth });
+    const stopTimers = () => clearInterval(sweep);
     return {
       app,
       store,
       host,
       directory,
       consents,
+      auth,
+      limits,
+      stopTimers,
       tokens,
       newTokens,
       restored,
@@ -136,6 +157,7 @@ export async function listen(service: Service, host: string, port: number) {
       server.close(() => done());
       server.closeIdleConnections();
     });
+    service.stopTimers();
     service.host.stop();
     await service.store.close();
     service.unlock();

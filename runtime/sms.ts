@@ -36,6 +36,8 @@ export interface PinSenderOptions {
   pinLength: number;
   /** Renders the message for a PIN; each purpose has its template. */
   render(purpose: string, pin: string): { text: string; templateId: string };
+  /** Called before each new SMS; throws to refuse it (the daily SMS budget). */
+  beforeSend?: () => void;
   /** Hard deadline for one provider call. */
   timeoutMs?: number;
 }
@@ -53,6 +55,7 @@ export function createPinSender(opts: PinSenderOptions) {
       return { pinHash: prior.pinHash, sentAt: prior.sentAt, attempts: [] };
     }
     const duplicatePossible = prior?.state === 'sending';
+    opts.beforeSend?.();
     const pin = opts.vault.generate(opts.pinLength);
     const pinHash = opts.vault.hash(req.id, pin);
     ledger.put(key, { key, state: 'sending', pinHash: null, sentAt: null, attempts: [] });

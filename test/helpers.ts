@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig, type ConfigInput } from '../runtime/config.ts';
-import { buildService, listen } from '../runtime/service.ts';
+import { buildService, listen, logRedact } from '../runtime/service.ts';
 import type { Clock, SmsSender } from '../runtime/ports.ts';
 import { FakeSmsSender } from './fakes/sms.ts';
 
@@ -23,6 +23,8 @@ export interface TestServiceOptions {
   clock?: Clock;
   senders?: SmsSender[];
   dataDir?: string;
+  /** Collect the service's log lines (debug level) here. */
+  logs?: string[];
 }
 
 export async function startService(opts: TestServiceOptions = {}) {
@@ -34,7 +36,9 @@ export async function startService(opts: TestServiceOptions = {}) {
     ...opts.config,
   });
   const service = await buildService(config, {
-    logger: pino({ level: 'silent' }),
+    logger: opts.logs
+      ? pino({ level: 'debug', redact: logRedact }, { write: (line: string) => void opts.logs!.push(line) })
+      : pino({ level: 'silent' }),
     clock: opts.clock,
     senders: opts.senders ?? [sms],
   });

@@ -71,6 +71,9 @@ class MemoryTable<T> implements Table<T> {
   values(): IterableIterator<T> {
     return this.rows.values();
   }
+  entries(): IterableIterator<[string, T]> {
+    return this.rows.entries();
+  }
   get size(): number {
     return this.rows.size;
   }

@@ -1,0 +1,123 @@
+/**
+ * Authorization at the till: the guest's phone → their card → a PIN by SMS → the card number
+ * for the order.
+ *
+ *   requested → lookingUp → sendingSms → awaitingPin → verified
+ *   ends: verified | rejected (no card) | expired | locked | cancelled | failed (no SMS)
+ *
+ * Phone-only authorization (`channel: none`, where the venue allows it) goes from lookingUp
+ * straight to verified. A resend issues a new PIN (only the latest works) and keeps the
+ * wrong-PIN count. Pure like every machine here: effects are the named actors `findCard` and
+ * `sendPin` and the guard `pinMatches`, provided by the runtime.
+ */
+import { setup, assign, fromPromise } from 'xstate';
+import type { ErrorData } from './errors.ts';
+import type { OtpPolicy, PinSent, SmsAttempt } from './otp.ts';
+import { otpGuards, otpErrors, pinWindowStates } from './otp.ts';
+
+export interface AuthCard {
+  number: string;
+  holder: string;
+  discount: number;
+  bonus: number;
+}
+
+export type AuthChannel = 'sms' | 'none';
+
+export interface AuthInput {
+  id: string;
+  /** E.164 */
+  phone: string;
+  terminal: string | null;
+  channel: AuthChannel;
+  policy: OtpPolicy;
+}
+
+export interface AuthContext extends AuthInput {
+  card: AuthCard | null;
+  pinHash: string | null;
+  expiresAt: number | null;
+  resendAt: number | null;
+  attempts: number;
+  sends: number;
+  sms: SmsAttempt[];
+  error: ErrorData | null;
+}
+
+export type AuthEvent =
+  | { type: 'SUBMIT'; by: string }
+  | { type: 'VERIFY'; pin: string; now: number; by: string }
+  | { type: 'RESEND'; now: number; by: string }
+  | { type: 'EXPIRE'; now: number; by?: string }
+  | { type: 'CANCEL'; now: number; by: string; reason?: string };
+
+const notProvided = (name: string) =>
+  fromPromise<never, unknown>(async () => {
+    throw Object.assign(new Error(`${name} is not provided`), { code: 'INTERNAL' });
+  });
+
+export const authMachine = setup({
+  types: {
+    context: {} as AuthContext,
+    input: {} as AuthInput,
+    events: {} as AuthEvent,
+  },
+  actors: {
+    findCard: notProvided('findCard') as unknown as ReturnType<
+      typeof fromPromise<AuthCard, { phone: string }>
+    >,
+    sendPin: notProvided('sendPin') as unknown as ReturnType<
+      typeof fromPromise<PinSent, { id: string; phone: string; sendNo: number; purpose: string }>
+    >,
+  },
+  guards: {
+    ...otpGuards<AuthContext, AuthEvent>(),
+    phoneOnly: ({ context }) => context.channel === 'none',
+    isResend: ({ context }) => context.pinHash !== null,
+  },
+}).createMachine({
+  id: 'auth',
+  initial: 'requested',
+  context: ({ input }) => ({
+    ...input,
+    card: null,
+    pinHash: null,
+    expiresAt: null,
+    resendAt: null,
+    attempts: 0,
+    sends: 0,
+    sms: [],
+    error: null,
+  }),
+  states: {
+    requested: {
+      tags: ['live'],
+      on: { SUBMIT: 'lookingUp', CANCEL: 'cancelled' },
+    },
+    lookingUp: {
+      tags: ['live', 'busy'],
+      invoke: {
+        id: 'findCard',
+        src: 'findCard',
+        input: ({ context }) => ({ phone: context.phone }),
+        onDone: [
+          { guard: 'phoneOnly', target: 'verified', actions: assign({ card: ({ event }) => event.output }) },
+          { target: 'sendingSms', actions: assign({ card: ({ event }) => event.output }) },
+        ],
+        onError: {
+          target: 'rejected',
+          actions: assign({ error: ({ event }) => otpErrors.from(event.error) }),
+        },
+      },
+    },
+    ...pinWindowStates({ onVerified: 'verified', purpose: 'auth' }),
+    verified: { type: 'final' },
+    rejected: { type: 'final' },
+    expired: { type: 'final' },
+    locked: { type: 'final' },
+    cancelled: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});
+
+export type AuthMachine = typeof authMachine;

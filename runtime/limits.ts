@@ -1,0 +1,107 @@
+/**
+ * Abuse limits, because every SMS is paid (OWASP API4: SMS pumping): sliding one-hour windows
+ * per phone and per terminal, and a daily SMS budget for the whole service, counted by the
+ * venue's calendar day. Kept in the store, so a restart does not reset them.
+ */
+import { AppError } from '../machines/errors.ts';
+import type { Clock, RecordStore, Table } from './ports.ts';
+
+const HOUR = 3_600_000;
+
+interface Window {
+  /** Start times inside the window, oldest first; never more than the limit. */
+  hits: number[];
+}
+interface DayCount {
+  day: string;
+  count: number;
+}
+
+export const limitTables = ['limits'];
+
+export class RateLimits {
+  private readonly windows: Table<Window | DayCount>;
+  private readonly dayOf: (t: number) => string;
+
+  constructor(
+    store: RecordStore,
+    private readonly clock: Clock,
+    timeZone: string,
+  ) {
+    this.windows = store.table<Window | DayCount>('limits');
+    const fmt = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
+    this.dayOf = (t) => fmt.format(t);
+  }
+
+  /**
+   * Count one hit against every key, or none: if any key is at its limit, throw RATE_LIMITED
+   * with the seconds until its oldest hit leaves the window. A limit of 0 means no limit.
+   */
+  hit(rules: Array<{ key: string; limit: number; name: string }>): void {
+    const now = this.clock.now();
+    const active = rules.filter((r) => r.limit > 0);
+    const windows = active.map((r) => {
+      const w = (this.windows.get(r.key) as Window | undefined)?.hits.filter((t) => t > now - HOUR) ?? [];
+      return { rule: r, hits: w };
+    });
+    for (const { rule, hits } of windows) {
+      if (hits.length >= rule.limit) {
+        const retryAfter = Math.max(1, Math.ceil((hits[hits.length - rule.limit]! + HOUR - now) / 1000));
+        throw new AppError('RATE_LIMITED', { retryAfter, limit: rule.name });
+      }
+    }
+    for (const { rule, hits } of windows) {
+      this.windows.put(rule.key, { hits: [...hits, now].slice(-rule.limit) });
+    }
+  }
+
+  /** Seconds until the day's SMS budget allows another SMS, or 0 when it does now. */
+  smsBudgetWait(perDay: number): number {
+    if (perDay <= 0) return 0;
+    const now = this.clock.now();
+    const used = this.dayCount(now);
+    if (used < perDay) return 0;
+    return Math.max(1, Math.ceil((this.nextDayStart(now) - now) / 1000));
+  }
+
+  /** Spend one SMS of the day's budget; throws RATE_LIMITED when it is spent. */
+  spendSms(perDay: number): void {
+    const wait = this.smsBudgetWait(perDay);
+    if (wait > 0) throw new AppError('RATE_LIMITED', { retryAfter: wait, limit: 'smsPerDay' });
+    const now = this.clock.now();
+    const day = this.dayOf(now);
+    this.windows.put(`sms:${day}`, { day, count: this.dayCount(now) + 1 });
+  }
+
+  private dayCount(now: number): number {
+    return (this.windows.get(`sms:${this.dayOf(now)}`) as DayCount | undefined)?.count ?? 0;
+  }
+
+  private nextDayStart(now: number): number {
+    // Walk forward by the hour to the first instant of the next local day (DST-safe).
+    const today = this.dayOf(now);
+    let t = now - (now % 60_000);
+    while (this.dayOf(t) === today) t += 15 * 60_000;
+    return t;
+  }
+
+  /** Drop windows whose every hit has left them, and day counters older than yesterday. */
+  sweep(): number {
+    const now = this.clock.now();
+    const yesterday = this.dayOf(now - 24 * HOUR);
+    let dropped = 0;
+    for (const [key, value] of [...this.windows.entries()]) {
+      const stale = 'hits' in value ? value.hits.every((t) => t <= now - HOUR) : value.day < yesterday;
+      if (stale) {
+        this.windows.delete(key);
+        dropped += 1;
+      }
+    }
+    return dropped;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * What every PIN-confirmed workflow answers to — verify, resend, cancel, read — and how its
+ * outcome maps to the answer or error the cashier sees. Authorization and activation both use it.
+ */
+import { AppError, type ErrorData } from '../machines/errors.ts';
+import type { WorkflowHost, WorkflowRecord } from './host.ts';
+
+export class PinWorkflows {
+  constructor(
+    protected readonly host: WorkflowHost,
+    private readonly kind: string,
+    private readonly doneState: string,
+    /** Checked before a resend sends anything (e.g. the daily SMS budget). */
+    private readonly beforeResend: () => void = () => {},
+  ) {}
+
+  async verify(id: string, pin: unknown, by: string): Promise<WorkflowRecord> {
+    if (typeof pin !== 'string' && typeof pin !== 'number') {
+      throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin: обязательное поле / required' });
+    }
+    const text = String(pin).trim();
+    if (!/^\d{4,8}$/.test(text)) {
+      throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin: 4–8 цифр / 4–8 digits' });
+    }
+    await this.get(id);
+    const record = await this.host.send(id, (now) => ({ type: 'VERIFY', pin: text, now, by }));
+    return expectState(record, [this.doneState], 'awaitingPin');
+  }
+
+  async resend(id: string, by: string): Promise<WorkflowRecord> {
+    const before = await this.get(id);
+    if (before.live) this.beforeResend();
+    const sends = Number(before.view.sends ?? 0);
+    const record = await this.host.send(id, (now) => ({ type: 'RESEND', now, by }));
+    if (record.state === 'awaitingPin' && Number(record.view.sends) > sends) return record;
+    return expectState(record, [], 'awaitingPin');
+  }
+
+  async cancel(id: string, by: string, reason?: string): Promise<WorkflowRecord> {
+    const current = await this.get(id);
+    if (current.state === 'cancelled') return current; // cancelling twice is harmless
+    const record = await this.host.send(id, (now) => ({ type: 'CANCEL', now, by, reason }));
+    return expectState(record, ['cancelled']);
+  }
+
+  async get(id: string): Promise<WorkflowRecord> {
+    const record = await this.host.get(id);
+    if (!record || record.kind !== this.kind) throw new AppError('SESSION_NOT_FOUND');
+    return record;
+  }
+}
+
+/**
+ * Answer a record if it reached one of the `ok` states; otherwise throw the error it carries:
+ * the refusal of the last event (wrong PIN, resend too soon) while it stays in `waiting`, or
+ * the reason it ended (expired, locked, closed).
+ */
+export function expectState(record: WorkflowRecord, ok: string[], waiting?: string): WorkflowRecord {
+  if (ok.includes(record.state)) return record;
+  const extra = { [record.kind === 'activation' ? 'activationId' : 'sessionId']: record.id };
+  const err: ErrorData | null = record.error;
+  if (waiting && record.state === waiting) {
+    if (err) throw new AppError(err.code, { ...err.extra, ...extra });
+    return record;
+  }
+  switch (record.state) {
+    case 'expired':
+      throw new AppError('SESSION_EXPIRED', extra);
+    case 'locked':
+      throw new AppError('SESSION_LOCKED', { attemptsLeft: 0, ...extra });
+    case 'rejected':
+    case 'failed':
+      if (err) throw new AppError(err.code, { ...err.extra, ...extra });
+      throw new AppError('SESSION_CLOSED', extra);
+    default:
+      throw new AppError('SESSION_CLOSED', { ...extra, state: record.state });
+  }
+}
