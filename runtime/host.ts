@@ -69,8 +69,17 @@ export interface WorkflowKind {
   onClosed?(record: WorkflowRecord): void;
 }
 
+interface Cause {
+  type: string;
+  by?: string;
+  reason?: unknown;
+}
+
 interface Live {
   actor: AnyActorRef;
+  /** The event the host is delivering right now; null while an effect completes on its own. */
+  cause: Cause | null;
+  last: unknown;
   record: WorkflowRecord;
   timer: NodeJS.Timeout | null;
   queue: Promise<unknown>;
@@ -89,12 +98,8 @@ export interface HostOptions {
 const stateName = (value: unknown): string =>
   typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? String(value));
 
-/** `xstate.done.actor.sendPin` → `sendPin.done`; user events keep their names. */
-function eventName(type: string): string {
-  const m = /^xstate\.(done|error)\.actor\.(.+)$/.exec(type);
-  if (m) return `${m[2]}.${m[1]}`;
-  return type === 'xstate.init' ? 'start' : type;
-}
+/** The start of a workflow is recorded as `start`; every other event keeps its name. */
+const eventName = (type: string): string => (type === 'xstate.init' ? 'start' : type);
 
 export class WorkflowHost {
   private readonly live = new Map<string, Live>();
@@ -149,7 +154,7 @@ export class WorkflowHost {
     };
     const entry = this.spawn(def, record, { input: { ...input, id } }, by);
     return this.enqueue(entry, async () => {
-      entry.actor.send({ ...first, by, now: this.opts.clock.now() });
+      this.deliver(entry, { ...first, by, now: this.opts.clock.now() });
       return this.settle(entry);
     });
   }
@@ -169,7 +174,7 @@ export class WorkflowHost {
       if (!this.live.has(id)) throw closedError(entry.record);
       await this.waitSettled(entry);
       if (!this.live.has(id)) throw closedError(entry.record);
-      entry.actor.send(make(this.opts.clock.now()));
+      this.deliver(entry, make(this.opts.clock.now()));
       return this.settle(entry);
     });
   }
@@ -210,21 +215,50 @@ export class WorkflowHost {
     return records.length;
   }
 
+  /** Send an event; the snapshots it causes are recorded under its name (XState runs it synchronously). */
+  private deliver(entry: Live, event: Cause & Record<string, unknown>) {
+    entry.cause = event;
+    try {
+      entry.actor.send(event);
+    } finally {
+      entry.cause = null;
+    }
+  }
+
+  /**
+   * A snapshot nobody sent an event for comes from an effect of the state it leaves:
+   * `sendPin.done`, or `sendPin.error` when the machine recorded an error.
+   */
+  private effectCause(entry: Live, snapshot: MachineSnapshot): Cause {
+    const node = (entry.def.machine.states as Record<string, { invoke?: Array<{ id: string }> }>)[
+      entry.record.state
+    ];
+    const effect = node?.invoke?.[0]?.id ?? entry.record.state;
+    const error = snapshot.context?.error;
+    const failed =
+      snapshot.status === 'error' || (error !== null && error !== undefined && error !== entry.record.error);
+    return { type: `${effect}.${failed ? 'error' : 'done'}`, by: 'system' };
+  }
+
   private spawn(def: WorkflowKind, record: WorkflowRecord, options: object, by: string): Live {
-    const holder: { entry?: Live } = {};
-    const actor = createActor(def.machine, {
-      ...options,
-      inspect: (ev) => {
-        if (ev.type !== '@xstate.snapshot' || !holder.entry || ev.actorRef !== holder.entry.actor) return;
-        this.onSnapshot(
-          holder.entry,
-          ev.event as { type: string; by?: string },
-          ev.snapshot as MachineSnapshot,
-        );
-      },
+    const actor = createActor(def.machine, options);
+    const entry: Live = {
+      actor,
+      record,
+      cause: null,
+      last: null,
+      timer: null,
+      queue: Promise.resolve(),
+      def,
+    };
+    const observe = (snapshot: MachineSnapshot) => {
+      if (snapshot === entry.last) return;
+      this.onSnapshot(entry, entry.cause ?? this.effectCause(entry, snapshot), snapshot);
+    };
+    actor.subscribe({
+      next: observe,
+      error: () => observe(actor.getSnapshot() as MachineSnapshot),
     });
-    const entry: Live = { actor, record, timer: null, queue: Promise.resolve(), def };
-    holder.entry = entry;
     this.live.set(record.id, entry);
     actor.start();
     // A restored actor emits no snapshot for its restored state: arm its deadline here.
@@ -232,8 +266,9 @@ export class WorkflowHost {
     return entry;
   }
 
-  private onSnapshot(entry: Live, event: { type: string; by?: string }, snapshot: MachineSnapshot) {
+  private onSnapshot(entry: Live, event: Cause, snapshot: MachineSnapshot) {
     const { record, def } = entry;
+    entry.last = snapshot;
     const to = snapshot.status === 'error' ? 'error' : stateName(snapshot.value);
     const context = snapshot.context ?? {};
     const restoring = event.type === 'xstate.init' && record.timeline.length > 0;
@@ -241,12 +276,10 @@ export class WorkflowHost {
       const now = this.opts.clock.now();
       const from = record.timeline.length ? record.state : null;
       const error = (context.error as ErrorData | null) ?? null;
-      const output = (event as { output?: { detail?: Record<string, unknown> } }).output;
-      const detail: Record<string, unknown> = { ...(output?.detail ?? {}) };
+      const detail: Record<string, unknown> = {};
       if (error && (error !== record.error || from === to))
         Object.assign(detail, { code: error.code, ...error.extra });
-      const reason = (event as { reason?: unknown }).reason;
-      if (typeof reason === 'string') detail.reason = reason;
+      if (typeof event.reason === 'string') detail.reason = event.reason;
       record.timeline = [
         ...record.timeline,
         {
@@ -274,7 +307,15 @@ export class WorkflowHost {
       this.close(entry);
       return;
     }
-    record.snapshot = entry.actor.getPersistedSnapshot();
+    if (!Object.hasOwn(record, 'toJSON')) {
+      // The actor's persisted snapshot is taken when the store writes the record (once per
+      // commit), not at every transition.
+      Object.defineProperty(record, 'toJSON', {
+        configurable: true,
+        enumerable: false,
+        value: () => ({ ...record, snapshot: entry.actor.getPersistedSnapshot() }),
+      });
+    }
     this.table.put(record.id, record);
   }
 
@@ -283,6 +324,7 @@ export class WorkflowHost {
     record.live = false;
     record.closedAt = record.updatedAt;
     delete record.snapshot;
+    delete (record as { toJSON?: unknown }).toJSON;
     this.live.delete(record.id);
     this.table.delete(record.id);
     this.recent.set(record.id, record);

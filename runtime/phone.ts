@@ -31,6 +31,19 @@ export function normalizePhone(input: unknown, policy: PhonePolicy): string {
  * operator, useful to support) and the last two; everything between is hidden.
  */
 export function maskPhone(e164: string): string {
+  let masked = masks.get(e164);
+  if (masked === undefined) {
+    masked = computeMask(e164);
+    if (masks.size >= 10_000) masks.delete(masks.keys().next().value!);
+    masks.set(e164, masked);
+  }
+  return masked;
+}
+
+/** Masking runs on every answer and log line; parsing a number each time is the costly part. */
+const masks = new Map<string, string>();
+
+function computeMask(e164: string): string {
   const parsed = parsePhoneNumberFromString(e164);
   if (!parsed) return '***';
   const national = parsed.nationalNumber;

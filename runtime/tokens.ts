@@ -44,7 +44,7 @@ export class TokenRegistry {
 
   /** The role of a presented token, or null. Lookup by hash: no comparison leaks timing. */
   roleOf(token: string | undefined): Role | null {
-    if (!token) return null;
+    if (!token || token.length > 200) return null;
     return this.byHash.get(sha256(token)) ?? null;
   }
 

@@ -62,11 +62,11 @@ class MemoryTable<T> implements Table<T> {
   }
   put(key: string, value: T): void {
     this.rows.set(key, value);
-    this.store.enqueue({ t: this.name, k: key, v: value }, this.name);
+    this.store.enqueue(this.name, key);
   }
   delete(key: string): void {
     if (!this.rows.delete(key)) return;
-    this.store.enqueue({ t: this.name, k: key, d: 1 }, this.name);
+    this.store.enqueue(this.name, key);
   }
   values(): IterableIterator<T> {
     return this.rows.values();
@@ -83,7 +83,13 @@ export class JournaledStore implements RecordStore {
   private readonly tables = new Map<string, MemoryTable<unknown>>();
   private readonly snapshotSeq = new Map<string, number>();
   private readonly dirty = new Set<string>();
-  private pending: string[] = [];
+  /**
+   * Keys changed since the last commit, per table. Values are serialised at commit time, once
+   * per key however often it changed in between: a workflow that moves through four states in
+   * one tick costs one line, and one that opens and closes in it costs none in its table.
+   */
+  private pending = new Map<string, Set<string>>();
+  private pendingLines: string[] = [];
   private pendingArchive = new Map<string, string[]>();
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private seq = 0;
@@ -185,18 +191,46 @@ export class JournaledStore implements RecordStore {
     return table as MemoryTable<T>;
   }
 
-  /** Internal: queue one change for the next group commit. */
-  enqueue(line: JournalLine, table?: string): void {
-    this.pending.push(JSON.stringify(line));
-    if (table) this.dirty.add(table);
+  /** Internal: note a changed key for the next group commit. */
+  enqueue(table: string, key: string): void {
+    let keys = this.pending.get(table);
+    if (!keys) this.pending.set(table, (keys = new Set()));
+    keys.add(key);
+    this.dirty.add(table);
   }
 
   archive(kind: string, day: string, record: unknown): void {
-    this.pending.push(JSON.stringify({ a: kind, day, v: record }));
+    const line = JSON.stringify(record); // serialised once: for the journal and the day file
+    this.pendingLines.push(`{"a":${JSON.stringify(kind)},"day":${JSON.stringify(day)},"v":${line}}`);
     const key = `${kind}/${day}`;
     const lines = this.pendingArchive.get(key) ?? [];
-    lines.push(JSON.stringify(record));
+    lines.push(line);
     this.pendingArchive.set(key, lines);
+  }
+
+  private get hasPending() {
+    return this.pending.size > 0 || this.pendingLines.length > 0;
+  }
+
+  /** The journal lines of the pending changes, each key's value as it is now. */
+  private drainLines(): string[] {
+    const lines: string[] = [];
+    for (const [name, keys] of this.pending) {
+      const rows = this.tables.get(name)!.rows;
+      const t = JSON.stringify(name);
+      for (const key of keys) {
+        const k = JSON.stringify(key);
+        lines.push(
+          rows.has(key)
+            ? `{"t":${t},"k":${k},"v":${JSON.stringify(rows.get(key))}}`
+            : `{"t":${t},"k":${k},"d":1}`,
+        );
+      }
+    }
+    this.pending = new Map();
+    lines.push(...this.pendingLines);
+    this.pendingLines = [];
+    return lines;
   }
 
   async findArchived<T>(kind: string, day: string, match: (entry: T) => boolean): Promise<T | undefined> {
@@ -235,7 +269,7 @@ export class JournaledStore implements RecordStore {
   /** Resolves when every change made before the call is on disk. */
   flush(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.pending.length === 0 && !this.writing) return Promise.resolve();
+    if (!this.hasPending && !this.writing) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       this.schedule();
@@ -253,10 +287,9 @@ export class JournaledStore implements RecordStore {
 
   private async commit() {
     if (this.writing) return;
-    const lines = this.pending;
+    const lines = this.drainLines();
     const archive = this.pendingArchive;
     const waiters = this.waiters;
-    this.pending = [];
     this.pendingArchive = new Map();
     this.waiters = [];
     if (lines.length === 0) {
@@ -290,7 +323,7 @@ export class JournaledStore implements RecordStore {
     } finally {
       this.writing = false;
     }
-    if (this.pending.length || this.waiters.length) this.schedule();
+    if (this.hasPending || this.waiters.length) this.schedule();
   }
 
   /**

@@ -1,0 +1,297 @@
+/**
+ * `npm run bench:auth` — authorization flows (start + verify) against the real service, measured
+ * against a bare Koa hello-world in the same run, on this machine:
+ *
+ *   1. bare Koa: requests/s at the same concurrency (the baseline);
+ *   2. full flows on a fresh data folder (console SMS provider, durable store);
+ *   3. the same after 1,000,000 closed sessions were put in the archive.
+ *
+ * Prints flows/s, p50/p99 per flow, server RSS, and the ratios flows/s ÷ Koa req/s and
+ * full-archive ÷ fresh. Options: --seconds N (default 10), --concurrency N (default 50),
+ * --archive N (default 1000000).
+ */
+import {
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+  readFileSync,
+  openSync,
+  readSync,
+  closeSync,
+  statSync,
+  mkdirSync,
+  createWriteStream,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { drive, request, rssOf, startChild, stopChild } from './lib.ts';
+import { newId } from '../runtime/ids.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '50' },
+    archive: { type: 'string', default: '1000000' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const CONCURRENCY = Number(args.concurrency);
+const ARCHIVE = Number(args.archive);
+const PHONES_PER_LANE = 200;
+const TOKEN = 'bench-terminal-token-000000';
+const ADMIN = 'bench-admin-token-00000000';
+
+const phoneOf = (lane: number, i: number) =>
+  `+7916${String(lane * PHONES_PER_LANE + (i % PHONES_PER_LANE)).padStart(7, '0')}`;
+
+/** Reads PINs from the console provider's outbox as it grows, by idempotency key. */
+class Outbox {
+  private offset = 0;
+  private rest = '';
+  private readonly pins = new Map<string, string>();
+  constructor(private readonly path: string) {}
+  pinFor(key: string): string {
+    let pin = this.pins.get(key);
+    if (pin) return this.take(key, pin);
+    const size = statSync(this.path).size;
+    if (size > this.offset) {
+      const buf = Buffer.alloc(size - this.offset);
+      const fd = openSync(this.path, 'r');
+      readSync(fd, buf, 0, buf.length, this.offset);
+      closeSync(fd);
+      this.offset = size;
+      const lines = (this.rest + buf.toString('utf8')).split('\n');
+      this.rest = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /"key":"([^"]+)".*?"text":"[^"]*?(\d{6})/.exec(line);
+        if (m) this.pins.set(m[1]!, m[2]!);
+      }
+    }
+    pin = this.pins.get(key);
+    if (!pin) throw new Error(`no PIN in the outbox for ${key}`);
+    return this.take(key, pin);
+  }
+  private take(key: string, pin: string) {
+    this.pins.delete(key);
+    return pin;
+  }
+}
+
+async function koaBaseline() {
+  const { child, output } = await startChild(['bench/koaHello.ts'], {}, (o) => /listening \d+/.test(o));
+  const port = Number(/listening (\d+)/.exec(output)![1]);
+  for (let i = 0; i < 200; i++) await request(port, 'GET', '/'); // warm-up
+  const result = await drive(CONCURRENCY, SECONDS, async () => {
+    const r = await request(port, 'GET', '/');
+    if (r.status !== 200) throw new Error(`koa ${r.status}`);
+  });
+  const mem = rssOf(child.pid!);
+  await stopChild(child);
+  return { ...result, mem };
+}
+
+async function startService(dir: string, port: number) {
+  const { child } = await startChild(
+    ['main.ts'],
+    {
+      SMSPDS_CONFIG: join(dir, 'config.json'),
+      SMSPDS_DATA_DIR: join(dir, 'data'),
+      SMSPDS_PORT: String(port),
+      SMSPDS_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    },
+    (o) => o.includes('listening on'),
+  );
+  return child;
+}
+
+async function flows(dir: string, port: number, label: string) {
+  const child = await startService(dir, port);
+  const outbox = new Outbox(join(dir, 'data', 'outbox.jsonl'));
+  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/x-www-form-urlencoded' };
+  const flow = async (lane: number, i: number) => {
+    const started = await request(
+      port,
+      'POST',
+      '/api/v1/auth',
+      headers,
+      `phone=${encodeURIComponent(phoneOf(lane, i))}&terminal=B${lane}`,
+    );
+    if (started.status !== 201) throw new Error(`start ${started.status} ${started.body}`);
+    const id = (JSON.parse(started.body) as { session: { id: string } }).session.id;
+    const verified = await request(
+      port,
+      'POST',
+      `/api/v1/auth/${id}/verify`,
+      headers,
+      `pin=${outbox.pinFor(`${id}:1`)}`,
+    );
+    if (verified.status !== 200) throw new Error(`verify ${verified.status} ${verified.body}`);
+  };
+  for (let i = 0; i < 100; i++) await flow(CONCURRENCY, i); // warm-up on a lane of its own
+  const result = await drive(CONCURRENCY, SECONDS, flow);
+  const mem = rssOf(child.pid!);
+  await stopChild(child);
+  process.stdout.write(`  ${label}: done\n`);
+  return { ...result, mem };
+}
+
+/** Put `count` closed sessions, shaped like real ones, into the archive, spread over 30 days. */
+async function fillArchive(dataDir: string, count: number) {
+  const dir = join(dataDir, 'archive', 'auth');
+  mkdirSync(dir, { recursive: true });
+  const days = 30;
+  const start = Date.now() - days * 86_400_000;
+  for (let d = 0; d < days; d++) {
+    const dayMs = start + d * 86_400_000;
+    const out = createWriteStream(join(dir, `${new Date(dayMs).toISOString().slice(0, 10)}.jsonl`));
+    const n = Math.floor(count / days) + (d < count % days ? 1 : 0);
+    for (let i = 0; i < n; i++) {
+      const t = dayMs + i;
+      const at = (ms: number) => new Date(t + ms).toISOString();
+      const record = {
+        id: newId('ses', t),
+        kind: 'auth',
+        state: 'verified',
+        live: false,
+        createdAt: at(0),
+        updatedAt: at(40_000),
+        closedAt: at(40_000),
+        terminal: `T${i % 20}`,
+        phone: phoneOf(i % 50, i),
+        card: String(100000 + (i % 10000)),
+        deadline: null,
+        error: null,
+        timeline: [
+          { at: at(0), event: 'start', from: null, to: 'requested', by: 'terminal:T1' },
+          { at: at(1), event: 'SUBMIT', from: 'requested', to: 'lookingUp', by: 'terminal:T1' },
+          { at: at(2), event: 'findCard.done', from: 'lookingUp', to: 'sendingSms', by: 'system' },
+          { at: at(300), event: 'sendPin.done', from: 'sendingSms', to: 'awaitingPin', by: 'system' },
+          { at: at(40_000), event: 'VERIFY', from: 'awaitingPin', to: 'verified', by: 'terminal:T1' },
+        ],
+        view: {
+          channel: 'sms',
+          cardInfo: { number: '100000', holder: 'Гость', discount: 5, bonus: 0 },
+          attempts: 0,
+          attemptsLeft: 3,
+          sends: 1,
+          resendAvailableAt: null,
+          sms: [
+            {
+              sendNo: 1,
+              at: at(10),
+              provider: 'smsru',
+              outcome: 'accepted',
+              messageId: '000000-10000000',
+              segments: 1,
+              cost: '2.10',
+              status: 'delivered',
+            },
+          ],
+        },
+      };
+      if (!out.write(JSON.stringify(record) + '\n')) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+  }
+}
+
+function setup(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'smspds-bench-'));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      auth: { terminalTokens: [TOKEN], adminTokens: [ADMIN] },
+      limits: { perPhonePerHour: 0, perTerminalPerHour: 0, smsPerDay: 0 },
+      otp: { resendCooldownSeconds: 0 },
+    }),
+  );
+  return dir;
+}
+
+async function seedCards(dir: string, port: number) {
+  const child = await startService(dir, port);
+  const lines = ['number,name,phone'];
+  for (let lane = 0; lane <= CONCURRENCY; lane++) {
+    for (let i = 0; i < PHONES_PER_LANE; i++)
+      lines.push(`${1_000_000 + lane * PHONES_PER_LANE + i},Гость ${lane}-${i},${phoneOf(lane, i)}`);
+  }
+  const res = await request(
+    port,
+    'POST',
+    '/api/v1/cards/import',
+    { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'text/csv' },
+    lines.join('\n'),
+  );
+  if (res.status !== 200) throw new Error(`seed: ${res.status} ${res.body}`);
+  await stopChild(child);
+}
+
+const fmt = (n: number, d = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+async function main() {
+  process.stdout.write(
+    `SMS PDS authorization benchmark — ${CONCURRENCY} concurrent, ${SECONDS} s per phase, node ${process.version}\n`,
+  );
+  const koa = await koaBaseline();
+  process.stdout.write(`  bare Koa: done\n`);
+  const dir = setup();
+  try {
+    const port = 18_000 + Math.floor(Math.random() * 2000);
+    await seedCards(dir, port);
+    const fresh = await flows(dir, port, 'fresh data folder');
+    const started = performance.now();
+    await fillArchive(join(dir, 'data'), ARCHIVE);
+    const fillSeconds = (performance.now() - started) / 1000;
+    const full = await flows(dir, port, `${fmt(ARCHIVE)} closed sessions`);
+    const rows = [
+      ['bare Koa hello (req/s)', fmt(koa.perSecond), fmt(koa.p50, 2), fmt(koa.p99, 2), fmt(koa.mem.rss)],
+      [
+        'flows, fresh (flows/s)',
+        fmt(fresh.perSecond),
+        fmt(fresh.p50, 2),
+        fmt(fresh.p99, 2),
+        fmt(fresh.mem.rss),
+      ],
+      [
+        `flows, ${fmt(ARCHIVE)} archived`,
+        fmt(full.perSecond),
+        fmt(full.p50, 2),
+        fmt(full.p99, 2),
+        fmt(full.mem.rss),
+      ],
+    ];
+    process.stdout.write(
+      `\n${'phase'.padEnd(34)}${'rate'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'RSS MB'.padStart(10)}\n`,
+    );
+    for (const r of rows)
+      process.stdout.write(
+        `${r[0]!.padEnd(34)}${r
+          .slice(1)
+          .map((c) => c!.padStart(10))
+          .join('')}\n`,
+      );
+    const ratio = fresh.perSecond / koa.perSecond;
+    const archiveRatio = full.perSecond / fresh.perSecond;
+    process.stdout.write(
+      `\nflows/s ÷ Koa req/s        ${fmt(ratio * 100, 1)} %   (target ≥ 15 %)\n` +
+        `p99 per flow (fresh)       ${fmt(fresh.p99, 2)} ms (target < 25 ms at 50 concurrent)\n` +
+        `full archive ÷ fresh       ${fmt(archiveRatio * 100, 1)} %   (target ≥ 90 %)\n` +
+        `archive filled in ${fmt(fillSeconds, 1)} s; peak server RSS ${fmt(Math.max(fresh.mem.peak, full.mem.peak))} MB; errors ${fresh.errors + full.errors}\n`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${err.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,114 @@
+/** Shared pieces of the benchmarks: child servers, a keep-alive HTTP client, percentiles, RSS. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+
+export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+export interface Reply {
+  status: number;
+  body: string;
+}
+
+/** One request on the keep-alive agent; the body is read whole. */
+export function request(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Reply> {
+  return new Promise((ok, fail) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', fail);
+    if (body !== undefined) req.end(body);
+    else req.end();
+  });
+}
+
+/** Start a child process and wait until `ready(output)` says so. */
+export async function startChild(
+  args: string[],
+  env: Record<string, string>,
+  ready: (out: string) => boolean,
+): Promise<{ child: ChildProcess; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  await new Promise<void>((ok, fail) => {
+    const check = (d: Buffer) => {
+      out += d;
+      if (ready(out)) ok();
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', (d) => (out += d));
+    child.once('exit', (code) => fail(new Error(`child exited (${code}): ${out}`)));
+  });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  child.removeAllListeners('exit');
+  return { child, output: out };
+}
+
+export async function stopChild(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  const done = new Promise((ok) => child.once('exit', ok));
+  child.kill('SIGTERM');
+  await done;
+}
+
+/** Resident memory of a process now and at its peak, in MB (Linux). */
+export function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Run `worker` on `concurrency` lanes until `seconds` pass; returns per-call latencies in ms. */
+export async function drive(
+  concurrency: number,
+  seconds: number,
+  worker: (lane: number, i: number) => Promise<void>,
+) {
+  const latencies: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, lane) => {
+      for (let i = 0; performance.now() < until; i++) {
+        const t = performance.now();
+        try {
+          await worker(lane, i);
+          latencies.push(performance.now() - t);
+        } catch (err) {
+          errors += 1;
+          if (errors === 1) process.stderr.write(`first error: ${(err as Error).message}\n`);
+          if (errors > 100) throw err;
+        }
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return {
+    count: latencies.length,
+    perSecond: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+  };
+}
