@@ -9,6 +9,11 @@ import type { Logger } from 'pino';
 import type { Lang } from '../machines/errors.ts';
 import type { ActivationService } from '../runtime/activations.ts';
 import type { AuthService } from '../runtime/auth.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import type { WorkflowHost } from '../runtime/host.ts';
+import type { DeliveryTracker } from '../runtime/delivery.ts';
+import type { BalanceReport } from '../runtime/providers.ts';
+import { sessionRoutes } from './routes/sessions.ts';
 import type { ConsentLedger } from '../runtime/consents.ts';
 import type { CardDirectory, Clock, RecordStore } from '../runtime/ports.ts';
 import type { Config } from '../runtime/config.ts';
@@ -31,6 +36,10 @@ export interface AppDeps {
   consents: ConsentLedger;
   activations: ActivationService;
   auth: AuthService;
+  metrics: Metrics;
+  host: WorkflowHost;
+  deliveries: DeliveryTracker;
+  balances: { checkedAt: string | null; reports: BalanceReport[] };
 }
 
 export interface RouteInfo {
@@ -49,6 +58,11 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
     ctx.state.reqId = ctx.get('X-Request-Id').slice(0, 64) || randomUUID();
     ctx.set('X-Request-Id', ctx.state.reqId);
     await next();
+    const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+    deps.metrics.requests.observe(
+      { method: ctx.method, route: String(route), status: String(ctx.status) },
+      (performance.now() - started) / 1000,
+    );
     deps.logger.debug(
       {
         reqId: ctx.state.reqId,
@@ -65,8 +79,25 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   const open = new Router();
   open.get('/healthz', (ctx) => {
     const ok = deps.store.healthy;
+    const low = deps.balances.reports.filter((b) => b.low);
     ctx.status = ok ? 200 : 503;
-    ctx.body = ok ? { status: 'ok' } : { status: 'failing', detail: 'store is not writable' };
+    ctx.body = {
+      status: ok ? 'ok' : 'failing',
+      ...(ok ? {} : { detail: 'store is not writable' }),
+      ...(deps.balances.checkedAt
+        ? {
+            sms: {
+              checkedAt: deps.balances.checkedAt,
+              balances: deps.balances.reports,
+              ...(low.length ? { warning: `low balance: ${low.map((b) => b.provider).join(', ')}` } : {}),
+            },
+          }
+        : {}),
+    };
+  });
+  open.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
   });
   app.use(open.routes());
 
@@ -77,6 +108,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   authRoutes(api, deps.auth, deps.config.otp.length);
   activationRoutes(api, deps.activations, deps.config.otp.length);
   consentRoutes(api, deps);
+  sessionRoutes(api, deps);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   const routes = [...open.stack, ...api.stack].flatMap((layer) =>

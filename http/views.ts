@@ -4,6 +4,7 @@
  */
 import type { Card } from '../runtime/ports.ts';
 import type { WorkflowRecord } from '../runtime/host.ts';
+import type { SmsAttempt } from '../machines/otp.ts';
 import type { Role } from '../runtime/tokens.ts';
 import { maskPhone } from '../runtime/phone.ts';
 import type { KvFields } from './respond.ts';
@@ -95,10 +96,27 @@ export function activationKv(record: WorkflowRecord, role: Role): KvFields {
   };
 }
 
-/** The whole record for support: timeline, SMS attempts, deadlines. */
-export function recordView(record: WorkflowRecord, role: Role) {
+/**
+ * The whole record for support: timeline, every SMS attempt with its latest delivery status,
+ * deadlines. Never the PIN or its hash (the machine's snapshot stays in the store).
+ */
+export function recordView(
+  record: WorkflowRecord,
+  role: Role,
+  join: (sms: SmsAttempt[]) => SmsAttempt[] = (s) => s,
+) {
   const { snapshot: _hidden, view, phone, ...rest } = record;
-  return { ...rest, phone: phoneFor(phone, role), sms: (view.sms as unknown[]) ?? [] };
+  const { sms, cardInfo, holder, ...details } = view as {
+    sms?: SmsAttempt[];
+    cardInfo?: unknown;
+    holder?: unknown;
+  };
+  return {
+    ...rest,
+    phone: phoneFor(phone, role),
+    details: { ...details, card: cardInfo ?? null, ...(holder ? { holder } : {}) },
+    sms: join(sms ?? []),
+  };
 }
 
 /**
@@ -125,7 +143,7 @@ export function sessionView(record: WorkflowRecord, role: Role, pinLength: numbe
           expiresAt: record.deadline,
           resendAvailableAt: v.resendAvailableAt,
           attemptsLeft: v.attemptsLeft,
-          pinLength,
+          pinLength: v.channel === 'call' ? 4 : pinLength,
         }
       : {}),
     ...(record.state === 'verified' && v.cardInfo ? { card: v.cardInfo } : {}),

@@ -22,7 +22,8 @@ export interface AuthCard {
   bonus: number;
 }
 
-export type AuthChannel = 'sms' | 'none';
+/** `sms`: a PIN by SMS; `call`: the code is the end of the calling number; `none`: phone only. */
+export type AuthChannel = 'sms' | 'none' | 'call';
 
 export interface AuthInput {
   id: string;

@@ -101,11 +101,11 @@ export function pinWindowStates(opts: { onVerified: string; purpose: string }) {
       invoke: {
         id: 'sendPin',
         src: 'sendPin',
-        input: ({ context }: { context: OtpContext & { id: string; phone: string } }) => ({
+        input: ({ context }: { context: OtpContext & { id: string; phone: string; channel?: string } }) => ({
           id: context.id,
           phone: context.phone,
           sendNo: context.sends + 1,
-          purpose: opts.purpose,
+          purpose: context.channel === 'call' ? 'call' : opts.purpose,
         }),
         onDone: {
           target: 'awaitingPin',

@@ -115,7 +115,7 @@ export class AuthService extends PinWorkflows {
     const phone = normalizePhone(parsed.data.phone, config.phones);
     const terminal = parsed.data.terminal ?? null;
     const channel = parsed.data.channel;
-    if (channel === 'call') throw new AppError('CHANNEL_DISABLED', { channel });
+    if (channel === 'call' && !config.otp.call) throw new AppError('CHANNEL_DISABLED', { channel });
     if (channel === 'none') {
       const allowed =
         config.otp.phoneOnly &&
@@ -138,7 +138,7 @@ export class AuthService extends PinWorkflows {
   async start(body: unknown, by: string): Promise<WorkflowRecord> {
     const input = this.parse(body);
     const { limits: l } = this.deps.config;
-    if (input.channel === 'sms') this.checkSmsBudget();
+    if (input.channel !== 'none') this.checkSmsBudget();
     this.deps.limits.hit([
       { key: `phone:${input.phone}`, limit: l.perPhonePerHour, name: 'perPhonePerHour' },
       { key: `terminal:${input.terminal ?? '-'}`, limit: l.perTerminalPerHour, name: 'perTerminalPerHour' },

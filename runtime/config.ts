@@ -36,7 +36,7 @@ const schema = z
           .max(64 * 1024 * 1024)
           .default(8 * 1024 * 1024),
         /** How long a request may wait for a workflow step before answering 504. */
-        requestTimeoutMs: z.number().int().min(100).max(110_000).default(30_000),
+        requestTimeoutMs: z.number().int().min(100).max(110_000).default(45_000),
         /** Language of cashier messages unless the request asks for another. */
         lang: z.enum(['ru', 'en']).default('ru'),
       })
@@ -70,6 +70,8 @@ const schema = z
         resendCooldownSeconds: z.number().int().min(0).default(60),
         maxResends: z.number().int().min(0).max(10).default(3),
         phoneOnly: z.boolean().default(false),
+        /** Allow `channel: "call"` (sms.ru code by call; needs sms.smsru). */
+        call: z.boolean().default(false),
         /** When set, phone-only authorization is allowed only from these terminals. */
         phoneOnlyTerminals: z.array(z.string()).optional(),
         brand: z.string().max(30).default(''),
@@ -81,19 +83,66 @@ const schema = z
       .object({
         providers: z.array(z.enum(providerNames)).min(1).default(['console']),
         sender: z.string().max(17).default(''),
+        /** Send nothing and pay nothing, but go through the whole path (sms.ru test=1, smsc cost=1). */
+        dryRun: z.boolean().default(false),
+        /** Hard deadline of one provider call, in ms. */
+        timeoutMs: z.number().int().min(100).max(60_000).default(8_000),
+        /** Extra tries at one provider after a transient failure, before failing over. */
+        retries: z.number().int().min(0).max(5).default(1),
+        /** A provider that failed this many times in a row is skipped for `coolOffSeconds`. */
+        failuresBeforeCoolOff: z.number().int().min(1).max(100).default(3),
+        coolOffSeconds: z.number().int().min(0).max(3600).default(60),
+        /** Warn (banner, /healthz) when a provider's balance is below this. */
+        balanceWarning: z.number().min(0).nullable().default(null),
+        /** How often to ask providers about delivery, in seconds (0: never). */
+        statusPollSeconds: z.number().int().min(0).max(3600).default(15),
         smsc: z
-          .object({ login: z.string(), password: z.string(), apiKey: z.string(), url: z.url() })
-          .partial()
+          .object({
+            login: z.string().min(1),
+            password: z.string().min(1),
+            apiKey: z.string().min(1),
+            url: z.url().default('https://smsc.ru'),
+          })
+          .partial({ login: true, password: true, apiKey: true })
           .strict()
           .optional(),
-        smsru: z.object({ apiId: z.string(), url: z.url() }).partial().strict().optional(),
+        smsru: z
+          .object({ apiId: z.string().min(1), url: z.url().default('https://sms.ru') })
+          .partial({ apiId: true })
+          .strict()
+          .optional(),
         kazinfoteh: z
-          .object({ login: z.string(), password: z.string(), url: z.url() })
-          .partial()
+          .object({
+            login: z.string().min(1),
+            password: z.string().min(1),
+            api: z.enum(['json', 'legacy']).default('json'),
+            url: z.url().optional(),
+            statusUrl: z.url().default('http://kazinfoteh.org:809'),
+          })
+          .partial({ login: true, password: true })
           .strict()
           .optional(),
       })
       .strict()
+      .superRefine((sms, ctx) => {
+        const need = (provider: string, key: string) =>
+          ctx.addIssue({
+            code: 'custom',
+            path: [provider, key],
+            message: `required when "${provider}" is in sms.providers`,
+          });
+        for (const p of new Set(sms.providers)) {
+          if (p === 'smsc' && !sms.smsc?.apiKey && (!sms.smsc?.login || !sms.smsc?.password)) {
+            need('smsc', sms.smsc?.login ? 'password' : 'login');
+          }
+          if (p === 'smsru' && !sms.smsru?.apiId) need('smsru', 'apiId');
+          if (p === 'kazinfoteh' && !sms.kazinfoteh?.login) need('kazinfoteh', 'login');
+          if (p === 'kazinfoteh' && !sms.kazinfoteh?.password) need('kazinfoteh', 'password');
+        }
+        if (new Set(sms.providers).size !== sms.providers.length) {
+          ctx.addIssue({ code: 'custom', path: ['providers'], message: 'a provider is listed twice' });
+        }
+      })
       .prefault({}),
     limits: z
       .object({
@@ -123,7 +172,12 @@ const schema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.otp.call && !c.sms.smsru?.apiId) {
+      ctx.addIssue({ code: 'custom', path: ['otp', 'call'], message: 'code by call needs sms.smsru.apiId' });
+    }
+  });
 
 export type Config = z.infer<typeof schema>;
 export type ConfigInput = z.input<typeof schema>;

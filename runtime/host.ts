@@ -93,6 +93,8 @@ export interface HostOptions {
   kinds: WorkflowKind[];
   /** How long a request waits for effects (SMS, directory) before it answers TIMEOUT. */
   settleTimeoutMs: number;
+  /** Last touches to a record before it is archived (e.g. the latest delivery statuses). */
+  finalize?: (record: WorkflowRecord) => void;
 }
 
 const stateName = (value: unknown): string =>
@@ -113,6 +115,7 @@ export class WorkflowHost {
   private readonly kinds: Map<string, WorkflowKind>;
   private stopped = false;
   private readonly closeListeners: Array<(record: WorkflowRecord) => void> = [];
+  private readonly startListeners: Array<(record: WorkflowRecord) => void> = [];
 
   constructor(private readonly opts: HostOptions) {
     this.table = opts.store.table<WorkflowRecord>('workflows');
@@ -120,6 +123,24 @@ export class WorkflowHost {
   }
 
   static readonly tables = ['workflows'];
+
+  /** Be told of every workflow that starts. */
+  onStarted(listener: (record: WorkflowRecord) => void) {
+    this.startListeners.push(listener);
+  }
+
+  /**
+   * Change a closed workflow's record (a late delivery status): the archive gets the amended
+   * copy, which readers take over the earlier one. Live records are left alone.
+   */
+  async amendClosed(id: string, amend: (record: WorkflowRecord) => WorkflowRecord): Promise<void> {
+    if (this.live.has(id)) return;
+    const record = await this.get(id);
+    if (!record || record.live) return;
+    const next = amend(record);
+    if (this.recent.has(id)) this.recent.set(id, next);
+    this.opts.store.archive(next.kind, dayOfId(next.id) ?? next.createdAt.slice(0, 10), next);
+  }
 
   /** Be told of every workflow that closes (after its record is written). */
   onClosed(listener: (record: WorkflowRecord) => void) {
@@ -153,6 +174,7 @@ export class WorkflowHost {
       view: {},
     };
     const entry = this.spawn(def, record, { input: { ...input, id } }, by);
+    for (const listener of this.startListeners) listener(record);
     return this.enqueue(entry, async () => {
       this.deliver(entry, { ...first, by, now: this.opts.clock.now() });
       return this.settle(entry);
@@ -327,6 +349,7 @@ export class WorkflowHost {
     delete (record as { toJSON?: unknown }).toJSON;
     this.live.delete(record.id);
     this.table.delete(record.id);
+    this.opts.finalize?.(record);
     this.recent.set(record.id, record);
     if (this.recent.size > WorkflowHost.RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
     this.opts.store.archive(record.kind, dayOfId(record.id) ?? record.createdAt.slice(0, 10), record);

@@ -195,8 +195,26 @@ export interface SmsReceipt {
 
 export interface SmsSender {
   readonly name: string;
-  /** Resolves with a receipt, or rejects with an AppError whose code is SMS_FAILED. */
-  send(message: SmsMessage, signal?: AbortSignal): Promise<SmsReceipt>;
+  /**
+   * Resolves with a receipt, or rejects with an AppError SMS_FAILED whose `extra.kind` says
+   * what failed (`permanent`, `account`, `transient`; see runtime/smsFailure.ts).
+   */
+  send(message: SmsMessage, signal: AbortSignal): Promise<SmsReceipt>;
+  /** Delivery status of messages this provider accepted, by message id. */
+  status?(
+    messages: Array<{ messageId: string; to: string }>,
+    signal: AbortSignal,
+  ): Promise<Map<string, DeliveryStatus>>;
+  /** The account's balance as a decimal string. */
+  balance?(signal: AbortSignal): Promise<string>;
+  /** True when the provider drops a repeated request with the same idempotency key. */
+  readonly idempotent?: boolean;
   /** Warnings for the start-up banner (e.g. "console is not for production"). */
   readonly warnings?: string[];
+}
+
+/** A PIN by phone call: the provider calls and the last digits of the calling number are the code. */
+export interface CallSender {
+  readonly name: string;
+  call(phone: string, signal: AbortSignal): Promise<{ code: string; receipt: SmsReceipt }>;
 }

@@ -8,11 +8,10 @@ import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { ConfigError } from './config.ts';
-import { systemClock, type Clock, type SmsSender } from './ports.ts';
+import { systemClock, type CallSender, type Clock, type SmsSender } from './ports.ts';
 import { JournaledStore } from '../adapters/store/journaled.ts';
 import { lockDataDir } from '../adapters/store/lock.ts';
 import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
-import { ConsoleSmsSender } from '../adapters/sms/console.ts';
 import { WorkflowHost } from './host.ts';
 import { createPinSender, smsLedgerTables } from './sms.ts';
 import { createPinVault, loadOrCreateSecret } from './pin.ts';
@@ -23,6 +22,10 @@ import { RateLimits, limitTables } from './limits.ts';
 import { TokenRegistry } from './tokens.ts';
 import { renderPinMessage, checkTemplates } from './templates.ts';
 import { createApp } from '../http/app.ts';
+import { buildSenders, buildCaller, checkBalances, type BalanceReport } from './providers.ts';
+import { SmsChain } from './smsChain.ts';
+import { DeliveryTracker, deliveryTables } from './delivery.ts';
+import { Metrics } from './metrics.ts';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -31,6 +34,12 @@ export interface ServiceOptions {
   senders?: SmsSender[];
   /** Where the console provider prints (stdout by default). */
   consoleWrite?: (line: string) => void;
+  /** Replaces the code-by-call provider (tests). */
+  caller?: CallSender;
+  /** Waits between tries at one provider (tests make them short). */
+  smsBackoffMs?: number[];
+  /** Collect Node's process metrics too (one registry per process wants them once). */
+  defaultMetrics?: boolean;
 }
 
 /** Redact PINs, tokens and full phones wherever they would appear in a log line. */
@@ -69,30 +78,62 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
         ...consentTables,
         ...smsLedgerTables,
         ...limitTables,
+        ...deliveryTables,
       ],
       { onFailure: (err) => logger.fatal({ err }, 'the store cannot write: refusing further changes') },
     );
     const senders = options.senders ?? buildSenders(config, dataDir, options.consoleWrite);
+    const metrics = new Metrics(options.defaultMetrics ?? true);
+    const chain = new SmsChain({
+      senders,
+      clock,
+      logger,
+      metrics,
+      timeoutMs: config.sms.timeoutMs,
+      retries: config.sms.retries,
+      failuresBeforeCoolOff: config.sms.failuresBeforeCoolOff,
+      coolOffMs: config.sms.coolOffSeconds * 1000,
+      backoffMs: options.smsBackoffMs,
+    });
     const warnings = [...senders.flatMap((s) => s.warnings ?? []), ...checkTemplates(config)];
     const vault = createPinVault(loadOrCreateSecret(dataDir));
     const directory = new EmbeddedCardDirectory(store);
     const consents = new ConsentLedger(store);
     const limits = new RateLimits(store, clock, config.campaigns.timezone);
-    const pins = createPinSender({
+    const deliveries: DeliveryTracker = new DeliveryTracker({
       store,
       senders,
+      clock,
+      logger,
+      metrics,
+      timeoutMs: config.sms.timeoutMs,
+      onFinal: (workflowId) =>
+        void host.amendClosed(workflowId, (r) => ({
+          ...r,
+          view: { ...r.view, sms: deliveries.join((r.view.sms as never) ?? []) },
+        })),
+    });
+    const pins = createPinSender({
+      store,
+      chain,
+      caller: options.caller ?? buildCaller(config),
       vault,
       clock,
       logger,
       pinLength: config.otp.length,
       render: (purpose, pin) => renderPinMessage(config, purpose, pin),
       beforeSend: () => limits.spendSms(config.limits.smsPerDay),
+      onAccepted: (workflowId, to, attempt) => deliveries.track(workflowId, to, attempt),
+      timeoutMs: config.sms.timeoutMs,
     });
     const host = new WorkflowHost({
       store,
       clock,
       logger,
       settleTimeoutMs: config.server.requestTimeoutMs,
+      finalize: (record) => {
+        record.view = { ...record.view, sms: deliveries.join((record.view.sms as never) ?? []) };
+      },
       kinds: [
         activationKind({ directory, pins, vault, consents, clock, config }),
         authKind({ directory, pins, vault, clock, config }),
@@ -100,14 +141,47 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     });
     const activations = new ActivationService(host, { config, clock });
     const auth = new AuthService(host, { config, clock, limits });
-    host.onClosed((record) => auth.closed(record));
+    host.onClosed((record) => {
+      auth.closed(record);
+      metrics.workflowEnded(record.kind, record.state);
+    });
+    host.onStarted((record) => metrics.workflowStarted(record.kind));
+    deliveries.start(config.sms.statusPollSeconds * 1000);
+    const balances: { checkedAt: string | null; reports: BalanceReport[] } = { checkedAt: null, reports: [] };
+    const refreshBalances = async () => {
+      balances.reports = await checkBalances(senders, config.sms.balanceWarning, config.sms.timeoutMs);
+      balances.checkedAt = new Date(clock.now()).toISOString();
+      for (const r of balances.reports.filter((b) => b.low))
+        logger.warn({ provider: r.provider, balance: r.balance }, 'sms balance is low');
+      return balances.reports;
+    };
+    const balanceTimer = setInterval(() => void refreshBalances().catch(() => undefined), 10 * 60_000);
+    balanceTimer.unref();
     const sweep = setInterval(() => limits.sweep(), 10 * 60_000);
     sweep.unref();
     const tokens = new TokenRegistry(dataDir, config);
     const newTokens = tokens.bootstrap();
     const restored = await host.restore();
-    const app = createApp({ config, logger, clock, store, tokens, directory, consents, activations, auth });
-    const stopTimers = () => clearInterval(sweep);
+    const app = createApp({
+      config,
+      logger,
+      clock,
+      store,
+      tokens,
+      directory,
+      consents,
+      activations,
+      auth,
+      metrics,
+      host,
+      deliveries,
+      balances,
+    });
+    const stopTimers = () => {
+      clearInterval(sweep);
+      clearInterval(balanceTimer);
+      deliveries.stop();
+    };
     return {
       app,
       store,
@@ -116,6 +190,10 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       consents,
       auth,
       limits,
+      chain,
+      deliveries,
+      metrics,
+      refreshBalances,
       stopTimers,
       tokens,
       newTokens,
@@ -129,17 +207,6 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     unlock();
     throw err;
   }
-}
-
-function buildSenders(
-  config: Readonly<Config>,
-  dataDir: string,
-  write?: (line: string) => void,
-): SmsSender[] {
-  return config.sms.providers.map((name, i) => {
-    if (name === 'console') return new ConsoleSmsSender(dataDir, write);
-    throw new ConfigError(`sms.providers[${i}]: provider "${name}" is not available in this version`);
-  });
 }
 
 export type Service = Awaited<ReturnType<typeof buildService>>;

@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import { AppError } from '../machines/errors.ts';
 import type { PinSent, SmsAttempt } from '../machines/otp.ts';
-import type { Clock, RecordStore, SmsSender, Table } from './ports.ts';
+import type { CallSender, Clock, RecordStore, Table } from './ports.ts';
+import type { SmsChain } from './smsChain.ts';
 import type { PinVault } from './pin.ts';
 import { countSegments } from './segments.ts';
 import { maskPhone } from './phone.ts';
@@ -29,7 +30,9 @@ export interface PinRequest {
 
 export interface PinSenderOptions {
   store: RecordStore;
-  senders: SmsSender[];
+  chain: SmsChain;
+  /** The code-by-call provider, when the venue offers `channel: "call"`. */
+  caller?: CallSender;
   vault: PinVault;
   clock: Clock;
   logger: Logger;
@@ -38,7 +41,9 @@ export interface PinSenderOptions {
   render(purpose: string, pin: string): { text: string; templateId: string };
   /** Called before each new SMS; throws to refuse it (the daily SMS budget). */
   beforeSend?: () => void;
-  /** Hard deadline for one provider call. */
+  /** Told of every accepted attempt (delivery tracking). */
+  onAccepted?: (workflowId: string, to: string, attempt: SmsAttempt) => void;
+  /** Hard deadline of a code-by-call request. */
   timeoutMs?: number;
 }
 
@@ -46,7 +51,44 @@ export const smsLedgerTables = ['smsLedger'];
 
 export function createPinSender(opts: PinSenderOptions) {
   const ledger: Table<LedgerEntry> = opts.store.table<LedgerEntry>('smsLedger');
-  const iso = () => new Date(opts.clock.now()).toISOString();
+
+  /** A PIN by phone call: the provider chooses the code; we keep only its keyed hash. */
+  async function viaCall(req: PinRequest, key: string): Promise<{ pinHash: string; attempts: SmsAttempt[] }> {
+    const at = new Date(opts.clock.now()).toISOString();
+    if (!opts.caller) throw new AppError('CHANNEL_DISABLED', { channel: 'call' });
+    try {
+      const { code, receipt } = await opts.caller.call(
+        req.phone,
+        AbortSignal.timeout(opts.timeoutMs ?? 15_000),
+      );
+      const attempt: SmsAttempt = {
+        sendNo: req.sendNo,
+        at,
+        provider: receipt.provider,
+        outcome: 'accepted',
+        messageId: receipt.messageId,
+        segments: 0,
+        cost: receipt.cost,
+        status: receipt.status,
+      };
+      return { pinHash: opts.vault.hash(req.id, code), attempts: [attempt] };
+    } catch (err) {
+      const e = err as AppError;
+      const attempt: SmsAttempt = {
+        sendNo: req.sendNo,
+        at,
+        provider: `${opts.caller.name}-call`,
+        outcome: 'failed',
+        messageId: null,
+        segments: 0,
+        cost: null,
+        status: 'failed',
+        error: { code: String(e.extra?.providerCode ?? e.code), text: e.message },
+      };
+      ledger.put(key, { key, state: 'failed', pinHash: null, sentAt: null, attempts: [attempt] });
+      throw Object.assign(new AppError('SMS_FAILED'), { attempts: [attempt] });
+    }
+  }
 
   async function send(req: PinRequest): Promise<PinSent> {
     const key = `${req.id}:${req.sendNo}`;
@@ -56,59 +98,49 @@ export function createPinSender(opts: PinSenderOptions) {
     }
     const duplicatePossible = prior?.state === 'sending';
     opts.beforeSend?.();
-    const pin = opts.vault.generate(opts.pinLength);
-    const pinHash = opts.vault.hash(req.id, pin);
     ledger.put(key, { key, state: 'sending', pinHash: null, sentAt: null, attempts: [] });
-    await opts.store.flush(); // the intent is on disk before the SMS can leave
-    const { text, templateId } = opts.render(req.purpose, pin);
-    const segments = countSegments(text).segments;
-    const attempts: SmsAttempt[] = [];
-    for (const sender of opts.senders) {
-      const at = iso();
+    await opts.store.flush(); // the intent is on disk before anything can leave
+    let pinHash: string;
+    let attempts: SmsAttempt[];
+    if (req.purpose === 'call') {
+      ({ pinHash, attempts } = await viaCall(req, key));
+    } else {
+      const pin = opts.vault.generate(opts.pinLength);
+      pinHash = opts.vault.hash(req.id, pin);
+      const { text, templateId } = opts.render(req.purpose, pin);
+      const message = {
+        to: req.phone,
+        text,
+        purpose: 'otp' as const,
+        idempotencyKey: key,
+        templateId,
+        segments: countSegments(text).segments,
+      };
       try {
-        const receipt = await sender.send(
-          { to: req.phone, text, purpose: 'otp', idempotencyKey: key, templateId, segments },
-          AbortSignal.timeout(opts.timeoutMs ?? 15_000),
-        );
-        attempts.push({
-          sendNo: req.sendNo,
-          at,
-          provider: receipt.provider,
-          outcome: 'accepted',
-          messageId: receipt.messageId,
-          segments: receipt.segments,
-          cost: receipt.cost,
-          status: receipt.status,
-          ...(duplicatePossible ? { duplicatePossible } : {}),
-        });
-        const sentAt = opts.clock.now();
-        ledger.put(key, { key, state: 'sent', pinHash, sentAt, attempts });
-        opts.logger.info(
-          { workflow: req.id, phone: maskPhone(req.phone), provider: receipt.provider, templateId, segments },
-          'pin sent',
-        );
-        return { pinHash, sentAt, attempts };
+        ({ attempts } = await opts.chain.send(message, req.sendNo));
       } catch (err) {
-        const e = err as { code?: string; message?: string; extra?: { providerCode?: unknown } };
-        attempts.push({
-          sendNo: req.sendNo,
-          at,
-          provider: sender.name,
-          outcome: 'failed',
-          messageId: null,
-          segments,
-          cost: null,
-          status: 'failed',
-          error: { code: String(e.extra?.providerCode ?? e.code ?? 'ERROR'), text: String(e.message ?? err) },
-        });
-        opts.logger.warn(
-          { workflow: req.id, phone: maskPhone(req.phone), provider: sender.name, templateId },
-          'sms failed',
-        );
+        const failed = (err as { attempts?: SmsAttempt[] }).attempts ?? [];
+        ledger.put(key, { key, state: 'failed', pinHash: null, sentAt: null, attempts: failed });
+        throw err;
       }
     }
-    ledger.put(key, { key, state: 'failed', pinHash: null, sentAt: null, attempts });
-    throw Object.assign(new AppError('SMS_FAILED'), { attempts });
+    if (duplicatePossible)
+      attempts = attempts.map((a) => (a.outcome === 'accepted' ? { ...a, duplicatePossible } : a));
+    const sentAt = opts.clock.now();
+    ledger.put(key, { key, state: 'sent', pinHash, sentAt, attempts });
+    const accepted = attempts.find((a) => a.outcome === 'accepted')!;
+    opts.onAccepted?.(req.id, req.phone, accepted);
+    opts.logger.info(
+      {
+        workflow: req.id,
+        phone: maskPhone(req.phone),
+        provider: accepted.provider,
+        purpose: req.purpose,
+        segments: accepted.segments,
+      },
+      'pin sent',
+    );
+    return { pinHash, sentAt, attempts };
   }
 
   /** Drop the ledger entries of a closed workflow: its record now carries the attempts. */

@@ -41,6 +41,8 @@ export async function startService(opts: TestServiceOptions = {}) {
       : pino({ level: 'silent' }),
     clock: opts.clock,
     senders: opts.senders ?? [sms],
+    defaultMetrics: false,
+    smsBackoffMs: [10],
   });
   const { server, stop } = await listen(service, '127.0.0.1', 0);
   const address = server.address();

@@ -1,11 +1,13 @@
 /** A fake SMS sender: records every message (the tests read PINs from it) and fails on demand. */
-import { AppError } from '../../machines/errors.ts';
+import { smsFailure, type SmsFailureKind } from '../../runtime/smsFailure.ts';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
 
 export class FakeSmsSender implements SmsSender {
   readonly sent: SmsMessage[] = [];
   /** Fail the next N sends (SMS_FAILED), as a provider that refuses. */
   failNext = 0;
+  /** How those failures are classified. */
+  failKind: SmsFailureKind = 'account';
   /** Hold every send until released (to catch a workflow mid-flight). */
   hold: Promise<void> | null = null;
   private count = 0;
@@ -16,7 +18,7 @@ export class FakeSmsSender implements SmsSender {
     if (this.hold) await this.hold;
     if (this.failNext > 0) {
       this.failNext -= 1;
-      throw new AppError('SMS_FAILED', { providerCode: 'FAKE_DOWN' }, 'fake provider refused');
+      throw smsFailure(this.failKind, this.name, 'FAKE_DOWN', 'fake provider refused');
     }
     this.sent.push(message);
     this.count += 1;

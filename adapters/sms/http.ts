@@ -1,0 +1,73 @@
+/**
+ * HTTP for SMS adapters: axios with a hard total deadline (AbortSignal: axios's own `timeout`
+ * is an idle timeout, so a trickling answer would never end), the raw text kept (providers
+ * answer errors with HTTP 200, sometimes in a non-JSON body), and network failures turned into
+ * transient SMS failures.
+ */
+import axios, { type AxiosRequestConfig } from 'axios';
+import { smsFailure } from '../../runtime/smsFailure.ts';
+
+const client = axios.create({
+  validateStatus: () => true,
+  responseType: 'text',
+  transformResponse: [(data) => data],
+  maxRedirects: 0,
+  headers: { 'User-Agent': 'smspds' },
+});
+
+export interface RawReply {
+  status: number;
+  text: string;
+}
+
+export async function call(
+  provider: string,
+  config: AxiosRequestConfig,
+  signal: AbortSignal,
+): Promise<RawReply> {
+  try {
+    const res = await client.request<string>({ ...config, signal });
+    return { status: res.status, text: typeof res.data === 'string' ? res.data : String(res.data ?? '') };
+  } catch (err) {
+    const e = err as { code?: string; message?: string; name?: string };
+    const aborted = signal.aborted || e.code === 'ERR_CANCELED' || e.name === 'CanceledError';
+    throw smsFailure(
+      'transient',
+      provider,
+      aborted ? 'TIMEOUT' : (e.code ?? 'NETWORK'),
+      aborted ? 'no answer before the deadline' : String(e.message),
+    );
+  }
+}
+
+export function form(params: Record<string, string | number | undefined>): string {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') body.set(k, String(v));
+  return body.toString();
+}
+
+/** Parse a JSON answer; anything else is an error the adapter cannot classify. */
+export function json<T>(provider: string, reply: RawReply): T {
+  if (reply.status >= 500)
+    throw smsFailure('transient', provider, `HTTP_${reply.status}`, reply.text.slice(0, 200));
+  try {
+    return JSON.parse(reply.text) as T;
+  } catch {
+    throw smsFailure(
+      reply.status >= 400 ? 'account' : 'transient',
+      provider,
+      `HTTP_${reply.status}`,
+      `unreadable answer: ${reply.text.slice(0, 200)}`,
+    );
+  }
+}
+
+/** Money as a decimal string, from a string or a number, never via float equality. */
+export function money(value: unknown): string | null {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(Math.round(value * 10_000) / 10_000);
+  if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value.trim())) return value.trim();
+  return null;
+}
+
+/** Digits of an E.164 number without the plus, as providers want it. */
+export const digits = (e164: string) => e164.replace(/^\+/, '');

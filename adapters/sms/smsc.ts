@@ -1,0 +1,144 @@
+/**
+ * smsc.ru (and smsc.kz): `send.php` with `fmt=3` (JSON) and `charset=utf-8`. Our idempotency
+ * key becomes smsc's numeric message `id`, so a retried request is not sent twice.
+ */
+import { createHash } from 'node:crypto';
+import type { DeliveryStatus, SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
+import { smsFailure, type SmsFailureKind } from '../../runtime/smsFailure.ts';
+import { call, digits, form, json, money } from './http.ts';
+
+export interface SmscOptions {
+  login?: string;
+  password?: string;
+  apiKey?: string;
+  url: string;
+  sender: string;
+  dryRun: boolean;
+}
+
+interface SmscAnswer {
+  id?: number | string;
+  cnt?: number | string;
+  cost?: number | string;
+  balance?: number | string;
+  status?: number | string;
+  error?: string;
+  error_code?: number | string;
+}
+
+/** smsc error codes → what failed. */
+export function classifySmsc(code: number): SmsFailureKind {
+  if (code === 4 || code === 9) return 'transient';
+  if (code === 7 || code === 8) return 'permanent';
+  return 'account'; // 1 parameters, 2 credentials/IP, 3 money, 5 date, 6 text or sender, unknown
+}
+
+const STATUS: Record<string, DeliveryStatus> = {
+  '-3': 'unknown',
+  '-2': 'undelivered',
+  '-1': 'queued',
+  '0': 'sent',
+  '1': 'delivered',
+  '2': 'delivered',
+  '3': 'expired',
+  '20': 'undelivered',
+  '22': 'undelivered',
+  '23': 'undelivered',
+  '24': 'undelivered',
+  '25': 'undelivered',
+};
+
+/** smsc's `id` is a number from 1 to 2^31−1: derived from our key, so the same key gives the same id. */
+export function smscId(key: string): number {
+  return (createHash('sha256').update(key).digest().readUInt32BE(0) % 2_147_483_646) + 1;
+}
+
+export class SmscSender implements SmsSender {
+  readonly name = 'smsc';
+  readonly idempotent = true;
+  constructor(private readonly opts: SmscOptions) {}
+
+  private auth() {
+    return this.opts.apiKey
+      ? { apikey: this.opts.apiKey }
+      : { login: this.opts.login, psw: this.opts.password };
+  }
+
+  private check(answer: SmscAnswer): SmscAnswer {
+    if (answer.error_code !== undefined || answer.error !== undefined) {
+      const code = Number(answer.error_code ?? 0);
+      throw smsFailure(classifySmsc(code), this.name, code, String(answer.error ?? 'error'));
+    }
+    return answer;
+  }
+
+  async send(message: SmsMessage, signal: AbortSignal): Promise<SmsReceipt> {
+    const id = smscId(message.idempotencyKey);
+    const reply = await call(
+      this.name,
+      {
+        method: 'POST',
+        url: `${this.opts.url}/sys/send.php`,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        data: form({
+          ...this.auth(),
+          phones: digits(message.to),
+          mes: message.text,
+          sender: this.opts.sender,
+          fmt: 3,
+          charset: 'utf-8',
+          id,
+          cost: this.opts.dryRun ? 1 : 2,
+        }),
+      },
+      signal,
+    );
+    const answer = this.check(json<SmscAnswer>(this.name, reply));
+    if (!this.opts.dryRun && answer.id === undefined) {
+      throw smsFailure(
+        'account',
+        this.name,
+        'NO_ID',
+        `an answer without a message id: ${reply.text.slice(0, 200)}`,
+      );
+    }
+    return {
+      provider: this.name,
+      messageId: this.opts.dryRun ? `dry-${id}` : String(answer.id),
+      segments: Number(answer.cnt ?? message.segments) || message.segments,
+      cost: money(answer.cost),
+      status: this.opts.dryRun ? 'unknown' : 'queued',
+      acceptedAt: new Date().toISOString(),
+    };
+  }
+
+  async status(messages: Array<{ messageId: string; to: string }>, signal: AbortSignal) {
+    const result = new Map<string, DeliveryStatus>();
+    for (const m of messages) {
+      const reply = await call(
+        this.name,
+        {
+          method: 'GET',
+          url: `${this.opts.url}/sys/status.php`,
+          params: { ...this.auth(), phone: digits(m.to), id: m.messageId, fmt: 3 },
+        },
+        signal,
+      );
+      const answer = this.check(json<SmscAnswer>(this.name, reply));
+      result.set(m.messageId, STATUS[String(answer.status)] ?? 'unknown');
+    }
+    return result;
+  }
+
+  async balance(signal: AbortSignal): Promise<string> {
+    const reply = await call(
+      this.name,
+      { method: 'GET', url: `${this.opts.url}/sys/balance.php`, params: { ...this.auth(), fmt: 3 } },
+      signal,
+    );
+    const answer = this.check(json<SmscAnswer>(this.name, reply));
+    const balance = money(answer.balance);
+    if (balance === null) throw smsFailure('account', this.name, 'NO_BALANCE', reply.text.slice(0, 200));
+    return balance;
+  }
+}

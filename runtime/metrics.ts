@@ -1,0 +1,89 @@
+/**
+ * Prometheus metrics (prom-client), one registry per service instance: workflows by kind and
+ * outcome, SMS by provider and failure kind, segments and cost, delivery outcomes, request
+ * latency, store commit latency.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SmsReceipt } from './ports.ts';
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly workflows = new Counter({
+    name: 'smspds_workflows_total',
+    help: 'Workflows ended, by kind and final state',
+    labelNames: ['kind', 'state'],
+    registers: [this.registry],
+  });
+  private readonly started = new Counter({
+    name: 'smspds_workflows_started_total',
+    help: 'Workflows started, by kind',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  private readonly sent = new Counter({
+    name: 'smspds_sms_sent_total',
+    help: 'SMS accepted by a provider',
+    labelNames: ['provider', 'purpose'],
+    registers: [this.registry],
+  });
+  private readonly failed = new Counter({
+    name: 'smspds_sms_failed_total',
+    help: 'SMS attempts that failed, by provider and kind',
+    labelNames: ['provider', 'kind'],
+    registers: [this.registry],
+  });
+  private readonly segments = new Counter({
+    name: 'smspds_sms_segments_total',
+    help: 'SMS segments accepted',
+    labelNames: ['provider'],
+    registers: [this.registry],
+  });
+  private readonly cost = new Counter({
+    name: 'smspds_sms_cost_total',
+    help: 'SMS cost reported by providers, in the account currency',
+    labelNames: ['provider'],
+    registers: [this.registry],
+  });
+  private readonly delivery = new Counter({
+    name: 'smspds_sms_delivery_total',
+    help: 'Final delivery outcomes reported by providers',
+    labelNames: ['provider', 'status'],
+    registers: [this.registry],
+  });
+  readonly requests = new Histogram({
+    name: 'smspds_http_request_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+  readonly storeCommits = new Histogram({
+    name: 'smspds_store_commit_seconds',
+    help: 'Time to write and fsync one journal commit',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
+
+  constructor(defaults = true) {
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'smspds_' });
+  }
+
+  workflowStarted(kind: string) {
+    this.started.inc({ kind });
+  }
+  workflowEnded(kind: string, state: string) {
+    this.workflows.inc({ kind, state });
+  }
+  smsSent(receipt: SmsReceipt, purpose: string) {
+    this.sent.inc({ provider: receipt.provider, purpose });
+    this.segments.inc({ provider: receipt.provider }, receipt.segments);
+    const cost = receipt.cost === null ? NaN : Number(receipt.cost);
+    if (Number.isFinite(cost) && cost > 0) this.cost.inc({ provider: receipt.provider }, cost);
+  }
+  smsFailed(provider: string, kind: string) {
+    this.failed.inc({ provider, kind });
+  }
+  delivered(provider: string, status: string) {
+    this.delivery.inc({ provider, status });
+  }
+}
