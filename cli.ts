@@ -14,6 +14,13 @@ import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
 import { decodeCsv, parseCardCsv } from './runtime/cardImport.ts';
 import { cardImpFile } from './runtime/cardExport.ts';
 import { TokenRegistry, roles, type Role } from './runtime/tokens.ts';
+import pino from 'pino';
+import { buildSenders, checkBalances } from './runtime/providers.ts';
+import { SmsChain } from './runtime/smsChain.ts';
+import { systemClock } from './runtime/ports.ts';
+import { normalizePhone, maskPhone } from './runtime/phone.ts';
+import { countSegments } from './runtime/segments.ts';
+import type { SmsAttempt } from './machines/otp.ts';
 
 const program = new Command('smspds').description(
   'SMS PDS — discount cards by phone and SMS PIN for r_keeper 7',
@@ -149,6 +156,79 @@ tokens.command('revoke <id>').action((id: string) => {
   process.stdout.write(`revoked ${id} (restart the service to apply)\n`);
 });
 
+const sms = program.command('sms').description('SMS providers');
+
+/** The configured chain, without opening the data folder (the console provider writes its outbox there). */
+function chain() {
+  const c = config();
+  const dataDir = resolve(c.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const senders = buildSenders(c, dataDir);
+  const logger = pino({ level: 'silent' });
+  return {
+    c,
+    senders,
+    chain: new SmsChain({
+      senders,
+      clock: systemClock,
+      logger,
+      timeoutMs: c.sms.timeoutMs,
+      retries: c.sms.retries,
+      failuresBeforeCoolOff: 100,
+      coolOffMs: 0,
+    }),
+  };
+}
+
+sms
+  .command('test <phone>')
+  .description('send one test message through the configured providers and print each answer')
+  .option('--text <text>', 'the message', 'SMS PDS: проверка отправки')
+  .action(async (phoneText: string, opts: { text: string }) => {
+    const { c, chain: ch } = chain();
+    const phone = normalizePhone(phoneText, c.phones);
+    const message = {
+      to: phone,
+      text: opts.text,
+      purpose: 'test' as const,
+      idempotencyKey: `test:${Date.now()}`,
+      templateId: 'test',
+      segments: countSegments(opts.text).segments,
+    };
+    process.stdout.write(
+      `to ${maskPhone(phone)}, ${message.segments} SMS, via ${c.sms.providers.join(' → ')}${c.sms.dryRun ? ' (dry run)' : ''}\n`,
+    );
+    const print = (a: SmsAttempt) =>
+      process.stdout.write(
+        `  ${a.provider.padEnd(11)} ${a.outcome.padEnd(8)} ${a.outcome === 'accepted' ? `id ${a.messageId}, ${a.segments} SMS, cost ${a.cost ?? '?'}` : `${a.error?.code}: ${a.error?.text}`}\n`,
+      );
+    try {
+      const { attempts } = await ch.send(message, 1);
+      attempts.forEach(print);
+    } catch (err) {
+      ((err as { attempts?: SmsAttempt[] }).attempts ?? []).forEach(print);
+      process.stdout.write('no provider took the message\n');
+      process.exitCode = 4;
+    }
+  });
+
+sms
+  .command('balance')
+  .description("print each provider's balance")
+  .action(async () => {
+    const { c, senders } = chain();
+    const reports = await checkBalances(senders, c.sms.balanceWarning, c.sms.timeoutMs);
+    for (const s of senders) {
+      const r = reports.find((x) => x.provider === s.name);
+      const line = !r
+        ? 'no balance query for this provider'
+        : r.error
+          ? `error: ${r.error}`
+          : `${r.balance}${r.low ? `  LOW (under ${c.sms.balanceWarning})` : ''}`;
+      process.stdout.write(`${s.name.padEnd(11)} ${line}\n`);
+    }
+  });
+
 program
   .command('config')
   .description('configuration')
@@ -166,6 +246,15 @@ program
   });
 
 program.parseAsync().catch((err: Error) => {
+  if (
+    (err as { code?: string }).code === 'PHONE_INVALID' ||
+    (err as { code?: string }).code === 'PHONE_COUNTRY_NOT_ALLOWED'
+  ) {
+    process.stderr.write(
+      `smspds: ${(err as unknown as { code: string }).code}: not a phone this venue serves\n`,
+    );
+    process.exit(2);
+  }
   if (err instanceof ConfigError || err instanceof DataDirLockedError) {
     process.stderr.write(`smspds: ${err.message}\n`);
     if (err instanceof DataDirLockedError)

@@ -30,6 +30,14 @@ async function main() {
     throw err;
   }
   const { server, stop } = await listen(service, config.server.host, config.server.port);
+  if (service.chain.senders.some((s) => s.balance)) {
+    for (const b of await service.refreshBalances()) {
+      const shown = b.error
+        ? `balance unknown (${b.error})`
+        : `balance ${b.balance}${b.low ? ` — LOW, under ${config.sms.balanceWarning}` : ''}`;
+      service.warnings.push(`${b.provider}: ${shown}`);
+    }
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const shown = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
@@ -38,7 +46,7 @@ async function main() {
     `  SMS PDS — listening on http://${shown}:${port}  (api /api/v1, health /healthz)`,
     `  config   ${file ?? '(defaults; no smspds.config.json)'}`,
     `  data     ${service.dataDir}`,
-    `  sms      ${config.sms.providers.join(' → ')}`,
+    `  sms      ${config.sms.providers.join(' → ')}${config.sms.dryRun ? '  (dry run: nothing is sent)' : ''}`,
     `  restored ${service.restored} live workflow(s)`,
     ...service.warnings.map((w) => `  warning  ${w}`),
   ];

@@ -219,7 +219,9 @@ export async function listen(service: Service, host: string, port: number) {
   });
   server.requestTimeout = 115_000; // inside RK7's 120 s PDS call timeout
   server.keepAliveTimeout = 5_000;
-  const stop = async () => {
+  let stopped: Promise<void> | null = null;
+  const stop = () => (stopped ??= shutdown());
+  const shutdown = async () => {
     await new Promise<void>((done) => {
       server.close(() => done());
       server.closeIdleConnections();

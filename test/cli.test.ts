@@ -6,6 +6,26 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import iconv from 'iconv-lite';
 import { tempDir } from './helpers.ts';
+import { FakeSmsru } from './fakes/providers/smsru.ts';
+import { spawn } from 'node:child_process';
+
+/** The CLI in a child process without blocking this one (the fake provider answers meanwhile). */
+function runAsync(
+  dir: string,
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((ok) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: dir,
+      env: { ...process.env, SMSPDS_DATA_DIR: join(dir, 'data') },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => ok({ status, stdout, stderr }));
+  });
+}
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'smspds.mjs');
 const run = (dir: string, ...args: string[]) =>
@@ -70,3 +90,33 @@ Cli('config check hides secrets', ({ dir }) => {
 });
 
 Cli.run();
+
+const Sms = suite<{ dir: string; smsru: FakeSmsru }>('smspds sms');
+Sms.before.each(async (ctx) => {
+  ctx.dir = tempDir();
+  ctx.smsru = await new FakeSmsru().start();
+  writeFileSync(
+    join(ctx.dir, 'smspds.config.json'),
+    JSON.stringify({
+      sms: { providers: ['smsru'], smsru: { apiId: 'API-ID-1', url: ctx.smsru.url }, balanceWarning: 5000 },
+    }),
+  );
+});
+Sms.after.each(async (ctx) => {
+  await ctx.smsru.stop();
+  rmSync(ctx.dir, { recursive: true, force: true });
+});
+Sms('sms test prints each provider answer; sms balance flags a low balance', async ({ dir, smsru }) => {
+  const sent = await runAsync(dir, 'sms', 'test', '89161234567');
+  assert.is(sent.status, 0, sent.stderr);
+  assert.match(sent.stdout, /to \+7 916 \*\*\*-\*\*-67, 1 SMS, via smsru/);
+  assert.match(sent.stdout, /smsru\s+accepted id 000000-\d+/);
+  assert.is(smsru.sent('/sms/send')[0]!.fields.to, '79161234567');
+  smsru.queue('error:201');
+  const failed = await runAsync(dir, 'sms', 'test', '89161234567');
+  assert.is(failed.status, 4);
+  assert.match(failed.stdout, /smsru\s+failed\s+201: account: Не хватает средств/);
+  const balance = await runAsync(dir, 'sms', 'balance');
+  assert.match(balance.stdout, /smsru\s+4122\.56 {2}LOW \(under 5000\)/);
+});
+Sms.run();

@@ -23,6 +23,8 @@ export interface TestServiceOptions {
   clock?: Clock;
   senders?: SmsSender[];
   dataDir?: string;
+  /** Build the providers of `config.sms` (pointed at fakes) instead of the in-process fake. */
+  realProviders?: boolean;
   /** Collect the service's log lines (debug level) here. */
   logs?: string[];
 }
@@ -40,7 +42,7 @@ export async function startService(opts: TestServiceOptions = {}) {
       ? pino({ level: 'debug', redact: logRedact }, { write: (line: string) => void opts.logs!.push(line) })
       : pino({ level: 'silent' }),
     clock: opts.clock,
-    senders: opts.senders ?? [sms],
+    senders: opts.realProviders ? undefined : (opts.senders ?? [sms]),
     defaultMetrics: false,
     smsBackoffMs: [10],
   });

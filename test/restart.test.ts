@@ -125,6 +125,7 @@ Restart('a bad configuration stops the start with the key named', async ({ dir, 
     [{ sms: { providers: ['pigeon'] } }, 'sms.providers[0]'],
     [{ campaigns: { timezone: 'Mars/Olympus' } }, 'campaigns.timezone'],
     [{ otp: { lenght: 6 } }, 'otp.lenght'],
+    [{ sms: { providers: ['console', 'smsru'] } }, 'sms.smsru.apiId'],
   ] as const) {
     const config = writeConfig(dir, extra);
     const res = await spawnService(config, `${dir}/data`, port).then(

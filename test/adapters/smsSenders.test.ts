@@ -1,0 +1,171 @@
+/** Runs the SmsSender contract against every provider adapter and its fake. */
+import * as assert from 'uvu/assert';
+import { suite } from 'uvu';
+import { SmscSender, smscId } from '../../adapters/sms/smsc.ts';
+import { SmsruSender } from '../../adapters/sms/smsru.ts';
+import { KazinfotehSender } from '../../adapters/sms/kazinfoteh.ts';
+import { FakeSmsc } from '../fakes/providers/smsc.ts';
+import { FakeSmsru } from '../fakes/providers/smsru.ts';
+import { FakeKazinfoteh } from '../fakes/providers/kazinfoteh.ts';
+import { smsSenderContract, message } from './smsSender.contract.ts';
+
+smsSenderContract({
+  name: 'smsc',
+  fake: () => new FakeSmsc(),
+  sender: (fake) =>
+    new SmscSender({ login: 'venue', password: 'secret', url: fake.url, sender: 'Cafe', dryRun: false }),
+  errors: [
+    ['error:2', 'account', '2'],
+    ['error:3', 'account', '3'],
+    ['error:6', 'account', '6'],
+    ['error:4', 'transient', '4'],
+    ['error:9', 'transient', '9'],
+    ['error:7', 'permanent', '7'],
+    ['error:8', 'permanent', '8'],
+    ['error:1', 'account', '1'],
+  ],
+  checkRequest(req, msg) {
+    assert.is(req.path, '/sys/send.php');
+    assert.equal(
+      [req.fields.login, req.fields.psw, req.fields.fmt, req.fields.charset],
+      ['venue', 'secret', '3', 'utf-8'],
+    );
+    assert.is(req.fields.phones, '79161234567');
+    assert.is(req.fields.mes, msg.text, 'UTF-8 text arrives intact');
+    assert.is(Number(req.fields.id), smscId(msg.idempotencyKey), 'our key becomes smsc id');
+  },
+  delivered: 'delivered',
+  balance: '250.80',
+});
+
+smsSenderContract({
+  name: 'smsru',
+  fake: () => new FakeSmsru(),
+  sender: (fake) => new SmsruSender({ apiId: 'API-ID-1', url: fake.url, sender: 'Cafe', dryRun: false }),
+  errors: [
+    ['error:200', 'account', '200'],
+    ['error:201', 'account', '201'],
+    ['error:220', 'transient', '220'],
+    ['error:500', 'transient', '500'],
+    ['number:202', 'permanent', '202'],
+    ['number:207', 'permanent', '207'],
+    ['error:999', 'account', '999'],
+  ],
+  checkRequest(req, msg) {
+    assert.equal(
+      [req.method, req.path, req.fields.api_id, req.fields.json],
+      ['POST', '/sms/send', 'API-ID-1', '1'],
+    );
+    assert.is(req.fields.to, '79161234567');
+    assert.is(req.fields.msg, msg.text);
+    assert.is(req.fields.test, undefined, 'not a dry run');
+  },
+  delivered: 'delivered',
+  balance: '4122.56',
+});
+
+smsSenderContract({
+  name: 'kazinfoteh',
+  fake: () => new FakeKazinfoteh(),
+  sender: (fake) =>
+    new KazinfotehSender({
+      login: 'venue',
+      password: 'secret',
+      url: fake.url,
+      statusUrl: fake.url,
+      api: 'json',
+      sender: 'Cafe',
+      dryRun: false,
+    }),
+  errors: [
+    ['err', 'account', 'ERR'],
+    ['http:401', 'account', '401'],
+    ['http:400', 'permanent', '400'],
+    ['http:429', 'transient', '429'],
+  ],
+  checkRequest(req, msg) {
+    assert.is(req.path, '/api/sms/send');
+    assert.is(req.headers.authorization, `Basic ${Buffer.from('venue:secret').toString('base64')}`);
+    assert.equal([req.fields.to, req.fields.text, req.fields.from], ['79161234567', msg.text, 'Cafe']);
+    assert.is(req.fields.extra_id, msg.idempotencyKey, 'our key is extra_id');
+  },
+  delivered: 'delivered',
+});
+
+smsSenderContract({
+  name: 'kazinfoteh',
+  fake: () => new FakeKazinfoteh(),
+  sender: (fake) =>
+    new KazinfotehSender({
+      login: 'venue',
+      password: 'secret',
+      url: fake.url,
+      statusUrl: fake.url,
+      api: 'legacy',
+      sender: 'Cafe',
+      dryRun: false,
+    }),
+  errors: [['legacy:1163', 'account', '1163']],
+  checkRequest(req, msg) {
+    assert.equal([req.path, req.fields.action, req.fields.messagetype], ['/api', 'sendmessage', 'SMS:TEXT']);
+    assert.equal([req.fields.recipient, req.fields.messagedata], ['79161234567', msg.text]);
+  },
+});
+
+const Extra = suite('provider specifics');
+Extra(
+  'dry runs: smsc asks only the price (cost=1), sms.ru sends test=1, kazinfoteh is not called',
+  async () => {
+    const smsc = await new FakeSmsc().start();
+    const smsru = await new FakeSmsru().start();
+    const kaz = await new FakeKazinfoteh().start();
+    try {
+      const a = await new SmscSender({
+        login: 'venue',
+        password: 'secret',
+        url: smsc.url,
+        sender: '',
+        dryRun: true,
+      }).send(message, AbortSignal.timeout(2000));
+      assert.is(smsc.requests[0]!.fields.cost, '1');
+      assert.match(a.messageId, /^dry-/);
+      assert.is(a.cost, '1.40');
+      await new SmsruSender({ apiId: 'API-ID-1', url: smsru.url, sender: '', dryRun: true }).send(
+        message,
+        AbortSignal.timeout(2000),
+      );
+      assert.is(smsru.requests[0]!.fields.test, '1');
+      const k = await new KazinfotehSender({
+        login: 'venue',
+        password: 'secret',
+        url: kaz.url,
+        statusUrl: kaz.url,
+        api: 'json',
+        sender: '',
+        dryRun: true,
+      }).send(message, AbortSignal.timeout(2000));
+      assert.is(kaz.requests.length, 0);
+      assert.match(k.messageId, /^dry-/);
+    } finally {
+      await Promise.all([smsc.stop(), smsru.stop(), kaz.stop()]);
+    }
+  },
+);
+Extra('sms.ru code by call: the provider gives the 4-digit code', async () => {
+  const smsru = await new FakeSmsru().start();
+  try {
+    const { code, receipt } = await new SmsruSender({
+      apiId: 'API-ID-1',
+      url: smsru.url,
+      sender: '',
+      dryRun: false,
+    }).call('+79161234567', AbortSignal.timeout(2000));
+    assert.is(code, '1435');
+    assert.is(receipt.provider, 'smsru-call');
+    assert.is(receipt.cost, '0.4');
+    assert.equal([smsru.requests[0]!.path, smsru.requests[0]!.fields.phone], ['/code/call', '79161234567']);
+  } finally {
+    await smsru.stop();
+  }
+});
+Extra.run();

@@ -1,0 +1,69 @@
+/** smsc.ru as PROVIDERS.md describes it: fmt=3 JSON, errors with HTTP 200. */
+import { FakeProvider, type FakeRequest } from './server.ts';
+
+/** `error:N` answers smsc error code N. */
+export type SmscMode = `error:${number}` | `status:${number}`;
+
+const ERRORS: Record<number, string> = {
+  1: 'ошибка в параметрах',
+  2: 'неверный логин или пароль',
+  3: 'недостаточно средств на счете клиента',
+  4: 'IP-адрес временно заблокирован',
+  5: 'неверный формат даты',
+  6: 'сообщение запрещено (по тексту или по имени отправителя)',
+  7: 'неверный формат номера телефона',
+  8: 'сообщение на указанный номер не может быть доставлено',
+  9: 'отправка более одного одинакового запроса на передачу SMS-сообщения либо более пяти одинаковых запросов на получение стоимости сообщения в течение минуты',
+};
+
+export class FakeSmsc extends FakeProvider<SmscMode> {
+  private nextId = 1000;
+  deliveryStatus = 1;
+
+  protected answer(req: FakeRequest, mode: SmscMode | 'ok') {
+    const f = req.fields;
+    if (mode.startsWith('error:')) {
+      const code = Number(mode.slice(6));
+      return {
+        body: JSON.stringify({
+          error: ERRORS[code] ?? 'ошибка',
+          error_code: code,
+          ...([3, 6, 7, 8].includes(code) ? { id: Number(f.id ?? 0) } : {}),
+        }),
+      };
+    }
+    if (f.login !== 'venue' || f.psw !== 'secret')
+      return { body: JSON.stringify({ error: ERRORS[2], error_code: 2 }) };
+    switch (req.path) {
+      case '/sys/send.php': {
+        const cnt = String(f.mes ?? '').length > 70 ? 2 : 1;
+        if (f.cost === '1') return { body: JSON.stringify({ cost: (1.4 * cnt).toFixed(2), cnt }) };
+        const id = f.id ? Number(f.id) : this.nextId++;
+        return {
+          body: JSON.stringify({
+            id,
+            cnt,
+            ...(f.cost === '2' || f.cost === '3' ? { cost: (1.4 * cnt).toFixed(2) } : {}),
+            ...(f.cost === '3' ? { balance: '250.80' } : {}),
+          }),
+        };
+      }
+      case '/sys/status.php': {
+        const status = mode.startsWith('status:') ? Number(mode.slice(7)) : this.deliveryStatus;
+        return {
+          body: JSON.stringify({
+            status,
+            last_date: '29.11.2026 10:00:05',
+            last_timestamp: 1795946405,
+            flag: 0,
+            err: 0,
+          }),
+        };
+      }
+      case '/sys/balance.php':
+        return { body: JSON.stringify({ balance: '250.80' }) };
+      default:
+        return { status: 404, type: 'text/html', body: 'not found' };
+    }
+  }
+}
