@@ -14,6 +14,8 @@ import type { WorkflowHost } from '../runtime/host.ts';
 import type { DeliveryTracker } from '../runtime/delivery.ts';
 import type { BalanceReport } from '../runtime/providers.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { campaignRoutes } from './routes/campaigns.ts';
+import type { CampaignService } from '../runtime/campaigns.ts';
 import type { ConsentLedger } from '../runtime/consents.ts';
 import type { CardDirectory, Clock, RecordStore } from '../runtime/ports.ts';
 import type { Config } from '../runtime/config.ts';
@@ -40,6 +42,7 @@ export interface AppDeps {
   host: WorkflowHost;
   deliveries: DeliveryTracker;
   balances: { checkedAt: string | null; reports: BalanceReport[] };
+  campaigns: CampaignService;
 }
 
 export interface RouteInfo {
@@ -109,6 +112,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   activationRoutes(api, deps.activations, deps.config.otp.length);
   consentRoutes(api, deps);
   sessionRoutes(api, deps);
+  campaignRoutes(api, deps);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   const routes = [...open.stack, ...api.stack].flatMap((layer) =>

@@ -127,6 +127,17 @@ export const catalog = {
     en: 'The service did not finish in time, retry',
     retryable: true,
   },
+  CAMPAIGN_NOT_FOUND: { status: 404, ru: 'Рассылка не найдена', en: 'Campaign not found' },
+  CAMPAIGN_STATE: {
+    status: 409,
+    ru: 'Рассылку нельзя {action} в состоянии {state}',
+    en: 'The campaign cannot {action} while {state}',
+  },
+  BUDGET_EXCEEDED: {
+    status: 409,
+    ru: 'Превышен бюджет: {reason}',
+    en: 'Over budget: {reason}',
+  },
   INTERNAL: { status: 500, ru: 'Внутренняя ошибка сервиса', en: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -168,6 +168,19 @@ const schema = z
           to: '09:00',
         }),
         timezone: timeZone.default('Europe/Moscow'),
+        /** Kazakhstan: advertising only on weekdays. */
+        weekdaysOnly: z.boolean().default(false),
+        /** A recurring run missed while the service was down still runs if this recent. */
+        catchUpMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 24 * 60)
+          .default(180),
+        /** Price of one SMS segment, for estimates (providers report actual cost). */
+        pricePerSegment: z.number().min(0).default(2),
+        /** Messages per second when a campaign does not say. */
+        ratePerSecond: z.number().min(0.1).max(1000).default(20),
       })
       .strict()
       .prefault({}),

@@ -41,7 +41,7 @@ export class DeliveryTracker {
       metrics?: Metrics;
       timeoutMs: number;
       /** Called with the final status of a message of a workflow. */
-      onFinal?: (workflowId: string, provider: string, messageId: string, status: DeliveryStatus) => void;
+      onFinal?: (workflowId: string, to: string, status: DeliveryStatus) => void;
     },
   ) {
     this.table = opts.store.table<Tracked>('deliveries');
@@ -122,7 +122,7 @@ export class DeliveryTracker {
           read += statuses.has(t.messageId) ? 1 : 0;
           if (FINAL.has(status)) {
             this.opts.metrics?.delivered(provider, status);
-            this.opts.onFinal?.(t.workflowId, t.provider, t.messageId, status);
+            this.opts.onFinal?.(t.workflowId, t.to, status);
           }
         }
       }

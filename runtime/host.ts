@@ -67,6 +67,11 @@ export interface WorkflowKind {
   };
   /** Called once when a workflow reaches a final state (after it is written). */
   onClosed?(record: WorkflowRecord): void;
+  /**
+   * Leave effect completions that do not change the state out of the timeline (a campaign's
+   * thousand batches would otherwise each add an entry).
+   */
+  quietEffects?: boolean;
 }
 
 interface Cause {
@@ -80,6 +85,7 @@ interface Live {
   /** The event the host is delivering right now; null while an effect completes on its own. */
   cause: Cause | null;
   last: unknown;
+  deadline: number | null;
   record: WorkflowRecord;
   timer: NodeJS.Timeout | null;
   queue: Promise<unknown>;
@@ -152,7 +158,12 @@ export class WorkflowHost {
   }
 
   /** Start a workflow, feed it its first event, and answer once it settled and is on disk. */
-  async start(kind: string, input: Record<string, unknown>, by: string, first = { type: 'SUBMIT' }) {
+  async start(
+    kind: string,
+    input: Record<string, unknown>,
+    by: string,
+    first: { type: string; [key: string]: unknown } = { type: 'SUBMIT' },
+  ) {
     const def = this.kinds.get(kind);
     if (!def) throw new Error(`unknown workflow kind ${kind}`);
     const now = this.opts.clock.now();
@@ -269,6 +280,7 @@ export class WorkflowHost {
       record,
       cause: null,
       last: null,
+      deadline: null,
       timer: null,
       queue: Promise.resolve(),
       def,
@@ -294,7 +306,8 @@ export class WorkflowHost {
     const to = snapshot.status === 'error' ? 'error' : stateName(snapshot.value);
     const context = snapshot.context ?? {};
     const restoring = event.type === 'xstate.init' && record.timeline.length > 0;
-    if (!restoring) {
+    const quiet = def.quietEffects && !entry.cause && to === record.state && snapshot.status === 'active';
+    if (!restoring && !quiet) {
       const now = this.opts.clock.now();
       const from = record.timeline.length ? record.state : null;
       const error = (context.error as ErrorData | null) ?? null;
@@ -360,7 +373,23 @@ export class WorkflowHost {
     for (const listener of this.closeListeners) listener(record);
   }
 
+  /**
+   * Fire every deadline that is due by the clock now (timers do this by themselves; a clock
+   * moved by hand, in tests, or a machine waking from sleep may want it at once).
+   */
+  async fireDeadlines(): Promise<number> {
+    const now = this.opts.clock.now();
+    const due = [...this.live.values()].filter((e) => e.deadline !== null && e.deadline <= now);
+    await Promise.all(
+      due.map((e) =>
+        this.send(e.record.id, (t) => ({ type: 'EXPIRE', now: t, by: 'system' })).catch(() => undefined),
+      ),
+    );
+    return due.length;
+  }
+
   private arm(entry: Live, deadline: number | null) {
+    entry.deadline = deadline;
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = null;
     if (deadline === null || this.stopped) return;

@@ -69,6 +69,11 @@ export class RateLimits {
     return Math.max(1, Math.ceil((this.nextDayStart(now) - now) / 1000));
   }
 
+  /** SMS left in today's budget (Infinity without a budget). */
+  smsLeftToday(perDay: number): number {
+    return perDay <= 0 ? Infinity : Math.max(0, perDay - this.dayCount(this.clock.now()));
+  }
+
   /** Spend one SMS of the day's budget; throws RATE_LIMITED when it is spent. */
   spendSms(perDay: number): void {
     const wait = this.smsBudgetWait(perDay);

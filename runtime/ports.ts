@@ -147,6 +147,8 @@ export interface CardDirectory {
   /** Active cards whose holder data changed at or after `since` (all when null), by number. */
   changedSince(since: string | null): AsyncIterable<Card>;
   count(): Promise<number>;
+  /** Issued cards (with a holder), a page at a time: whole-directory reads never hold it all. */
+  pages(pageSize: number): AsyncIterable<Card[]>;
 }
 
 // ---- consent ledger ------------------------------------------------------------------------

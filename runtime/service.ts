@@ -26,6 +26,8 @@ import { buildSenders, buildCaller, checkBalances, type BalanceReport } from './
 import { SmsChain } from './smsChain.ts';
 import { DeliveryTracker, deliveryTables } from './delivery.ts';
 import { Metrics } from './metrics.ts';
+import { CampaignService, campaignTables } from './campaigns.ts';
+import cron from 'node-cron';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -40,6 +42,8 @@ export interface ServiceOptions {
   smsBackoffMs?: number[];
   /** Collect Node's process metrics too (one registry per process wants them once). */
   defaultMetrics?: boolean;
+  /** Run the minute schedule check (tests call `campaigns.tick()` themselves). */
+  cron?: boolean;
 }
 
 /** Redact PINs, tokens and full phones wherever they would appear in a log line. */
@@ -79,6 +83,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
         ...smsLedgerTables,
         ...limitTables,
         ...deliveryTables,
+        ...campaignTables,
       ],
       { onFailure: (err) => logger.fatal({ err }, 'the store cannot write: refusing further changes') },
     );
@@ -107,11 +112,13 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       logger,
       metrics,
       timeoutMs: config.sms.timeoutMs,
-      onFinal: (workflowId) =>
-        void host.amendClosed(workflowId, (r) => ({
-          ...r,
-          view: { ...r.view, sms: deliveries.join((r.view.sms as never) ?? []) },
-        })),
+      onFinal: (workflowId, to, status) =>
+        workflowId.startsWith('run_')
+          ? campaigns.delivered(workflowId, to, status)
+          : void host.amendClosed(workflowId, (r) => ({
+              ...r,
+              view: { ...r.view, sms: deliveries.join((r.view.sms as never) ?? []) },
+            })),
     });
     const pins = createPinSender({
       store,
@@ -126,6 +133,17 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       onAccepted: (workflowId, to, attempt) => deliveries.track(workflowId, to, attempt),
       timeoutMs: config.sms.timeoutMs,
     });
+    const campaigns = new CampaignService({
+      store,
+      directory,
+      consents,
+      limits,
+      chain,
+      deliveries,
+      clock,
+      logger,
+      config,
+    });
     const host = new WorkflowHost({
       store,
       clock,
@@ -137,8 +155,10 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       kinds: [
         activationKind({ directory, pins, vault, consents, clock, config }),
         authKind({ directory, pins, vault, clock, config }),
+        campaigns.kind(),
       ],
     });
+    campaigns.host = host;
     const activations = new ActivationService(host, { config, clock });
     const auth = new AuthService(host, { config, clock, limits });
     host.onClosed((record) => {
@@ -162,6 +182,17 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const tokens = new TokenRegistry(dataDir, config);
     const newTokens = tokens.bootstrap();
     const restored = await host.restore();
+    // The schedule: node-cron drives a check every minute; the decisions are the service's.
+    await campaigns.tick();
+    const cronTask =
+      options.cron === false
+        ? null
+        : cron.schedule(
+            '* * * * *',
+            () =>
+              void campaigns.tick().catch((err) => logger.error({ err }, 'campaign schedule check failed')),
+            { name: 'campaigns' },
+          );
     const app = createApp({
       config,
       logger,
@@ -176,8 +207,10 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       host,
       deliveries,
       balances,
+      campaigns,
     });
     const stopTimers = () => {
+      void cronTask?.stop();
       clearInterval(sweep);
       clearInterval(balanceTimer);
       deliveries.stop();
@@ -189,6 +222,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       directory,
       consents,
       auth,
+      campaigns,
       limits,
       chain,
       deliveries,

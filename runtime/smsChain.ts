@@ -70,13 +70,22 @@ export class SmsChain {
     this.health.set(name, h);
   }
 
+  /** Send through one provider only (a campaign that names its provider), with its retries. */
+  sendVia(sender: SmsSender, message: SmsMessage, sendNo: number) {
+    return this.send(message, sendNo, [sender]);
+  }
+
   /** Send through the chain; resolves with the receipt and every attempt, or throws SMS_FAILED with them. */
-  async send(message: SmsMessage, sendNo: number): Promise<{ receipt: SmsReceipt; attempts: SmsAttempt[] }> {
+  async send(
+    message: SmsMessage,
+    sendNo: number,
+    only?: SmsSender[],
+  ): Promise<{ receipt: SmsReceipt; attempts: SmsAttempt[] }> {
     const attempts: SmsAttempt[] = [];
     const backoff = this.opts.backoffMs ?? [300, 1000];
     let mayHaveSent = false;
     let stop = false;
-    for (const sender of this.order()) {
+    for (const sender of only ?? this.order()) {
       for (let tryNo = 0; tryNo <= this.opts.retries && !stop; tryNo++) {
         if (tryNo > 0) await this.sleep(backoff[Math.min(tryNo - 1, backoff.length - 1)]!);
         const at = new Date(this.opts.clock.now()).toISOString();

@@ -44,6 +44,7 @@ export async function startService(opts: TestServiceOptions = {}) {
     clock: opts.clock,
     senders: opts.realProviders ? undefined : (opts.senders ?? [sms]),
     defaultMetrics: false,
+    cron: false,
     smsBackoffMs: [10],
   });
   const { server, stop } = await listen(service, '127.0.0.1', 0);

@@ -338,4 +338,18 @@ export class EmbeddedCardDirectory implements CardDirectory {
   async count(): Promise<number> {
     return this.cards.size;
   }
+
+  async *pages(pageSize: number): AsyncIterable<Card[]> {
+    let page: Card[] = [];
+    for (const card of this.cards.values()) {
+      if (!card.holder || card.state !== 'active') continue;
+      page.push(card);
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+        await new Promise((r) => setImmediate(r)); // let requests in between pages
+      }
+    }
+    if (page.length) yield page;
+  }
 }

@@ -1,0 +1,87 @@
+/**
+ * Who a campaign reaches, and what each one reads. Filters combine with AND; a holder is a
+ * recipient only when the latest consent entry of their phone says yes (38-FZ art. 18: the
+ * sender must be able to prove consent), and each phone gets one message per run however many
+ * cards it has.
+ */
+import { z } from 'zod';
+import type { Card } from './ports.ts';
+import { wallAt } from './schedule.ts';
+import { parseDate } from './validate.ts';
+
+export const audienceSchema = z
+  .object({
+    /** `all` (the default) or a birthday audience. */
+    type: z.enum(['all', 'birthday']).default('all'),
+    /** With `birthday`: holders whose birthday is in this many days (0 = today). */
+    inDays: z.number().int().min(0).max(365).default(0),
+    cardPrefix: z
+      .string()
+      .regex(/^\d{1,20}$/)
+      .optional(),
+    cardFrom: z
+      .string()
+      .regex(/^\d{1,20}$/)
+      .optional(),
+    cardTo: z
+      .string()
+      .regex(/^\d{1,20}$/)
+      .optional(),
+    discount: z.number().int().min(0).max(99).optional(),
+    activatedSince: z
+      .string()
+      .refine((s) => !Number.isNaN(Date.parse(s)) || parseDate(s) !== null, 'ISO date')
+      .optional(),
+  })
+  .strict();
+
+export type Audience = z.infer<typeof audienceSchema>;
+
+const within = (n: string, from?: string, to?: string) =>
+  (from === undefined || n.length > from.length || (n.length === from.length && n >= from)) &&
+  (to === undefined || n.length < to.length || (n.length === to.length && n <= to));
+
+/** Whether a card's holder is in the audience at `now` in the venue's zone (consent aside). */
+export function inAudience(card: Card, audience: Audience, now: number, timeZone: string): boolean {
+  if (!card.holder?.phone || card.state !== 'active') return false;
+  if (audience.cardPrefix && !card.number.startsWith(audience.cardPrefix)) return false;
+  if ((audience.cardFrom || audience.cardTo) && !within(card.number, audience.cardFrom, audience.cardTo))
+    return false;
+  if (audience.discount !== undefined && card.discount !== audience.discount) return false;
+  if (audience.activatedSince) {
+    const since = Date.parse(audience.activatedSince);
+    if (!card.activatedAt || Date.parse(card.activatedAt) < since) return false;
+  }
+  if (audience.type === 'birthday') {
+    if (!card.holder.birthday) return false;
+    const w = wallAt(now + audience.inDays * 86_400_000, timeZone);
+    const [, m, d] = card.holder.birthday.split('-').map(Number) as [number, number, number];
+    // Holders born on 29 February are greeted on 28 February in other years.
+    const leap = (w.y % 4 === 0 && w.y % 100 !== 0) || w.y % 400 === 0;
+    const day = m === 2 && d === 29 && !leap ? 28 : d;
+    if (m !== w.m || day !== w.d) return false;
+  }
+  return true;
+}
+
+/**
+ * The holder's first name: in a three-word Russian «Фамилия Имя Отчество» the second word; in
+ * two words, the second for Cyrillic («Иванов Иван») and the first for Latin («Anna Lee»).
+ */
+export function firstName(fullName: string): string {
+  const words = fullName.trim().split(/\s+/);
+  if (words.length >= 3) return words[1]!;
+  if (words.length === 2) return /\p{Script=Cyrillic}/u.test(fullName) ? words[1]! : words[0]!;
+  return words[0] ?? '';
+}
+
+export function renderFor(
+  text: string,
+  card: { number: string; holder: { fullName: string } | null },
+): string {
+  const full = card.holder?.fullName ?? '';
+  const values: Record<string, string> = { firstName: firstName(full), fullName: full, card: card.number };
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+export const PLACEHOLDERS = ['firstName', 'fullName', 'card'];

@@ -1,0 +1,704 @@
+/**
+ * SMS news campaigns: definitions, their runs (workflows of machines/campaign.ts), the audience
+ * and each recipient's outcome, the batch effect, and the schedule.
+ *
+ * Crash safety: a recipient moves queued → sending → sent | failed | skipped | unknown, and
+ * `sending` is on disk before the SMS leaves. After a crash, a recipient caught in `sending` is
+ * reconciled through the provider where it can tell (smsc finds a message by our id), otherwise
+ * marked `unknown` and reported — never sent again blindly. Counts change in the same commit as
+ * the recipients they count.
+ */
+import { z } from 'zod';
+import { fromPromise } from 'xstate';
+import type { Logger } from 'pino';
+import { campaignRunMachine, type BatchResult, type CampaignRunContext } from '../machines/campaign.ts';
+import { AppError } from '../machines/errors.ts';
+import type { CardDirectory, Clock, DeliveryStatus, RecordStore, SmsSender, Table } from './ports.ts';
+import type { Config } from './config.ts';
+import type { ConsentLedger } from './consents.ts';
+import type { RateLimits } from './limits.ts';
+import type { SmsChain } from './smsChain.ts';
+import type { DeliveryTracker } from './delivery.ts';
+import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
+import { audienceSchema, inAudience, renderFor, type Audience } from './audience.ts';
+import { countSegments } from './segments.ts';
+import { newId } from './ids.ts';
+import { nextOccurrence, sendWindow, validCron, type QuietHours } from './schedule.ts';
+import { normalizePhone, maskPhone } from './phone.ts';
+import { flag, validationError } from './validate.ts';
+import { smscId } from '../adapters/sms/smsc.ts';
+import { money } from '../adapters/sms/http.ts';
+
+export type RecipientStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'skipped' | 'unknown';
+
+export interface Recipient {
+  runId: string;
+  phone: string;
+  card: string;
+  status: RecipientStatus;
+  reason?: string;
+  provider?: string;
+  messageId?: string;
+  segments?: number;
+  cost?: string | null;
+  at?: string;
+}
+
+export interface RunCounts {
+  runId: string;
+  total: number;
+  queued: number;
+  sending: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  skipped: number;
+  unknown: number;
+  skippedReasons: Record<string, number>;
+  segments: number;
+  /** Cost in ten-thousandths of the currency unit (exact sums, no float drift). */
+  cost: number;
+  prepared: boolean;
+}
+
+export interface CampaignDef {
+  id: string;
+  name: string;
+  text: string;
+  audience: Audience;
+  schedule: { at: string } | { cron: string; timezone: string } | null;
+  quietHours: QuietHours | false;
+  weekdaysOnly: boolean;
+  timezone: string;
+  ratePerSecond: number;
+  provider: string | null;
+  budget: number | null;
+  cancelled: boolean;
+  runs: string[];
+  nextRunAt: number | null;
+  missedRuns: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const campaignTables = ['campaigns', 'recipients', 'runCounts'];
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM');
+const createSchema = z.object({
+  name: z.string().trim().min(1).max(100),
+  text: z.string().trim().min(1).max(1000),
+  audience: z.preprocess((v) => (v === 'all' || v === undefined ? {} : v), audienceSchema),
+  schedule: z
+    .union([
+      z.object({ at: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'ISO 8601 time') }).strict(),
+      z
+        .object({
+          cron: z.string().refine(validCron, 'a 5-field cron expression'),
+          timezone: z.string().optional(),
+        })
+        .strict(),
+    ])
+    .nullable()
+    .optional(),
+  quietHours: z.union([z.literal(false), z.object({ from: hhmm, to: hhmm }).strict()]).optional(),
+  weekdaysOnly: flag.optional(),
+  ratePerSecond: z.number().min(0.1).max(1000).optional(),
+  provider: z.string().optional(),
+  budget: z.number().min(0).optional(),
+});
+
+const emptyCounts = (runId: string): RunCounts => ({
+  runId,
+  total: 0,
+  queued: 0,
+  sending: 0,
+  sent: 0,
+  delivered: 0,
+  failed: 0,
+  skipped: 0,
+  unknown: 0,
+  skippedReasons: {},
+  segments: 0,
+  cost: 0,
+  prepared: false,
+});
+
+const PREPARE_PAGE = 1000;
+/** Recipients per batch at most, whatever the rate (a batch is also the unit of pause). */
+const MAX_BATCH = 200;
+
+export interface CampaignDeps {
+  store: RecordStore;
+  directory: CardDirectory;
+  consents: ConsentLedger;
+  limits: RateLimits;
+  chain: SmsChain;
+  deliveries: DeliveryTracker;
+  clock: Clock;
+  logger: Logger;
+  config: Readonly<Config>;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export class CampaignService {
+  private readonly defs: Table<CampaignDef>;
+  private readonly recipients: Table<Recipient>;
+  private readonly counts: Table<RunCounts>;
+  /** Phones still queued, per live run, in order. Rebuilt from the store on restart. */
+  private readonly queues = new Map<string, string[]>();
+  private readonly sleep: (ms: number) => Promise<void>;
+  /** Set once the host exists (the host is built with this service's workflow kind). */
+  host!: WorkflowHost;
+
+  constructor(private readonly deps: CampaignDeps) {
+    this.defs = deps.store.table<CampaignDef>('campaigns');
+    this.recipients = deps.store.table<Recipient>('recipients');
+    this.counts = deps.store.table<RunCounts>('runCounts');
+    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  private now() {
+    return this.deps.clock.now();
+  }
+  private iso(t = this.now()) {
+    return new Date(t).toISOString();
+  }
+
+  // ---- the workflow kind --------------------------------------------------------------------
+
+  kind(): WorkflowKind {
+    const machine = campaignRunMachine.provide({
+      actors: {
+        sendBatch: fromPromise(({ input }: { input: { runId: string; batchNo: number } }) =>
+          this.batch(input.runId),
+        ),
+      },
+    });
+    return {
+      kind: 'campaignRun',
+      prefix: 'run',
+      machine,
+      quietEffects: true,
+      project: (raw) => {
+        const ctx = raw as unknown as CampaignRunContext;
+        return {
+          terminal: null,
+          phone: null,
+          card: null,
+          deadline: ctx.wakeAt ?? ctx.startAt,
+          view: {
+            campaignId: ctx.campaignId,
+            batches: ctx.batches,
+            startedAt: ctx.startedAt ? this.iso(ctx.startedAt) : null,
+            pauseRequested: ctx.pauseRequested,
+          },
+        };
+      },
+      onClosed: (record) => this.runClosed(record),
+    };
+  }
+
+  // ---- definitions ---------------------------------------------------------------------------
+
+  /** Validate and store a campaign; a schedule makes it scheduled at once. */
+  async create(body: unknown, by: string): Promise<CampaignDef> {
+    const parsed = createSchema.safeParse(body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    const b = parsed.data;
+    const { campaigns, sms } = this.deps.config;
+    if (b.provider !== undefined && !this.deps.chain.sender(b.provider)) {
+      throw new AppError('VALIDATION_FAILED', {
+        field: 'provider',
+        reason: `provider: one of ${sms.providers.join(', ')}`,
+      });
+    }
+    let schedule: CampaignDef['schedule'] = null;
+    if (b.schedule && 'cron' in b.schedule) {
+      const tz = b.schedule.timezone ?? campaigns.timezone;
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      } catch {
+        throw new AppError('VALIDATION_FAILED', {
+          field: 'schedule.timezone',
+          reason: 'schedule.timezone: unknown IANA time zone',
+        });
+      }
+      schedule = { cron: b.schedule.cron.trim(), timezone: tz };
+    } else if (b.schedule) {
+      schedule = { at: new Date(Date.parse(b.schedule.at)).toISOString() };
+    }
+    const now = this.now();
+    const def: CampaignDef = {
+      id: newId('cmp', now),
+      name: b.name,
+      text: b.text,
+      audience: b.audience,
+      schedule,
+      quietHours: b.quietHours ?? campaigns.quietHours,
+      weekdaysOnly: b.weekdaysOnly ?? campaigns.weekdaysOnly,
+      timezone: schedule && 'timezone' in schedule ? schedule.timezone : campaigns.timezone,
+      ratePerSecond: b.ratePerSecond ?? campaigns.ratePerSecond,
+      provider: b.provider ?? null,
+      budget: b.budget ?? null,
+      cancelled: false,
+      runs: [],
+      nextRunAt:
+        schedule && 'cron' in schedule ? nextOccurrence(schedule.cron, schedule.timezone, now) : null,
+      missedRuns: 0,
+      createdAt: this.iso(now),
+      updatedAt: this.iso(now),
+    };
+    this.defs.put(def.id, def);
+    if (schedule && 'at' in schedule) await this.newRun(def, by, { at: Date.parse(schedule.at) });
+    await this.deps.store.flush();
+    return this.def(def.id);
+  }
+
+  def(id: string): CampaignDef {
+    const def = this.defs.get(id);
+    if (!def) throw new AppError('CAMPAIGN_NOT_FOUND');
+    return def;
+  }
+
+  list(): CampaignDef[] {
+    return [...this.defs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  private async newRun(
+    def: CampaignDef,
+    by: string,
+    how: { at: number } | { now: true },
+  ): Promise<WorkflowRecord> {
+    const record = await this.host.start(
+      'campaignRun',
+      { campaignId: def.id, startAt: 'at' in how ? how.at : null },
+      by,
+      'at' in how ? { type: 'SCHEDULE', at: how.at } : { type: 'START' },
+    );
+    this.defs.put(def.id, {
+      ...this.defs.get(def.id)!,
+      runs: [...this.defs.get(def.id)!.runs, record.id],
+      updatedAt: this.iso(),
+    });
+    return record;
+  }
+
+  /** The run the campaign's controls act on: the newest. */
+  private async currentRun(def: CampaignDef): Promise<WorkflowRecord | undefined> {
+    const id = def.runs.at(-1);
+    return id ? this.host.get(id) : undefined;
+  }
+
+  /** The campaign's state: its current run's while one is live or for a one-off; else scheduled. */
+  async stateOf(def: CampaignDef): Promise<string> {
+    if (def.cancelled) return 'cancelled';
+    const run = await this.currentRun(def);
+    const recurring = def.schedule !== null && 'cron' in def.schedule;
+    if (recurring) return run?.live && run.state !== 'draft' ? run.state : 'scheduled';
+    return run?.state ?? 'draft';
+  }
+
+  runCounts(runId: string): RunCounts {
+    return this.counts.get(runId) ?? emptyCounts(runId);
+  }
+
+  // ---- estimate and start ----------------------------------------------------------------------
+
+  /** Recipients with consent, segments per message (the longest rendering), estimated cost. */
+  async estimate(id: string) {
+    const def = this.def(id);
+    const now = this.now();
+    const phones = new Set<string>();
+    let maxSegments = countSegments(def.text).segments;
+    let segments = 0;
+    const skipped: Record<string, number> = {};
+    for await (const page of this.deps.directory.pages(PREPARE_PAGE)) {
+      for (const card of page) {
+        if (!inAudience(card, def.audience, now, def.timezone)) continue;
+        const reason = this.skipReason(card.holder!.phone!, phones);
+        if (reason) {
+          skipped[reason] = (skipped[reason] ?? 0) + 1;
+          continue;
+        }
+        phones.add(card.holder!.phone!);
+        const n = countSegments(renderFor(def.text, card)).segments;
+        segments += n;
+        maxSegments = Math.max(maxSegments, n);
+      }
+    }
+    const cost = (segments * this.deps.config.campaigns.pricePerSegment).toFixed(2);
+    return { recipients: phones.size, segmentsPerMessage: maxSegments, segments, cost, skipped };
+  }
+
+  private skipReason(phone: string, seen: Set<string>): string | null {
+    if (seen.has(phone)) return 'duplicatePhone';
+    const consent = this.deps.consents.get(phone);
+    if (!consent) return 'noConsent';
+    if (!consent.marketing) return consent.history.some((h) => h.marketing) ? 'optedOut' : 'noConsent';
+    return null;
+  }
+
+  async start(id: string, by: string, override: boolean): Promise<WorkflowRecord> {
+    const def = this.def(id);
+    if (def.cancelled) throw new AppError('CAMPAIGN_STATE', { action: 'start', state: 'cancelled' });
+    const current = await this.currentRun(def);
+    if (current?.live && current.state !== 'draft' && current.state !== 'scheduled') {
+      throw new AppError('CAMPAIGN_STATE', { action: 'start', state: current.state });
+    }
+    if (!override) await this.checkBudget(def);
+    if (current?.live) return this.host.send(current.id, (now) => ({ type: 'START', now, by }));
+    return this.newRun(def, by, { now: true });
+  }
+
+  private async checkBudget(def: CampaignDef) {
+    const est = await this.estimate(def.id);
+    if (def.budget !== null && Number(est.cost) > def.budget) {
+      throw new AppError('BUDGET_EXCEEDED', {
+        reason: `оценка ${est.cost} > бюджет ${def.budget} / estimate ${est.cost} over budget ${def.budget}`,
+        estimate: est.cost,
+        budget: def.budget,
+      });
+    }
+    const perDay = this.deps.config.limits.smsPerDay;
+    if (perDay > 0) {
+      const left = this.deps.limits.smsLeftToday(perDay);
+      if (est.recipients > left) {
+        throw new AppError('BUDGET_EXCEEDED', {
+          reason: `${est.recipients} SMS > остаток дня ${left} / ${est.recipients} SMS over today's ${left}`,
+          recipients: est.recipients,
+          smsLeftToday: left,
+        });
+      }
+    }
+  }
+
+  /** Pause, resume or cancel the current run; answers once the run has taken the change. */
+  async control(
+    id: string,
+    action: 'pause' | 'resume' | 'cancel',
+    by: string,
+  ): Promise<WorkflowRecord | null> {
+    const def = this.def(id);
+    const run = await this.currentRun(def);
+    if (!run || !run.live) {
+      if (action === 'cancel') {
+        this.defs.put(def.id, { ...def, cancelled: true, nextRunAt: null, updatedAt: this.iso() });
+        await this.deps.store.flush();
+        return run ?? null;
+      }
+      throw new AppError('CAMPAIGN_STATE', { action, state: await this.stateOf(def) });
+    }
+    const allowed = {
+      pause: ['running'],
+      resume: ['paused'],
+      cancel: ['draft', 'scheduled', 'running', 'paused'],
+    }[action];
+    if (!allowed.includes(run.state)) throw new AppError('CAMPAIGN_STATE', { action, state: run.state });
+    const type = action.toUpperCase();
+    let record = await this.host.send(run.id, (now) => ({ type, now, by }));
+    // A batch in flight finishes first: wait for it (a batch is at most a second or so).
+    const want = { pause: 'paused', resume: 'running', cancel: 'cancelled' }[action];
+    for (let i = 0; i < 100 && record.state !== want && record.live; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      record = (await this.host.get(run.id))!;
+    }
+    if (action === 'cancel' && def.schedule && 'cron' in def.schedule) {
+      this.defs.put(def.id, { ...this.def(def.id), cancelled: true, nextRunAt: null, updatedAt: this.iso() });
+      await this.deps.store.flush();
+    }
+    return record;
+  }
+
+  /** Send the rendered text to one phone only (not counted in any run). */
+  async test(id: string, phoneInput: unknown) {
+    const def = this.def(id);
+    const phone = normalizePhone(phoneInput, this.deps.config.phones);
+    const card = (await this.deps.directory.byPhone(phone))[0] ?? {
+      number: '0000000000',
+      holder: { fullName: 'Иванов Иван Иванович' },
+    };
+    const text = renderFor(def.text, card);
+    const sendNo = Date.now();
+    const { receipt, attempts } = await this.chainFor(def).send(
+      {
+        to: phone,
+        text,
+        purpose: 'test',
+        idempotencyKey: `${def.id}:test:${sendNo}`,
+        templateId: `campaign-test:${def.id}`,
+        segments: countSegments(text).segments,
+      },
+      1,
+    );
+    return { text, receipt, attempts };
+  }
+
+  private chainFor(def: CampaignDef): Pick<SmsChain, 'send'> {
+    if (!def.provider) return this.deps.chain;
+    const sender = this.deps.chain.sender(def.provider)!;
+    const chain = this.deps.chain;
+    return {
+      send: (message, sendNo) => chain.sendVia(sender, message, sendNo),
+    };
+  }
+
+  // ---- the batch effect ---------------------------------------------------------------------
+
+  /** Build the run's recipient list from the directory, a page at a time. Idempotent. */
+  private async prepare(runId: string, def: CampaignDef) {
+    const counts = this.runCounts(runId);
+    if (counts.prepared) return;
+    const now = this.now();
+    const seen = new Set<string>();
+    const queue: string[] = [];
+    const next: RunCounts = { ...emptyCounts(runId) };
+    for await (const page of this.deps.directory.pages(PREPARE_PAGE)) {
+      for (const card of page) {
+        if (!inAudience(card, def.audience, now, def.timezone)) continue;
+        const phone = card.holder!.phone!;
+        const reason = this.skipReason(phone, seen);
+        if (reason) {
+          next.skippedReasons[reason] = (next.skippedReasons[reason] ?? 0) + 1;
+          continue;
+        }
+        seen.add(phone);
+        queue.push(phone);
+        this.recipients.put(`${runId}:${phone}`, { runId, phone, card: card.number, status: 'queued' });
+      }
+      await this.deps.store.flush();
+    }
+    next.total = queue.length;
+    next.queued = queue.length;
+    next.prepared = true;
+    this.counts.put(runId, next);
+    this.queues.set(runId, queue);
+    await this.deps.store.flush();
+  }
+
+  private move(r: Recipient, to: RecipientStatus, extra: Partial<Recipient> = {}) {
+    const c = { ...this.runCounts(r.runId), skippedReasons: { ...this.runCounts(r.runId).skippedReasons } };
+    c[r.status as 'queued'] -= 1;
+    c[to as 'queued'] += 1;
+    if (to === 'skipped' && extra.reason)
+      c.skippedReasons[extra.reason] = (c.skippedReasons[extra.reason] ?? 0) + 1;
+    if (to === 'sent' && extra.segments) c.segments += extra.segments;
+    if (to === 'sent' && extra.cost) c.cost += Math.round(Number(extra.cost) * 10_000);
+    this.counts.put(r.runId, c);
+    const next = { ...r, ...extra, status: to, at: this.iso() };
+    this.recipients.put(`${r.runId}:${r.phone}`, next);
+    return next;
+  }
+
+  /** One batch: wait for the window, send up to a second's worth, persist every outcome. */
+  private async batch(runId: string): Promise<BatchResult> {
+    const record = await this.host.get(runId);
+    const def = this.def(String(record!.view.campaignId));
+    await this.prepare(runId, def);
+    await this.reconcile(runId);
+    const queue = this.queue(runId);
+    if (queue.length === 0) return { done: true, waitUntil: null };
+    const started = this.now();
+    const window = sendWindow(started, def.timezone, def.quietHours, def.weekdaysOnly);
+    if (!window.open) return { done: false, waitUntil: window.opensAt, reason: 'quietHours' };
+    const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(def.ratePerSecond)));
+    const perDay = this.deps.config.limits.smsPerDay;
+    const batch: Recipient[] = [];
+    while (batch.length < size && queue.length) {
+      const phone = queue.shift()!;
+      const r = this.recipients.get(`${runId}:${phone}`);
+      if (!r || r.status !== 'queued') continue;
+      // Consent is checked again before each send: an opt-out after the start still counts.
+      const consent = this.deps.consents.get(phone);
+      if (!consent?.marketing) {
+        this.move(r, 'skipped', { reason: 'optedOut' });
+        continue;
+      }
+      const wait = this.deps.limits.smsBudgetWait(perDay);
+      if (wait > 0) {
+        queue.unshift(phone);
+        break;
+      }
+      this.deps.limits.spendSms(perDay);
+      batch.push(this.move(r, 'sending'));
+    }
+    await this.deps.store.flush(); // `sending` is on disk before any SMS leaves
+    const chain = this.chainFor(def);
+    const cards = new Map<string, { number: string; holder: { fullName: string } | null }>();
+    for (const r of batch)
+      cards.set(r.phone, (await this.deps.directory.get(r.card)) ?? { number: r.card, holder: null });
+    await Promise.all(
+      batch.map(async (r) => {
+        const text = renderFor(def.text, cards.get(r.phone)!);
+        const key = `${runId}:${r.phone}`;
+        try {
+          const { receipt, attempts } = await chain.send(
+            {
+              to: r.phone,
+              text,
+              purpose: 'marketing',
+              idempotencyKey: key,
+              templateId: `campaign:${def.id}`,
+              segments: countSegments(text).segments,
+            },
+            1,
+          );
+          this.move(r, 'sent', {
+            provider: receipt.provider,
+            messageId: receipt.messageId,
+            segments: receipt.segments,
+            cost: receipt.cost,
+          });
+          this.deps.deliveries.track(runId, r.phone, attempts.at(-1)!);
+        } catch (err) {
+          const attempts =
+            (err as { attempts?: Array<{ error?: { code: string; text: string } }> }).attempts ?? [];
+          const last = attempts.at(-1)?.error;
+          this.move(r, 'failed', {
+            reason: last ? `${last.code}: ${last.text}`.slice(0, 200) : 'SMS_FAILED',
+          });
+        }
+      }),
+    );
+    await this.deps.store.flush();
+    if (queue.length === 0) return { done: true, waitUntil: null };
+    if (this.deps.limits.smsBudgetWait(perDay) > 0) {
+      return {
+        done: false,
+        waitUntil: this.now() + this.deps.limits.smsBudgetWait(perDay) * 1000,
+        reason: 'dailyBudget',
+      };
+    }
+    // Throttle: a batch of `ratePerSecond` messages takes at least a second.
+    const spent = this.now() - started;
+    const slot = (batch.length / def.ratePerSecond) * 1000;
+    if (spent < slot) await this.sleep(slot - spent);
+    return { done: false, waitUntil: null };
+  }
+
+  private queue(runId: string): string[] {
+    let queue = this.queues.get(runId);
+    if (!queue) {
+      queue = [];
+      for (const r of this.recipients.values())
+        if (r.runId === runId && r.status === 'queued') queue.push(r.phone);
+      this.queues.set(runId, queue);
+    }
+    return queue;
+  }
+
+  /**
+   * Recipients left in `sending` by a crash: smsc can find a message by our id, so ask it;
+   * anything else is `unknown` and reported, never sent again.
+   */
+  private async reconcile(runId: string) {
+    const stuck = [...this.recipients.values()].filter((r) => r.runId === runId && r.status === 'sending');
+    if (stuck.length === 0) return;
+    const smsc = this.deps.chain.sender('smsc') as (SmsSender & { status?: SmsSender['status'] }) | undefined;
+    for (const r of stuck) {
+      let found: DeliveryStatus | undefined;
+      if (smsc?.status) {
+        const id = String(smscId(`${runId}:${r.phone}`));
+        try {
+          found = (
+            await smsc.status(
+              [{ messageId: id, to: r.phone }],
+              AbortSignal.timeout(this.deps.config.sms.timeoutMs),
+            )
+          ).get(id);
+        } catch {
+          found = undefined;
+        }
+        if (found && found !== 'unknown') {
+          this.move(r, 'sent', { provider: 'smsc', messageId: id, reason: 'reconciled after restart' });
+          continue;
+        }
+      }
+      this.move(r, 'unknown', { reason: 'interrupted while sending; not resent' });
+      this.deps.logger.warn(
+        { run: runId, phone: maskPhone(r.phone) },
+        'campaign recipient outcome unknown after restart',
+      );
+    }
+    await this.deps.store.flush();
+  }
+
+  /** A delivery report for a campaign message. */
+  delivered(runId: string, phone: string, status: DeliveryStatus) {
+    const r = this.recipients.get(`${runId}:${phone}`);
+    if (!r || r.status !== 'sent' || status !== 'delivered') return;
+    this.move(r, 'delivered');
+  }
+
+  /** A run ended: its recipients leave the live tables for the archive (one file per run). */
+  private runClosed(record: WorkflowRecord) {
+    this.queues.delete(record.id);
+    for (const [key, r] of [...this.recipients.entries()]) {
+      if (r.runId !== record.id) continue;
+      this.deps.store.archive('recipients', record.id, r);
+      this.recipients.delete(key);
+    }
+  }
+
+  /** Recipients of a run with a status, paged by position. */
+  async recipientsOf(runId: string, status: string | undefined, offset: number, limit: number) {
+    const all: Recipient[] = [];
+    const live = [...this.recipients.values()].filter((r) => r.runId === runId);
+    if (live.length) all.push(...live);
+    else {
+      const latest = new Map<string, Recipient>();
+      await this.deps.store.flush(); // a run closed a moment ago may still have its archive lines pending
+      await this.deps.store.scanArchive<Recipient>('recipients', runId, (r) => latest.set(r.phone, r));
+      all.push(...latest.values());
+    }
+    const filtered = status ? all.filter((r) => r.status === status) : all;
+    return {
+      items: filtered.slice(offset, offset + limit),
+      next: offset + limit < filtered.length ? offset + limit : null,
+    };
+  }
+
+  // ---- the schedule ----------------------------------------------------------------------------
+
+  /**
+   * Start the recurring runs that are due. Called every minute by node-cron, at start-up, and
+   * directly by tests with a moved clock. A run missed while the service was down runs once if
+   * it is still within `campaigns.catchUpMinutes`; older misses are counted and skipped.
+   */
+  async tick(): Promise<number> {
+    const now = this.now();
+    let started = 0;
+    for (const def of [...this.defs.values()]) {
+      if (
+        def.cancelled ||
+        !def.schedule ||
+        !('cron' in def.schedule) ||
+        def.nextRunAt === null ||
+        def.nextRunAt > now
+      )
+        continue;
+      const late = now - def.nextRunAt;
+      const next = nextOccurrence(def.schedule.cron, def.schedule.timezone, now);
+      const current = await this.currentRun(def);
+      if (late <= this.deps.config.campaigns.catchUpMinutes * 60_000 && !current?.live) {
+        this.defs.put(def.id, { ...def, nextRunAt: next, updatedAt: this.iso() });
+        await this.newRun(this.def(def.id), 'schedule', { now: true });
+        started += 1;
+      } else {
+        this.defs.put(def.id, {
+          ...def,
+          nextRunAt: next,
+          missedRuns: def.missedRuns + 1,
+          updatedAt: this.iso(),
+        });
+        this.deps.logger.warn(
+          { campaign: def.id, scheduledFor: this.iso(def.nextRunAt) },
+          current?.live ? 'previous run still going: firing skipped' : 'missed run too old to catch up',
+        );
+      }
+    }
+    await this.deps.store.flush();
+    return started;
+  }
+}
+
+export { money };

@@ -1,0 +1,330 @@
+/** Campaigns through the HTTP API, with a clock the test moves: audience, consent, schedule, controls. */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startService, sleep, type TestService } from '../helpers.ts';
+import { FakeClock } from '../fakes/clock.ts';
+
+interface Ctx {
+  svc: TestService;
+  clock: FakeClock;
+}
+
+// 12:00 in Moscow, a Thursday.
+const NOON = Date.parse('2026-11-26T09:00:00Z');
+
+/** Holders: three consenting (one with two cards), one who never consented, one who opted out. */
+const BASE = [
+  'number,name,phone,birthday,discount',
+  '100,Иванов Иван Иванович,+79160000001,26.11.1980,5',
+  '101,Петрова Анна,+79160000002,01.01.1990,5',
+  '102,Anna Lee,+79160000003,26.11.1995,3',
+  '103,Иванов Иван Иванович,+79160000001,26.11.1980,5',
+  '104,Сидоров Пётр,+79160000004,02.02.1970,5',
+  '105,Кузнецова Ольга,+79160000005,03.03.1975,5',
+].join('\n');
+
+async function serve(ctx: Ctx, config: Record<string, unknown> = {}) {
+  ctx.clock = new FakeClock(NOON);
+  ctx.svc = await startService({
+    clock: ctx.clock,
+    config: {
+      campaigns: { quietHours: { from: '21:00', to: '09:00' }, timezone: 'Europe/Moscow', ...config },
+    } as never,
+  });
+  await ctx.svc.call('POST', '/api/v1/cards/import', { body: BASE, headers: { 'Content-Type': 'text/csv' } });
+  for (const phone of ['+79160000001', '+79160000002', '+79160000003']) {
+    await ctx.svc.call('POST', '/api/v1/consents', { json: { phone, marketing: true, source: 'pos' } });
+  }
+  await ctx.svc.call('POST', '/api/v1/consents', {
+    json: { phone: '+79160000005', marketing: true, source: 'web' },
+  });
+  await ctx.svc.call('POST', '/api/v1/consents', {
+    json: { phone: '+79160000005', marketing: false, source: 'sms-stop' },
+  });
+}
+
+const create = (svc: TestService, body: Record<string, unknown>) =>
+  svc.call('POST', '/api/v1/campaigns', {
+    json: {
+      name: 'Новости',
+      text: '{firstName}, у нас новое меню! Карта {card}',
+      ratePerSecond: 100,
+      ...body,
+    },
+  });
+const get = async (svc: TestService, id: string) =>
+  (await svc.call('GET', `/api/v1/campaigns/${id}`)).json.campaign;
+
+async function until(svc: TestService, id: string, state: string) {
+  for (let i = 0; i < 200; i++) {
+    const c = await get(svc, id);
+    if (c.state === state) return c;
+    await sleep(20);
+  }
+  throw new Error(`campaign ${id} did not reach ${state}: ${JSON.stringify(await get(svc, id))}`);
+}
+
+const Campaigns = suite<Ctx>('campaigns');
+Campaigns.after.each(async (ctx) => ctx.svc?.stop());
+
+Campaigns(
+  'draft → estimate → start → completed: one message per consenting phone, personalised',
+  async (ctx) => {
+    await serve(ctx);
+    const created = await create(ctx.svc, {});
+    assert.is(created.status, 201, created.text);
+    const c = created.json.campaign;
+    assert.is(c.state, 'draft');
+    const est = (await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/estimate`)).json.estimate;
+    assert.is(est.recipients, 3);
+    assert.equal(est.skipped, { duplicatePhone: 1, noConsent: 1, optedOut: 1 });
+    assert.is(est.segmentsPerMessage, 1);
+    const started = await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+    assert.is(started.status, 200, started.text);
+    const done = await until(ctx.svc, c.id, 'completed');
+    assert.equal(done.counts, {
+      total: 3,
+      queued: 0,
+      sending: 0,
+      sent: 3,
+      delivered: 0,
+      failed: 0,
+      skipped: 0,
+      unknown: 0,
+    });
+    assert.equal(done.skippedReasons, { duplicatePhone: 1, noConsent: 1, optedOut: 1 });
+    assert.is(done.cost.actual, '5.55');
+    const sent = ctx.svc.sms.sent.filter((m) => m.purpose === 'marketing');
+    assert.equal(sent.map((m) => m.to).sort(), ['+79160000001', '+79160000002', '+79160000003']);
+    assert.ok(
+      sent.some(
+        (m) =>
+          m.text === 'Иван, у нас новое меню! Карта 100' || m.text === 'Иван, у нас новое меню! Карта 103',
+      ),
+    );
+    assert.ok(
+      sent.some((m) => m.text.startsWith('Anna, ')),
+      'a Latin name puts the first name first',
+    );
+    const recipients = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=sent`, {
+      as: 'support',
+    });
+    assert.is(recipients.json.items.length, 3);
+    assert.match(recipients.json.items[0].phone, /^\+7 916 \*\*\*-\*\*-0\d$/, 'support sees masked phones');
+  },
+);
+
+Campaigns('filters: birthday today, card prefix, discount group', async (ctx) => {
+  await serve(ctx);
+  const birthday = (await create(ctx.svc, { audience: { type: 'birthday' } })).json.campaign;
+  assert.is(
+    (await ctx.svc.call('GET', `/api/v1/campaigns/${birthday.id}/estimate`)).json.estimate.recipients,
+    2,
+  );
+  const prefix = (await create(ctx.svc, { audience: { cardPrefix: '102' } })).json.campaign;
+  assert.is(
+    (await ctx.svc.call('GET', `/api/v1/campaigns/${prefix.id}/estimate`)).json.estimate.recipients,
+    1,
+  );
+  const group = (await create(ctx.svc, { audience: { discount: 5 } })).json.campaign;
+  assert.is(
+    (await ctx.svc.call('GET', `/api/v1/campaigns/${group.id}/estimate`)).json.estimate.recipients,
+    2,
+  );
+  const soon = (await create(ctx.svc, { audience: { type: 'birthday', inDays: 36 } })).json.campaign;
+  assert.is(
+    (await ctx.svc.call('GET', `/api/v1/campaigns/${soon.id}/estimate`)).json.estimate.recipients,
+    1,
+    'Anna (01.01) in 36 days',
+  );
+});
+
+Campaigns('quiet hours: nothing is sent outside the window; the run waits for it', async (ctx) => {
+  await serve(ctx);
+  ctx.clock.t = Date.parse('2026-11-26T19:30:00Z'); // 22:30 in Moscow
+  const c = (await create(ctx.svc, {})).json.campaign;
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+  await sleep(100);
+  const waiting = await get(ctx.svc, c.id);
+  assert.is(waiting.state, 'running');
+  assert.is(waiting.counts.sent, 0);
+  assert.is(waiting.runs[0].wakeAt, '2026-11-27T06:00:00.000Z', 'waits for 09:00 Moscow');
+  ctx.clock.t = Date.parse('2026-11-27T06:00:00Z');
+  await ctx.svc.service.host.fireDeadlines();
+  const done = await until(ctx.svc, c.id, 'completed');
+  assert.is(done.counts.sent, 3);
+});
+
+Campaigns('quietHours: false in the create body turns them off for that campaign', async (ctx) => {
+  await serve(ctx);
+  ctx.clock.t = Date.parse('2026-11-26T19:30:00Z');
+  const c = (await create(ctx.svc, { quietHours: false })).json.campaign;
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+  assert.is((await until(ctx.svc, c.id, 'completed')).counts.sent, 3);
+});
+
+Campaigns('pause, resume, cancel take effect within a batch', async (ctx) => {
+  await serve(ctx);
+  const c = (await create(ctx.svc, { ratePerSecond: 1 })).json.campaign;
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+  await sleep(150);
+  const paused = await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/pause`);
+  assert.is(paused.status, 200, paused.text);
+  assert.is(paused.json.campaign.state, 'paused');
+  const sentAtPause = paused.json.campaign.counts.sent;
+  assert.ok(sentAtPause >= 1 && sentAtPause < 3, `sent at pause: ${sentAtPause}`);
+  await sleep(1200);
+  assert.is((await get(ctx.svc, c.id)).counts.sent, sentAtPause, 'nothing is sent while paused');
+  const again = await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/pause`);
+  assert.equal([again.status, again.json.error.code], [409, 'CAMPAIGN_STATE']);
+  assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/resume`)).json.campaign.state, 'running');
+  const cancelled = await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/cancel`);
+  assert.is(cancelled.json.campaign.state, 'cancelled');
+  const after = await get(ctx.svc, c.id);
+  assert.ok(after.counts.sent < 3, 'cancel stopped the run');
+  assert.is(after.counts.sent + after.counts.queued, 3, 'the rest stays queued, reported');
+});
+
+Campaigns('an opt-out after the start is honoured before each send', async (ctx) => {
+  await serve(ctx);
+  const c = (await create(ctx.svc, { ratePerSecond: 1 })).json.campaign;
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+  await sleep(100);
+  const sentFirst = ctx.svc.sms.sent.map((m) => m.to);
+  const later = ['+79160000001', '+79160000002', '+79160000003'].filter((p) => !sentFirst.includes(p));
+  await ctx.svc.call('POST', '/api/v1/consents', {
+    json: { phone: later[0], marketing: false, source: 'sms-stop' },
+  });
+  const done = await until(ctx.svc, c.id, 'completed');
+  assert.is(done.counts.skipped, 1);
+  assert.is(done.skippedReasons.optedOut, 2, 'one opted out before, one during the run');
+  assert.not.ok(
+    ctx.svc.sms.sent.some((m) => m.to === later[0]),
+    'the opted-out phone got nothing',
+  );
+});
+
+Campaigns(
+  'budget: refused over the campaign budget or the day’s SMS left, unless overridden',
+  async (ctx) => {
+    await serve(ctx);
+    const c = (await create(ctx.svc, { budget: 1 })).json.campaign;
+    const refused = await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+    assert.equal([refused.status, refused.json.error.code], [409, 'BUDGET_EXCEEDED']);
+    const forced = await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`, {
+      json: { override: true },
+    });
+    assert.is(forced.status, 200);
+    await ctx.svc.stop();
+    await serve(ctx, {});
+    await ctx.svc.stop();
+    ctx.clock = new FakeClock(NOON);
+    ctx.svc = await startService({
+      clock: ctx.clock,
+      config: { limits: { smsPerDay: 2 }, campaigns: { quietHours: false } } as never,
+    });
+    await ctx.svc.call('POST', '/api/v1/cards/import', {
+      body: BASE,
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    for (const phone of ['+79160000001', '+79160000002', '+79160000003'])
+      await ctx.svc.call('POST', '/api/v1/consents', { json: { phone, marketing: true, source: 'pos' } });
+    const day = (await create(ctx.svc, {})).json.campaign;
+    const res = await ctx.svc.call('POST', `/api/v1/campaigns/${day.id}/start`);
+    assert.equal([res.status, res.json.error.code, res.json.error.smsLeftToday], [409, 'BUDGET_EXCEEDED', 2]);
+  },
+);
+
+Campaigns('a one-off schedule: scheduled, then running at its time', async (ctx) => {
+  await serve(ctx);
+  const at = new Date(NOON + 3600_000).toISOString();
+  const c = (await create(ctx.svc, { schedule: { at } })).json.campaign;
+  assert.is(c.state, 'scheduled');
+  ctx.clock.advance(3600_000);
+  await ctx.svc.service.host.fireDeadlines();
+  assert.is((await until(ctx.svc, c.id, 'completed')).counts.sent, 3);
+});
+
+Campaigns(
+  'recurring birthday greetings at 10:00 Almaty: a run per day; a missed day is caught up once',
+  async (ctx) => {
+    await serve(ctx, { catchUpMinutes: 180 });
+    ctx.clock.t = Date.parse('2026-11-26T04:00:00Z'); // 09:00 in Almaty
+    const c = (
+      await create(ctx.svc, {
+        audience: { type: 'birthday' },
+        schedule: { cron: '0 10 * * *', timezone: 'Asia/Almaty' },
+        quietHours: false,
+      })
+    ).json.campaign;
+    assert.is(c.state, 'scheduled');
+    assert.is(c.nextRunAt, '2026-11-26T05:00:00.000Z');
+    assert.is(await ctx.svc.service.campaigns.tick(), 0, 'not yet');
+    ctx.clock.t = Date.parse('2026-11-26T05:00:30Z');
+    assert.is(await ctx.svc.service.campaigns.tick(), 1);
+    const first = await until(ctx.svc, c.id, 'scheduled');
+    assert.is(first.runs.length, 1);
+    assert.is(first.runs[0].counts.sent, 2, 'Иван and Anna have their birthday today');
+    assert.is(first.nextRunAt, '2026-11-27T05:00:00.000Z');
+    // Down over the next firing, back 2 h later: within the 3 h catch-up window, it runs once.
+    ctx.clock.t = Date.parse('2026-11-27T07:00:00Z');
+    assert.is(await ctx.svc.service.campaigns.tick(), 1);
+    assert.is(await ctx.svc.service.campaigns.tick(), 0, 'only once');
+    await until(ctx.svc, c.id, 'scheduled');
+    // Down for longer than the window: skipped and counted.
+    ctx.clock.t = Date.parse('2026-11-28T10:00:00Z');
+    assert.is(await ctx.svc.service.campaigns.tick(), 0);
+    const later = await get(ctx.svc, c.id);
+    assert.is(later.missedRuns, 1);
+    assert.is(later.runs.length, 2);
+    assert.is(later.nextRunAt, '2026-11-29T05:00:00.000Z');
+    const cancelled = await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/cancel`);
+    assert.is(cancelled.json.campaign.state, 'cancelled');
+    ctx.clock.t = Date.parse('2026-11-29T05:00:30Z');
+    assert.is(await ctx.svc.service.campaigns.tick(), 0, 'a cancelled schedule never fires');
+  },
+);
+
+Campaigns('test send: one rendered message to one phone', async (ctx) => {
+  await serve(ctx);
+  const c = (await create(ctx.svc, {})).json.campaign;
+  const res = await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/test`, {
+    json: { phone: '89160000002' },
+  });
+  assert.is(res.status, 200, res.text);
+  assert.is(res.json.test.text, 'Анна, у нас новое меню! Карта 101');
+  assert.is(ctx.svc.sms.sent.length, 1);
+});
+
+Campaigns('bad input and unknown campaigns', async (ctx) => {
+  await serve(ctx);
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ name: '' }, 'name'],
+    [{ text: '' }, 'text'],
+    [{ schedule: { cron: '61 10 * * *' } }, 'schedule'],
+    [{ schedule: { at: 'tomorrow' } }, 'schedule'],
+    [{ audience: { discount: 200 } }, 'audience.discount'],
+    [{ ratePerSecond: 0 }, 'ratePerSecond'],
+    [{ quietHours: { from: '25:00', to: '09:00' } }, 'quietHours'],
+    [{ provider: 'pigeon' }, 'provider'],
+  ];
+  for (const [body, field] of cases) {
+    const res = await create(ctx.svc, body);
+    assert.is(res.status, 400, JSON.stringify(body));
+    assert.is(res.json.error.code, 'VALIDATION_FAILED');
+    assert.ok(res.json.error.field.startsWith(field), `${res.json.error.field} for ${JSON.stringify(body)}`);
+  }
+  const tz = await create(ctx.svc, { schedule: { cron: '0 10 * * *', timezone: 'Mars/Olympus' } });
+  assert.equal([tz.status, tz.json.error.field], [400, 'schedule.timezone']);
+  assert.is((await ctx.svc.call('GET', '/api/v1/campaigns/cmp_20261126_aaaaaaaaaaaa')).status, 404);
+  const c = (await create(ctx.svc, {})).json.campaign;
+  assert.equal(
+    (await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/resume`)).json.error.code,
+    'CAMPAIGN_STATE',
+  );
+  assert.is((await ctx.svc.call('POST', '/api/v1/campaigns', { as: 'terminal', json: {} })).status, 403);
+  const list = await ctx.svc.call('GET', '/api/v1/campaigns', { as: 'support' });
+  assert.is(list.json.items.length, 1);
+});
+
+Campaigns.run();
