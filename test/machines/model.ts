@@ -90,7 +90,7 @@ export async function replay(spec: ModelSpec, path: ReturnType<typeof modelPaths
     states: {
       '*': (expected: { value: unknown; context: Record<string, unknown> }) => {
         const actual = sut.actor.getSnapshot();
-        assert.is(actual.value, expected.value, 'the actor is where the model is');
+        assert.equal(actual.value, expected.value, 'the actor is where the model is');
         assert.is(actual.context.attempts, expected.context.attempts, 'wrong-PIN count');
         assert.equal(actual.context.error, expected.context.error, 'refusal reason');
         spec.check?.(sut, actual);

@@ -25,6 +25,8 @@ export abstract class FakeProvider<Mode extends string = string> {
   private server!: http.Server;
   private trickles: NodeJS.Timeout[] = [];
   url = '';
+  /** Answer every request this much later (a slow provider). */
+  delayMs = 0;
 
   /** The provider's own answer for one request in one mode. */
   protected abstract answer(
@@ -79,8 +81,12 @@ export abstract class FakeProvider<Mode extends string = string> {
           return res.end('<html><body>Service temporarily in maintenance</body></html>');
         }
         const out = this.answer(request, mode as Mode);
-        res.writeHead(out.status ?? 200, { 'Content-Type': out.type ?? 'application/json; charset=utf-8' });
-        res.end(out.body);
+        const send = () => {
+          res.writeHead(out.status ?? 200, { 'Content-Type': out.type ?? 'application/json; charset=utf-8' });
+          res.end(out.body);
+        };
+        if (this.delayMs > 0) setTimeout(send, this.delayMs);
+        else send();
       });
     });
     await new Promise<void>((ok) => this.server.listen(0, '127.0.0.1', ok));
