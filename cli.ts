@@ -229,6 +229,158 @@ sms
     }
   });
 
+// ---- campaigns: through the running service's API (the service owns the data folder) --------
+
+const campaign = program
+  .command('campaign')
+  .description('SMS news campaigns, through the running service (admin token in SMSPDS_TOKEN or --token)')
+  .option('--url <url>', 'the service', process.env.SMSPDS_URL)
+  .option('--token <token>', 'an admin token', process.env.SMSPDS_TOKEN);
+
+async function api(method: string, path: string, body?: unknown) {
+  const opts = campaign.opts<{ url?: string; token?: string }>();
+  const url = opts.url ?? `http://127.0.0.1:${config().server.port}`;
+  if (!opts.token) throw new ConfigError('--token (or SMSPDS_TOKEN): an admin token is needed');
+  const res = await fetch(`${url}/api/v1${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${opts.token}`,
+      'Content-Type': 'application/json',
+      'Accept-Language': 'en',
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).catch((err: Error) => {
+    throw new ConfigError(`cannot reach the service at ${url}: ${err.message}`);
+  });
+  const json = (await res.json()) as { error?: { code: string; message: string } } & Record<string, any>;
+  if (!res.ok) throw new ConfigError(`${json.error?.code}: ${json.error?.message}`);
+  return json;
+}
+
+interface CampaignView {
+  id: string;
+  name: string;
+  state: string;
+  nextRunAt: string | null;
+  counts: Record<string, number>;
+  skippedReasons: Record<string, number>;
+  cost: { actual: string };
+  runs: Array<{ id: string; state: string; counts: Record<string, number> }>;
+}
+
+const line = (c: CampaignView) =>
+  `${c.id}  ${c.state.padEnd(9)}  ${String(c.counts.sent + c.counts.delivered).padStart(6)}/${String(c.counts.total).padEnd(6)}  ${c.name}`;
+
+campaign
+  .command('create')
+  .requiredOption('--name <name>')
+  .requiredOption('--text <text>', 'with {firstName}, {fullName}, {card}')
+  .option('--birthday [inDays]', 'holders whose birthday is today (or in N days)')
+  .option('--prefix <digits>', 'card number prefix')
+  .option('--discount <n>', 'PDS discount group')
+  .option('--at <iso>', 'run once at this time')
+  .option('--cron <expr>', 'run on this schedule (5 fields)')
+  .option('--timezone <tz>', 'the schedule’s time zone')
+  .option('--rate <perSecond>', 'messages per second')
+  .option('--no-quiet-hours', 'send at any hour')
+  .option('--budget <amount>', 'refuse to start over this estimated cost')
+  .action(async (o) => {
+    const audience: Record<string, unknown> = {};
+    if (o.birthday !== undefined)
+      Object.assign(audience, { type: 'birthday', inDays: o.birthday === true ? 0 : Number(o.birthday) });
+    if (o.prefix) audience.cardPrefix = o.prefix;
+    if (o.discount !== undefined) audience.discount = Number(o.discount);
+    const schedule = o.at
+      ? { at: o.at }
+      : o.cron
+        ? { cron: o.cron, ...(o.timezone ? { timezone: o.timezone } : {}) }
+        : undefined;
+    const body = {
+      name: o.name,
+      text: o.text,
+      audience,
+      ...(schedule ? { schedule } : {}),
+      ...(o.rate ? { ratePerSecond: Number(o.rate) } : {}),
+      ...(o.quietHours === false ? { quietHours: false } : {}),
+      ...(o.budget ? { budget: Number(o.budget) } : {}),
+    };
+    const { campaign: c } = await api('POST', '/campaigns', body);
+    process.stdout.write(`${line(c)}${c.nextRunAt ? `  next run ${c.nextRunAt}` : ''}\n`);
+  });
+
+campaign.command('list').action(async () => {
+  const { items } = await api('GET', '/campaigns?limit=200');
+  for (const c of items as CampaignView[]) process.stdout.write(line(c) + '\n');
+});
+
+campaign.command('show <id>').action(async (id: string) => {
+  const { campaign: c } = (await api('GET', `/campaigns/${id}`)) as { campaign: CampaignView };
+  const { estimate: e } = await api('GET', `/campaigns/${id}/estimate`);
+  process.stdout.write(`${c.name} (${c.id}): ${c.state}${c.nextRunAt ? `, next run ${c.nextRunAt}` : ''}\n`);
+  process.stdout.write(
+    `  estimate  ${e.recipients} recipients, ${e.segmentsPerMessage} SMS each, ~${e.cost}\n`,
+  );
+  for (const r of c.runs) {
+    const k = r.counts;
+    process.stdout.write(
+      `  run ${r.id}  ${r.state.padEnd(9)} total ${k.total}, sent ${k.sent}, delivered ${k.delivered}, failed ${k.failed}, skipped ${k.skipped}, unknown ${k.unknown}, queued ${k.queued}\n`,
+    );
+  }
+  const reasons = Object.entries(c.skippedReasons)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  if (reasons) process.stdout.write(`  not sent  ${reasons}\n`);
+  process.stdout.write(`  cost      ${c.cost.actual}\n`);
+});
+
+for (const action of ['start', 'pause', 'resume', 'cancel'] as const) {
+  campaign
+    .command(`${action} <id>`)
+    .option('--override', 'start even over the budget', false)
+    .action(async (id: string, o: { override: boolean }) => {
+      const { campaign: c } = await api(
+        'POST',
+        `/campaigns/${id}/${action}`,
+        action === 'start' ? { override: o.override } : {},
+      );
+      process.stdout.write(line(c) + '\n');
+    });
+}
+
+campaign
+  .command('follow <id>')
+  .description('draw a progress bar until the current run ends')
+  .action(async (id: string) => {
+    const progress = new SingleBar(
+      {
+        format:
+          'sending  [{bar}] {percentage}% | {value}/{total} | failed {failed} | skipped {skipped} | {state}',
+        hideCursor: true,
+        noTTYOutput: true,
+        notTTYSchedule: 1000,
+      },
+      Presets.shades_classic,
+    );
+    let started = false;
+    for (;;) {
+      const { campaign: c } = (await api('GET', `/campaigns/${id}`)) as { campaign: CampaignView };
+      const k = c.counts;
+      const done = k.sent + k.delivered + k.failed + k.skipped + k.unknown;
+      const payload = { failed: k.failed, skipped: k.skipped, state: c.state };
+      if (!started) progress.start(Math.max(1, k.total), done, payload);
+      started = true;
+      progress.setTotal(Math.max(1, k.total));
+      progress.update(done, payload);
+      if (!['running', 'paused'].includes(c.state)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    progress.stop();
+    const { campaign: c } = (await api('GET', `/campaigns/${id}`)) as { campaign: CampaignView };
+    process.stdout.write(
+      `${c.state}: sent ${c.counts.sent + c.counts.delivered} of ${c.counts.total}, failed ${c.counts.failed}, unknown ${c.counts.unknown}, cost ${c.cost.actual}\n`,
+    );
+  });
+
 program
   .command('config')
   .description('configuration')

@@ -13,7 +13,8 @@ import { fromPromise } from 'xstate';
 import type { Logger } from 'pino';
 import { campaignRunMachine, type BatchResult, type CampaignRunContext } from '../machines/campaign.ts';
 import { AppError } from '../machines/errors.ts';
-import type { CardDirectory, Clock, DeliveryStatus, RecordStore, SmsSender, Table } from './ports.ts';
+import type { CardDirectory, Clock, DeliveryStatus, RecordStore, SmsReceipt, Table } from './ports.ts';
+import type { SmsAttempt } from '../machines/otp.ts';
 import type { Config } from './config.ts';
 import type { ConsentLedger } from './consents.ts';
 import type { RateLimits } from './limits.ts';
@@ -59,6 +60,8 @@ export interface RunCounts {
   /** Cost in ten-thousandths of the currency unit (exact sums, no float drift). */
   cost: number;
   prepared: boolean;
+  /** How many entries of the run's plan have been taken (sent, skipped or in flight). */
+  cursor: number;
 }
 
 export interface CampaignDef {
@@ -102,7 +105,7 @@ const createSchema = z.object({
     .optional(),
   quietHours: z.union([z.literal(false), z.object({ from: hhmm, to: hhmm }).strict()]).optional(),
   weekdaysOnly: flag.optional(),
-  ratePerSecond: z.number().min(0.1).max(1000).optional(),
+  ratePerSecond: z.number().min(0.1).max(10_000).optional(),
   provider: z.string().optional(),
   budget: z.number().min(0).optional(),
 });
@@ -121,11 +124,27 @@ const emptyCounts = (runId: string): RunCounts => ({
   segments: 0,
   cost: 0,
   prepared: false,
+  cursor: 0,
 });
 
 const PREPARE_PAGE = 1000;
 /** Recipients per batch at most, whatever the rate (a batch is also the unit of pause). */
-const MAX_BATCH = 200;
+const MAX_BATCH = 500;
+/**
+ * Requests to the provider at once within a batch. More only holds more requests in memory:
+ * a provider answers a few thousand a second either way (smsc blocks 15+ concurrent connections).
+ */
+const SEND_CONCURRENCY = 12;
+
+/** Run `fn` over `items` with at most `limit` at a time. */
+async function inPool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
 
 export interface CampaignDeps {
   store: RecordStore;
@@ -144,8 +163,12 @@ export class CampaignService {
   private readonly defs: Table<CampaignDef>;
   private readonly recipients: Table<Recipient>;
   private readonly counts: Table<RunCounts>;
-  /** Phones still queued, per live run, in order. Rebuilt from the store on restart. */
-  private readonly queues = new Map<string, string[]>();
+  /**
+   * Each live run's plan (phone and card, in order), kept compact: two arrays of strings, not a
+   * hundred thousand row objects. The plan is an immutable file; the cursor says how far it went.
+   */
+  private readonly plans = new Map<string, { phones: string[]; cards: string[] }>();
+  private readonly reconciled = new Set<string>();
   private readonly sleep: (ms: number) => Promise<void>;
   /** Set once the host exists (the host is built with this service's workflow kind). */
   host!: WorkflowHost;
@@ -444,14 +467,18 @@ export class CampaignService {
 
   // ---- the batch effect ---------------------------------------------------------------------
 
-  /** Build the run's recipient list from the directory, a page at a time. Idempotent. */
+  /**
+   * Build the run's plan from the directory, a page at a time, and write it as one durable,
+   * immutable file before the run counts as prepared. Re-run after a crash, it writes the same
+   * plan again.
+   */
   private async prepare(runId: string, def: CampaignDef) {
-    const counts = this.runCounts(runId);
-    if (counts.prepared) return;
+    if (this.runCounts(runId).prepared) return;
     const now = this.now();
     const seen = new Set<string>();
-    const queue: string[] = [];
-    const next: RunCounts = { ...emptyCounts(runId) };
+    const phones: string[] = [];
+    const cards: string[] = [];
+    const next: RunCounts = emptyCounts(runId);
     for await (const page of this.deps.directory.pages(PREPARE_PAGE)) {
       for (const card of page) {
         if (!inAudience(card, def.audience, now, def.timezone)) continue;
@@ -462,30 +489,55 @@ export class CampaignService {
           continue;
         }
         seen.add(phone);
-        queue.push(phone);
-        this.recipients.put(`${runId}:${phone}`, { runId, phone, card: card.number, status: 'queued' });
+        phones.push(phone);
+        cards.push(card.number);
       }
-      await this.deps.store.flush();
     }
-    next.total = queue.length;
-    next.queued = queue.length;
+    await this.deps.store.putBlob(`plan-${runId}.csv`, phones.map((p, i) => `${p},${cards[i]}\n`).join(''));
+    next.total = phones.length;
+    next.queued = phones.length;
     next.prepared = true;
     this.counts.put(runId, next);
-    this.queues.set(runId, queue);
+    this.plans.set(runId, { phones, cards });
     await this.deps.store.flush();
   }
 
+  private async plan(runId: string) {
+    let plan = this.plans.get(runId);
+    if (!plan) {
+      const text = (await this.deps.store.getBlob(`plan-${runId}.csv`)) ?? '';
+      plan = { phones: [], cards: [] };
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        const [phone, card] = line.split(',');
+        plan.phones.push(phone!);
+        plan.cards.push(card!);
+      }
+      this.plans.set(runId, plan);
+    }
+    return plan;
+  }
+
+  /** Change one recipient's status and the run's counts together (one commit). */
   private move(r: Recipient, to: RecipientStatus, extra: Partial<Recipient> = {}) {
-    const c = { ...this.runCounts(r.runId), skippedReasons: { ...this.runCounts(r.runId).skippedReasons } };
+    const before = this.runCounts(r.runId);
+    const c = { ...before, skippedReasons: { ...before.skippedReasons } };
     c[r.status as 'queued'] -= 1;
     c[to as 'queued'] += 1;
+    if (r.status === 'queued') c.cursor += 1;
     if (to === 'skipped' && extra.reason)
       c.skippedReasons[extra.reason] = (c.skippedReasons[extra.reason] ?? 0) + 1;
     if (to === 'sent' && extra.segments) c.segments += extra.segments;
     if (to === 'sent' && extra.cost) c.cost += Math.round(Number(extra.cost) * 10_000);
     this.counts.put(r.runId, c);
-    const next = { ...r, ...extra, status: to, at: this.iso() };
-    this.recipients.put(`${r.runId}:${r.phone}`, next);
+    const next: Recipient = { ...r, ...extra, status: to, at: this.iso() };
+    const key = `${r.runId}:${r.phone}`;
+    if (to === 'sending') this.recipients.put(key, next);
+    else {
+      // A final outcome leaves the live table for the run's append-only file.
+      this.recipients.delete(key);
+      this.deps.store.archive('recipients', r.runId, next);
+    }
     return next;
   }
 
@@ -495,79 +547,87 @@ export class CampaignService {
     const def = this.def(String(record!.view.campaignId));
     await this.prepare(runId, def);
     await this.reconcile(runId);
-    const queue = this.queue(runId);
-    if (queue.length === 0) return { done: true, waitUntil: null };
+    const plan = await this.plan(runId);
+    const remaining = () => plan.phones.length - this.runCounts(runId).cursor;
+    if (remaining() <= 0) return { done: true, waitUntil: null };
     const started = this.now();
     const window = sendWindow(started, def.timezone, def.quietHours, def.weekdaysOnly);
     if (!window.open) return { done: false, waitUntil: window.opensAt, reason: 'quietHours' };
     const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(def.ratePerSecond)));
     const perDay = this.deps.config.limits.smsPerDay;
     const batch: Recipient[] = [];
-    while (batch.length < size && queue.length) {
-      const phone = queue.shift()!;
-      const r = this.recipients.get(`${runId}:${phone}`);
-      if (!r || r.status !== 'queued') continue;
+    while (batch.length < size && remaining() > 0) {
+      const i = this.runCounts(runId).cursor;
+      const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
       // Consent is checked again before each send: an opt-out after the start still counts.
-      const consent = this.deps.consents.get(phone);
-      if (!consent?.marketing) {
+      if (!this.deps.consents.get(r.phone)?.marketing) {
         this.move(r, 'skipped', { reason: 'optedOut' });
         continue;
       }
-      const wait = this.deps.limits.smsBudgetWait(perDay);
-      if (wait > 0) {
-        queue.unshift(phone);
-        break;
-      }
+      if (this.deps.limits.smsBudgetWait(perDay) > 0) break;
       this.deps.limits.spendSms(perDay);
       batch.push(this.move(r, 'sending'));
     }
     await this.deps.store.flush(); // `sending` is on disk before any SMS leaves
-    const chain = this.chainFor(def);
-    const cards = new Map<string, { number: string; holder: { fullName: string } | null }>();
-    for (const r of batch)
-      cards.set(r.phone, (await this.deps.directory.get(r.card)) ?? { number: r.card, holder: null });
-    await Promise.all(
+    const only = def.provider ? [this.deps.chain.sender(def.provider)!] : undefined;
+    const messages = await Promise.all(
       batch.map(async (r) => {
-        const text = renderFor(def.text, cards.get(r.phone)!);
-        const key = `${runId}:${r.phone}`;
-        try {
-          const { receipt, attempts } = await chain.send(
-            {
-              to: r.phone,
-              text,
-              purpose: 'marketing',
-              idempotencyKey: key,
-              templateId: `campaign:${def.id}`,
-              segments: countSegments(text).segments,
-            },
-            1,
-          );
-          this.move(r, 'sent', {
-            provider: receipt.provider,
-            messageId: receipt.messageId,
-            segments: receipt.segments,
-            cost: receipt.cost,
-          });
-          this.deps.deliveries.track(runId, r.phone, attempts.at(-1)!);
-        } catch (err) {
-          const attempts =
-            (err as { attempts?: Array<{ error?: { code: string; text: string } }> }).attempts ?? [];
-          const last = attempts.at(-1)?.error;
-          this.move(r, 'failed', {
-            reason: last ? `${last.code}: ${last.text}`.slice(0, 200) : 'SMS_FAILED',
-          });
-        }
+        const card = (await this.deps.directory.get(r.card)) ?? { number: r.card, holder: null };
+        const text = renderFor(def.text, card);
+        return {
+          to: r.phone,
+          text,
+          purpose: 'marketing' as const,
+          idempotencyKey: `${runId}:${r.phone}`,
+          templateId: `campaign:${def.id}`,
+          segments: countSegments(text).segments,
+        };
       }),
     );
-    await this.deps.store.flush();
-    if (queue.length === 0) return { done: true, waitUntil: null };
-    if (this.deps.limits.smsBudgetWait(perDay) > 0) {
-      return {
-        done: false,
-        waitUntil: this.now() + this.deps.limits.smsBudgetWait(perDay) * 1000,
-        reason: 'dailyBudget',
-      };
+    const settle = (r: Recipient, receipt: SmsReceipt | null, attempts: SmsAttempt[]) => {
+      if (receipt) {
+        this.move(r, 'sent', {
+          provider: receipt.provider,
+          messageId: receipt.messageId,
+          segments: receipt.segments,
+          cost: receipt.cost,
+        });
+        this.deps.deliveries.track(runId, r.phone, attempts.at(-1)!);
+        return;
+      }
+      const last = attempts.at(-1)?.error;
+      this.move(r, 'failed', { reason: last ? `${last.code}: ${last.text}`.slice(0, 200) : 'SMS_FAILED' });
+    };
+    const per = this.deps.chain.batches(only);
+    if (per > 1) {
+      // Multi-recipient requests: up to `per` numbers each, each number with its own text.
+      const chunks: number[][] = [];
+      for (let i = 0; i < batch.length; i += per) chunks.push(batch.slice(i, i + per).map((_, j) => i + j));
+      await inPool(chunks, 4, async (chunk) => {
+        const results = await this.deps.chain.sendMany(
+          chunk.map((i) => messages[i]!),
+          only,
+        );
+        chunk.forEach((i, j) => settle(batch[i]!, results[j]!.receipt, results[j]!.attempts));
+      });
+    } else {
+      await inPool(
+        batch.map((_, i) => i),
+        SEND_CONCURRENCY,
+        async (i) => {
+          try {
+            const { receipt, attempts } = await this.deps.chain.send(messages[i]!, 1, only);
+            settle(batch[i]!, receipt, attempts);
+          } catch (err) {
+            settle(batch[i]!, null, (err as { attempts?: SmsAttempt[] }).attempts ?? []);
+          }
+        },
+      );
     }
+    await this.deps.store.flush();
+    if (remaining() <= 0) return { done: true, waitUntil: null };
+    const wait = this.deps.limits.smsBudgetWait(perDay);
+    if (wait > 0) return { done: false, waitUntil: this.now() + wait * 1000, reason: 'dailyBudget' };
     // Throttle: a batch of `ratePerSecond` messages takes at least a second.
     const spent = this.now() - started;
     const slot = (batch.length / def.ratePerSecond) * 1000;
@@ -575,39 +635,24 @@ export class CampaignService {
     return { done: false, waitUntil: null };
   }
 
-  private queue(runId: string): string[] {
-    let queue = this.queues.get(runId);
-    if (!queue) {
-      queue = [];
-      for (const r of this.recipients.values())
-        if (r.runId === runId && r.status === 'queued') queue.push(r.phone);
-      this.queues.set(runId, queue);
-    }
-    return queue;
-  }
-
   /**
    * Recipients left in `sending` by a crash: smsc can find a message by our id, so ask it;
    * anything else is `unknown` and reported, never sent again.
    */
   private async reconcile(runId: string) {
+    // Only a restart can leave recipients in `sending`: look once per run per process.
+    if (this.reconciled.has(runId)) return;
+    this.reconciled.add(runId);
     const stuck = [...this.recipients.values()].filter((r) => r.runId === runId && r.status === 'sending');
     if (stuck.length === 0) return;
-    const smsc = this.deps.chain.sender('smsc') as (SmsSender & { status?: SmsSender['status'] }) | undefined;
+    const smsc = this.deps.chain.sender('smsc');
     for (const r of stuck) {
-      let found: DeliveryStatus | undefined;
       if (smsc?.status) {
         const id = String(smscId(`${runId}:${r.phone}`));
-        try {
-          found = (
-            await smsc.status(
-              [{ messageId: id, to: r.phone }],
-              AbortSignal.timeout(this.deps.config.sms.timeoutMs),
-            )
-          ).get(id);
-        } catch {
-          found = undefined;
-        }
+        const found = await smsc
+          .status([{ messageId: id, to: r.phone }], AbortSignal.timeout(this.deps.config.sms.timeoutMs))
+          .then((m) => m.get(id))
+          .catch(() => undefined);
         if (found && found !== 'unknown') {
           this.move(r, 'sent', { provider: 'smsc', messageId: id, reason: 'reconciled after restart' });
           continue;
@@ -624,36 +669,38 @@ export class CampaignService {
 
   /** A delivery report for a campaign message. */
   delivered(runId: string, phone: string, status: DeliveryStatus) {
-    const r = this.recipients.get(`${runId}:${phone}`);
-    if (!r || r.status !== 'sent' || status !== 'delivered') return;
-    this.move(r, 'delivered');
+    if (status !== 'delivered') return;
+    const c = this.runCounts(runId);
+    this.counts.put(runId, { ...c, sent: c.sent - 1, delivered: c.delivered + 1 });
+    this.deps.store.archive('recipients', runId, { runId, phone, status: 'delivered', at: this.iso() });
   }
 
-  /** A run ended: its recipients leave the live tables for the archive (one file per run). */
+  /** A run ended: nothing of it stays in memory. */
   private runClosed(record: WorkflowRecord) {
-    this.queues.delete(record.id);
-    for (const [key, r] of [...this.recipients.entries()]) {
-      if (r.runId !== record.id) continue;
-      this.deps.store.archive('recipients', record.id, r);
-      this.recipients.delete(key);
-    }
+    this.plans.delete(record.id);
+    this.reconciled.delete(record.id);
   }
 
-  /** Recipients of a run with a status, paged by position. */
+  /**
+   * Recipients of a run, by status, paged by position: final outcomes from the run's file (the
+   * last line of a phone wins), those in flight from the live table, the rest queued in the plan.
+   */
   async recipientsOf(runId: string, status: string | undefined, offset: number, limit: number) {
-    const all: Recipient[] = [];
-    const live = [...this.recipients.values()].filter((r) => r.runId === runId);
-    if (live.length) all.push(...live);
-    else {
-      const latest = new Map<string, Recipient>();
-      await this.deps.store.flush(); // a run closed a moment ago may still have its archive lines pending
-      await this.deps.store.scanArchive<Recipient>('recipients', runId, (r) => latest.set(r.phone, r));
-      all.push(...latest.values());
+    await this.deps.store.flush(); // lines of a moment ago may still be pending
+    const byPhone = new Map<string, Recipient>();
+    await this.deps.store.scanArchive<Recipient>('recipients', runId, (r) =>
+      byPhone.set(r.phone, { ...byPhone.get(r.phone), ...r }),
+    );
+    for (const r of this.recipients.values()) if (r.runId === runId) byPhone.set(r.phone, r);
+    const plan = await this.plan(runId);
+    for (let i = this.runCounts(runId).cursor; i < plan.phones.length; i++) {
+      byPhone.set(plan.phones[i]!, { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' });
     }
-    const filtered = status ? all.filter((r) => r.status === status) : all;
+    const all = [...byPhone.values()].filter((r) => !status || r.status === status);
+    if (!this.host.isLive(runId)) this.plans.delete(runId);
     return {
-      items: filtered.slice(offset, offset + limit),
-      next: offset + limit < filtered.length ? offset + limit : null,
+      items: all.slice(offset, offset + limit),
+      next: offset + limit < all.length ? offset + limit : null,
     };
   }
 

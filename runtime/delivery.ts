@@ -31,6 +31,8 @@ export class DeliveryTracker {
   private readonly table: Table<Tracked>;
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
+  /** Off when status polling is off: nothing would ever read what is tracked. */
+  enabled = true;
 
   constructor(
     private readonly opts: {
@@ -53,6 +55,7 @@ export class DeliveryTracker {
 
   /** Follow an accepted attempt, when its provider can tell delivery status. */
   track(workflowId: string, to: string, attempt: SmsAttempt) {
+    if (!this.enabled) return;
     if (attempt.outcome !== 'accepted' || !attempt.messageId || attempt.messageId.startsWith('dry-')) return;
     const sender = this.opts.senders.find((s) => s.name === attempt.provider);
     if (!sender?.status || FINAL.has(attempt.status as DeliveryStatus)) return;

@@ -225,6 +225,10 @@ export class WorkflowHost {
     return undefined;
   }
 
+  isLive(id: string): boolean {
+    return this.live.has(id);
+  }
+
   /** Live records, for inspection. */
   liveRecords(): IterableIterator<WorkflowRecord> {
     return this.table.values();

@@ -22,6 +22,9 @@ export interface RecordStore {
   findArchived<T>(kind: string, day: string, match: (entry: T) => boolean): Promise<T | undefined>;
   scanArchive<T>(kind: string, day: string, visit: (entry: T) => void): Promise<void>;
   archiveDays(kind: string): string[];
+  /** Write a whole named file atomically and durably (write, fsync, rename). */
+  putBlob(name: string, content: string): Promise<void>;
+  getBlob(name: string): Promise<string | null>;
   /** Resolves when every change made before the call is on disk. */
   flush(): Promise<void>;
   readonly healthy: boolean;
@@ -202,6 +205,14 @@ export interface SmsSender {
    * what failed (`permanent`, `account`, `transient`; see runtime/smsFailure.ts).
    */
   send(message: SmsMessage, signal: AbortSignal): Promise<SmsReceipt>;
+  /**
+   * Several messages in one request (texts may differ). Resolves with one outcome per message,
+   * in order: a receipt, or an SMS_FAILED error for that number; rejects when the request as a
+   * whole failed (credentials, money, network).
+   */
+  sendMany?(messages: SmsMessage[], signal: AbortSignal): Promise<Array<SmsReceipt | Error>>;
+  /** The most messages `sendMany` takes at once. */
+  readonly maxBatch?: number;
   /** Delivery status of messages this provider accepted, by message id. */
   status?(
     messages: Array<{ messageId: string; to: string }>,

@@ -166,6 +166,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       metrics.workflowEnded(record.kind, record.state);
     });
     host.onStarted((record) => metrics.workflowStarted(record.kind));
+    deliveries.enabled = config.sms.statusPollSeconds > 0;
     deliveries.start(config.sms.statusPollSeconds * 1000);
     const balances: { checkedAt: string | null; reports: BalanceReport[] } = { checkedAt: null, reports: [] };
     const refreshBalances = async () => {

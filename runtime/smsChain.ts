@@ -70,6 +70,130 @@ export class SmsChain {
     this.health.set(name, h);
   }
 
+  /** Whether the first provider to be tried takes several messages per request. */
+  batches(only?: SmsSender[]): number {
+    const first = (only ?? this.order())[0];
+    return first?.sendMany ? (first.maxBatch ?? 1) : 1;
+  }
+
+  /**
+   * Several messages, in multi-recipient requests where the provider has them. A request that
+   * fails as a whole is retried (transient) or failed over (transient, account) like a single
+   * message; a number refused inside a request is final when permanent, or goes to the next
+   * provider otherwise. One outcome per message, in order, each with its attempts.
+   */
+  async sendMany(
+    messages: SmsMessage[],
+    only?: SmsSender[],
+  ): Promise<Array<{ receipt: SmsReceipt | null; attempts: SmsAttempt[] }>> {
+    const out = messages.map(() => ({ receipt: null as SmsReceipt | null, attempts: [] as SmsAttempt[] }));
+    let pending = messages.map((_, i) => i);
+    const backoff = this.opts.backoffMs ?? [300, 1000];
+    for (const sender of only ?? this.order()) {
+      if (pending.length === 0) break;
+      if (!sender.sendMany) {
+        await Promise.all(
+          pending.map(async (i) => {
+            try {
+              const r = await this.send(messages[i]!, 1, [sender]);
+              out[i] = { receipt: r.receipt, attempts: [...out[i]!.attempts, ...r.attempts] };
+            } catch (err) {
+              out[i]!.attempts.push(...((err as { attempts?: SmsAttempt[] }).attempts ?? []));
+            }
+          }),
+        );
+        pending = pending.filter((i) => !out[i]!.receipt);
+        continue;
+      }
+      for (let tryNo = 0; tryNo <= this.opts.retries && pending.length; tryNo++) {
+        if (tryNo > 0) await this.sleep(backoff[Math.min(tryNo - 1, backoff.length - 1)]!);
+        const at = new Date(this.opts.clock.now()).toISOString();
+        const group = pending.map((i) => messages[i]!);
+        let results: Array<SmsReceipt | Error>;
+        try {
+          results = await sender.sendMany(group, AbortSignal.timeout(this.opts.timeoutMs));
+          this.record(sender.name, true);
+        } catch (err) {
+          const kind = failureKind(err);
+          const e = err as AppError;
+          const code = String(e.extra?.providerCode ?? e.code ?? 'ERROR');
+          for (const i of pending)
+            out[i]!.attempts.push(
+              this.failedAttempt(sender.name, at, messages[i]!, code, `${kind}: ${e.message}`),
+            );
+          this.opts.metrics?.smsFailed(sender.name, kind);
+          this.opts.logger.warn(
+            { provider: sender.name, kind, providerCode: code, messages: group.length },
+            'sms batch failed',
+          );
+          if (kind !== 'permanent') this.record(sender.name, false);
+          if (kind === 'transient') continue;
+          break;
+        }
+        const next: number[] = [];
+        results.forEach((result, j) => {
+          const i = pending[j]!;
+          if (!(result instanceof Error)) {
+            out[i] = {
+              receipt: result,
+              attempts: [
+                ...out[i]!.attempts,
+                {
+                  sendNo: 1,
+                  at,
+                  provider: result.provider,
+                  outcome: 'accepted',
+                  messageId: result.messageId,
+                  segments: result.segments,
+                  cost: result.cost,
+                  status: result.status,
+                },
+              ],
+            };
+            this.opts.metrics?.smsSent(result, messages[i]!.purpose);
+            return;
+          }
+          const e = result as AppError;
+          const kind = failureKind(e);
+          out[i]!.attempts.push(
+            this.failedAttempt(
+              sender.name,
+              at,
+              messages[i]!,
+              String(e.extra?.providerCode ?? e.code),
+              `${kind}: ${e.message}`,
+            ),
+          );
+          this.opts.metrics?.smsFailed(sender.name, kind);
+          if (kind !== 'permanent') next.push(i); // another provider may take this number
+        });
+        pending = next;
+        break;
+      }
+    }
+    return out;
+  }
+
+  private failedAttempt(
+    provider: string,
+    at: string,
+    message: SmsMessage,
+    code: string,
+    text: string,
+  ): SmsAttempt {
+    return {
+      sendNo: 1,
+      at,
+      provider,
+      outcome: 'failed',
+      messageId: null,
+      segments: message.segments,
+      cost: null,
+      status: 'failed',
+      error: { code, text },
+    };
+  }
+
   /** Send through one provider only (a campaign that names its provider), with its retries. */
   sendVia(sender: SmsSender, message: SmsMessage, sendNo: number) {
     return this.send(message, sendNo, [sender]);

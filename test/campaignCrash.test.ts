@@ -74,7 +74,14 @@ Crash('SIGKILL mid-campaign, twice: no duplicates, no silent losses, the run com
       await sleep(100);
     }
     assert.is(campaign.state, 'completed', JSON.stringify(campaign));
-    const received = fake.sent('/sms/send').map((r) => String(r.fields.to));
+    // Single sends carry `to`; multi-number requests carry one `to[79…]` field per number.
+    const received = fake.sent('/sms/send').flatMap((r) =>
+      r.fields.to
+        ? [String(r.fields.to)]
+        : Object.keys(r.fields)
+            .filter((k) => k.startsWith('to['))
+            .map((k) => k.slice(3, -1)),
+    );
     const counts = new Map<string, number>();
     for (const to of received) counts.set(to, (counts.get(to) ?? 0) + 1);
     const twice = [...counts].filter(([, n]) => n > 1);

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import iconv from 'iconv-lite';
-import { tempDir } from './helpers.ts';
+import { tempDir, call, TOKENS } from './helpers.ts';
+import { freePort, spawnService, writeConfig } from './process.ts';
 import { FakeSmsru } from './fakes/providers/smsru.ts';
 import { spawn } from 'node:child_process';
 
@@ -120,3 +121,59 @@ Sms('sms test prints each provider answer; sms balance flags a low balance', asy
   assert.match(balance.stdout, /smsru\s+4122\.56 {2}LOW \(under 5000\)/);
 });
 Sms.run();
+
+const CampaignCli = suite('smspds campaign');
+CampaignCli('create, start and follow a campaign through the running service', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const config = writeConfig(dir, { campaigns: { quietHours: false } });
+  const svc = await spawnService(config, join(dir, 'data'), port);
+  try {
+    await call(svc.url, 'POST', '/api/v1/cards/import', {
+      body: 'number,name,phone\n1,Анна Ли,+79160000001\n2,Борис Ким,+79160000002\n',
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    for (const phone of ['+79160000001', '+79160000002'])
+      await call(svc.url, 'POST', '/api/v1/consents', { json: { phone, marketing: true, source: 'pos' } });
+    const cli = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((ok) => {
+        const child = spawn(
+          process.execPath,
+          [BIN, 'campaign', '--url', svc.url, '--token', TOKENS.admin, ...args],
+          { cwd: dir },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (status) => ok({ status, stdout, stderr }));
+      });
+    const created = await cli(
+      'create',
+      '--name',
+      'Меню',
+      '--text',
+      '{firstName}, новое меню!',
+      '--rate',
+      '5',
+    );
+    assert.is(created.status, 0, created.stderr);
+    const id = created.stdout.split(/\s+/)[0]!;
+    assert.match(id, /^cmp_/);
+    assert.match((await cli('list')).stdout, new RegExp(`${id}\\s+draft`));
+    assert.is((await cli('start', id)).status, 0);
+    const followed = await cli('follow', id);
+    assert.is(followed.status, 0, followed.stderr);
+    assert.match(followed.stdout, /completed: sent 2 of 2, failed 0, unknown 0/);
+    const shown = await cli('show', id);
+    assert.match(shown.stdout, /run run_\S+\s+completed total 2, sent 2/);
+    const bad = await cli('pause', id);
+    assert.is(bad.status, 2);
+    assert.match(bad.stderr, /CAMPAIGN_STATE/);
+  } finally {
+    svc.child.kill('SIGTERM');
+    await svc.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+CampaignCli.run();

@@ -17,6 +17,14 @@ export interface SmscOptions {
 }
 
 interface SmscAnswer {
+  /** With op=1: one result per number. */
+  phones?: Array<{
+    phone: string;
+    status?: number | string;
+    error?: number | string;
+    cost?: string | number;
+    cnt?: number | string;
+  }>;
   id?: number | string;
   cnt?: number | string;
   cost?: number | string;
@@ -112,6 +120,52 @@ export class SmscSender implements SmsSender {
     };
   }
 
+  readonly maxBatch = 100;
+
+  /**
+   * Several numbers in one request with `list` (one `phone:text` line each) and `op=1` for a
+   * result per number. smsc gives the request one id; a number's message is found by id and phone.
+   */
+  async sendMany(messages: SmsMessage[], signal: AbortSignal): Promise<Array<SmsReceipt | Error>> {
+    const id = smscId(messages.map((m) => m.idempotencyKey).join('|'));
+    const list = messages.map((m) => `${digits(m.to)}:${m.text.replace(/\n/g, '\\n')}`).join('\n');
+    const reply = await call(
+      this.name,
+      {
+        method: 'POST',
+        url: `${this.opts.url}/sys/send.php`,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        data: form({
+          ...this.auth(),
+          list,
+          sender: this.opts.sender,
+          fmt: 3,
+          charset: 'utf-8',
+          id,
+          op: 1,
+          cost: this.opts.dryRun ? 1 : 2,
+        }),
+      },
+      signal,
+    );
+    const answer = this.check(json<SmscAnswer>(this.name, reply));
+    const byPhone = new Map((answer.phones ?? []).map((p) => [String(p.phone).replace(/^\+/, ''), p]));
+    return messages.map((m) => {
+      const p = byPhone.get(digits(m.to));
+      if (!p) return smsFailure('account', this.name, 'NO_ANSWER', 'no answer for this number');
+      const error = Number(p.error ?? 0);
+      if (error) return smsFailure(classifySmsc(error), this.name, error, `error ${error} for this number`);
+      return {
+        provider: this.name,
+        messageId: this.opts.dryRun ? `dry-${id}` : `${answer.id}:${digits(m.to)}`,
+        segments: Number(p.cnt ?? m.segments) || m.segments,
+        cost: money(p.cost),
+        status: this.opts.dryRun ? 'unknown' : 'queued',
+        acceptedAt: new Date().toISOString(),
+      };
+    });
+  }
+
   async status(messages: Array<{ messageId: string; to: string }>, signal: AbortSignal) {
     const result = new Map<string, DeliveryStatus>();
     for (const m of messages) {
@@ -120,7 +174,8 @@ export class SmscSender implements SmsSender {
         {
           method: 'GET',
           url: `${this.opts.url}/sys/status.php`,
-          params: { ...this.auth(), phone: digits(m.to), id: m.messageId, fmt: 3 },
+          // A list send has one id for the request (`id:phone` here); smsc finds it with the phone.
+          params: { ...this.auth(), phone: digits(m.to), id: m.messageId.split(':')[0], fmt: 3 },
         },
         signal,
       );

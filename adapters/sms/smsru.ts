@@ -108,6 +108,35 @@ export class SmsruSender implements SmsSender, CallSender {
     };
   }
 
+  readonly maxBatch = 100;
+
+  /** Up to 100 numbers in one request, each with its own text (`to[79…]=text`). */
+  async sendMany(messages: SmsMessage[], signal: AbortSignal): Promise<Array<SmsReceipt | Error>> {
+    const params: Record<string, string | number | undefined> = {
+      from: this.opts.sender,
+      test: this.opts.dryRun ? 1 : undefined,
+    };
+    for (const m of messages) params[`to[${digits(m.to)}]`] = m.text;
+    const answer = await this.post('/sms/send', params, signal);
+    const items = (typeof answer.sms === 'object' ? answer.sms : {}) as Record<string, Item>;
+    return messages.map((m) => {
+      const item = items[digits(m.to)];
+      if (!item) return smsFailure('account', this.name, 'NO_ANSWER', 'no answer for this number');
+      if (item.status !== 'OK' || !item.sms_id) {
+        const code = Number(item.status_code ?? 0);
+        return smsFailure(classifySmsru(code), this.name, code || 'ERROR', item.status_text ?? 'error');
+      }
+      return {
+        provider: this.name,
+        messageId: item.sms_id,
+        segments: Number(item.sms ?? m.segments) || m.segments,
+        cost: money(item.cost),
+        status: this.opts.dryRun ? 'unknown' : 'queued',
+        acceptedAt: new Date().toISOString(),
+      };
+    });
+  }
+
   async status(messages: Array<{ messageId: string; to: string }>, signal: AbortSignal) {
     const result = new Map<string, DeliveryStatus>();
     for (let i = 0; i < messages.length; i += 100) {

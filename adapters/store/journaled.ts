@@ -22,7 +22,7 @@ import {
   truncateSync,
   createReadStream,
 } from 'node:fs';
-import { open, appendFile, type FileHandle } from 'node:fs/promises';
+import { open, appendFile, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Low } from 'lowdb';
@@ -260,6 +260,34 @@ export class JournaledStore implements RecordStore {
     const dir = join(this.dir, 'archive', kind);
     if (!existsSync(dir)) return [];
     return readdirSorted(dir);
+  }
+
+  private blobPath(name: string) {
+    if (!/^[a-z0-9_.-]+$/i.test(name)) throw new Error(`bad blob name ${name}`);
+    return join(this.dir, 'blobs', name);
+  }
+
+  async putBlob(name: string, content: string): Promise<void> {
+    mkdirSync(join(this.dir, 'blobs'), { recursive: true, mode: 0o700 });
+    const path = this.blobPath(name);
+    const fh = await open(`${path}.tmp`, 'w', 0o600);
+    try {
+      await fh.writeFile(content);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(`${path}.tmp`, path);
+    await syncDir(join(this.dir, 'blobs'));
+  }
+
+  async getBlob(name: string): Promise<string | null> {
+    try {
+      return await readFile(this.blobPath(name), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
   }
 
   get healthy(): boolean {

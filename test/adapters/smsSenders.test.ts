@@ -169,3 +169,48 @@ Extra('sms.ru code by call: the provider gives the 4-digit code', async () => {
   }
 });
 Extra.run();
+
+const Many = suite('multi-recipient requests');
+for (const [name, make, fakeOf, path] of [
+  [
+    'smsru',
+    (url: string) => new SmsruSender({ apiId: 'API-ID-1', url, sender: 'Cafe', dryRun: false }),
+    () => new FakeSmsru(),
+    '/sms/send',
+  ],
+  [
+    'smsc',
+    (url: string) =>
+      new SmscSender({ login: 'venue', password: 'secret', url, sender: 'Cafe', dryRun: false }),
+    () => new FakeSmsc(),
+    '/sys/send.php',
+  ],
+] as const) {
+  Many(
+    `${name}: several numbers with their own texts in one request; a refused number is its own failure`,
+    async () => {
+      const fake = await fakeOf().start();
+      try {
+        fake.refuse.add('79160000002');
+        const messages = ['+79160000001', '+79160000002', '+79160000003'].map((to, i) => ({
+          ...message,
+          to,
+          text: `Привет, гость ${i}!`,
+          idempotencyKey: `run_x:${to}`,
+        }));
+        const results = await make(fake.url).sendMany(messages, AbortSignal.timeout(2000));
+        assert.is(fake.sent(path).length, 1, 'one request');
+        assert.ok(!(results[0] instanceof Error) && results[0]!.messageId);
+        assert.instance(results[1], Error);
+        assert.is((results[1] as unknown as { extra: { kind: string } }).extra.kind, 'permanent');
+        assert.ok(!(results[2] instanceof Error));
+        const body = fake.sent(path)[0]!.fields;
+        if (name === 'smsru') assert.is(body['to[79160000003]'], 'Привет, гость 2!');
+        else assert.match(String(body.list), /^79160000001:Привет, гость 0!\n79160000002:/);
+      } finally {
+        await fake.stop();
+      }
+    },
+  );
+}
+Many.run();

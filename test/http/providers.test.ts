@@ -31,7 +31,7 @@ async function serve(ctx: Ctx, extra: Record<string, unknown> = {}, otp: Record<
         sender: 'Cafe',
         timeoutMs: 300,
         retries: 1,
-        statusPollSeconds: 0,
+        statusPollSeconds: 3600, // polled by hand below
         smsc: { login: 'venue', password: 'secret', url: ctx.smsc.url },
         smsru: { apiId: 'API-ID-1', url: ctx.smsru.url },
         ...extra,

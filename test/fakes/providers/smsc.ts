@@ -19,6 +19,8 @@ const ERRORS: Record<number, string> = {
 export class FakeSmsc extends FakeProvider<SmscMode> {
   private nextId = 1000;
   deliveryStatus = 1;
+  /** Numbers this fake refuses (error 8) inside list requests. */
+  refuse = new Set<string>();
 
   protected answer(req: FakeRequest, mode: SmscMode | 'ok') {
     const f = req.fields;
@@ -36,6 +38,26 @@ export class FakeSmsc extends FakeProvider<SmscMode> {
       return { body: JSON.stringify({ error: ERRORS[2], error_code: 2 }) };
     switch (req.path) {
       case '/sys/send.php': {
+        if (f.list) {
+          // `list`: one "phone:text" line per number; op=1 gives a result per number.
+          const id = f.id ? Number(f.id) : this.nextId++;
+          const phones = String(f.list)
+            .split('\n')
+            .map((line) => {
+              const phone = line.slice(0, line.indexOf(':'));
+              return this.refuse.has(phone)
+                ? { phone, status: 0, error: 8 }
+                : { phone, status: 0, cost: '1.40', cnt: 1 };
+            });
+          return {
+            body: JSON.stringify({
+              id,
+              cnt: phones.length,
+              cost: (1.4 * phones.length).toFixed(2),
+              ...(f.op === '1' ? { phones } : {}),
+            }),
+          };
+        }
         const cnt = String(f.mes ?? '').length > 70 ? 2 : 1;
         if (f.cost === '1') return { body: JSON.stringify({ cost: (1.4 * cnt).toFixed(2), cnt }) };
         const id = f.id ? Number(f.id) : this.nextId++;

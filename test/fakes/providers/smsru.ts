@@ -16,6 +16,8 @@ const TEXTS: Record<number, string> = {
 export class FakeSmsru extends FakeProvider<SmsruMode> {
   private nextId = 10000000;
   deliveryCode = 103;
+  /** Numbers this fake refuses (207) inside multi-number requests. */
+  refuse = new Set<string>();
   /** The calling number's last digits for code-by-call. */
   callCode = '1435';
 
@@ -29,6 +31,23 @@ export class FakeSmsru extends FakeProvider<SmsruMode> {
     if (f.api_id !== 'API-ID-1') return error(200);
     switch (req.path) {
       case '/sms/send': {
+        const many = Object.keys(f).filter((k) => /^to\[\d+\]$/.test(k));
+        if (many.length) {
+          // Per-number texts: to[79…]=text, each number with its own result.
+          const sms = Object.fromEntries(
+            many.map((k) => {
+              const to = k.slice(3, -1);
+              const refused = this.refuse.has(to);
+              return [
+                to,
+                refused
+                  ? { status: 'ERROR', status_code: 207, status_text: TEXTS[207] }
+                  : { status: 'OK', status_code: 100, sms_id: `000000-${this.nextId++}` },
+              ];
+            }),
+          );
+          return { body: JSON.stringify({ status: 'OK', status_code: 100, sms, balance: 4122.56 }) };
+        }
         const to = String(f.to ?? '');
         if (mode.startsWith('number:')) {
           const code = Number(mode.slice(7));
