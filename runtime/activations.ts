@@ -116,7 +116,7 @@ function fromInput<I, O>(fn: (input: I) => Promise<O>) {
   return fromPromise<O, I>(({ input }) => fn(input));
 }
 
-const activateSchema = z.object({
+export const activateSchema = z.object({
   cardNumber: z.preprocess(
     (v) => (v === '' || v === null ? undefined : typeof v === 'number' ? String(v) : v),
     z.string().trim().regex(CARD_NUMBER, 'от 1 до 20 цифр / 1 to 20 digits').optional(),

@@ -88,7 +88,7 @@ export function authKind(deps: AuthDeps): WorkflowKind {
   };
 }
 
-const startSchema = z.object({
+export const startSchema = z.object({
   phone: z.unknown(),
   terminal: optionalText(64),
   channel: z.preprocess((v) => (v === '' || v === undefined ? 'sms' : v), z.enum(['sms', 'none', 'call'])),

@@ -1,0 +1,121 @@
+{ ===========================================================================
+  SMS PDS — функциональная клавиша «Карта по телефону» (без СМС).
+  Только если заведение разрешило это в настройках (otp.phoneOnly) для этой кассы.
+  =========================================================================== }
+
+{ ===========================================================================
+  Общая часть скриптов SMS PDS (встроена в каждый скрипт при сборке: npm run rk7).
+  Меняйте только константы ниже: адрес сервиса, ключ, имя кассы, устройство MCR.
+  =========================================================================== }
+const
+  SMSPDS_URL      = 'http://192.168.0.10:8080/api/v1';  { адрес сервиса SMS PDS }
+  SMSPDS_TOKEN    = 'ter_ВСТАВЬТЕ_КЛЮЧ_ТЕРМИНАЛА';      { ключ роли terminal }
+  TERMINAL_ID     = 'CASH1';                            { имя этой кассы в журналах }
+  MCR_DEVICE_ID   = 0;                                  { устройство MCR-алгоритма «Masked Input» ПДС }
+
+{ Кодирует строку для application/x-www-form-urlencoded (UTF-8). }
+function UrlEncode(const S: string): string;
+var
+  U: string;
+  i: integer;
+  c: char;
+begin
+  Result := '';
+  U := UTF8Encode(S);
+  for i := 1 to Length(U) do
+  begin
+    c := U[i];
+    if ((c >= 'a') and (c <= 'z')) or ((c >= 'A') and (c <= 'Z')) or ((c >= '0') and (c <= '9')) or (c = '-') or (c = '.') or (c = '_') then
+      Result := Result + c
+    else
+      Result := Result + '%' + IntToHex(Ord(c), 2);
+  end;
+end;
+
+{ Значение name=value из ответа сервиса (ответы в формате key=value). }
+function KvValue(const Answer, Name: string): string;
+var
+  sl: TStringList;
+begin
+  sl := TStringList.Create;
+  try
+    sl.Text := Answer;
+    Result := sl.Values[Name];
+  finally
+    sl.Free;
+  end;
+end;
+
+{ POST на сервис: ключ в заголовке, ответ key=value. Возвращает HTTP-статус (0 — нет связи). }
+function CallSmsPds(const Path, Body: string; var Answer: string): integer;
+begin
+  Answer := '';
+  HTTP.ClearHeaders;
+  HTTP.AddHeader('Authorization', 'Bearer ' + SMSPDS_TOKEN);
+  HTTP.AddHeader('Accept', 'text/plain');
+  HTTP.ContentType := 'application/x-www-form-urlencoded';
+  HTTP.Charset := 'utf-8';
+  Result := HTTP.Post(SMSPDS_URL + Path + '?format=kv', Body + '&terminal=' + UrlEncode(TERMINAL_ID), Answer);
+  if Result = 0 then
+    Answer := 'status=error' + #13#10 + 'code=NO_CONNECTION' + #13#10 + 'message=Нет связи с сервисом SMS PDS: ' + HTTP.GetLastError;
+end;
+
+{ Сообщение кассиру по ответу с ошибкой: свой текст для частых случаев, иначе текст сервиса. }
+procedure ShowSmsPdsError(const Answer: string);
+var
+  code, msg: string;
+begin
+  code := KvValue(Answer, 'code');
+  msg := KvValue(Answer, 'message');
+  if code = 'NO_CONNECTION' then msg := msg + #13#10 + 'Проверьте, что сервис запущен, и сеть до него.'
+  else if code = 'UNAUTHORIZED' then msg := 'Неверный ключ SMS PDS в скрипте. Обратитесь к администратору.'
+  else if code = 'FORBIDDEN' then msg := 'Ключ SMS PDS в скрипте не подходит для кассы (нужна роль terminal).'
+  else if code = 'PHONE_INVALID' then msg := 'Неверный номер телефона. Введите 11 цифр, например 79161234567.'
+  else if code = 'PHONE_COUNTRY_NOT_ALLOWED' then msg := 'Номера этой страны не обслуживаются.'
+  else if code = 'CARD_NOT_FOUND' then msg := 'Карта не найдена. Проверьте номер или выдайте гостю карту.'
+  else if code = 'CARD_BLOCKED' then msg := 'Карта гостя заблокирована.'
+  else if code = 'CHANNEL_DISABLED' then msg := 'Авторизация без СМС в этом заведении не разрешена.'
+  else if code = 'RATE_LIMITED' then msg := 'Слишком много попыток. Повторите через ' + KvValue(Answer, 'retryAfter') + ' с.'
+  else if code = 'SMS_FAILED' then msg := 'СМС не отправлено. Попробуйте ещё раз или обратитесь в поддержку.'
+  else if code = 'PIN_INVALID' then msg := 'Неверный код. Осталось попыток: ' + KvValue(Answer, 'attemptsLeft')
+  else if code = 'SESSION_LOCKED' then msg := 'Слишком много неверных кодов. Начните заново.'
+  else if code = 'SESSION_EXPIRED' then msg := 'Время действия кода истекло. Начните заново.'
+  else if code = 'SESSION_CLOSED' then msg := 'Эта авторизация уже завершена.'
+  else if code = 'SESSION_NOT_FOUND' then msg := 'Авторизация не найдена. Начните заново.'
+  else if code = 'RESEND_TOO_SOON' then msg := 'Повторная СМС возможна через ' + KvValue(Answer, 'retryAfter') + ' с.'
+  else if code = 'RESEND_LIMIT' then msg := 'Больше СМС отправить нельзя. Начните заново.'
+  else if code = 'CARD_ALREADY_ACTIVE' then msg := 'Эта карта уже выдана.'
+  else if code = 'PHONE_ALREADY_REGISTERED' then msg := 'На этот телефон уже выдана карта.'
+  else if code = 'POOL_EMPTY' then msg := 'Нет свободных виртуальных карт. Обратитесь к администратору.'
+  else if code = 'VALIDATION_FAILED' then msg := 'Проверьте введённые данные: ' + msg
+  else if msg = '' then msg := 'Ошибка SMS PDS: ' + code;
+  gui.ShowMessage(msg);
+end;
+
+{ Передаёт номер карты в ПДС как ввод с клавиатуры (MCR-алгоритм «Masked Input»). }
+procedure ApplyCardToOrder(const Card, Holder: string);
+begin
+  if not RK7.PerformMcrAlgorith(Card, MCR_DEVICE_ID) then
+    gui.ShowMessage('Карта гостя: ' + Card + #13#10 + Holder + #13#10 + 'Введите номер карты вручную: «Код с клавиатуры».')
+  else
+    gui.ShowMessage('Карта ' + Card + ' применена к заказу.' + #13#10 + Holder);
+end;
+
+procedure ProcessOperation1001511(Parameter: integer);
+var
+  phone, answer: string;
+  status: integer;
+begin
+  if not RKCheck.Valid then
+  begin
+    gui.ShowMessage('Откройте заказ, затем нажмите «Карта по телефону».');
+    exit;
+  end;
+  phone := gui.InputBox('Карта по телефону', 'Телефон гостя (79161234567)', '', true);
+  if phone = '' then exit;
+  status := CallSmsPds('/auth', 'phone=' + UrlEncode(phone) + '&channel=none', answer);
+  if (KvValue(answer, 'status') = 'ok') and (KvValue(answer, 'state') = 'verified') then
+    ApplyCardToOrder(KvValue(answer, 'card'), KvValue(answer, 'holder'))
+  else
+    ShowSmsPdsError(answer);
+end;

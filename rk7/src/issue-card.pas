@@ -1,0 +1,52 @@
+{ ===========================================================================
+  SMS PDS — функциональная клавиша «Выдать карту».
+  Номер карты из диапазона (пусто — виртуальная карта), ФИО, день рождения, телефон,
+  согласие на новости; по желанию — подтверждение телефона кодом из СМС.
+  =========================================================================== }
+procedure ProcessOperation1001512(Parameter: integer);
+var
+  cardNumber, fullName, birthday, phone, consent, confirm, body, answer, activationId, pin: string;
+  status: integer;
+  done: boolean;
+begin
+  cardNumber := gui.InputBox('Выдать карту', 'Номер карты (пусто — виртуальная)', '', true);
+  fullName := gui.InputBox('Выдать карту', 'ФИО гостя', '', false);
+  if fullName = '' then exit;
+  birthday := gui.InputBox('Выдать карту', 'День рождения (ДД.ММ.ГГГГ)', '', false);
+  phone := gui.InputBox('Выдать карту', 'Телефон гостя (79161234567)', '', true);
+  if phone = '' then exit;
+  if gui.RKMessageDlg('Гость согласен получать новости по СМС?', mtConfirmation, mbYes + mbNo, 0) = mrYes then consent := 'true' else consent := 'false';
+  if gui.RKMessageDlg('Подтвердить телефон кодом из СМС?', mtConfirmation, mbYes + mbNo, 0) = mrYes then confirm := 'sms' else confirm := 'none';
+
+  body := 'fullName=' + UrlEncode(fullName) + '&birthday=' + UrlEncode(birthday) + '&phone=' + UrlEncode(phone) +
+    '&marketingConsent=' + consent + '&confirm=' + confirm;
+  if cardNumber <> '' then body := body + '&cardNumber=' + UrlEncode(cardNumber);
+  status := CallSmsPds('/cards/activate', body, answer);
+  if KvValue(answer, 'status') <> 'ok' then
+  begin
+    ShowSmsPdsError(answer);
+    exit;
+  end;
+  activationId := KvValue(answer, 'activationId');
+
+  done := KvValue(answer, 'state') = 'activated';
+  while not done do
+  begin
+    pin := gui.InputBox('Выдать карту', 'Код из СМС на ' + KvValue(answer, 'phone') + ' (пусто — отменить)', '', true);
+    if pin = '' then
+    begin
+      status := CallSmsPds('/cards/activations/' + activationId + '/cancel', 'reason=cashier', answer);
+      gui.ShowMessage('Выдача карты отменена.');
+      exit;
+    end;
+    status := CallSmsPds('/cards/activations/' + activationId + '/verify', 'pin=' + UrlEncode(pin), answer);
+    if KvValue(answer, 'status') = 'ok' then
+      done := true
+    else
+    begin
+      ShowSmsPdsError(answer);
+      if KvValue(answer, 'code') <> 'PIN_INVALID' then exit;
+    end;
+  end;
+  gui.ShowMessage('Карта выдана: ' + KvValue(answer, 'card') + #13#10 + KvValue(answer, 'holder'));
+end;
