@@ -231,14 +231,27 @@ sms
 
 // ---- campaigns: through the running service's API (the service owns the data folder) --------
 
+program
+  .option('--url <url>', 'the running service, for the commands that use its API', process.env.SMSPDS_URL)
+  .option(
+    '--token <token>',
+    'a token for those commands (admin; support for sessions)',
+    process.env.SMSPDS_TOKEN,
+  );
+
 const campaign = program
   .command('campaign')
   .description('SMS news campaigns, through the running service (admin token in SMSPDS_TOKEN or --token)')
-  .option('--url <url>', 'the service', process.env.SMSPDS_URL)
-  .option('--token <token>', 'an admin token', process.env.SMSPDS_TOKEN);
+  .option('--url <url>', 'the service')
+  .option('--token <token>', 'an admin token');
 
 async function api(method: string, path: string, body?: unknown) {
-  const opts = campaign.opts<{ url?: string; token?: string }>();
+  const opts = {
+    ...program.opts<{ url?: string; token?: string }>(),
+    ...Object.fromEntries(
+      Object.entries(campaign.opts<{ url?: string; token?: string }>()).filter(([, v]) => v),
+    ),
+  };
   const url = opts.url ?? `http://127.0.0.1:${config().server.port}`;
   if (!opts.token) throw new ConfigError('--token (or SMSPDS_TOKEN): an admin token is needed');
   const res = await fetch(`${url}/api/v1${path}`, {
@@ -379,6 +392,54 @@ campaign
     process.stdout.write(
       `${c.state}: sent ${c.counts.sent + c.counts.delivered} of ${c.counts.total}, failed ${c.counts.failed}, unknown ${c.counts.unknown}, cost ${c.cost.actual}\n`,
     );
+  });
+
+// ---- sessions: what happened to one guest's authorization ---------------------------------
+
+const sessions = program
+  .command('sessions')
+  .description('authorization and activation sessions, through the running service');
+
+sessions
+  .command('find <phoneOrCard>')
+  .description('sessions of a phone (any form) or a card number, newest first')
+  .option('--limit <n>', 'how many', '20')
+  .action(async (key: string, o: { limit: string }) => {
+    const digits = key.replace(/\D/g, '');
+    const phoneLike =
+      key.startsWith('+') ||
+      /[\s()-]/.test(key) ||
+      (digits.length === 11 && /^[78]/.test(digits)) ||
+      digits.length === 10;
+    const query = phoneLike ? `phone=${encodeURIComponent(key)}` : `card=${encodeURIComponent(key)}`;
+    const { items } = await api('GET', `/sessions?limit=${Number(o.limit) || 20}&${query}`);
+    if (!items.length) process.stdout.write('no sessions\n');
+    for (const s of items)
+      process.stdout.write(
+        `${s.id}  ${s.createdAt}  ${s.kind.padEnd(10)} ${s.state.padEnd(11)} ${s.phone}  card ${s.card ?? '-'}  ${s.terminal ?? ''}${s.error ? `  ${s.error}` : ''}\n`,
+      );
+  });
+
+sessions
+  .command('show <id>')
+  .description('one session: its timeline and every SMS attempt')
+  .action(async (id: string) => {
+    const { session: s } = await api('GET', `/sessions/${encodeURIComponent(id)}`);
+    process.stdout.write(
+      `${s.id}  ${s.kind}  ${s.state}\n  phone ${s.phone}  card ${s.card ?? '-'}  terminal ${s.terminal ?? '-'}${s.deadline ? `  PIN valid until ${s.deadline}` : ''}\n\n`,
+    );
+    for (const e of s.timeline) {
+      const mark = e.detail?.code ? '✗' : ['verified', 'activated'].includes(e.to) ? '✓' : '•';
+      process.stdout.write(
+        `  ${mark} ${e.at}  ${String(e.event).padEnd(16)} ${(e.from ?? '').padStart(12)} → ${e.to.padEnd(12)} by ${e.by}${e.detail ? `  ${JSON.stringify(e.detail)}` : ''}\n`,
+      );
+    }
+    process.stdout.write(s.sms.length ? '\n  SMS:\n' : '\n  no SMS\n');
+    for (const a of s.sms) {
+      process.stdout.write(
+        `    ${a.at}  ${a.provider.padEnd(11)} ${a.outcome.padEnd(8)} ${a.outcome === 'accepted' ? `id ${a.messageId}, ${a.segments} SMS, cost ${a.cost ?? '?'}, delivery ${a.status}` : `${a.error?.code}: ${a.error?.text}`}${a.duplicatePossible ? '  (duplicate possible)' : ''}\n`,
+      );
+    }
   });
 
 program

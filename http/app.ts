@@ -15,6 +15,15 @@ import type { DeliveryTracker } from '../runtime/delivery.ts';
 import type { BalanceReport } from '../runtime/providers.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
+import { openApiDocument } from './openapi.ts';
+import { machineGraph } from '../runtime/graph.ts';
+import { allow } from './auth.ts';
+import { reply } from './respond.ts';
+import { AppError } from '../machines/errors.ts';
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 import type { CampaignService } from '../runtime/campaigns.ts';
 import type { ConsentLedger } from '../runtime/consents.ts';
 import type { CardDirectory, Clock, RecordStore } from '../runtime/ports.ts';
@@ -53,6 +62,7 @@ export interface RouteInfo {
 /** The Koa app, and the table of its routes (for the fuzz test and the API description). */
 export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   const app = new Koa();
+  const document = openApiDocument(version);
   app.proxy = false;
   app.silent = true; // errors are answered and logged by the pipeline, not printed by Koa
 
@@ -102,6 +112,26 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
+  // The support page: every asset served from here (no CDN); its script talks to the API.
+  const assets: Record<string, string> = {
+    'index.html': 'text/html',
+    'app.js': 'text/javascript',
+    'style.css': 'text/css',
+  };
+  const assetDir = new URL('./support/', import.meta.url);
+  const serveAsset = async (ctx: Koa.Context, file: string) => {
+    if (!Object.hasOwn(assets, file)) throw new AppError('NOT_FOUND');
+    ctx.type = `${assets[file]}; charset=utf-8`;
+    ctx.set(
+      'Content-Security-Policy',
+      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+    );
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = await readFile(new URL(file, assetDir), 'utf8');
+  };
+  open.get('/support', (ctx) => serveAsset(ctx, 'index.html'));
+  open.get('/support/:file', (ctx) => serveAsset(ctx, ctx.params.file!));
   app.use(open.routes());
 
   const api = new Router();
@@ -112,6 +142,17 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   activationRoutes(api, deps.activations, deps.config.otp.length);
   consentRoutes(api, deps);
   sessionRoutes(api, deps);
+  api.get('/api/v1/whoami', (ctx) => {
+    reply(ctx, 200, { role: ctx.state.role }, { role: ctx.state.role });
+  });
+  api.get('/api/v1/openapi.json', (ctx) => {
+    ctx.body = document;
+  });
+  api.get('/api/v1/machines/:kind', allow('support'), (ctx) => {
+    const machine = deps.host.machineOf(ctx.params.kind!);
+    if (!machine) throw new AppError('NOT_FOUND');
+    reply(ctx, 200, { machine: machineGraph(machine) }, {});
+  });
   campaignRoutes(api, deps);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));

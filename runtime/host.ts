@@ -52,6 +52,17 @@ type MachineSnapshot = Snapshot<unknown> & {
   hasTag(tag: string): boolean;
 };
 
+export interface SearchFilter {
+  kinds: string[];
+  kind?: string;
+  phone?: string;
+  card?: string;
+  terminal?: string;
+  state?: string;
+  from?: string;
+  to?: string;
+}
+
 export interface WorkflowKind {
   kind: string;
   /** Id prefix, e.g. `act`. */
@@ -225,8 +236,62 @@ export class WorkflowHost {
     return undefined;
   }
 
+  machineOf(kind: string) {
+    return this.kinds.get(kind)?.machine;
+  }
+
   isLive(id: string): boolean {
     return this.live.has(id);
+  }
+
+  /**
+   * Records newest first, live and archived, matching a filter; paged by the last item seen.
+   * The archive is read a day at a time from the newest, and only as far as the page needs.
+   */
+  async search(filter: SearchFilter, limit: number, after: { createdAt: string; id: string } | null) {
+    const kinds = filter.kind ? [filter.kind] : filter.kinds;
+    const fromDay = filter.from?.slice(0, 10) ?? '0000-00-00';
+    const toDay = filter.to?.slice(0, 10) ?? '9999-99-99';
+    const matches = (r: WorkflowRecord) =>
+      kinds.includes(r.kind) &&
+      (!filter.phone || r.phone === filter.phone) &&
+      (!filter.card || r.card === filter.card) &&
+      (!filter.terminal || r.terminal === filter.terminal) &&
+      (!filter.state || r.state === filter.state) &&
+      (!filter.from || r.createdAt >= filter.from) &&
+      (!filter.to || r.createdAt <= filter.to) &&
+      (!after || r.createdAt < after.createdAt || (r.createdAt === after.createdAt && r.id < after.id));
+    const byDay = new Map<string, Map<string, WorkflowRecord>>();
+    const put = (r: WorkflowRecord) => {
+      const day = dayOfId(r.id) ?? r.createdAt.slice(0, 10);
+      let m = byDay.get(day);
+      if (!m) byDay.set(day, (m = new Map()));
+      m.set(r.id, r);
+    };
+    const days = new Set<string>();
+    for (const kind of kinds) for (const day of this.opts.store.archiveDays(kind)) days.add(day);
+    const fresh = [
+      ...this.table.values(),
+      ...[...this.live.values()].map((e) => e.record),
+      ...this.recent.values(),
+    ];
+    for (const r of fresh) days.add(dayOfId(r.id) ?? r.createdAt.slice(0, 10));
+    const items: WorkflowRecord[] = [];
+    for (const day of [...days].sort().reverse()) {
+      if (day < fromDay || day > toDay) continue;
+      for (const kind of kinds) await this.opts.store.scanArchive<WorkflowRecord>(kind, day, (r) => put(r));
+      for (const r of fresh) if ((dayOfId(r.id) ?? r.createdAt.slice(0, 10)) === day) put(r);
+      const found = [...(byDay.get(day)?.values() ?? [])].filter(matches);
+      items.push(...found.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id)));
+      byDay.delete(day);
+      if (items.length >= limit) break;
+    }
+    const page = items.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: page,
+      next: items.length > limit && last ? { createdAt: last.createdAt, id: last.id } : null,
+    };
   }
 
   /** Live records, for inspection. */
@@ -298,7 +363,12 @@ export class WorkflowHost {
       error: () => observe(actor.getSnapshot() as MachineSnapshot),
     });
     this.live.set(record.id, entry);
-    actor.start();
+    entry.cause = { type: 'xstate.init', by };
+    try {
+      actor.start();
+    } finally {
+      entry.cause = null;
+    }
     // A restored actor emits no snapshot for its restored state: arm its deadline here.
     this.onSnapshot(entry, { type: 'xstate.init', by }, actor.getSnapshot() as MachineSnapshot);
     return entry;

@@ -3,7 +3,7 @@
  * outcome, SMS by provider and failure kind, segments and cost, delivery outcomes, request
  * latency, store commit latency.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SmsReceipt } from './ports.ts';
 
 export class Metrics {
@@ -63,6 +63,33 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [this.registry],
   });
+
+  /** Recipients of each campaign's current run by status, read when Prometheus scrapes. */
+  watchCampaigns(read: () => Array<{ campaign: string; counts: Record<string, number> }>) {
+    new Gauge({
+      name: 'smspds_campaign_recipients',
+      help: 'Recipients of the current run of each campaign, by status',
+      labelNames: ['campaign', 'status'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { campaign, counts } of read()) {
+          for (const status of [
+            'total',
+            'queued',
+            'sending',
+            'sent',
+            'delivered',
+            'failed',
+            'skipped',
+            'unknown',
+          ]) {
+            this.set({ campaign, status }, counts[status] ?? 0);
+          }
+        }
+      },
+    });
+  }
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'smspds_' });

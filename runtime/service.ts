@@ -73,6 +73,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
   const unlock = lockDataDir(dataDir);
+  const metrics = new Metrics(options.defaultMetrics ?? true);
   try {
     const store = await JournaledStore.open(
       dataDir,
@@ -85,10 +86,12 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
         ...deliveryTables,
         ...campaignTables,
       ],
-      { onFailure: (err) => logger.fatal({ err }, 'the store cannot write: refusing further changes') },
+      {
+        onFailure: (err) => logger.fatal({ err }, 'the store cannot write: refusing further changes'),
+        onCommit: (ms) => metrics.storeCommits.observe(ms / 1000),
+      },
     );
     const senders = options.senders ?? buildSenders(config, dataDir, options.consoleWrite);
-    const metrics = new Metrics(options.defaultMetrics ?? true);
     const chain = new SmsChain({
       senders,
       clock,
@@ -159,6 +162,14 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       ],
     });
     campaigns.host = host;
+    metrics.watchCampaigns(() =>
+      campaigns.list().flatMap((def) => {
+        const run = def.runs.at(-1);
+        return run
+          ? [{ campaign: def.id, counts: campaigns.runCounts(run) as unknown as Record<string, number> }]
+          : [];
+      }),
+    );
     const activations = new ActivationService(host, { config, clock });
     const auth = new AuthService(host, { config, clock, limits });
     host.onClosed((record) => {

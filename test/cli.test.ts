@@ -170,6 +170,34 @@ CampaignCli('create, start and follow a campaign through the running service', a
     const bad = await cli('pause', id);
     assert.is(bad.status, 2);
     assert.match(bad.stderr, /CAMPAIGN_STATE/);
+    // What happened to one guest's authorization, from the terminal.
+    await call(svc.url, 'POST', '/api/v1/auth', {
+      as: 'terminal',
+      json: { phone: '+79160000001', terminal: 'CASH1' },
+    });
+    const sessionsCli = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((ok) => {
+        const child = spawn(
+          process.execPath,
+          [BIN, '--url', svc.url, '--token', TOKENS.support, 'sessions', ...args],
+          { cwd: dir },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (status) => ok({ status, stdout, stderr }));
+      });
+    const found = await sessionsCli('find', '8 916 000-00-01');
+    assert.is(found.status, 0, found.stderr);
+    assert.match(
+      found.stdout,
+      /ses_\S+\s+\S+\s+auth\s+awaitingPin\s+\+7 916 \*\*\*-\*\*-01\s+card 1\s+CASH1/,
+    );
+    const shown2 = await sessionsCli('show', found.stdout.split(/\s+/)[0]!);
+    assert.match(shown2.stdout, /start\s+→ requested/);
+    assert.match(shown2.stdout, /sendPin\.done\s+sendingSms → awaitingPin/);
+    assert.match(shown2.stdout, /console\s+accepted id /);
   } finally {
     svc.child.kill('SIGTERM');
     await svc.exited;

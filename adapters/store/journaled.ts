@@ -46,6 +46,8 @@ export interface JournaledStoreOptions {
   compactBytes?: number;
   /** Called once when the disk refuses a write; the store then refuses every later flush. */
   onFailure?: (err: Error) => void;
+  /** Told how long each commit (write and fsync) took, in ms. */
+  onCommit?: (ms: number) => void;
 }
 
 class MemoryTable<T> implements Table<T> {
@@ -339,6 +341,7 @@ export class JournaledStore implements RecordStore {
         await appendFile(this.archivePath(kind, day), entries.join('\n') + '\n', { mode: 0o600 });
       }
       this.lastFlushMs = performance.now() - started;
+      this.options.onCommit?.(this.lastFlushMs);
       waiters.forEach((w) => w.resolve());
       if (this.journalBytes > this.compactBytes) await this.compact();
     } catch (err) {

@@ -1,28 +1,129 @@
-/** Support inspection: the whole record of one workflow, with its timeline and SMS attempts. */
+/**
+ * Support inspection: search authorization and activation sessions (newest first, paged), read
+ * one whole record with its timeline and SMS attempts, cancel a live one (recorded with who).
+ */
 import type { Router } from '@koa/router';
+import { z } from 'zod';
 import { AppError } from '../../machines/errors.ts';
-import type { WorkflowHost } from '../../runtime/host.ts';
+import type { WorkflowHost, WorkflowRecord } from '../../runtime/host.ts';
 import type { DeliveryTracker } from '../../runtime/delivery.ts';
 import type { Role } from '../../runtime/tokens.ts';
-import { allow } from '../auth.ts';
+import type { Config } from '../../runtime/config.ts';
+import type { AuthService } from '../../runtime/auth.ts';
+import type { ActivationService } from '../../runtime/activations.ts';
+import { normalizePhone } from '../../runtime/phone.ts';
+import { validationError } from '../../runtime/validate.ts';
+import { allow, actor } from '../auth.ts';
 import { reply } from '../respond.ts';
-import { recordView } from '../views.ts';
+import { phoneFor, recordView } from '../views.ts';
 
-export function sessionRoutes(router: Router, deps: { host: WorkflowHost; deliveries: DeliveryTracker }) {
-  router.get('/api/v1/sessions/:id', allow('support'), async (ctx) => {
-    const record = await deps.host.get(ctx.params.id!);
-    if (!record) throw new AppError('SESSION_NOT_FOUND');
-    const view = recordView(record, ctx.state.role as Role, (sms) => deps.deliveries.join(sms));
+const iso = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'ISO 8601 time')
+  .transform((s) => new Date(Date.parse(s)).toISOString());
+const querySchema = z.object({
+  phone: z.string().optional(),
+  card: z
+    .string()
+    .regex(/^\d{1,20}$/, 'digits')
+    .optional(),
+  terminal: z.string().max(64).optional(),
+  state: z
+    .string()
+    .regex(/^[a-zA-Z]{1,20}$/)
+    .optional(),
+  kind: z.enum(['auth', 'activation']).optional(),
+  from: iso.optional(),
+  to: iso.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+const encodeCursor = (c: { createdAt: string; id: string }) =>
+  Buffer.from(`${c.createdAt}|${c.id}`).toString('base64url');
+function decodeCursor(text: string | undefined) {
+  if (!text) return null;
+  const [createdAt, id] = Buffer.from(text, 'base64url').toString().split('|');
+  if (!createdAt || !id || Number.isNaN(Date.parse(createdAt)))
+    throw new AppError('VALIDATION_FAILED', { field: 'cursor', reason: 'cursor' });
+  return { createdAt, id };
+}
+
+/** One line of a search result. */
+export function sessionSummary(r: WorkflowRecord, role: Role) {
+  return {
+    id: r.id,
+    kind: r.kind,
+    state: r.state,
+    phone: phoneFor(r.phone, role),
+    card: r.card,
+    terminal: r.terminal,
+    error: r.error?.code ?? null,
+    sms: ((r.view.sms as unknown[]) ?? []).length,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+export function sessionRoutes(
+  router: Router,
+  deps: {
+    host: WorkflowHost;
+    deliveries: DeliveryTracker;
+    config: Readonly<Config>;
+    auth: AuthService;
+    activations: ActivationService;
+  },
+) {
+  router.get('/api/v1/sessions', allow('support'), async (ctx) => {
+    const parsed = querySchema.safeParse(ctx.query);
+    if (!parsed.success) throw validationError(parsed.error);
+    const q = parsed.data;
+    const phone = q.phone ? normalizePhone(q.phone, deps.config.phones) : undefined;
+    const { items, next } = await deps.host.search(
+      {
+        kinds: ['auth', 'activation'],
+        kind: q.kind,
+        phone,
+        card: q.card,
+        terminal: q.terminal,
+        state: q.state,
+        from: q.from,
+        to: q.to,
+      },
+      q.limit,
+      decodeCursor(q.cursor),
+    );
+    const role = ctx.state.role as Role;
     reply(
       ctx,
       200,
-      { session: view },
-      {
-        sessionId: record.id,
-        kind: record.kind,
-        state: record.state,
-        card: record.state === 'verified' || record.kind === 'activation' ? record.card : undefined,
-      },
+      { items: items.map((r) => sessionSummary(r, role)), nextCursor: next ? encodeCursor(next) : null },
+      { count: items.length },
+    );
+  });
+
+  router.get('/api/v1/sessions/:id', allow('support'), async (ctx) => {
+    const record = await deps.host.get(ctx.params.id!);
+    if (!record || (record.kind !== 'auth' && record.kind !== 'activation'))
+      throw new AppError('SESSION_NOT_FOUND');
+    const view = recordView(record, ctx.state.role as Role, (sms) => deps.deliveries.join(sms));
+    reply(ctx, 200, { session: view }, { sessionId: record.id, kind: record.kind, state: record.state });
+  });
+
+  router.post('/api/v1/sessions/:id/cancel', allow('support'), async (ctx) => {
+    const record = await deps.host.get(ctx.params.id!);
+    if (!record || (record.kind !== 'auth' && record.kind !== 'activation'))
+      throw new AppError('SESSION_NOT_FOUND');
+    const body = (ctx.state.body ?? {}) as { reason?: unknown };
+    const reason = typeof body.reason === 'string' ? body.reason.slice(0, 200) : 'cancelled by support';
+    const service = record.kind === 'auth' ? deps.auth : deps.activations;
+    const done = await service.cancel(record.id, actor(ctx), reason);
+    reply(
+      ctx,
+      200,
+      { session: recordView(done, ctx.state.role as Role, (sms) => deps.deliveries.join(sms)) },
+      { sessionId: done.id, state: done.state },
     );
   });
 }

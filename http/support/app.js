@@ -1,0 +1,432 @@
+// SMS PDS support page: plain JavaScript over the service's own API. The token lives in this
+// browser tab's sessionStorage only and goes out as a header on every call.
+(() => {
+  'use strict';
+
+  const TEXT = {
+    ru: {
+      sessions: 'Сессии',
+      campaigns: 'Рассылки',
+      signOut: 'Выйти',
+      signInTitle: 'Вход для поддержки',
+      token: 'Ключ доступа (support или admin)',
+      signIn: 'Войти',
+      searchHint: 'Телефон, номер карты или id сессии',
+      find: 'Найти',
+      state: 'Состояние',
+      kind: 'Вид',
+      phone: 'Телефон',
+      card: 'Карта',
+      terminal: 'Касса',
+      created: 'Начата',
+      auth: 'Авторизация',
+      activation: 'Выдача карты',
+      found: (n) => `Найдено: ${n}`,
+      nothing: 'Ничего не найдено',
+      badToken: 'Ключ не подходит',
+      timeline: 'Шаги',
+      sms: 'СМС',
+      diagram: 'Схема',
+      deadline: 'Код действует до',
+      provider: 'Провайдер',
+      outcome: 'Итог',
+      answer: 'Ответ',
+      delivery: 'Доставка',
+      cost: 'Цена',
+      segments: 'Частей',
+      cancel: 'Отменить сессию',
+      cancelled: 'Сессия отменена',
+      back: '← к списку',
+      by: 'кто',
+      noSms: 'СМС не отправлялись',
+      progress: 'Ход',
+      total: 'Всего',
+      sent: 'Отправлено',
+      failed: 'Ошибки',
+      skipped: 'Пропущено',
+      unknown: 'Неизвестно',
+      queued: 'В очереди',
+      pause: 'Пауза',
+      resume: 'Продолжить',
+      cancelCampaign: 'Отменить рассылку',
+      reasons: 'Почему не отправлено',
+      recipients: 'Получатели',
+      runs: 'Запуски',
+      nextRun: 'Следующий запуск',
+      none: '—',
+      updated: 'Изменена',
+      error: 'Ошибка',
+    },
+    en: {
+      sessions: 'Sessions',
+      campaigns: 'Campaigns',
+      signOut: 'Sign out',
+      signInTitle: 'Support sign-in',
+      token: 'Access token (support or admin)',
+      signIn: 'Sign in',
+      searchHint: 'Phone, card number or session id',
+      find: 'Find',
+      state: 'State',
+      kind: 'Kind',
+      phone: 'Phone',
+      card: 'Card',
+      terminal: 'Terminal',
+      created: 'Started',
+      auth: 'Authorization',
+      activation: 'Card issue',
+      found: (n) => `Found: ${n}`,
+      nothing: 'Nothing found',
+      badToken: 'This token does not work',
+      timeline: 'Timeline',
+      sms: 'SMS',
+      diagram: 'Workflow',
+      deadline: 'PIN valid until',
+      provider: 'Provider',
+      outcome: 'Outcome',
+      answer: 'Answer',
+      delivery: 'Delivery',
+      cost: 'Cost',
+      segments: 'Parts',
+      cancel: 'Cancel session',
+      cancelled: 'Session cancelled',
+      back: '← back to the list',
+      by: 'by',
+      noSms: 'No SMS sent',
+      progress: 'Progress',
+      total: 'Total',
+      sent: 'Sent',
+      failed: 'Failed',
+      skipped: 'Skipped',
+      unknown: 'Unknown',
+      queued: 'Queued',
+      pause: 'Pause',
+      resume: 'Resume',
+      cancelCampaign: 'Cancel campaign',
+      reasons: 'Why not sent',
+      recipients: 'Recipients',
+      runs: 'Runs',
+      nextRun: 'Next run',
+      none: '—',
+      updated: 'Updated',
+      error: 'Error',
+    },
+  };
+  let lang = sessionStorage.getItem('smspds.lang') || 'ru';
+  const t = (key, ...args) => {
+    const v = TEXT[lang][key];
+    return typeof v === 'function' ? v(...args) : (v ?? key);
+  };
+  const $ = (sel) => document.querySelector(sel);
+  const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const when = (iso) => (iso ? new Date(iso).toLocaleString(lang === 'ru' ? 'ru-RU' : 'en-GB') : t('none'));
+  const OK = ['verified', 'activated', 'completed', 'accepted', 'delivered'];
+  const BAD = ['failed', 'locked', 'expired', 'rejected', 'undelivered', 'error'];
+  const IDLE = ['cancelled', 'draft', 'paused'];
+  const tone = (state) =>
+    OK.includes(state) ? 'ok' : BAD.includes(state) ? 'bad' : IDLE.includes(state) ? 'idle' : 'live';
+  const badge = (state) =>
+    `<span class="badge ${tone(state)}" data-state="${esc(state)}">${esc(state)}</span>`;
+
+  let role = null;
+  const token = () => sessionStorage.getItem('smspds.token');
+
+  async function api(path, options = {}) {
+    const res = await fetch(`/api/v1${path}`, {
+      ...options,
+      headers: {
+        Authorization: `Bearer ${token()}`,
+        'Accept-Language': lang,
+        'Content-Type': 'application/json',
+        ...(options.headers || {}),
+      },
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok)
+      throw Object.assign(new Error(body.error?.message || res.statusText), {
+        status: res.status,
+        code: body.error?.code,
+      });
+    return body;
+  }
+
+  function translate() {
+    document.documentElement.lang = lang;
+    document.querySelectorAll('[data-i18n]').forEach((el) => (el.textContent = t(el.dataset.i18n)));
+    document
+      .querySelectorAll('[data-i18n-placeholder]')
+      .forEach((el) => (el.placeholder = t(el.dataset.i18nPlaceholder)));
+    $('#lang').textContent = lang === 'ru' ? 'EN' : 'RU';
+  }
+
+  function show(tab) {
+    for (const id of ['signin', 'sessions', 'campaigns']) $(`#${id}`).hidden = id !== tab;
+    document
+      .querySelectorAll('#tabs button')
+      .forEach((b) => b.classList.toggle('active', b.dataset.tab === tab));
+    if (tab === 'campaigns') loadCampaigns();
+  }
+
+  async function signIn(value) {
+    sessionStorage.setItem('smspds.token', value);
+    try {
+      role = (await api('/whoami')).role;
+      if (role !== 'support' && role !== 'admin') throw new Error(t('badToken'));
+    } catch {
+      sessionStorage.removeItem('smspds.token');
+      $('#signin-error').textContent = t('badToken');
+      return;
+    }
+    $('#tabs').hidden = false;
+    $('#signout').hidden = false;
+    show('sessions');
+  }
+
+  // ---- sessions ------------------------------------------------------------------------------
+
+  async function search(q) {
+    q = q.trim();
+    $('#session').hidden = true;
+    if (/^(ses|act)_\d{8}_[0-9a-z]{12}$/.test(q)) return openSession(q);
+    const digits = q.replace(/\D/g, '');
+    const looksLikePhone =
+      q.startsWith('+') ||
+      /[\s()-]/.test(q) ||
+      (digits.length === 11 && /^[78]/.test(digits)) ||
+      digits.length === 10;
+    const queries = [];
+    if (looksLikePhone) queries.push(`phone=${encodeURIComponent(q)}`);
+    if (/^\d{1,20}$/.test(q)) queries.push(`card=${q}`);
+    if (!q) queries.push('');
+    const seen = new Map();
+    for (const query of queries) {
+      try {
+        for (const item of (await api(`/sessions?limit=50&${query}`)).items) seen.set(item.id, item);
+      } catch (err) {
+        $('#search-status').textContent = err.message;
+      }
+    }
+    const items = [...seen.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    $('#search-status').textContent = items.length ? t('found', items.length) : t('nothing');
+    $('#results').hidden = !items.length;
+    $('#results tbody').innerHTML = items
+      .map(
+        (s) =>
+          `<tr data-id="${esc(s.id)}"><td>${badge(s.state)}</td><td>${t(s.kind)}</td><td>${esc(s.phone)}</td><td>${esc(s.card ?? '')}</td><td>${esc(s.terminal ?? '')}</td><td>${when(s.createdAt)}</td></tr>`,
+      )
+      .join('');
+  }
+
+  const machines = {};
+  async function machine(kind) {
+    machines[kind] ??= (await api(`/machines/${kind}`)).machine;
+    return machines[kind];
+  }
+
+  /** The workflow's states laid out by distance from the start; the path taken highlighted. */
+  function diagram(graph, timeline, current) {
+    const depth = { [graph.initial]: 0 };
+    const queue = [graph.initial];
+    while (queue.length) {
+      const s = queue.shift();
+      for (const e of graph.edges.filter((x) => x.from === s)) {
+        if (depth[e.to] === undefined) {
+          depth[e.to] = depth[s] + 1;
+          queue.push(e.to);
+        }
+      }
+    }
+    const maxDepth = Math.max(...Object.values(depth));
+    for (const s of graph.states) if (depth[s.name] === undefined) depth[s.name] = maxDepth + 1;
+    const columns = {};
+    for (const s of graph.states) (columns[depth[s.name]] ??= []).push(s);
+    const W = 120,
+      H = 34,
+      GX = 50,
+      GY = 16;
+    const pos = {};
+    for (const [col, states] of Object.entries(columns))
+      states.forEach((s, i) => (pos[s.name] = { x: 10 + col * (W + GX), y: 10 + i * (H + GY) }));
+    const width = 20 + Object.keys(columns).length * (W + GX);
+    const height = 20 + Math.max(...Object.values(columns).map((c) => c.length)) * (H + GY);
+    const visited = new Set(timeline.map((e) => e.to));
+    const taken = new Set(timeline.filter((e) => e.from).map((e) => `${e.from}>${e.to}`));
+    const pairs = new Map();
+    for (const e of graph.edges) if (e.from !== e.to) pairs.set(`${e.from}>${e.to}`, e);
+    const edges = [...pairs.values()]
+      .map((e) => {
+        const a = pos[e.from],
+          b = pos[e.to];
+        const x1 = a.x + W,
+          y1 = a.y + H / 2,
+          x2 = b.x,
+          y2 = b.y + H / 2;
+        const back = x2 <= x1;
+        const d = back
+          ? `M${a.x + W / 2},${a.y + H} C${a.x + W / 2},${a.y + H + 30} ${b.x + W / 2},${b.y + H + 30} ${b.x + W / 2},${b.y + H}`
+          : `M${x1},${y1} C${x1 + GX / 2},${y1} ${x2 - GX / 2},${y2} ${x2},${y2}`;
+        return `<path class="${taken.has(`${e.from}>${e.to}`) ? 'taken' : ''}" d="${d}"><title>${esc(e.event)}</title></path>`;
+      })
+      .join('');
+    const nodes = graph.states
+      .map((s) => {
+        const p = pos[s.name];
+        const cls = [
+          visited.has(s.name) ? 'visited' : '',
+          s.name === current ? 'current' : '',
+          s.final ? 'final' : '',
+        ].join(' ');
+        return `<g class="${cls}" data-state="${esc(s.name)}"><rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="${s.final ? 14 : 4}"/><text x="${p.x + W / 2}" y="${p.y + H / 2}">${esc(s.name)}</text></g>`;
+      })
+      .join('');
+    return `<svg class="diagram" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(graph.id)}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#98a2b3"/></marker></defs>${edges}${nodes}</svg>`;
+  }
+
+  async function openSession(id) {
+    let s;
+    try {
+      s = (await api(`/sessions/${encodeURIComponent(id)}`)).session;
+    } catch (err) {
+      $('#search-status').textContent = err.message;
+      return;
+    }
+    const graph = await machine(s.kind);
+    const timeline = s.timeline
+      .map(
+        (e) =>
+          `<li class="${e.detail?.code ? 'bad' : tone(e.to)}"><time>${when(e.at)}</time><b>${esc(e.event)}</b> → ${badge(e.to)} <span class="muted">${t('by')}: ${esc(e.by)}</span>${e.detail ? ` <code>${esc(JSON.stringify(e.detail))}</code>` : ''}</li>`,
+      )
+      .join('');
+    const sms = s.sms.length
+      ? `<table class="sms"><thead><tr><th>${t('provider')}</th><th>${t('outcome')}</th><th>${t('answer')}</th><th>${t('delivery')}</th><th>${t('segments')}</th><th>${t('cost')}</th></tr></thead><tbody>${s.sms
+          .map(
+            (a) =>
+              `<tr><td>${esc(a.provider)}<div class="muted">${when(a.at)}</div></td><td>${badge(a.outcome)}</td><td>${a.error ? `${esc(a.error.code)}: ${esc(a.error.text)}` : esc(a.messageId)}${a.duplicatePossible ? ' ⚠' : ''}</td><td>${badge(a.status)}</td><td>${esc(a.segments)}</td><td>${esc(a.cost ?? '')}</td></tr>`,
+          )
+          .join('')}</tbody></table>`
+      : `<p class="muted">${t('noSms')}</p>`;
+    const live = !['verified', 'activated', 'expired', 'locked', 'cancelled', 'failed', 'rejected'].includes(
+      s.state,
+    );
+    $('#session').innerHTML = `
+      <button class="back">${t('back')}</button>
+      <h2>${t(s.kind)} ${badge(s.state)} <code>${esc(s.id)}</code></h2>
+      <dl>
+        <dt>${t('phone')}</dt><dd>${esc(s.phone)}</dd>
+        <dt>${t('card')}</dt><dd>${esc(s.card ?? t('none'))}</dd>
+        <dt>${t('terminal')}</dt><dd>${esc(s.terminal ?? t('none'))}</dd>
+        <dt>${t('created')}</dt><dd>${when(s.createdAt)}</dd>
+        <dt>${t('updated')}</dt><dd>${when(s.updatedAt)}</dd>
+        ${s.deadline ? `<dt>${t('deadline')}</dt><dd>${when(s.deadline)}</dd>` : ''}
+        ${s.error ? `<dt>${t('error')}</dt><dd>${esc(s.error.code)}</dd>` : ''}
+      </dl>
+      <h2>${t('diagram')}</h2>${diagram(graph, s.timeline, s.state)}
+      <div class="grid"><div><h2>${t('timeline')}</h2><ol class="timeline">${timeline}</ol></div><div><h2>${t('sms')}</h2>${sms}</div></div>
+      ${live ? `<div class="actions"><button class="danger" id="cancel-session">${t('cancel')}</button></div>` : ''}`;
+    $('#session').hidden = false;
+    $('#results').hidden = true;
+    $('#session .back').onclick = () => {
+      $('#session').hidden = true;
+      $('#results').hidden = false;
+    };
+    const cancel = $('#cancel-session');
+    if (cancel) {
+      cancel.onclick = async () => {
+        await api(`/sessions/${encodeURIComponent(s.id)}/cancel`, {
+          method: 'POST',
+          body: JSON.stringify({ reason: 'support page' }),
+        });
+        openSession(s.id);
+      };
+    }
+  }
+
+  // ---- campaigns -----------------------------------------------------------------------------
+
+  const progress = (c) => {
+    const k = c.counts;
+    const done = k.sent + k.delivered + k.failed + k.skipped + k.unknown;
+    const pct = k.total ? Math.round((done / k.total) * 100) : 0;
+    return `<div class="progress" title="${pct}%"><span style="width:${pct}%"></span></div><small class="muted">${done}/${k.total}</small>`;
+  };
+
+  async function loadCampaigns() {
+    $('#campaign').hidden = true;
+    const { items } = await api('/campaigns?limit=100');
+    $('#campaign-list').innerHTML =
+      `<table><thead><tr><th>${t('state')}</th><th>${t('campaigns')}</th><th>${t('progress')}</th><th>${t('sent')}</th><th>${t('failed')}</th><th>${t('nextRun')}</th></tr></thead><tbody>${items
+        .map(
+          (c) =>
+            `<tr data-campaign="${esc(c.id)}"><td>${badge(c.state)}</td><td>${esc(c.name)}</td><td>${progress(c)}</td><td>${c.counts.sent + c.counts.delivered}</td><td>${c.counts.failed}</td><td>${when(c.nextRunAt)}</td></tr>`,
+        )
+        .join('')}</tbody></table>`;
+  }
+
+  async function openCampaign(id) {
+    const c = (await api(`/campaigns/${encodeURIComponent(id)}`)).campaign;
+    const recipients = (await api(`/campaigns/${encodeURIComponent(id)}/recipients?limit=100`)).items;
+    const k = c.counts;
+    const reasons =
+      Object.entries(c.skippedReasons)
+        .map(([r, n]) => `<li>${esc(r)}: ${n}</li>`)
+        .join('') || `<li class="muted">${t('none')}</li>`;
+    const admin = role === 'admin';
+    $('#campaign').innerHTML = `
+      <button class="back">${t('back')}</button>
+      <h2>${esc(c.name)} ${badge(c.state)}</h2>
+      ${progress(c)}
+      <dl>
+        <dt>${t('total')}</dt><dd>${k.total}</dd><dt>${t('sent')}</dt><dd>${k.sent + k.delivered}</dd>
+        <dt>${t('failed')}</dt><dd>${k.failed}</dd><dt>${t('skipped')}</dt><dd>${k.skipped}</dd>
+        <dt>${t('unknown')}</dt><dd>${k.unknown}</dd><dt>${t('queued')}</dt><dd>${k.queued}</dd>
+        <dt>${t('cost')}</dt><dd>${esc(c.cost.actual)}</dd><dt>${t('nextRun')}</dt><dd>${when(c.nextRunAt)}</dd>
+      </dl>
+      <h2>${t('reasons')}</h2><ul>${reasons}</ul>
+      ${admin ? `<div class="actions">${c.state === 'running' ? `<button data-act="pause">${t('pause')}</button>` : ''}${c.state === 'paused' ? `<button data-act="resume">${t('resume')}</button>` : ''}${['running', 'paused', 'scheduled', 'draft'].includes(c.state) ? `<button class="danger" data-act="cancel">${t('cancelCampaign')}</button>` : ''}</div>` : ''}
+      <h2>${t('recipients')}</h2>
+      <table><thead><tr><th>${t('phone')}</th><th>${t('card')}</th><th>${t('state')}</th><th>${t('answer')}</th></tr></thead><tbody>${recipients
+        .map(
+          (r) =>
+            `<tr><td>${esc(r.phone)}</td><td>${esc(r.card)}</td><td>${badge(r.status)}</td><td>${esc(r.reason ?? r.messageId ?? '')}</td></tr>`,
+        )
+        .join('')}</tbody></table>`;
+    $('#campaign').hidden = false;
+    $('#campaign .back').onclick = loadCampaigns;
+    document.querySelectorAll('#campaign [data-act]').forEach((b) => {
+      b.onclick = async () => {
+        await api(`/campaigns/${encodeURIComponent(id)}/${b.dataset.act}`, { method: 'POST', body: '{}' });
+        openCampaign(id);
+      };
+    });
+  }
+
+  // ---- wiring --------------------------------------------------------------------------------
+
+  $('#signin-form').onsubmit = (e) => {
+    e.preventDefault();
+    signIn($('#token').value.trim());
+  };
+  $('#signout').onclick = () => {
+    sessionStorage.removeItem('smspds.token');
+    location.reload();
+  };
+  $('#lang').onclick = () => {
+    lang = lang === 'ru' ? 'en' : 'ru';
+    sessionStorage.setItem('smspds.lang', lang);
+    translate();
+  };
+  document.querySelectorAll('#tabs button').forEach((b) => (b.onclick = () => show(b.dataset.tab)));
+  $('#search-form').onsubmit = (e) => {
+    e.preventDefault();
+    search($('#search').value);
+  };
+  $('#results tbody').onclick = (e) => {
+    const row = e.target.closest('tr[data-id]');
+    if (row) openSession(row.dataset.id);
+  };
+  $('#campaign-list').onclick = (e) => {
+    const row = e.target.closest('tr[data-campaign]');
+    if (row) openCampaign(row.dataset.campaign);
+  };
+  translate();
+  if (token()) signIn(token());
+})();

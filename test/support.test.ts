@@ -1,0 +1,150 @@
+/**
+ * The support page in a real headless Chromium (Debian's, driven by playwright-core): sign in,
+ * search a phone, open a session, see its timeline, SMS attempts and workflow diagram; switch
+ * to English; campaigns with progress. Screenshots go to test-artifacts/.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startService, TOKENS, type TestService } from './helpers.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = resolve(import.meta.dirname, '..', 'test-artifacts');
+const Support = suite<{ svc: TestService; browser: Browser; page: Page; sessionId: string }>(
+  'support page in Chromium',
+);
+
+if (!existsSync(CHROMIUM)) {
+  // CI installs Debian's chromium (.ci/run); on a machine without it this suite cannot run.
+  Support('Chromium is installed where the suite must run', () => {
+    assert.not.ok(process.env.CI, `${CHROMIUM} is missing: apt-get install -y chromium`);
+    process.stderr.write(
+      `    support page tests need ${CHROMIUM} (apt-get install -y chromium); not run here\n`,
+    );
+  });
+} else {
+  Support.before(async (ctx) => {
+    ctx.svc = await startService({
+      config: { otp: { resendCooldownSeconds: 0 }, campaigns: { quietHours: false } },
+    });
+    await ctx.svc.call('POST', '/api/v1/cards/import', {
+      body: 'number,name,phone\n100500,Анна Ли,+79161234567\n',
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    const s = await ctx.svc.call('POST', '/api/v1/auth', {
+      as: 'terminal',
+      json: { phone: '+79161234567', terminal: 'CASH1' },
+    });
+    ctx.sessionId = s.json.session.id;
+    const pin = ctx.svc.sms.lastPin();
+    await ctx.svc.call('POST', `/api/v1/auth/${ctx.sessionId}/verify`, {
+      as: 'terminal',
+      json: { pin: pin === '000000' ? '111111' : '000000' },
+    });
+    await ctx.svc.call('POST', `/api/v1/auth/${ctx.sessionId}/verify`, { as: 'terminal', json: { pin } });
+    await ctx.svc.call('POST', '/api/v1/consents', {
+      json: { phone: '+79161234567', marketing: true, source: 'pos' },
+    });
+    const c = await ctx.svc.call('POST', '/api/v1/campaigns', {
+      json: { name: 'Новое меню', text: '{firstName}, новое меню!', ratePerSecond: 100 },
+    });
+    await ctx.svc.call('POST', `/api/v1/campaigns/${c.json.campaign.id}/start`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    ctx.browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    ctx.page = await ctx.browser.newPage({ viewport: { width: 1280, height: 800 } });
+  });
+  Support.after(async (ctx) => {
+    await ctx.browser?.close();
+    await ctx.svc?.stop();
+  });
+
+  Support('a wrong token is refused; a support token signs in', async ({ svc, page }) => {
+    await page.goto(`${svc.url}/support`);
+    await page.fill('#token', 'not-a-token-at-all-0000');
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForSelector('#signin-error:has-text("Ключ не подходит")');
+    await page.fill('#token', TOKENS.support);
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForSelector('#sessions:not([hidden])');
+    assert.ok(await page.isVisible('#tabs'));
+  });
+
+  Support(
+    'search by phone in any form, open the session: timeline, SMS, diagram',
+    async ({ page, sessionId }) => {
+      await page.fill('#search', '8 (916) 123-45-67');
+      await page.click('#search-form button[type=submit]');
+      await page.waitForSelector(`#results tr[data-id="${sessionId}"]`);
+      assert.match(
+        (await page.textContent(`#results tr[data-id="${sessionId}"]`)) ?? '',
+        /\+7 916 \*\*\*-\*\*-67/,
+        'masked for support',
+      );
+      await page.click(`#results tr[data-id="${sessionId}"]`);
+      await page.waitForSelector('#session:not([hidden]) ol.timeline li');
+      const steps = await page.$$eval('#session ol.timeline li b', (els) => els.map((e) => e.textContent));
+      assert.equal(steps, ['start', 'SUBMIT', 'findCard.done', 'sendPin.done', 'VERIFY', 'VERIFY']);
+      assert.is(await page.getAttribute('#session ol.timeline li:last-child', 'class'), 'ok');
+      assert.ok(
+        await page.isVisible('#session table.sms td:has-text("fake")'),
+        'the SMS attempt with its provider',
+      );
+      assert.is(
+        await page.getAttribute('svg.diagram g.current', 'data-state'),
+        'verified',
+        'the diagram marks where it ended',
+      );
+      const visited = await page.$$eval('svg.diagram g.visited', (els) =>
+        els.map((e) => e.getAttribute('data-state')),
+      );
+      assert.equal(visited.sort(), ['awaitingPin', 'lookingUp', 'requested', 'sendingSms', 'verified']);
+      assert.ok((await page.$$('svg.diagram path.taken')).length >= 4, 'the path taken is highlighted');
+      assert.ok((await page.$$('svg.diagram g')).length === 10, 'every state of the machine is drawn');
+      await page.screenshot({ path: resolve(ARTIFACTS, 'support-session.png'), fullPage: true });
+    },
+  );
+
+  Support('an id typed in the search box opens the session; English switch', async ({ page, sessionId }) => {
+    await page.click('#lang');
+    await page.fill('#search', sessionId);
+    await page.click('#search-form button[type=submit]');
+    await page.waitForSelector('#session:not([hidden]) h2:has-text("Authorization")');
+    assert.ok(await page.isVisible('text=Timeline'));
+    await page.click('#lang');
+  });
+
+  Support('campaigns with progress; admins get the controls, support does not', async ({ svc, page }) => {
+    await page.click('#tabs button[data-tab=campaigns]');
+    await page.waitForSelector('#campaign-list tr[data-campaign]');
+    assert.ok(await page.isVisible('#campaign-list .progress'));
+    await page.click('#campaign-list tr[data-campaign]');
+    await page.waitForSelector('#campaign:not([hidden]) h2');
+    assert.is(await page.$('#campaign [data-act]'), null, 'no controls for support');
+    const tablet = await page
+      .context()
+      .browser()!
+      .newPage({ viewport: { width: 768, height: 1024 } });
+    await tablet.goto(`${svc.url}/support`);
+    await tablet.fill('#token', TOKENS.admin);
+    await tablet.click('#signin-form button[type=submit]');
+    await tablet.waitForSelector('#sessions:not([hidden])');
+    await tablet.screenshot({ path: resolve(ARTIFACTS, 'support-tablet.png') });
+    await tablet.close();
+  });
+}
+
+Support.run();
