@@ -11,10 +11,10 @@
  * deadline is an absolute `expiresAt` in context that the runtime fires as EXPIRE: XState does
  * not restore pending `after` timers from a persisted snapshot.
  */
-import { setup, assign, fromPromise } from 'xstate';
+import { setup, assign } from 'xstate';
 import type { ErrorData } from './errors.ts';
-import type { OtpPolicy, PinSent, SmsAttempt } from './otp.ts';
-import { otpGuards, otpErrors, pinWindowStates } from './otp.ts';
+import type { OtpPolicy, PinSent, PinWindowContext, PinWindowEvent, SendPinInput } from './otp.ts';
+import { notProvided, otpGuards, otpErrors, pinWindowInitial, pinWindowStates } from './otp.ts';
 
 export interface HolderForm {
   fullName: string;
@@ -40,31 +40,13 @@ export interface ActivationInput {
   policy: OtpPolicy;
 }
 
-export interface ActivationContext extends ActivationInput {
+export interface ActivationContext extends PinWindowContext, ActivationInput {
   /** The phone the PIN goes to (the holder's). */
   phone: string;
   card: CardSummary | null;
-  pinHash: string | null;
-  expiresAt: number | null;
-  resendAt: number | null;
-  attempts: number;
-  sends: number;
-  sms: SmsAttempt[];
-  /** The outcome of the last event that was refused, or the reason the workflow ended. */
-  error: ErrorData | null;
 }
 
-export type ActivationEvent =
-  | { type: 'SUBMIT'; by: string }
-  | { type: 'VERIFY'; pin: string; now: number; by: string }
-  | { type: 'RESEND'; now: number; by: string }
-  | { type: 'EXPIRE'; now: number; by?: string }
-  | { type: 'CANCEL'; now: number; by: string; reason?: string };
-
-const notProvided = (name: string) =>
-  fromPromise<never, unknown>(async () => {
-    throw Object.assign(new Error(`${name} is not provided`), { code: 'INTERNAL' });
-  });
+export type ActivationEvent = PinWindowEvent;
 
 export const activationMachine = setup({
   types: {
@@ -73,15 +55,9 @@ export const activationMachine = setup({
     events: {} as ActivationEvent,
   },
   actors: {
-    reserveCard: notProvided('reserveCard') as unknown as ReturnType<
-      typeof fromPromise<CardSummary, ActivationContext>
-    >,
-    sendPin: notProvided('sendPin') as unknown as ReturnType<
-      typeof fromPromise<PinSent, { id: string; phone: string; sendNo: number; purpose: string }>
-    >,
-    activateCard: notProvided('activateCard') as unknown as ReturnType<
-      typeof fromPromise<CardSummary, ActivationContext>
-    >,
+    reserveCard: notProvided<CardSummary, ActivationContext>('reserveCard'),
+    sendPin: notProvided<PinSent, SendPinInput>('sendPin'),
+    activateCard: notProvided<CardSummary, ActivationContext>('activateCard'),
   },
   actions: {
     /** Give a reserved card back to its range; the runtime provides it. */
@@ -99,13 +75,7 @@ export const activationMachine = setup({
     ...input,
     phone: input.holder.phone,
     card: null,
-    pinHash: null,
-    expiresAt: null,
-    resendAt: null,
-    attempts: 0,
-    sends: 0,
-    sms: [],
-    error: null,
+    ...pinWindowInitial(),
   }),
   states: {
     requested: {

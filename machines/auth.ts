@@ -10,10 +10,10 @@
  * wrong-PIN count. Pure like every machine here: effects are the named actors `findCard` and
  * `sendPin` and the guard `pinMatches`, provided by the runtime.
  */
-import { setup, assign, fromPromise } from 'xstate';
+import { setup, assign } from 'xstate';
 import type { ErrorData } from './errors.ts';
-import type { OtpPolicy, PinSent, SmsAttempt } from './otp.ts';
-import { otpGuards, otpErrors, pinWindowStates } from './otp.ts';
+import type { OtpPolicy, PinSent, PinWindowContext, PinWindowEvent, SendPinInput } from './otp.ts';
+import { notProvided, otpGuards, otpErrors, pinWindowInitial, pinWindowStates } from './otp.ts';
 
 export interface AuthCard {
   number: string;
@@ -34,28 +34,11 @@ export interface AuthInput {
   policy: OtpPolicy;
 }
 
-export interface AuthContext extends AuthInput {
+export interface AuthContext extends PinWindowContext, AuthInput {
   card: AuthCard | null;
-  pinHash: string | null;
-  expiresAt: number | null;
-  resendAt: number | null;
-  attempts: number;
-  sends: number;
-  sms: SmsAttempt[];
-  error: ErrorData | null;
 }
 
-export type AuthEvent =
-  | { type: 'SUBMIT'; by: string }
-  | { type: 'VERIFY'; pin: string; now: number; by: string }
-  | { type: 'RESEND'; now: number; by: string }
-  | { type: 'EXPIRE'; now: number; by?: string }
-  | { type: 'CANCEL'; now: number; by: string; reason?: string };
-
-const notProvided = (name: string) =>
-  fromPromise<never, unknown>(async () => {
-    throw Object.assign(new Error(`${name} is not provided`), { code: 'INTERNAL' });
-  });
+export type AuthEvent = PinWindowEvent;
 
 export const authMachine = setup({
   types: {
@@ -64,12 +47,8 @@ export const authMachine = setup({
     events: {} as AuthEvent,
   },
   actors: {
-    findCard: notProvided('findCard') as unknown as ReturnType<
-      typeof fromPromise<AuthCard, { phone: string }>
-    >,
-    sendPin: notProvided('sendPin') as unknown as ReturnType<
-      typeof fromPromise<PinSent, { id: string; phone: string; sendNo: number; purpose: string }>
-    >,
+    findCard: notProvided<AuthCard, { phone: string }>('findCard'),
+    sendPin: notProvided<PinSent, SendPinInput>('sendPin'),
   },
   guards: {
     ...otpGuards<AuthContext, AuthEvent>(),
@@ -82,13 +61,7 @@ export const authMachine = setup({
   context: ({ input }) => ({
     ...input,
     card: null,
-    pinHash: null,
-    expiresAt: null,
-    resendAt: null,
-    attempts: 0,
-    sends: 0,
-    sms: [],
-    error: null,
+    ...pinWindowInitial(),
   }),
   states: {
     requested: {

@@ -2,7 +2,7 @@
  * The PIN window shared by every workflow that confirms a phone by SMS: guards over the
  * absolute deadline, attempts and resends, and the errors the window answers with.
  */
-import { assign } from 'xstate';
+import { assign, fromPromise } from 'xstate';
 import type { ErrorData } from './errors.ts';
 import { toErrorData } from './errors.ts';
 
@@ -34,6 +34,49 @@ export interface PinSent {
   sentAt: number;
   attempts: SmsAttempt[];
 }
+
+/** The part of a machine's context that belongs to its PIN window. */
+export interface PinWindowContext {
+  pinHash: string | null;
+  expiresAt: number | null;
+  resendAt: number | null;
+  attempts: number;
+  sends: number;
+  sms: SmsAttempt[];
+  /** The outcome of the last event that was refused, or the reason the workflow ended. */
+  error: ErrorData | null;
+}
+
+export const pinWindowInitial = (): PinWindowContext => ({
+  pinHash: null,
+  expiresAt: null,
+  resendAt: null,
+  attempts: 0,
+  sends: 0,
+  sms: [],
+  error: null,
+});
+
+/** The events of a workflow with a PIN window: the till's, the clock's, support's. */
+export type PinWindowEvent =
+  | { type: 'SUBMIT'; by: string }
+  | { type: 'VERIFY'; pin: string; now: number; by: string }
+  | { type: 'RESEND'; now: number; by: string }
+  | { type: 'EXPIRE'; now: number; by?: string }
+  | { type: 'CANCEL'; now: number; by: string; reason?: string };
+
+export interface SendPinInput {
+  id: string;
+  phone: string;
+  sendNo: number;
+  purpose: string;
+}
+
+/** A placeholder effect that fails: machines declare their effects; the runtime provides them. */
+export const notProvided = <O, I>(name: string) =>
+  fromPromise<O, I>(async () => {
+    throw Object.assign(new Error(`${name} is not provided`), { code: 'INTERNAL' });
+  });
 
 export interface OtpContext {
   expiresAt: number | null;

@@ -15,7 +15,7 @@ import type { Config } from './config.ts';
 import { normalizePhone } from './phone.ts';
 import { parseBirthday, validationError, flag, optionalText, fullName } from './validate.ts';
 import { CARD_NUMBER } from './cardNumbers.ts';
-import { PinWorkflows, expectState } from './pinWorkflows.ts';
+import { PinWorkflows, expectState, pinEffects, pinWindowView } from './pinWorkflows.ts';
 
 export interface ActivationDeps {
   directory: CardDirectory;
@@ -37,6 +37,7 @@ const summary = (card: Card) => ({
 /** The activation workflow kind, its effects bound to the real ports. */
 export function activationKind(deps: ActivationDeps): WorkflowKind {
   const iso = () => new Date(deps.clock.now()).toISOString();
+  const pin = pinEffects(deps);
   const machine = activationMachine.provide({
     actors: {
       reserveCard: fromInput(async (ctx: ActivationContext) =>
@@ -50,9 +51,7 @@ export function activationKind(deps: ActivationDeps): WorkflowKind {
           }),
         ),
       ),
-      sendPin: fromInput((input: { id: string; phone: string; sendNo: number; purpose: string }) =>
-        deps.pins.send(input),
-      ),
+      sendPin: pin.sendPin,
       activateCard: fromInput(async (ctx: ActivationContext) => {
         const at = iso();
         const card = await deps.directory.activate(
@@ -76,10 +75,7 @@ export function activationKind(deps: ActivationDeps): WorkflowKind {
         if (context.card) void deps.directory.release(context.card.number, context.id, iso());
       },
     },
-    guards: {
-      pinMatches: ({ context, event }: { context: ActivationContext; event: { pin?: unknown } }) =>
-        deps.vault.matches(context.pinHash, context.id, event.pin),
-    },
+    guards: { pinMatches: pin.pinMatches },
   } as never);
   return {
     kind: 'activation',
@@ -97,11 +93,7 @@ export function activationKind(deps: ActivationDeps): WorkflowKind {
           holder: { fullName: ctx.holder.fullName, birthday: ctx.holder.birthday },
           marketingConsent: ctx.marketingConsent,
           cardInfo: ctx.card,
-          attempts: ctx.attempts,
-          attemptsLeft: Math.max(0, ctx.policy.maxAttempts - ctx.attempts),
-          sends: ctx.sends,
-          resendAvailableAt: ctx.resendAt === null ? null : new Date(ctx.resendAt).toISOString(),
-          sms: ctx.sms,
+          ...pinWindowView(ctx),
         },
       };
     },

@@ -16,7 +16,7 @@ import type { Config } from './config.ts';
 import type { RateLimits } from './limits.ts';
 import { normalizePhone } from './phone.ts';
 import { optionalText, validationError } from './validate.ts';
-import { PinWorkflows, expectState } from './pinWorkflows.ts';
+import { PinWorkflows, expectState, pinEffects, pinWindowView } from './pinWorkflows.ts';
 import { otpPolicy } from './activations.ts';
 
 export interface AuthDeps {
@@ -45,20 +45,15 @@ async function findCard(directory: CardDirectory, phone: string): Promise<AuthCa
 
 /** The authorization workflow kind, its effects bound to the real ports. */
 export function authKind(deps: AuthDeps): WorkflowKind {
+  const pin = pinEffects(deps);
   const machine = authMachine.provide({
     actors: {
       findCard: fromPromise(({ input }: { input: { phone: string } }) =>
         findCard(deps.directory, input.phone),
       ),
-      sendPin: fromPromise(
-        ({ input }: { input: { id: string; phone: string; sendNo: number; purpose: string } }) =>
-          deps.pins.send(input),
-      ),
+      sendPin: pin.sendPin,
     },
-    guards: {
-      pinMatches: ({ context, event }: { context: AuthContext; event: { pin?: unknown } }) =>
-        deps.vault.matches(context.pinHash, context.id, event.pin),
-    },
+    guards: { pinMatches: pin.pinMatches },
   } as never);
   return {
     kind: 'auth',
@@ -74,11 +69,7 @@ export function authKind(deps: AuthDeps): WorkflowKind {
         view: {
           channel: ctx.channel,
           cardInfo: ctx.card,
-          attempts: ctx.attempts,
-          attemptsLeft: Math.max(0, ctx.policy.maxAttempts - ctx.attempts),
-          sends: ctx.sends,
-          resendAvailableAt: ctx.resendAt === null ? null : new Date(ctx.resendAt).toISOString(),
-          sms: ctx.sms,
+          ...pinWindowView(ctx),
         },
       };
     },

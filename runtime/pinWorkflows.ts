@@ -2,7 +2,11 @@
  * What every PIN-confirmed workflow answers to — verify, resend, cancel, read — and how its
  * outcome maps to the answer or error the cashier sees. Authorization and activation both use it.
  */
+import { fromPromise } from 'xstate';
 import { AppError, type ErrorData } from '../machines/errors.ts';
+import type { OtpPolicy, PinWindowContext, SendPinInput } from '../machines/otp.ts';
+import type { PinSender } from './sms.ts';
+import type { PinVault } from './pin.ts';
 import type { WorkflowHost, WorkflowRecord } from './host.ts';
 
 export class PinWorkflows {
@@ -75,4 +79,29 @@ export function expectState(record: WorkflowRecord, ok: string[], waiting?: stri
     default:
       throw new AppError('SESSION_CLOSED', { ...extra, state: record.state });
   }
+}
+
+/** The effects every PIN window needs: sending a PIN, and checking one against its keyed hash. */
+export function pinEffects(deps: { pins: PinSender; vault: PinVault }) {
+  return {
+    sendPin: fromPromise(({ input }: { input: SendPinInput }) => deps.pins.send(input)),
+    pinMatches: ({
+      context,
+      event,
+    }: {
+      context: PinWindowContext & { id: string };
+      event: { pin?: unknown };
+    }) => deps.vault.matches(context.pinHash, context.id, event.pin),
+  };
+}
+
+/** What a record shows of its PIN window. */
+export function pinWindowView(ctx: PinWindowContext & { policy: OtpPolicy }) {
+  return {
+    attempts: ctx.attempts,
+    attemptsLeft: Math.max(0, ctx.policy.maxAttempts - ctx.attempts),
+    sends: ctx.sends,
+    resendAvailableAt: ctx.resendAt === null ? null : new Date(ctx.resendAt).toISOString(),
+    sms: ctx.sms,
+  };
 }

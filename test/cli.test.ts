@@ -136,18 +136,7 @@ CampaignCli('create, start and follow a campaign through the running service', a
     for (const phone of ['+79160000001', '+79160000002'])
       await call(svc.url, 'POST', '/api/v1/consents', { json: { phone, marketing: true, source: 'pos' } });
     const cli = (...args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((ok) => {
-        const child = spawn(
-          process.execPath,
-          [BIN, 'campaign', '--url', svc.url, '--token', TOKENS.admin, ...args],
-          { cwd: dir },
-        );
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('close', (status) => ok({ status, stdout, stderr }));
-      });
+      runAsync(dir, 'campaign', '--url', svc.url, '--token', TOKENS.admin, ...args);
     const created = await cli(
       'create',
       '--name',
@@ -176,18 +165,7 @@ CampaignCli('create, start and follow a campaign through the running service', a
       json: { phone: '+79160000001', terminal: 'CASH1' },
     });
     const sessionsCli = (...args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((ok) => {
-        const child = spawn(
-          process.execPath,
-          [BIN, '--url', svc.url, '--token', TOKENS.support, 'sessions', ...args],
-          { cwd: dir },
-        );
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('close', (status) => ok({ status, stdout, stderr }));
-      });
+      runAsync(dir, '--url', svc.url, '--token', TOKENS.support, 'sessions', ...args);
     const found = await sessionsCli('find', '8 916 000-00-01');
     assert.is(found.status, 0, found.stderr);
     assert.match(

@@ -80,8 +80,8 @@ export class SmscSender implements SmsSender {
     return answer;
   }
 
-  async send(message: SmsMessage, signal: AbortSignal): Promise<SmsReceipt> {
-    const id = smscId(message.idempotencyKey);
+  /** POST send.php (form, so long texts fit) with the common parameters; the answer checked. */
+  private async postSend(params: Record<string, string | number | undefined>, signal: AbortSignal) {
     const reply = await call(
       this.name,
       {
@@ -90,18 +90,24 @@ export class SmscSender implements SmsSender {
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         data: form({
           ...this.auth(),
-          phones: digits(message.to),
-          mes: message.text,
           sender: this.opts.sender,
           fmt: 3,
           charset: 'utf-8',
-          id,
           cost: this.opts.dryRun ? 1 : 2,
+          ...params,
         }),
       },
       signal,
     );
-    const answer = this.check(json<SmscAnswer>(this.name, reply));
+    return { reply, answer: this.check(json<SmscAnswer>(this.name, reply)) };
+  }
+
+  async send(message: SmsMessage, signal: AbortSignal): Promise<SmsReceipt> {
+    const id = smscId(message.idempotencyKey);
+    const { reply, answer } = await this.postSend(
+      { phones: digits(message.to), mes: message.text, id },
+      signal,
+    );
     if (!this.opts.dryRun && answer.id === undefined) {
       throw smsFailure(
         'account',
@@ -129,26 +135,7 @@ export class SmscSender implements SmsSender {
   async sendMany(messages: SmsMessage[], signal: AbortSignal): Promise<Array<SmsReceipt | Error>> {
     const id = smscId(messages.map((m) => m.idempotencyKey).join('|'));
     const list = messages.map((m) => `${digits(m.to)}:${m.text.replace(/\n/g, '\\n')}`).join('\n');
-    const reply = await call(
-      this.name,
-      {
-        method: 'POST',
-        url: `${this.opts.url}/sys/send.php`,
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        data: form({
-          ...this.auth(),
-          list,
-          sender: this.opts.sender,
-          fmt: 3,
-          charset: 'utf-8',
-          id,
-          op: 1,
-          cost: this.opts.dryRun ? 1 : 2,
-        }),
-      },
-      signal,
-    );
-    const answer = this.check(json<SmscAnswer>(this.name, reply));
+    const { answer } = await this.postSend({ list, id, op: 1 }, signal);
     const byPhone = new Map((answer.phones ?? []).map((p) => [String(p.phone).replace(/^\+/, ''), p]));
     return messages.map((m) => {
       const p = byPhone.get(digits(m.to));
