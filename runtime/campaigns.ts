@@ -518,10 +518,13 @@ export class CampaignService {
     return plan;
   }
 
-  /** Change one recipient's status and the run's counts together (one commit). */
+  /**
+   * Change one recipient's status and the run's counts together (one commit). The counts are
+   * updated in place: the store serialises a changed row once, at its next commit.
+   */
   private move(r: Recipient, to: RecipientStatus, extra: Partial<Recipient> = {}) {
-    const before = this.runCounts(r.runId);
-    const c = { ...before, skippedReasons: { ...before.skippedReasons } };
+    let c = this.counts.get(r.runId);
+    if (!c) this.counts.put(r.runId, (c = emptyCounts(r.runId)));
     c[r.status as 'queued'] -= 1;
     c[to as 'queued'] += 1;
     if (r.status === 'queued') c.cursor += 1;
@@ -669,9 +672,11 @@ export class CampaignService {
 
   /** A delivery report for a campaign message. */
   delivered(runId: string, phone: string, status: DeliveryStatus) {
-    if (status !== 'delivered') return;
-    const c = this.runCounts(runId);
-    this.counts.put(runId, { ...c, sent: c.sent - 1, delivered: c.delivered + 1 });
+    const c = this.counts.get(runId);
+    if (status !== 'delivered' || !c) return;
+    c.sent -= 1;
+    c.delivered += 1;
+    this.counts.put(runId, c);
     this.deps.store.archive('recipients', runId, { runId, phone, status: 'delivered', at: this.iso() });
   }
 
