@@ -97,6 +97,8 @@ interface Live {
   cause: Cause | null;
   last: unknown;
   deadline: number | null;
+  /** When the armed timer fires (a far deadline is reached in steps). */
+  timerDue?: number | null;
   record: WorkflowRecord;
   timer: NodeJS.Timeout | null;
   queue: Promise<unknown>;
@@ -119,6 +121,9 @@ const stateName = (value: unknown): string =>
 
 /** The start of a workflow is recorded as `start`; every other event keeps its name. */
 const eventName = (type: string): string => (type === 'xstate.init' ? 'start' : type);
+
+/** The longest single timer (Node's setTimeout takes at most 2^31−1 ms). */
+const MAX_TIMER_MS = 6 * 3600_000;
 
 export class WorkflowHost {
   private readonly live = new Map<string, Live>();
@@ -468,13 +473,24 @@ export class WorkflowHost {
     entry.timer = null;
     if (deadline === null || this.stopped) return;
     const fire = () => {
+      entry.timerDue = null;
+      // A deadline further away than one timer step (setTimeout overflows past ~24.8 days and
+      // would fire at once) is reached in steps.
+      if (deadline - this.opts.clock.now() > MAX_TIMER_MS) return this.arm(entry, deadline);
       void this.send(entry.record.id, (now) => ({ type: 'EXPIRE', now, by: 'system' })).catch((err) =>
         this.opts.logger.error({ err, workflow: entry.record.id }, 'deadline failed'),
       );
     };
     const delay = deadline - this.opts.clock.now();
     // setTimeout fires early by up to a millisecond; the machine's guard re-checks `now`.
-    entry.timer = setTimeout(fire, Math.max(0, delay) + 5);
+    const step = Math.min(MAX_TIMER_MS, Math.max(0, delay) + 5);
+    entry.timerDue = this.opts.clock.now() + step;
+    entry.timer = setTimeout(fire, step);
+  }
+
+  /** When the workflow's deadline timer will next wake (null: none pending). */
+  timerDue(id: string): number | null {
+    return this.live.get(id)?.timerDue ?? null;
   }
 
   private enqueue<T>(entry: Live, task: () => Promise<T>): Promise<T> {

@@ -328,3 +328,22 @@ Campaigns('bad input and unknown campaigns', async (ctx) => {
 });
 
 Campaigns.run();
+
+const Far = suite<Ctx>('campaigns scheduled far ahead');
+Far.after.each(async (ctx) => ctx.svc?.stop());
+Far('a one-off two months ahead stays scheduled, and starts at its time', async (ctx) => {
+  await serve(ctx);
+  const at = new Date(NOON + 60 * 86_400_000).toISOString();
+  const c = (await create(ctx.svc, { schedule: { at }, quietHours: false })).json.campaign;
+  await sleep(50); // a timer that overflowed (setTimeout past 24.8 days) would have fired by now
+  assert.is((await get(ctx.svc, c.id)).state, 'scheduled');
+  const runId = (await get(ctx.svc, c.id)).runs[0].id;
+  assert.ok(
+    (ctx.svc.service.host.timerDue(runId) ?? 0) > ctx.clock.now(),
+    'a timer is still pending for the start',
+  );
+  ctx.clock.advance(60 * 86_400_000);
+  await ctx.svc.service.host.fireDeadlines();
+  assert.is((await until(ctx.svc, c.id, 'completed')).counts.sent, 3);
+});
+Far.run();
