@@ -169,6 +169,8 @@ export class CampaignService {
    */
   private readonly plans = new Map<string, { phones: string[]; cards: string[] }>();
   private readonly reconciled = new Set<string>();
+  private readonly inflight = new Set<Promise<BatchResult>>();
+  private stopping = false;
   private readonly sleep: (ms: number) => Promise<void>;
   /** Set once the host exists (the host is built with this service's workflow kind). */
   host!: WorkflowHost;
@@ -544,8 +546,29 @@ export class CampaignService {
     return next;
   }
 
+  /**
+   * Shutdown: start no new batch, and wait (bounded) for the ones in flight, so a restart does
+   * not leave their recipients `unknown`.
+   */
+  async drain(timeoutMs = 8000) {
+    this.stopping = true;
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise((r) => setTimeout(r, timeoutMs).unref()),
+    ]);
+  }
+
+  private batch(runId: string): Promise<BatchResult> {
+    if (this.stopping)
+      return Promise.resolve({ done: false, waitUntil: this.now() + 1000, reason: 'shutdown' });
+    const run = this.runBatch(runId);
+    this.inflight.add(run);
+    void run.finally(() => this.inflight.delete(run)).catch(() => undefined);
+    return run;
+  }
+
   /** One batch: wait for the window, send up to a second's worth, persist every outcome. */
-  private async batch(runId: string): Promise<BatchResult> {
+  private async runBatch(runId: string): Promise<BatchResult> {
     const record = await this.host.get(runId);
     const def = this.def(String(record!.view.campaignId));
     await this.prepare(runId, def);

@@ -311,7 +311,9 @@ export class WorkflowHost {
       const def = this.kinds.get(stored.kind);
       if (!def || !stored.snapshot) continue;
       const record = { ...stored };
-      const entry = this.spawn(def, record, { snapshot: stored.snapshot }, 'system');
+      // A data folder written by a stop that came too late may say `stopped`: a live record is live.
+      const snapshot = { ...(stored.snapshot as object), status: 'active' };
+      const entry = this.spawn(def, record, { snapshot }, 'system');
       this.opts.logger.info(
         { workflow: record.id, kind: record.kind, state: record.state },
         'workflow restored',
@@ -515,11 +517,19 @@ export class WorkflowHost {
     return entry.record;
   }
 
-  /** Stop every timer and actor (the records stay live in the store, to be restored). */
+  /**
+   * Stop every timer and actor; the records stay live in the store, to be restored. Each
+   * record keeps the snapshot its actor had while running: a snapshot taken after stop() would
+   * say `stopped`, and the workflow would come back dead.
+   */
   stop() {
     this.stopped = true;
     for (const entry of this.live.values()) {
       if (entry.timer) clearTimeout(entry.timer);
+      const { record } = entry;
+      record.snapshot = entry.actor.getPersistedSnapshot();
+      delete (record as { toJSON?: unknown }).toJSON;
+      this.table.put(record.id, record);
       entry.actor.stop();
     }
     this.live.clear();

@@ -273,6 +273,7 @@ export async function listen(service: Service, host: string, port: number) {
       server.closeIdleConnections();
     });
     service.stopTimers();
+    await service.campaigns.drain();
     service.host.stop();
     await service.store.close();
     service.unlock();

@@ -108,4 +108,64 @@ Crash('SIGKILL mid-campaign, twice: no duplicates, no silent losses, the run com
   }
 });
 
+Crash(
+  'SIGTERM mid-campaign: the batch in flight finishes, nothing is left unknown, the run resumes',
+  async () => {
+    const dir = tempDir();
+    const fake = await new FakeSmsru().start();
+    fake.delayMs = 300;
+    let svc: Awaited<ReturnType<typeof spawnService>> | undefined;
+    try {
+      const config = writeConfig(dir, {
+        sms: {
+          providers: ['smsru'],
+          smsru: { apiId: 'API-ID-1', url: fake.url },
+          timeoutMs: 2000,
+          statusPollSeconds: 0,
+        },
+        campaigns: { quietHours: false },
+        limits: { smsPerDay: 0 },
+      });
+      const port = await freePort();
+      const data = `${dir}/data`;
+      svc = await spawnService(config, data, port);
+      const csv = [
+        'number,name,phone',
+        ...Array.from({ length: 120 }, (_, i) => `${7000 + i},Гость Номер ${i},${phoneOf(i)}`),
+      ].join('\n');
+      await call(svc.url, 'POST', '/api/v1/cards/import', {
+        body: csv,
+        headers: { 'Content-Type': 'text/csv' },
+      });
+      for (let i = 0; i < 120; i++)
+        await call(svc.url, 'POST', '/api/v1/consents', {
+          json: { phone: phoneOf(i), marketing: true, source: 'pos' },
+        });
+      const id = (
+        await call(svc.url, 'POST', '/api/v1/campaigns', {
+          json: { name: 'Stop', text: 'Меню!', ratePerSecond: 40 },
+        })
+      ).json.campaign.id;
+      await call(svc.url, 'POST', `/api/v1/campaigns/${id}/start`);
+      await sleep(150); // the first batch is waiting for the provider
+      svc.child.kill('SIGTERM');
+      assert.is(await svc.exited, 0, 'a clean exit');
+      svc = await spawnService(config, data, port);
+      let c;
+      for (let i = 0; i < 200; i++) {
+        c = (await call(svc.url, 'GET', `/api/v1/campaigns/${id}`)).json.campaign;
+        if (c.state === 'completed') break;
+        await sleep(100);
+      }
+      assert.is(c.state, 'completed', JSON.stringify({ runs: c.runs, out: svc.output().slice(-2000) }));
+      assert.is(c.counts.unknown, 0, 'the batch in flight was finished, not abandoned');
+      assert.is(c.counts.sent, 120);
+    } finally {
+      if (svc && svc.child.exitCode === null) svc.child.kill('SIGKILL');
+      await fake.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 Crash.run();

@@ -102,6 +102,63 @@ Restart(
 );
 
 Restart(
+  'an authorization session survives kill -9: its PIN verifies after restart, no second SMS',
+  async ({ dir, config, port }) => {
+    const data = `${dir}/data`;
+    let svc = await spawnService(config, data, port);
+    await call(svc.url, 'POST', '/api/v1/cards/import', {
+      body: 'number,name,phone\n300,Анна Ли,+79161234567\n',
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    const start = await call(svc.url, 'POST', '/api/v1/auth', {
+      as: 'terminal',
+      form: { phone: '89161234567', terminal: 'T1' },
+    });
+    assert.is(start.status, 201, start.text);
+    svc.child.kill('SIGKILL');
+    await svc.exited;
+    svc = await spawnService(config, data, port);
+    try {
+      const ok = await call(svc.url, 'POST', `/api/v1/auth/${start.json.session.id}/verify`, {
+        as: 'terminal',
+        form: { pin: outboxPins(data).at(-1)! },
+      });
+      assert.is(ok.status, 200, ok.text);
+      assert.is(ok.json.session.card.number, '300');
+      assert.is(outboxPins(data).length, 1, 'no SMS was sent twice');
+    } finally {
+      svc.child.kill('SIGKILL');
+      await svc.exited;
+    }
+  },
+);
+
+Restart('a graceful restart (SIGTERM) keeps live sessions working', async ({ dir, config, port }) => {
+  const data = `${dir}/data`;
+  let svc = await spawnService(config, data, port);
+  await call(svc.url, 'POST', '/api/v1/cards/ranges', { json: { from: '400', to: '409' } });
+  const start = await call(svc.url, 'POST', '/api/v1/cards/activate', {
+    as: 'terminal',
+    json: { ...holder, cardNumber: '401', phone: '+79161234567' },
+  });
+  svc.child.kill('SIGTERM');
+  assert.is(await svc.exited, 0);
+  svc = await spawnService(config, data, port);
+  try {
+    assert.match(svc.output(), /restored 1 live workflow/);
+    const ok = await call(svc.url, 'POST', `/api/v1/cards/activations/${start.json.activation.id}/verify`, {
+      as: 'terminal',
+      json: { pin: outboxPins(data).at(-1)! },
+    });
+    assert.is(ok.status, 200, ok.text);
+    assert.is(ok.json.activation.state, 'activated');
+  } finally {
+    svc.child.kill('SIGKILL');
+    await svc.exited;
+  }
+});
+
+Restart(
   'a second instance on the same folder refuses to start and names the PID',
   async ({ dir, config, port }) => {
     const data = `${dir}/data`;
