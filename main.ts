@@ -40,10 +40,12 @@ async function main() {
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
-  const shown = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
+  const everywhere = config.server.host === '0.0.0.0' || config.server.host === '::';
+  const shown = everywhere ? '127.0.0.1' : config.server.host;
   const lines = [
     '',
-    `  SMS PDS — listening on http://${shown}:${port}  (api /api/v1, health /healthz)`,
+    `  SMS PDS — listening on http://${shown}:${port}${everywhere ? ' and every network interface' : ''}`,
+    `  api      /api/v1   support page /support   health /healthz   metrics /metrics`,
     `  config   ${file ?? '(defaults; no smspds.config.json)'}`,
     `  data     ${service.dataDir}`,
     `  sms      ${config.sms.providers.join(' → ')}${config.sms.dryRun ? '  (dry run: nothing is sent)' : ''}`,

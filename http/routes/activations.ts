@@ -1,4 +1,4 @@
-/** Card activation at the till (terminal role). */
+/** Card activation at the till (terminal role): start, then the PIN routes (read, verify, resend, cancel). */
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import type { ActivationService } from '../../runtime/activations.ts';
@@ -7,37 +7,17 @@ import type { WorkflowRecord } from '../../runtime/host.ts';
 import { allow, actor } from '../auth.ts';
 import { reply } from '../respond.ts';
 import { activationKv, activationView } from '../views.ts';
+import { bodyOf, pinWorkflowRoutes, terminalOf } from './pinWorkflow.ts';
 
 export function activationRoutes(router: Router, service: ActivationService, pinLength: number) {
   const answer = (ctx: Context, status: number, record: WorkflowRecord) => {
     const role = ctx.state.role as Role;
     reply(ctx, status, { activation: activationView(record, role, pinLength) }, activationKv(record, role));
   };
-  const body = (ctx: Context) => (ctx.state.body ?? {}) as Record<string, unknown>;
-  const terminalOf = (ctx: Context) => {
-    const t = body(ctx).terminal;
-    return typeof t === 'string' && t.trim() ? t.trim().slice(0, 64) : null;
-  };
 
   router.post('/api/v1/cards/activate', allow('terminal'), async (ctx) => {
-    const record = await service.start(body(ctx), actor(ctx, terminalOf(ctx)));
-    answer(ctx, 201, record);
+    answer(ctx, 201, await service.start(bodyOf(ctx), actor(ctx, terminalOf(ctx))));
   });
 
-  router.get('/api/v1/cards/activations/:id', allow('terminal', 'support'), async (ctx) => {
-    answer(ctx, 200, await service.get(ctx.params.id!));
-  });
-
-  router.post('/api/v1/cards/activations/:id/verify', allow('terminal'), async (ctx) => {
-    answer(ctx, 200, await service.verify(ctx.params.id!, body(ctx).pin, actor(ctx, terminalOf(ctx))));
-  });
-
-  router.post('/api/v1/cards/activations/:id/resend', allow('terminal'), async (ctx) => {
-    answer(ctx, 200, await service.resend(ctx.params.id!, actor(ctx, terminalOf(ctx))));
-  });
-
-  router.post('/api/v1/cards/activations/:id/cancel', allow('terminal', 'support'), async (ctx) => {
-    const reason = typeof body(ctx).reason === 'string' ? String(body(ctx).reason).slice(0, 200) : undefined;
-    answer(ctx, 200, await service.cancel(ctx.params.id!, actor(ctx, terminalOf(ctx)), reason));
-  });
+  pinWorkflowRoutes(router, '/api/v1/cards/activations', service, answer);
 }

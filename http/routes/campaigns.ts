@@ -11,6 +11,11 @@ import { phoneFor } from '../views.ts';
 
 const decimal = (tenThousandths: number) => (tenThousandths / 10_000).toFixed(2);
 
+const STATUSES = ['total', 'queued', 'sending', 'sent', 'delivered', 'failed', 'skipped', 'unknown'] as const;
+/** A run's counts as answers show them (zeros before a run exists). */
+const publicCounts = (c: Record<(typeof STATUSES)[number], number> | null) =>
+  Object.fromEntries(STATUSES.map((k) => [k, c?.[k] ?? 0])) as Record<(typeof STATUSES)[number], number>;
+
 export function campaignRoutes(router: Router, deps: { campaigns: CampaignService; host: WorkflowHost }) {
   const { campaigns } = deps;
 
@@ -25,16 +30,7 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
           startedAt: (r?.view.startedAt as string | null) ?? null,
           endedAt: r?.closedAt ?? null,
           wakeAt: r?.state === 'running' ? r.deadline : null,
-          counts: {
-            total: c.total,
-            queued: c.queued,
-            sending: c.sending,
-            sent: c.sent,
-            delivered: c.delivered,
-            failed: c.failed,
-            skipped: c.skipped,
-            unknown: c.unknown,
-          },
+          counts: publicCounts(c),
           skippedReasons: c.skippedReasons,
           segments: c.segments,
           cost: decimal(c.cost),
@@ -58,16 +54,7 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
       ratePerSecond: def.ratePerSecond,
       provider: def.provider,
       budget: def.budget,
-      counts: current?.counts ?? {
-        total: 0,
-        queued: 0,
-        sending: 0,
-        sent: 0,
-        delivered: 0,
-        failed: 0,
-        skipped: 0,
-        unknown: 0,
-      },
+      counts: current?.counts ?? publicCounts(null),
       skippedReasons: current?.skippedReasons ?? {},
       segments: current?.segments ?? 0,
       cost: { actual: current?.cost ?? '0.00' },
