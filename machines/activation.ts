@@ -12,7 +12,6 @@
  * not restore pending `after` timers from a persisted snapshot.
  */
 import { setup, assign } from 'xstate';
-import type { ErrorData } from './errors.ts';
 import type { OtpPolicy, PinSent, PinWindowContext, PinWindowEvent, SendPinInput } from './otp.ts';
 import { notProvided, otpGuards, otpErrors, pinWindowInitial, pinWindowStates } from './otp.ts';
 
@@ -126,4 +125,3 @@ export const activationMachine = setup({
 });
 
 export type ActivationMachine = typeof activationMachine;
-export type { ErrorData };

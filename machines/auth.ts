@@ -11,7 +11,6 @@
  * `sendPin` and the guard `pinMatches`, provided by the runtime.
  */
 import { setup, assign } from 'xstate';
-import type { ErrorData } from './errors.ts';
 import type { OtpPolicy, PinSent, PinWindowContext, PinWindowEvent, SendPinInput } from './otp.ts';
 import { notProvided, otpGuards, otpErrors, pinWindowInitial, pinWindowStates } from './otp.ts';
 

@@ -83,5 +83,3 @@ export function renderFor(
   const values: Record<string, string> = { firstName: firstName(full), fullName: full, card: card.number };
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
-
-export const PLACEHOLDERS = ['firstName', 'fullName', 'card'];

@@ -28,7 +28,6 @@ import { nextOccurrence, sendWindow, validCron, type QuietHours } from './schedu
 import { normalizePhone, maskPhone } from './phone.ts';
 import { flag, validationError } from './validate.ts';
 import { smscId } from '../adapters/sms/smsc.ts';
-import { money } from '../adapters/sms/http.ts';
 
 export type RecipientStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'skipped' | 'unknown';
 
@@ -444,7 +443,7 @@ export class CampaignService {
     };
     const text = renderFor(def.text, card);
     const sendNo = Date.now();
-    const { receipt, attempts } = await this.chainFor(def).send(
+    const { receipt, attempts } = await this.deps.chain.send(
       {
         to: phone,
         text,
@@ -454,17 +453,14 @@ export class CampaignService {
         segments: countSegments(text).segments,
       },
       1,
+      this.providersOf(def),
     );
     return { text, receipt, attempts };
   }
 
-  private chainFor(def: CampaignDef): Pick<SmsChain, 'send'> {
-    if (!def.provider) return this.deps.chain;
-    const sender = this.deps.chain.sender(def.provider)!;
-    const chain = this.deps.chain;
-    return {
-      send: (message, sendNo) => chain.sendVia(sender, message, sendNo),
-    };
+  /** The provider a campaign names, alone; otherwise the whole chain (undefined). */
+  private providersOf(def: CampaignDef) {
+    return def.provider ? [this.deps.chain.sender(def.provider)!] : undefined;
   }
 
   // ---- the batch effect ---------------------------------------------------------------------
@@ -595,7 +591,7 @@ export class CampaignService {
       batch.push(this.move(r, 'sending'));
     }
     await this.deps.store.flush(); // `sending` is on disk before any SMS leaves
-    const only = def.provider ? [this.deps.chain.sender(def.provider)!] : undefined;
+    const only = this.providersOf(def);
     const messages = await Promise.all(
       batch.map(async (r) => {
         const card = (await this.deps.directory.get(r.card)) ?? { number: r.card, holder: null };
@@ -775,5 +771,3 @@ export class CampaignService {
     return started;
   }
 }
-
-export { money };

@@ -534,13 +534,6 @@ export class WorkflowHost {
     }
     this.live.clear();
   }
-
-  /** Whether a workflow is still waiting on an effect (for tests and shutdown). */
-  get busy(): number {
-    let n = 0;
-    for (const e of this.live.values()) if ((e.actor.getSnapshot() as MachineSnapshot).hasTag('busy')) n++;
-    return n;
-  }
 }
 
 /** The error an event to a closed workflow answers with: why it is closed. */
@@ -550,5 +543,3 @@ export function closedError(record: WorkflowRecord): AppError {
   if (record.state === 'locked') return new AppError('SESSION_LOCKED', { attemptsLeft: 0, ...extra });
   return new AppError('SESSION_CLOSED', { ...extra, state: record.state });
 }
-
-export { AppError };

@@ -31,8 +31,6 @@ export interface RecordStore {
   close(): Promise<void>;
 }
 
-export type ArchiveEntry = { id: string };
-
 /** The source of time; tests move it by hand. */
 export interface Clock {
   now(): number;

@@ -194,11 +194,6 @@ export class SmsChain {
     };
   }
 
-  /** Send through one provider only (a campaign that names its provider), with its retries. */
-  sendVia(sender: SmsSender, message: SmsMessage, sendNo: number) {
-    return this.send(message, sendNo, [sender]);
-  }
-
   /** Send through the chain; resolves with the receipt and every attempt, or throws SMS_FAILED with them. */
   async send(
     message: SmsMessage,

@@ -101,8 +101,6 @@ export class JournaledStore implements RecordStore {
   private writing = false;
   private failure: Error | null = null;
   private readonly compactBytes: number;
-  /** Last fsync durations in ms, for metrics. */
-  lastFlushMs = 0;
 
   private constructor(
     readonly dir: string,
@@ -340,8 +338,7 @@ export class JournaledStore implements RecordStore {
         mkdirSync(join(this.dir, 'archive', kind), { recursive: true, mode: 0o700 });
         await appendFile(this.archivePath(kind, day), entries.join('\n') + '\n', { mode: 0o600 });
       }
-      this.lastFlushMs = performance.now() - started;
-      this.options.onCommit?.(this.lastFlushMs);
+      this.options.onCommit?.(performance.now() - started);
       waiters.forEach((w) => w.resolve());
       if (this.journalBytes > this.compactBytes) await this.compact();
     } catch (err) {
