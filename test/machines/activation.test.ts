@@ -7,7 +7,16 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { activationMachine, type ActivationInput, type CardSummary } from '../../machines/activation.ts';
 import { createPinVault } from '../../runtime/pin.ts';
-import { modelPaths, reachedStates, replay, Sut, type ModelSpec } from './model.ts';
+import {
+  failure,
+  modelPaths,
+  pinMatchesWith,
+  pinWindowEvents,
+  reachedStates,
+  replay,
+  Sut,
+  type ModelSpec,
+} from './model.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00Z');
 const vault = createPinVault(Buffer.alloc(32, 7));
@@ -16,7 +25,6 @@ const PIN = '907531';
 const card: CardSummary = { number: '1005', virtual: false, discount: 5, bonus: 0, expiresAt: null };
 const policy = { ttlMs: 300_000, cooldownMs: 60_000, maxAttempts: 3, maxResends: 2 };
 const sent = { pinHash: vault.hash(ID, PIN), sentAt: T0, attempts: [] };
-const failure = (code: string) => Object.assign(new Error(code), { code });
 
 const input = (confirm: 'none' | 'sms'): ActivationInput => ({
   id: ID,
@@ -28,37 +36,7 @@ const input = (confirm: 'none' | 'sms'): ActivationInput => ({
   policy,
 });
 
-const pinMatches = ({
-  context,
-  event,
-}: {
-  context: { pinHash: string | null; id: string };
-  event: { pin?: unknown };
-}) => vault.matches(context.pinHash, context.id, event.pin);
-
-/** The events the till, the clock and the effects can send in each state. */
-export function pinWindowEvents(value: unknown) {
-  switch (value) {
-    case 'sendingSms':
-      return [
-        { type: 'xstate.done.actor.sendPin', output: sent },
-        { type: 'xstate.error.actor.sendPin', error: failure('SMS_FAILED') },
-      ];
-    case 'awaitingPin':
-      return [
-        { type: 'VERIFY', pin: PIN, now: T0 + 1_000, by: 'terminal:T1' },
-        { type: 'VERIFY', pin: '000000', now: T0 + 1_000, by: 'terminal:T1' },
-        { type: 'VERIFY', pin: PIN, now: T0 + policy.ttlMs, by: 'terminal:T1' },
-        { type: 'RESEND', now: T0 + 1_000, by: 'terminal:T1' },
-        { type: 'RESEND', now: T0 + policy.cooldownMs, by: 'terminal:T1' },
-        { type: 'EXPIRE', now: T0 + policy.ttlMs - 1 },
-        { type: 'EXPIRE', now: T0 + policy.ttlMs },
-        { type: 'CANCEL', now: T0 + 1_000, by: 'support' },
-      ];
-    default:
-      return [];
-  }
-}
+const pinMatches = pinMatchesWith(vault);
 
 const spec = (confirm: 'none' | 'sms'): ModelSpec => ({
   model: activationMachine.provide({ guards: { pinMatches } } as never),
@@ -76,7 +54,13 @@ const spec = (confirm: 'none' | 'sms'): ModelSpec => ({
         { type: 'xstate.done.actor.activateCard', output: card },
         { type: 'xstate.error.actor.activateCard', error: failure('CARD_BLOCKED') },
       ];
-    return pinWindowEvents(value);
+    return pinWindowEvents(value, {
+      pin: PIN,
+      t0: T0,
+      policy,
+      sent,
+      cancel: { type: 'CANCEL', now: T0 + 1_000, by: 'support' },
+    });
   },
   implementations: (sut) => ({
     actions: {

@@ -6,7 +6,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { authMachine, type AuthInput } from '../../machines/auth.ts';
 import { createPinVault } from '../../runtime/pin.ts';
-import { modelPaths, reachedStates, replay, type ModelSpec } from './model.ts';
+import {
+  failure,
+  modelPaths,
+  pinMatchesWith,
+  pinWindowEvents,
+  reachedStates,
+  replay,
+  type ModelSpec,
+} from './model.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00Z');
 const vault = createPinVault(Buffer.alloc(32, 9));
@@ -15,7 +23,6 @@ const PIN = '480264';
 const policy = { ttlMs: 300_000, cooldownMs: 60_000, maxAttempts: 3, maxResends: 2 };
 const card = { number: '100', holder: 'Анна Ли', discount: 5, bonus: 1 };
 const sent = { pinHash: vault.hash(ID, PIN), sentAt: T0, attempts: [] };
-const failure = (code: string) => Object.assign(new Error(code), { code });
 const input = (channel: 'sms' | 'none'): AuthInput => ({
   id: ID,
   phone: '+79161230000',
@@ -23,13 +30,7 @@ const input = (channel: 'sms' | 'none'): AuthInput => ({
   channel,
   policy,
 });
-const pinMatches = ({
-  context,
-  event,
-}: {
-  context: { pinHash: string | null; id: string };
-  event: { pin?: unknown };
-}) => vault.matches(context.pinHash, context.id, event.pin);
+const pinMatches = pinMatchesWith(vault);
 
 const spec = (channel: 'sms' | 'none'): ModelSpec => ({
   model: authMachine.provide({ guards: { pinMatches } } as never),
@@ -48,20 +49,14 @@ const spec = (channel: 'sms' | 'none'): ModelSpec => ({
           { type: 'xstate.error.actor.findCard', error: failure('CARD_NOT_FOUND') },
         ];
       case 'sendingSms':
-        return [
-          { type: 'xstate.done.actor.sendPin', output: sent },
-          { type: 'xstate.error.actor.sendPin', error: failure('SMS_FAILED') },
-        ];
       case 'awaitingPin':
-        return [
-          { type: 'VERIFY', pin: PIN, now: T0 + 1_000, by: 'terminal:T1' },
-          { type: 'VERIFY', pin: '111111', now: T0 + 1_000, by: 'terminal:T1' },
-          { type: 'VERIFY', pin: PIN, now: T0 + policy.ttlMs, by: 'terminal:T1' },
-          { type: 'RESEND', now: T0 + 1_000, by: 'terminal:T1' },
-          { type: 'RESEND', now: T0 + policy.cooldownMs, by: 'terminal:T1' },
-          { type: 'EXPIRE', now: T0 + policy.ttlMs },
-          { type: 'CANCEL', now: T0 + 1_000, by: 'system', reason: 'superseded' },
-        ];
+        return pinWindowEvents(value, {
+          pin: PIN,
+          t0: T0,
+          policy,
+          sent,
+          cancel: { type: 'CANCEL', now: T0 + 1_000, by: 'system', reason: 'superseded' },
+        });
       default:
         return [];
     }

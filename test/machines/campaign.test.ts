@@ -6,10 +6,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { campaignRunMachine } from '../../machines/campaign.ts';
-import { modelPaths, reachedStates, replay, Sut, type ModelSpec } from './model.ts';
+import { failure, modelPaths, reachedStates, replay, Sut, type ModelSpec } from './model.ts';
 
 const T0 = Date.parse('2026-11-26T09:00:00Z');
-const failure = (code: string) => Object.assign(new Error(code), { code });
 
 const spec: ModelSpec = {
   model: campaignRunMachine,

@@ -98,3 +98,44 @@ export async function replay(spec: ModelSpec, path: ReturnType<typeof modelPaths
     },
   } as never);
 }
+
+/** An effect failure as an error carrying its code. */
+export const failure = (code: string) => Object.assign(new Error(code), { code });
+
+/**
+ * What the PIN window's world can send in its two states: the effect's outcomes in
+ * `sendingSms`; right, wrong and late PINs, resends too soon and in time, the deadline just
+ * before and at its time, and a cancel in `awaitingPin`.
+ */
+export function pinWindowEvents(
+  value: unknown,
+  w: { pin: string; t0: number; policy: { ttlMs: number; cooldownMs: number }; sent: unknown; cancel: Ev },
+): Ev[] {
+  const { pin, t0, policy } = w;
+  switch (value) {
+    case 'sendingSms':
+      return [
+        { type: 'xstate.done.actor.sendPin', output: w.sent },
+        { type: 'xstate.error.actor.sendPin', error: failure('SMS_FAILED') },
+      ];
+    case 'awaitingPin':
+      return [
+        { type: 'VERIFY', pin, now: t0 + 1_000, by: 'terminal:T1' },
+        { type: 'VERIFY', pin: '000000', now: t0 + 1_000, by: 'terminal:T1' },
+        { type: 'VERIFY', pin, now: t0 + policy.ttlMs, by: 'terminal:T1' },
+        { type: 'RESEND', now: t0 + 1_000, by: 'terminal:T1' },
+        { type: 'RESEND', now: t0 + policy.cooldownMs, by: 'terminal:T1' },
+        { type: 'EXPIRE', now: t0 + policy.ttlMs - 1 },
+        { type: 'EXPIRE', now: t0 + policy.ttlMs },
+        w.cancel,
+      ];
+    default:
+      return [];
+  }
+}
+
+/** The real keyed-hash PIN check, so the model's paths depend on the PIN an event carries. */
+export const pinMatchesWith =
+  (vault: { matches(hash: string | null, id: string, pin: unknown): boolean }) =>
+  ({ context, event }: { context: { pinHash: string | null; id: string }; event: { pin?: unknown } }) =>
+    vault.matches(context.pinHash, context.id, event.pin);
