@@ -44,6 +44,18 @@ export function cardKv(card: Card): KvFields {
   };
 }
 
+/** While a workflow waits for its PIN: the deadline, the resend time, attempts left, PIN length. */
+function pinWindowFields(record: WorkflowRecord, pinLength: number) {
+  if (record.state !== 'awaitingPin') return {};
+  const v = record.view as { resendAvailableAt: string | null; attemptsLeft: number };
+  return {
+    expiresAt: record.deadline,
+    resendAvailableAt: v.resendAvailableAt,
+    attemptsLeft: v.attemptsLeft,
+    pinLength,
+  };
+}
+
 export function activationView(record: WorkflowRecord, role: Role, pinLength: number) {
   const v = record.view as {
     holder: { fullName: string; birthday: string };
@@ -54,12 +66,9 @@ export function activationView(record: WorkflowRecord, role: Role, pinLength: nu
       bonus: number;
       expiresAt: string | null;
     } | null;
-    attemptsLeft: number;
-    resendAvailableAt: string | null;
     confirm: string;
     marketingConsent: boolean;
   };
-  const waiting = record.state === 'awaitingPin';
   return {
     id: record.id,
     kind: 'activation',
@@ -70,14 +79,7 @@ export function activationView(record: WorkflowRecord, role: Role, pinLength: nu
     card: v.cardInfo ? { ...v.cardInfo, holder: v.holder.fullName } : null,
     holder: v.holder,
     marketingConsent: v.marketingConsent,
-    ...(waiting
-      ? {
-          expiresAt: record.deadline,
-          resendAvailableAt: v.resendAvailableAt,
-          attemptsLeft: v.attemptsLeft,
-          pinLength,
-        }
-      : {}),
+    ...pinWindowFields(record, pinLength),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
@@ -91,8 +93,8 @@ export function activationKv(record: WorkflowRecord, role: Role): KvFields {
     card: v.card?.number ?? '',
     holder: v.holder.fullName,
     phone: v.phone,
-    expiresAt: record.state === 'awaitingPin' ? record.deadline : undefined,
-    attemptsLeft: record.state === 'awaitingPin' ? (record.view.attemptsLeft as number) : undefined,
+    expiresAt: v.expiresAt,
+    attemptsLeft: v.attemptsLeft,
   };
 }
 
@@ -127,10 +129,7 @@ export function sessionView(record: WorkflowRecord, role: Role, pinLength: numbe
   const v = record.view as {
     channel: string;
     cardInfo: { number: string; holder: string; discount: number; bonus: number } | null;
-    attemptsLeft: number;
-    resendAvailableAt: string | null;
   };
-  const waiting = record.state === 'awaitingPin';
   return {
     id: record.id,
     kind: 'auth',
@@ -138,14 +137,8 @@ export function sessionView(record: WorkflowRecord, role: Role, pinLength: numbe
     phone: phoneFor(record.phone, role),
     terminal: record.terminal,
     channel: v.channel,
-    ...(waiting
-      ? {
-          expiresAt: record.deadline,
-          resendAvailableAt: v.resendAvailableAt,
-          attemptsLeft: v.attemptsLeft,
-          pinLength: v.channel === 'call' ? 4 : pinLength,
-        }
-      : {}),
+    // A code by call is the last 4 digits of the calling number, whatever otp.length says.
+    ...pinWindowFields(record, v.channel === 'call' ? 4 : pinLength),
     ...(record.state === 'verified' && v.cardInfo ? { card: v.cardInfo } : {}),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
