@@ -13,7 +13,7 @@ import { fromPromise } from 'xstate';
 import type { Logger } from 'pino';
 import { campaignRunMachine, type BatchResult, type CampaignRunContext } from '../machines/campaign.ts';
 import { AppError } from '../machines/errors.ts';
-import type { CardDirectory, Clock, DeliveryStatus, RecordStore, SmsReceipt, Table } from './ports.ts';
+import type { Card, CardDirectory, Clock, DeliveryStatus, RecordStore, SmsReceipt, Table } from './ports.ts';
 import type { SmsAttempt } from '../machines/otp.ts';
 import type { Config } from './config.ts';
 import type { ConsentLedger } from './consents.ts';
@@ -331,27 +331,41 @@ export class CampaignService {
   /** Recipients with consent, segments per message (the longest rendering), estimated cost. */
   async estimate(id: string) {
     const def = this.def(id);
-    const now = this.now();
-    const phones = new Set<string>();
+    let recipients = 0;
     let maxSegments = countSegments(def.text).segments;
     let segments = 0;
+    const skipped = await this.audience(def, (card) => {
+      recipients += 1;
+      const n = countSegments(renderFor(def.text, card)).segments;
+      segments += n;
+      maxSegments = Math.max(maxSegments, n);
+    });
+    const cost = (segments * this.deps.config.campaigns.pricePerSegment).toFixed(2);
+    return { recipients, segmentsPerMessage: maxSegments, segments, cost, skipped };
+  }
+
+  /**
+   * Walk a campaign's audience now, a directory page at a time: `visit` gets each card that
+   * will get the message (one per phone, consent given); the others are counted by reason.
+   */
+  private async audience(def: CampaignDef, visit: (card: Card) => void): Promise<Record<string, number>> {
+    const now = this.now();
+    const seen = new Set<string>();
     const skipped: Record<string, number> = {};
     for await (const page of this.deps.directory.pages(PREPARE_PAGE)) {
       for (const card of page) {
         if (!inAudience(card, def.audience, now, def.timezone)) continue;
-        const reason = this.skipReason(card.holder!.phone!, phones);
+        const phone = card.holder!.phone!;
+        const reason = this.skipReason(phone, seen);
         if (reason) {
           skipped[reason] = (skipped[reason] ?? 0) + 1;
           continue;
         }
-        phones.add(card.holder!.phone!);
-        const n = countSegments(renderFor(def.text, card)).segments;
-        segments += n;
-        maxSegments = Math.max(maxSegments, n);
+        seen.add(phone);
+        visit(card);
       }
     }
-    const cost = (segments * this.deps.config.campaigns.pricePerSegment).toFixed(2);
-    return { recipients: phones.size, segmentsPerMessage: maxSegments, segments, cost, skipped };
+    return skipped;
   }
 
   private skipReason(phone: string, seen: Set<string>): string | null {
@@ -472,25 +486,13 @@ export class CampaignService {
    */
   private async prepare(runId: string, def: CampaignDef) {
     if (this.runCounts(runId).prepared) return;
-    const now = this.now();
-    const seen = new Set<string>();
     const phones: string[] = [];
     const cards: string[] = [];
     const next: RunCounts = emptyCounts(runId);
-    for await (const page of this.deps.directory.pages(PREPARE_PAGE)) {
-      for (const card of page) {
-        if (!inAudience(card, def.audience, now, def.timezone)) continue;
-        const phone = card.holder!.phone!;
-        const reason = this.skipReason(phone, seen);
-        if (reason) {
-          next.skippedReasons[reason] = (next.skippedReasons[reason] ?? 0) + 1;
-          continue;
-        }
-        seen.add(phone);
-        phones.push(phone);
-        cards.push(card.number);
-      }
-    }
+    next.skippedReasons = await this.audience(def, (card) => {
+      phones.push(card.holder!.phone!);
+      cards.push(card.number);
+    });
     await this.deps.store.putBlob(`plan-${runId}.csv`, phones.map((p, i) => `${p},${cards[i]}\n`).join(''));
     next.total = phones.length;
     next.queued = phones.length;
