@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { drive, request, rssOf, startChild, stopChild } from './lib.ts';
+import { drive, request, rssOf, runMain, startChild, stopChild } from './lib.ts';
 import { newId } from '../runtime/ids.ts';
 
 const { values: args } = parseArgs({
@@ -288,10 +288,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`${err.stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

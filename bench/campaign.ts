@@ -13,7 +13,7 @@ import { JournaledStore } from '../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
 import { ConsentLedger, consentTables } from '../runtime/consents.ts';
 import { FakeSmsru } from '../test/fakes/providers/smsru.ts';
-import { drive, request, rssOf, startChild, stopChild } from './lib.ts';
+import { drive, request, rssOf, runMain, startChild, stopChild } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: { holders: { type: 'string', default: '100000' }, rate: { type: 'string', default: '10000' } },
@@ -150,10 +150,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`${err.stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -112,3 +112,14 @@ export async function drive(
     errors,
   };
 }
+
+/** Run a benchmark's main and exit (its child servers and agents would keep the process up). */
+export function runMain(main: () => Promise<void>) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`${err?.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
