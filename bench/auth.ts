@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { drive, request, rssOf, runMain, startChild, stopChild } from './lib.ts';
+import { cpuMsOf, drive, request, rssOf, runMain, startChild, stopChild } from './lib.ts';
 import { newId } from '../runtime/ids.ts';
 
 const { values: args } = parseArgs({
@@ -94,7 +94,10 @@ async function koaBaseline() {
 
 async function startService(dir: string, port: number) {
   const { child } = await startChild(
-    ['main.ts'],
+    [
+      ...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      process.env.SERVER_SCRIPT ?? 'main.ts',
+    ],
     {
       SMSPDS_CONFIG: join(dir, 'config.json'),
       SMSPDS_DATA_DIR: join(dir, 'data'),
@@ -131,11 +134,16 @@ async function flows(dir: string, port: number, label: string) {
     if (verified.status !== 200) throw new Error(`verify ${verified.status} ${verified.body}`);
   };
   for (let i = 0; i < 100; i++) await flow(CONCURRENCY, i); // warm-up on a lane of its own
+  const cpuBefore = cpuMsOf(child.pid!);
+  const clientBefore = process.cpuUsage();
   const result = await drive(CONCURRENCY, SECONDS, flow);
+  const cpuUs = ((cpuMsOf(child.pid!) - cpuBefore) * 1000) / Math.max(1, result.count);
+  const client = process.cpuUsage(clientBefore);
+  process.stdout.write(`  client CPU ${((client.user + client.system) / 10_000 / SECONDS).toFixed(0)}%\n`);
   const mem = rssOf(child.pid!);
   await stopChild(child);
   process.stdout.write(`  ${label}: done\n`);
-  return { ...result, mem };
+  return { ...result, mem, cpuUs };
 }
 
 /** Put `count` closed sessions, shaped like real ones, into the archive, spread over 30 days. */
@@ -281,6 +289,7 @@ async function main() {
       `\nflows/s ÷ Koa req/s        ${fmt(ratio * 100, 1)} %   (target ≥ 15 %)\n` +
         `p99 per flow (fresh)       ${fmt(fresh.p99, 2)} ms (target < 25 ms at 50 concurrent)\n` +
         `full archive ÷ fresh       ${fmt(archiveRatio * 100, 1)} %   (target ≥ 90 %)\n` +
+        `server CPU per flow        ${fmt(fresh.cpuUs)} µs fresh, ${fmt(full.cpuUs)} µs with the archive\n` +
         `archive filled in ${fmt(fillSeconds, 1)} s; peak server RSS ${fmt(Math.max(fresh.mem.peak, full.mem.peak))} MB; errors ${fresh.errors + full.errors}\n`,
     );
   } finally {

@@ -92,7 +92,7 @@ async function main() {
     );
     const svcPort = 19_000 + Math.floor(Math.random() * 1000);
     const { child } = await startChild(
-      ['main.ts'],
+      [process.env.SERVER_SCRIPT ?? 'main.ts'],
       {
         SMSPDS_CONFIG: join(dir, 'config.json'),
         SMSPDS_DATA_DIR: join(dir, 'data'),

@@ -39,7 +39,9 @@ export async function startChild(
   env: Record<string, string>,
   ready: (out: string) => boolean,
 ): Promise<{ child: ChildProcess; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  // Compiled JavaScript runs as it is; TypeScript sources through tsx.
+  const loader = args.some((a) => a.endsWith('.ts')) ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...loader, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -72,6 +74,12 @@ export function rssOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/** CPU time a process has used so far (user + system), in ms (Linux). */
+export function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -20,10 +20,14 @@ import { machineGraph } from '../runtime/graph.ts';
 import { allow } from './auth.ts';
 import { reply } from './respond.ts';
 import { AppError } from '../machines/errors.ts';
-import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+/** The project folder, whether this runs from the sources or from their build in `dist/`. */
+const root = [new URL('../', import.meta.url), new URL('../../', import.meta.url)].find((dir) =>
+  existsSync(new URL('package.json', dir)),
+)!;
+const { version } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };
 import type { CampaignService } from '../runtime/campaigns.ts';
 import type { ConsentLedger } from '../runtime/consents.ts';
 import type { CardDirectory, Clock, RecordStore } from '../runtime/ports.ts';
@@ -118,7 +122,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
     'app.js': 'text/javascript',
     'style.css': 'text/css',
   };
-  const assetDir = new URL('./support/', import.meta.url);
+  const assetDir = new URL('http/support/', root);
   const serveAsset = async (ctx: Koa.Context, file: string) => {
     if (!Object.hasOwn(assets, file)) throw new AppError('NOT_FOUND');
     ctx.type = `${assets[file]}; charset=utf-8`;

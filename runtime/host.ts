@@ -10,7 +10,7 @@
  * - On restore XState runs active invocations again: every effect is idempotent (keyed by
  *   workflow id and send number).
  */
-import { createActor, waitFor, type AnyStateMachine, type AnyActorRef, type Snapshot } from 'xstate';
+import { createActor, type AnyStateMachine, type AnyActorRef, type Snapshot } from 'xstate';
 import type { Logger } from 'pino';
 import { AppError, type ErrorData } from '../machines/errors.ts';
 import type { Clock, RecordStore, Table } from './ports.ts';
@@ -103,6 +103,8 @@ interface Live {
   timer: NodeJS.Timeout | null;
   queue: Promise<unknown>;
   def: WorkflowKind;
+  /** Requests waiting for the workflow to settle (no effect running). */
+  settling: Array<() => void>;
 }
 
 export interface HostOptions {
@@ -115,6 +117,9 @@ export interface HostOptions {
   /** Last touches to a record before it is archived (e.g. the latest delivery statuses). */
   finalize?: (record: WorkflowRecord) => void;
 }
+
+/** No effect is running: the workflow ended, or its state is not a `busy` one. */
+const settled = (s: MachineSnapshot) => s.status !== 'active' || !s.hasTag('busy');
 
 const stateName = (value: unknown): string =>
   typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? String(value));
@@ -169,8 +174,11 @@ export class WorkflowHost {
     this.closeListeners.push(listener);
   }
 
+  private lastIso = { ms: NaN, text: '' };
+  /** ISO time of `ms`; several stamps of one transition share the same millisecond. */
   private iso(ms = this.opts.clock.now()) {
-    return new Date(ms).toISOString();
+    if (ms !== this.lastIso.ms) this.lastIso = { ms, text: new Date(ms).toISOString() };
+    return this.lastIso.text;
   }
 
   /** Start a workflow, feed it its first event, and answer once it settled and is on disk. */
@@ -360,10 +368,16 @@ export class WorkflowHost {
       timer: null,
       queue: Promise.resolve(),
       def,
+      settling: [],
     };
     const observe = (snapshot: MachineSnapshot) => {
       if (snapshot === entry.last) return;
       this.onSnapshot(entry, entry.cause ?? this.effectCause(entry, snapshot), snapshot);
+      if (entry.settling.length && settled(snapshot)) {
+        const waiting = entry.settling;
+        entry.settling = [];
+        for (const wake of waiting) wake();
+      }
     };
     actor.subscribe({
       next: observe,
@@ -396,17 +410,14 @@ export class WorkflowHost {
       if (error && (error !== record.error || from === to))
         Object.assign(detail, { code: error.code, ...error.extra });
       if (typeof event.reason === 'string') detail.reason = event.reason;
-      record.timeline = [
-        ...record.timeline,
-        {
-          at: this.iso(now),
-          event: eventName(event.type),
-          from,
-          to,
-          by: event.by ?? 'system',
-          ...(Object.keys(detail).length ? { detail } : {}),
-        },
-      ];
+      record.timeline.push({
+        at: this.iso(now),
+        event: eventName(event.type),
+        from,
+        to,
+        by: event.by ?? 'system',
+        ...(Object.keys(detail).length ? { detail } : {}),
+      });
       record.updatedAt = this.iso(now);
       record.error = error;
     }
@@ -501,13 +512,19 @@ export class WorkflowHost {
     return run;
   }
 
-  private async waitSettled(entry: Live) {
-    await waitFor(entry.actor, (s: MachineSnapshot) => s.status !== 'active' || !s.hasTag('busy'), {
-      timeout: this.opts.settleTimeoutMs,
-    }).catch((err: Error) => {
-      if (entry.actor.getSnapshot().status === 'error') return;
-      if (/timeout/i.test(err.message)) throw new AppError('TIMEOUT');
-      throw err;
+  /** Resolves once no effect is running (at once if none is); TIMEOUT after the settle limit. */
+  private waitSettled(entry: Live): Promise<void> {
+    if (settled(entry.actor.getSnapshot() as MachineSnapshot)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        entry.settling = entry.settling.filter((w) => w !== wake);
+        reject(new AppError('TIMEOUT'));
+      }, this.opts.settleTimeoutMs);
+      entry.settling.push(wake);
     });
   }
 

@@ -2,16 +2,38 @@
  * Opaque ids that carry their creation day (`ses_20261129_k3j9…`): the archive of closed
  * records is partitioned by that day, so a record is found by reading one day, not all of them.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghijkmnopqrstuvwxyz';
 
-export function newId(prefix: string, now: number): string {
-  const day = new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
-  const bytes = randomBytes(12);
+/** Random bytes are drawn from the CSPRNG a pool at a time: one call per 341 ids, not per id. */
+const pool = Buffer.alloc(4096);
+let used = pool.length;
+
+function randomTail(length: number): string {
+  if (used + length > pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
   let tail = '';
-  for (const b of bytes) tail += ALPHABET[b % ALPHABET.length];
-  return `${prefix}_${day}_${tail}`;
+  for (let i = 0; i < length; i++) tail += ALPHABET[pool[used + i]! % ALPHABET.length];
+  pool.fill(0, used, used + length); // a byte is used once
+  used += length;
+  return tail;
+}
+
+let lastDay = { from: 0, to: 0, text: '' };
+
+export function newId(prefix: string, now: number): string {
+  if (now < lastDay.from || now >= lastDay.to) {
+    const from = now - (now % 86_400_000);
+    lastDay = {
+      from,
+      to: from + 86_400_000,
+      text: new Date(from).toISOString().slice(0, 10).replace(/-/g, ''),
+    };
+  }
+  return `${prefix}_${lastDay.text}_${randomTail(12)}`;
 }
 
 /** The archive day (`YYYY-MM-DD`) of an id made by `newId`, or null for a foreign string. */

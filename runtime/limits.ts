@@ -35,7 +35,17 @@ export class RateLimits {
       month: '2-digit',
       day: '2-digit',
     });
-    this.dayOf = (t) => fmt.format(t);
+    // A local day begins on a whole minute in every zone: one formatting per minute is enough.
+    let minute = NaN;
+    let day = '';
+    this.dayOf = (t) => {
+      const m = Math.floor(t / 60_000);
+      if (m !== minute) {
+        minute = m;
+        day = fmt.format(t);
+      }
+      return day;
+    };
   }
 
   /**

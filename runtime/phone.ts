@@ -14,6 +14,20 @@ export interface PhonePolicy {
 export function normalizePhone(input: unknown, policy: PhonePolicy): string {
   if (typeof input !== 'string' && typeof input !== 'number') throw new AppError('PHONE_INVALID');
   const text = String(input).trim();
+  let known = normalized.get(policy);
+  if (!known) normalized.set(policy, (known = new Map()));
+  const hit = known.get(text);
+  if (hit !== undefined) return hit;
+  const phone = parsePhone(text, policy);
+  if (known.size >= 10_000) known.delete(known.keys().next().value!);
+  known.set(text, phone);
+  return phone;
+}
+
+/** Numbers normalised lately, per policy: a till types the same regulars' phones all day. */
+const normalized = new WeakMap<PhonePolicy, Map<string, string>>();
+
+function parsePhone(text: string, policy: PhonePolicy): string {
   // Only digits, spaces, + ( ) - . are part of a phone; anything else is a typo, not a number.
   if (text.length < 5 || text.length > 32 || !/^[+\d\s().-]+$/.test(text)) {
     throw new AppError('PHONE_INVALID');

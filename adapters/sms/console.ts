@@ -4,7 +4,7 @@
  * development outbox under the data folder. It is the one place a PIN appears in clear, which is
  * why the service warns at start that it is not for production.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
@@ -15,6 +15,8 @@ export class ConsoleSmsSender implements SmsSender {
   readonly warnings = ['SMS provider "console" only prints messages: not for production'];
   private readonly outbox: string;
   private readonly sent = new Map<string, SmsReceipt>();
+  /** The outbox, opened once for appending (the process keeps it while it runs). */
+  private fd: number | null = null;
 
   constructor(
     dataDir: string,
@@ -45,10 +47,10 @@ export class ConsoleSmsSender implements SmsSender {
       status: 'delivered',
       acceptedAt: new Date().toISOString(),
     };
-    appendFileSync(
-      this.outbox,
+    this.fd ??= openSync(this.outbox, 'a', 0o600);
+    writeSync(
+      this.fd,
       JSON.stringify({ key: message.idempotencyKey, to: message.to, text: message.text, receipt }) + '\n',
-      { mode: 0o600 },
     );
     this.sent.set(message.idempotencyKey, receipt);
     this.write(

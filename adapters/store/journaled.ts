@@ -96,6 +96,7 @@ export class JournaledStore implements RecordStore {
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private seq = 0;
   private journal!: FileHandle;
+  private readonly archiveFiles = new Map<string, FileHandle>();
   private journalBytes = 0;
   private scheduled = false;
   private writing = false;
@@ -334,9 +335,7 @@ export class JournaledStore implements RecordStore {
       await this.journal.datasync();
       this.journalBytes += Buffer.byteLength(payload);
       for (const [key, entries] of archive) {
-        const [kind, day] = key.split('/') as [string, string];
-        mkdirSync(join(this.dir, 'archive', kind), { recursive: true, mode: 0o700 });
-        await appendFile(this.archivePath(kind, day), entries.join('\n') + '\n', { mode: 0o600 });
+        await (await this.archiveFile(key)).write(entries.join('\n') + '\n');
       }
       this.options.onCommit?.(performance.now() - started);
       waiters.forEach((w) => w.resolve());
@@ -352,6 +351,27 @@ export class JournaledStore implements RecordStore {
       this.writing = false;
     }
     if (this.hasPending || this.waiters.length) this.schedule();
+  }
+
+  /** The open day file of an archive key (`kind/day`); the few latest stay open for appending. */
+  private async archiveFile(key: string): Promise<FileHandle> {
+    let fh = this.archiveFiles.get(key);
+    if (fh) return fh;
+    const [kind, day] = key.split('/') as [string, string];
+    mkdirSync(join(this.dir, 'archive', kind), { recursive: true, mode: 0o700 });
+    fh = await open(this.archivePath(kind, day), 'a', 0o600);
+    this.archiveFiles.set(key, fh);
+    if (this.archiveFiles.size > 8) {
+      const [oldest, old] = this.archiveFiles.entries().next().value!;
+      this.archiveFiles.delete(oldest);
+      await old.close();
+    }
+    return fh;
+  }
+
+  private async closeArchiveFiles() {
+    for (const fh of this.archiveFiles.values()) await fh.close();
+    this.archiveFiles.clear();
   }
 
   /**
@@ -389,6 +409,7 @@ export class JournaledStore implements RecordStore {
     try {
       await this.compact();
       await syncDir(this.dir);
+      await this.closeArchiveFiles();
       await this.journal.close();
     } finally {
       this.writing = false;
