@@ -2,6 +2,7 @@
  * SMS PDS — the composition root. Reads the configuration, builds the adapters, restores live
  * workflows, serves HTTP, and shuts down cleanly on SIGTERM/SIGINT.
  */
+import { getHeapStatistics } from 'node:v8';
 import { loadConfig, ConfigError } from './runtime/config.ts';
 import { buildService, listen, createLogger } from './runtime/service.ts';
 import { DataDirLockedError } from './adapters/store/lock.ts';
@@ -37,6 +38,17 @@ async function main() {
         : `balance ${b.balance}${b.low ? ` — LOW, under ${config.sms.balanceWarning}` : ''}`;
       service.warnings.push(`${b.provider}: ${shown}`);
     }
+  }
+  // `npm start` caps V8's heap (--max-old-space-size=512): a capped heap is also grown more
+  // tightly, which keeps a 100k-holder campaign under 250 MB. A base that fills much of the cap
+  // at start needs a higher one.
+  const heap = getHeapStatistics();
+  if (heap.used_heap_size > heap.heap_size_limit * 0.5) {
+    const mb = (n: number) => Math.round(n / 1048576);
+    service.warnings.push(
+      `memory: ${mb(heap.used_heap_size)} MB of the ${mb(heap.heap_size_limit)} MB heap in use at start; ` +
+        `run with a higher --max-old-space-size (e.g. node --max-old-space-size=${2 * mb(heap.heap_size_limit)} dist/main.js)`,
+    );
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;

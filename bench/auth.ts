@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { cpuMsOf, drive, request, rssOf, runMain, startChild, stopChild } from './lib.ts';
+import { cpuMsOf, drive, request, rssOf, runMain, serverArgs, startChild, stopChild } from './lib.ts';
 import { newId } from '../runtime/ids.ts';
 
 const { values: args } = parseArgs({
@@ -92,12 +92,12 @@ async function koaBaseline() {
   return { ...result, mem };
 }
 
+/** The service as `npm start` runs it. */
+let SERVER: string[] = [];
+
 async function startService(dir: string, port: number) {
   const { child } = await startChild(
-    [
-      ...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      process.env.SERVER_SCRIPT ?? 'main.ts',
-    ],
+    SERVER,
     {
       SMSPDS_CONFIG: join(dir, 'config.json'),
       SMSPDS_DATA_DIR: join(dir, 'data'),
@@ -245,6 +245,7 @@ async function main() {
   process.stdout.write(
     `SMS PDS authorization benchmark — ${CONCURRENCY} concurrent, ${SECONDS} s per phase, node ${process.version}\n`,
   );
+  SERVER = serverArgs();
   const koa = await koaBaseline();
   process.stdout.write(`  bare Koa: done\n`);
   const dir = setup();

@@ -13,7 +13,7 @@ import { JournaledStore } from '../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
 import { ConsentLedger, consentTables } from '../runtime/consents.ts';
 import { FakeSmsru } from '../test/fakes/providers/smsru.ts';
-import { drive, request, rssOf, runMain, startChild, stopChild } from './lib.ts';
+import { drive, request, rssOf, runMain, serverArgs, startChild, stopChild } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: { holders: { type: 'string', default: '100000' }, rate: { type: 'string', default: '10000' } },
@@ -92,14 +92,13 @@ async function main() {
     );
     const svcPort = 19_000 + Math.floor(Math.random() * 1000);
     const { child } = await startChild(
-      [process.env.SERVER_SCRIPT ?? 'main.ts'],
+      serverArgs(),
       {
         SMSPDS_CONFIG: join(dir, 'config.json'),
         SMSPDS_DATA_DIR: join(dir, 'data'),
         SMSPDS_PORT: String(svcPort),
         SMSPDS_HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
-        NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS ?? '',
       },
       (o) => o.includes('listening on'),
     );
@@ -116,6 +115,7 @@ async function main() {
       ).body,
     );
     const id = created.campaign.id;
+    const idle = rssOf(child.pid!).rss;
     const t0 = performance.now();
     const started = await request(svcPort, 'POST', `/api/v1/campaigns/${id}/start`, H, '{}');
     if (started.status !== 200) throw new Error(started.body);
@@ -141,7 +141,7 @@ async function main() {
     process.stdout.write(
       `\n  campaign        ${c.state}: ${c.counts.sent.toLocaleString('en-US')} sent in ${seconds.toFixed(1)} s (prepare included)\n` +
         `  messages/s      ${Math.round(rate)}   (${((rate / directRate) * 100).toFixed(1)} % of the provider alone)\n` +
-        `  server RSS      peak ${Math.round(Math.max(peak, mem.peak))} MB (target < 250 MB), at end ${Math.round(mem.rss)} MB, JS heap in use ${Math.round(heapUsed)} MB\n` +
+        `  server RSS      peak ${Math.round(Math.max(peak, mem.peak))} MB (target < 250 MB), before the start ${Math.round(idle)} MB, at end ${Math.round(mem.rss)} MB, JS heap in use ${Math.round(heapUsed)} MB\n` +
         `  provider got    ${fake.sent('/sms/send').length.toLocaleString('en-US')} requests for ${new Set(fake.sent('/sms/send').flatMap((r) => Object.keys(r.fields).filter((k) => k.startsWith('to[')))).size.toLocaleString('en-US')} distinct phones\n`,
     );
   } finally {

@@ -1,5 +1,5 @@
 /** Shared pieces of the benchmarks: child servers, a keep-alive HTTP client, percentiles, RSS. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { resolve } from 'node:path';
@@ -31,6 +31,19 @@ export function request(
     if (body !== undefined) req.end(body);
     else req.end();
   });
+}
+
+/**
+ * The service's command line as `npm start` runs it (the compiled build, the same node flags),
+ * built first. `SERVER_NODE_ARGS` adds node flags, e.g. `--cpu-prof` to profile the server.
+ */
+export function serverArgs(): string[] {
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const [, ...args] = pkg.scripts.start.split(/\s+/); // after `node`
+  return [...(process.env.SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), ...args];
 }
 
 /** Start a child process and wait until `ready(output)` says so. */

@@ -1,7 +1,7 @@
 /** The journaled store: group commit, replay after a crash, torn tails, compaction, archive. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { lockDataDir, DataDirLockedError } from '../../adapters/store/lock.ts';
@@ -51,7 +51,7 @@ Store('compaction writes table snapshots and cuts the journal', async ({ dir }) 
     await store.flush();
   }
   assert.ok(statSync(join(dir, 'journal.jsonl')).size < 2_000, 'the journal was cut');
-  assert.ok(statSync(join(dir, 'tables', 'a.json')).size > 2_000, 'table a has a snapshot');
+  assert.ok(statSync(join(dir, 'tables', 'a.jsonl')).size > 2_000, 'table a has a snapshot');
   const again = await JournaledStore.open(dir, ['a', 'b']);
   assert.is(again.table('a').size, 50);
 });
@@ -59,9 +59,30 @@ Store('compaction writes table snapshots and cuts the journal', async ({ dir }) 
 Store('an empty snapshot file does not break start-up', async ({ dir }) => {
   const store = await JournaledStore.open(dir, ['a']);
   await store.close();
-  writeFileSync(join(dir, 'tables', 'a.json'), '');
+  writeFileSync(join(dir, 'tables', 'a.jsonl'), '');
   const again = await JournaledStore.open(dir, ['a']);
   assert.is(again.table('a').size, 0);
+});
+
+Store('a snapshot in the earlier whole-JSON form is read, then replaced by lines', async ({ dir }) => {
+  const first = await JournaledStore.open(dir, ['a']);
+  await first.close();
+  rmSync(join(dir, 'tables', 'a.jsonl'), { force: true });
+  writeFileSync(
+    join(dir, 'tables', 'a.json'),
+    JSON.stringify({ seq: 1, rows: [['k1', { name: 'Гость', at: '2026-11-29T10:00:00.000Z' }]] }),
+  );
+  const store = await JournaledStore.open(dir, ['a']);
+  assert.equal(store.table('a').get('k1'), { name: 'Гость', at: '2026-11-29T10:00:00.000Z' });
+  store.table('a').put('k2', 2);
+  await store.close();
+  assert.not.ok(existsSync(join(dir, 'tables', 'a.json')), 'the old snapshot is gone');
+  const lines = readFileSync(join(dir, 'tables', 'a.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
+  assert.is(lines.length, 3, 'a header and a line per row');
+  const again = await JournaledStore.open(dir, ['a']);
+  assert.is(again.table('a').size, 2);
 });
 
 Store('closed records go to the day archive, found again after a reopen', async ({ dir }) => {
