@@ -41,13 +41,17 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
-/** Start `main.ts` on a data folder; resolves once /healthz answers. */
+/**
+ * Start the service on a data folder (`main.ts` through tsx, unless `args` name another entry);
+ * resolves once /healthz answers.
+ */
 export async function spawnService(
   configPath: string,
   dataDir: string,
   port: number,
+  args: string[] = ['--import', 'tsx', 'main.ts'],
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       ...process.env,
