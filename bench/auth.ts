@@ -8,7 +8,8 @@
  *
  * Prints flows/s, p50/p99 per flow, server RSS, and the ratios flows/s ÷ Koa req/s and
  * full-archive ÷ fresh. Options: --seconds N (default 10), --concurrency N (default 50),
- * --archive N (default 1000000).
+ * --archive N (default 1000000). The service runs as `npm start` runs it; `SERVER_NODE_ARGS`
+ * adds node flags to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import {
   mkdtempSync,
