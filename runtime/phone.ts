@@ -16,12 +16,18 @@ export function normalizePhone(input: unknown, policy: PhonePolicy): string {
   const text = String(input).trim();
   let known = normalized.get(policy);
   if (!known) normalized.set(policy, (known = new Map()));
-  const hit = known.get(text);
-  if (hit !== undefined) return hit;
-  const phone = parsePhone(text, policy);
-  if (known.size >= 10_000) known.delete(known.keys().next().value!);
-  known.set(text, phone);
-  return phone;
+  return remember(known, text, () => parsePhone(text, policy));
+}
+
+/** A memo of at most 10,000 entries, the oldest dropped first; a throwing `compute` is not kept. */
+function remember(memo: Map<string, string>, key: string, compute: () => string): string {
+  let value = memo.get(key);
+  if (value === undefined) {
+    value = compute();
+    if (memo.size >= 10_000) memo.delete(memo.keys().next().value!);
+    memo.set(key, value);
+  }
+  return value;
 }
 
 /** Numbers normalised lately, per policy: a till types the same regulars' phones all day. */
@@ -45,13 +51,7 @@ function parsePhone(text: string, policy: PhonePolicy): string {
  * operator, useful to support) and the last two; everything between is hidden.
  */
 export function maskPhone(e164: string): string {
-  let masked = masks.get(e164);
-  if (masked === undefined) {
-    masked = computeMask(e164);
-    if (masks.size >= 10_000) masks.delete(masks.keys().next().value!);
-    masks.set(e164, masked);
-  }
-  return masked;
+  return remember(masks, e164, () => computeMask(e164));
 }
 
 /** Masking runs on every answer and log line; parsing a number each time is the costly part. */

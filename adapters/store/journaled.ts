@@ -25,7 +25,7 @@ import {
   truncateSync,
   createReadStream,
 } from 'node:fs';
-import { open, appendFile, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -190,11 +190,7 @@ export class JournaledStore implements RecordStore {
     if (committedBytes < Buffer.byteLength(text)) truncateSync(this.journalPath, committedBytes);
     // Archive lines may or may not have reached their files before the crash; readers keep the
     // last copy of an id, so writing them again is harmless.
-    for (const [key, lines] of archived) {
-      const [kind, day] = key.split('/') as [string, string];
-      mkdirSync(join(this.dir, 'archive', kind), { recursive: true, mode: 0o700 });
-      await appendFile(this.archivePath(kind, day), lines.join('\n') + '\n', { mode: 0o600 });
-    }
+    for (const [key, lines] of archived) await this.appendArchive(key, lines.join('\n') + '\n');
   }
 
   table<T>(name: string): Table<T> {
