@@ -28,13 +28,6 @@ export function makeToken(role: Role): string {
 
 export class TokenRegistry {
   private readonly byHash = new Map<string, Role>();
-  /**
-   * Tokens seen lately and found valid, so a till's every request does not hash its token
-   * again. Only valid tokens enter it (random guesses cannot grow it); a change of tokens
-   * clears it.
-   */
-  private readonly known = new Map<string, Role>();
-  private static readonly KNOWN_MAX = 1_000;
   private stored: StoredToken[] = [];
   private readonly path: string;
 
@@ -52,14 +45,7 @@ export class TokenRegistry {
   /** The role of a presented token, or null. Lookup by hash: no comparison leaks timing. */
   roleOf(token: string | undefined): Role | null {
     if (!token || token.length > 200) return null;
-    const cached = this.known.get(token);
-    if (cached) return cached;
-    const role = this.byHash.get(sha256(token)) ?? null;
-    if (role) {
-      if (this.known.size >= TokenRegistry.KNOWN_MAX) this.known.clear();
-      this.known.set(token, role);
-    }
-    return role;
+    return this.byHash.get(sha256(token)) ?? null;
   }
 
   get empty(): boolean {
@@ -91,7 +77,6 @@ export class TokenRegistry {
     if (!entry) return false;
     this.stored = this.stored.filter((t) => t !== entry);
     this.byHash.delete(entry.hash);
-    this.known.clear();
     this.save();
     return true;
   }
