@@ -3,7 +3,18 @@
  * fake sms.ru on 127.0.0.1, against the fake's own capacity measured in the same run (a client
  * sending to it directly at the same concurrency). Prints messages/s, the ratio to the
  * provider's capacity, and the server's peak RSS (target: under 250 MB; dispatch limited by the
- * provider, not by us). Options: --holders N (default 100000), --rate N (default 10000).
+ * provider, not by us). Options: --holders N (default 100000), --rate N (the campaign's
+ * `ratePerSecond`, default 100000: above what the fake takes, so the throttle does not bind),
+ * --latency MS (default 50).
+ *
+ * Two campaigns run on one service: through the fake answering at once (the raw capacity of
+ * both sides on this machine), then through the fake answering each request after `--latency`
+ * ms, as a provider across the internet does. Each is compared with the fake alone at the same
+ * latency, in the same run.
+ *
+ * The dispatch rate is timed at the provider: from the first request it received to the last,
+ * so the audience walk before the first send (printed apart) and the polling interval do not
+ * blur it.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,13 +24,18 @@ import { JournaledStore } from '../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
 import { ConsentLedger, consentTables } from '../runtime/consents.ts';
 import { FakeSmsru } from '../test/fakes/providers/smsru.ts';
-import { drive, request, rssOf, runMain, serverArgs, startChild, stopChild } from './lib.ts';
+import { cpuMsOf, drive, request, rssOf, runMain, serverArgs, startChild, stopChild } from './lib.ts';
 
 const { values: args } = parseArgs({
-  options: { holders: { type: 'string', default: '100000' }, rate: { type: 'string', default: '10000' } },
+  options: {
+    holders: { type: 'string', default: '100000' },
+    rate: { type: 'string', default: '100000' },
+    latency: { type: 'string', default: '50' },
+  },
 });
 const HOLDERS = Number(args.holders);
 const RATE = Number(args.rate);
+const LATENCY = Number(args.latency);
 const ADMIN = 'bench-admin-token-00000000';
 const phoneOf = (i: number) => `+7916${String(i).padStart(7, '0')}`;
 
@@ -47,6 +63,93 @@ async function seed(dataDir: string) {
   await store.close();
 }
 
+/** What the fake takes when sent to directly, in the service's shape: 100 numbers a request, 4 at a time. */
+async function providerAlone(fake: FakeSmsru, seconds: number): Promise<number> {
+  const body = (i: number) =>
+    `api_id=API-ID-1&json=1&` +
+    Array.from(
+      { length: 100 },
+      (_, j) => `to[${phoneOf(i * 100 + j).slice(1)}]=${encodeURIComponent(`Гость ${j}, у нас новое меню!`)}`,
+    ).join('&');
+  const port = Number(new URL(fake.url).port);
+  const direct = await drive(4, seconds, async (lane, i) => {
+    const r = await request(
+      port,
+      'POST',
+      '/sms/send',
+      { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body(lane * 100_000 + i),
+    );
+    if (r.status !== 200) throw new Error(`fake ${r.status}`);
+  });
+  fake.requests.length = 0;
+  return direct.perSecond * 100;
+}
+
+interface Phase {
+  label: string;
+  alone: number;
+  rate: number;
+  sent: number;
+  toFirstSend: number;
+  sending: number;
+  serverCpuUs: number;
+  providerCpuUs: number;
+  requests: number;
+  phones: number;
+}
+
+/** One campaign to every holder through the service; timed at the provider. */
+async function campaign(
+  svcPort: number,
+  pid: number,
+  fake: FakeSmsru,
+  label: string,
+  alone: number,
+): Promise<Phase> {
+  const H = { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' };
+  const created = await request(
+    svcPort,
+    'POST',
+    '/api/v1/campaigns',
+    H,
+    JSON.stringify({ name: label, text: '{firstName}, у нас новое меню!', ratePerSecond: RATE }),
+  );
+  const id = JSON.parse(created.body).campaign.id;
+  fake.requests.length = 0;
+  const t0 = performance.now();
+  const serverCpu0 = cpuMsOf(pid);
+  const benchCpu0 = process.cpuUsage();
+  const started = await request(svcPort, 'POST', `/api/v1/campaigns/${id}/start`, H, '{}');
+  if (started.status !== 200) throw new Error(started.body);
+  let c;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    c = JSON.parse((await request(svcPort, 'GET', `/api/v1/campaigns/${id}`, H)).body).campaign;
+    if (c.state !== 'running') break;
+  }
+  const serverCpuMs = cpuMsOf(pid) - serverCpu0;
+  const benchCpu = process.cpuUsage(benchCpu0);
+  // Timed at the provider: the messages of every request but the last, over the time from the
+  // first request to the last.
+  const sends = fake.sent('/sms/send');
+  const numbers = (r: (typeof sends)[number]) =>
+    Object.keys(r.fields).filter((k) => k.startsWith('to[')).length;
+  const sending = (sends.at(-1)!.at - sends[0]!.at) / 1000;
+  return {
+    label,
+    alone,
+    rate: (c.counts.sent - numbers(sends.at(-1)!)) / sending,
+    sent: c.counts.sent,
+    toFirstSend: (sends[0]!.at - t0) / 1000,
+    sending,
+    serverCpuUs: (serverCpuMs * 1000) / c.counts.sent,
+    providerCpuUs: ((benchCpu.user + benchCpu.system) / 1000) * (1000 / c.counts.sent),
+    requests: sends.length,
+    phones: new Set(sends.flatMap((r) => Object.keys(r.fields).filter((k) => k.startsWith('to[')))).size,
+  };
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'smspds-bench-campaign-'));
   const fake = await new FakeSmsru().start();
@@ -54,32 +157,6 @@ async function main() {
     process.stdout.write(
       `SMS PDS campaign benchmark — ${HOLDERS.toLocaleString('en-US')} consenting holders, node ${process.version}\n`,
     );
-    // Baseline: what the fake provider takes when sent to directly, in the same shape the
-    // service uses: requests of 100 numbers with their own texts, 4 at a time.
-    const body = (i: number) =>
-      `api_id=API-ID-1&json=1&` +
-      Array.from(
-        { length: 100 },
-        (_, j) =>
-          `to[${phoneOf(i * 100 + j).slice(1)}]=${encodeURIComponent(`Гость ${j}, у нас новое меню!`)}`,
-      ).join('&');
-    const port = Number(new URL(fake.url).port);
-    const direct = await drive(4, 5, async (lane, i) => {
-      const r = await request(
-        port,
-        'POST',
-        '/sms/send',
-        { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body(lane * 100_000 + i),
-      );
-      if (r.status !== 200) throw new Error(`fake ${r.status}`);
-    });
-    const directRate = direct.perSecond * 100;
-    fake.requests.length = 0;
-    process.stdout.write(
-      `  provider alone: ${Math.round(directRate)} messages/s (100-number requests, 4 at a time)\n`,
-    );
-
     await seed(join(dir, 'data'));
     writeFileSync(
       join(dir, 'config.json'),
@@ -102,47 +179,44 @@ async function main() {
       },
       (o) => o.includes('listening on'),
     );
-    const H = { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' };
-    const created = JSON.parse(
-      (
-        await request(
-          svcPort,
-          'POST',
-          '/api/v1/campaigns',
-          H,
-          JSON.stringify({ name: 'Bench', text: '{firstName}, у нас новое меню!', ratePerSecond: RATE }),
-        )
-      ).body,
-    );
-    const id = created.campaign.id;
     const idle = rssOf(child.pid!).rss;
-    const t0 = performance.now();
-    const started = await request(svcPort, 'POST', `/api/v1/campaigns/${id}/start`, H, '{}');
-    if (started.status !== 200) throw new Error(started.body);
-    let c;
-    let peak = 0;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 500));
-      c = JSON.parse((await request(svcPort, 'GET', `/api/v1/campaigns/${id}`, H)).body).campaign;
-      peak = Math.max(peak, rssOf(child.pid!).peak);
-      if (c.state !== 'running') break;
+    const phases: Phase[] = [];
+    for (const latency of [0, LATENCY]) {
+      fake.delayMs = latency;
+      const label = latency ? `fake answering in ${latency} ms` : 'instant fake';
+      const alone = await providerAlone(fake, latency ? 3 : 5);
+      process.stdout.write(
+        `  ${label}: provider alone ${Math.round(alone).toLocaleString('en-US')} messages/s\n`,
+      );
+      phases.push(await campaign(svcPort, child.pid!, fake, label, alone));
+      process.stdout.write(
+        `  ${label}: campaign done, server RSS peak so far ${Math.round(rssOf(child.pid!).peak)} MB\n`,
+      );
     }
-    const seconds = (performance.now() - t0) / 1000;
     const mem = rssOf(child.pid!);
     const metrics = (await request(svcPort, 'GET', '/metrics')).body;
     const metric = (name: string) =>
       Number(new RegExp(`^smspds_${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN) / 1048576;
-    const heapUsed = metric('nodejs_heap_size_used_bytes');
-    process.stdout.write(
-      `  (heap total ${Math.round(metric('nodejs_heap_size_total_bytes'))} MB, external ${Math.round(metric('nodejs_external_memory_bytes'))} MB)\n`,
-    );
     await stopChild(child);
-    const rate = c.counts.sent / seconds;
+    const n = (x: number) => Math.round(x).toLocaleString('en-US');
     process.stdout.write(
-      `\n  campaign        ${c.state}: ${c.counts.sent.toLocaleString('en-US')} sent in ${seconds.toFixed(1)} s (prepare included)\n` +
-        `  messages/s      ${Math.round(rate)}   (${((rate / directRate) * 100).toFixed(1)} % of the provider alone)\n` +
-        `  server RSS      peak ${Math.round(Math.max(peak, mem.peak))} MB (target < 250 MB), before the start ${Math.round(idle)} MB, at end ${Math.round(mem.rss)} MB, JS heap in use ${Math.round(heapUsed)} MB\n` +
-        `  provider got    ${fake.sent('/sms/send').length.toLocaleString('en-US')} requests for ${new Set(fake.sent('/sms/send').flatMap((r) => Object.keys(r.fields).filter((k) => k.startsWith('to[')))).size.toLocaleString('en-US')} distinct phones\n`,
+      `\n${'provider'.padEnd(30)}${'alone msg/s'.padStart(13)}${'campaign msg/s'.padStart(16)}${'ratio'.padStart(8)}${'first send s'.padStart(14)}${'server µs/msg'.padStart(15)}${'fake µs/msg'.padStart(13)}\n` +
+        phases
+          .map(
+            (p) =>
+              `${p.label.padEnd(30)}${n(p.alone).padStart(13)}${n(p.rate).padStart(16)}${`${((p.rate / p.alone) * 100).toFixed(1)} %`.padStart(8)}${p.toFirstSend.toFixed(2).padStart(14)}${p.serverCpuUs.toFixed(1).padStart(15)}${p.providerCpuUs.toFixed(1).padStart(13)}\n`,
+          )
+          .join('') +
+        `\n` +
+        phases
+          .map(
+            (p) =>
+              `${p.label}: ${n(p.sent)} sent, ${n(p.requests)} requests for ${n(p.phones)} distinct phones, ${p.sending.toFixed(2)} s of sending\n`,
+          )
+          .join('') +
+        `server RSS: peak ${n(mem.peak)} MB (target < 250 MB), before the first start ${n(idle)} MB, at end ${n(mem.rss)} MB; ` +
+        `JS heap in use ${n(metric('nodejs_heap_size_used_bytes'))} MB of ${n(metric('nodejs_heap_size_total_bytes'))} MB\n` +
+        `(the fake's µs/msg include this script's polling; the ratio is campaign ÷ provider alone, timed at the provider)\n`,
     );
   } finally {
     await fake.stop();

@@ -79,7 +79,33 @@ export function renderFor(
   text: string,
   card: { number: string; holder: { fullName: string } | null },
 ): string {
-  const full = card.holder?.fullName ?? '';
-  const values: Record<string, string> = { firstName: firstName(full), fullName: full, card: card.number };
-  return text.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
+  return compileText(text)(card);
+}
+
+/**
+ * A campaign text made ready to render for many holders: split once at its placeholders
+ * (`{firstName}`, `{fullName}`, `{card}`; anything else in braces stays as written).
+ */
+export function compileText(
+  text: string,
+): (card: { number: string; holder: { fullName: string } | null }) => string {
+  const parts = text.split(/\{(\w+)\}/);
+  const known = new Set(['firstName', 'fullName', 'card']);
+  for (let i = 1; i < parts.length; i += 2) if (!known.has(parts[i]!)) parts[i] = `{${parts[i]}}`;
+  return (card) => {
+    const full = card.holder?.fullName ?? '';
+    let out = parts[0]!;
+    for (let i = 1; i < parts.length; i += 2) {
+      const name = parts[i]!;
+      out +=
+        (name === 'firstName'
+          ? firstName(full)
+          : name === 'fullName'
+            ? full
+            : name === 'card'
+              ? card.number
+              : name) + parts[i + 1]!;
+    }
+    return out;
+  };
 }

@@ -3,17 +3,29 @@
  * and each recipient's outcome, the batch effect, and the schedule.
  *
  * Crash safety: a recipient moves queued → sending → sent | failed | skipped | unknown, and
- * `sending` is on disk before the SMS leaves. After a crash, a recipient caught in `sending` is
- * reconciled through the provider where it can tell (smsc finds a message by our id), otherwise
- * marked `unknown` and reported — never sent again blindly. Counts change in the same commit as
- * the recipients they count.
+ * `sending` is on disk before the SMS leaves. The run's plan is an immutable file in a fixed
+ * order, so a batch in flight is one durable row — the plan positions it covers — written in the
+ * same commit as the advanced cursor; each final outcome is a line of the run's append-only
+ * file. After a crash, a position of the batch with no outcome line was caught in `sending`: it
+ * is reconciled through the provider where it can tell (smsc finds a message by our id),
+ * otherwise marked `unknown` and reported — never sent again blindly. Counts change in the same
+ * commit as the outcomes they count.
  */
 import { z } from 'zod';
 import { fromPromise } from 'xstate';
 import type { Logger } from 'pino';
 import { campaignRunMachine, type BatchResult, type CampaignRunContext } from '../machines/campaign.ts';
 import { AppError } from '../machines/errors.ts';
-import type { Card, CardDirectory, Clock, DeliveryStatus, RecordStore, SmsReceipt, Table } from './ports.ts';
+import type {
+  Card,
+  CardDirectory,
+  Clock,
+  DeliveryStatus,
+  RecordStore,
+  SmsMessage,
+  SmsReceipt,
+  Table,
+} from './ports.ts';
 import type { SmsAttempt } from '../machines/otp.ts';
 import type { Config } from './config.ts';
 import type { ConsentLedger } from './consents.ts';
@@ -21,7 +33,7 @@ import type { RateLimits } from './limits.ts';
 import type { SmsChain } from './smsChain.ts';
 import type { DeliveryTracker } from './delivery.ts';
 import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
-import { audienceSchema, inAudience, renderFor, type Audience } from './audience.ts';
+import { audienceSchema, compileText, inAudience, renderFor, type Audience } from './audience.ts';
 import { countSegments } from './segments.ts';
 import { newId } from './ids.ts';
 import { nextOccurrence, sendWindow, validCron, type QuietHours } from './schedule.ts';
@@ -83,7 +95,19 @@ export interface CampaignDef {
   updatedAt: string;
 }
 
-export const campaignTables = ['campaigns', 'recipients', 'runCounts'];
+/** The plan positions `[from, to)` of a run's batch in flight; one row per run at most. */
+export interface BatchInFlight {
+  runId: string;
+  from: number;
+  to: number;
+  at: string;
+}
+
+/**
+ * `recipients` holds only per-recipient `sending` rows written by earlier versions; a restart
+ * reconciles and removes them. Batches in flight are rows of `campaignBatches`.
+ */
+export const campaignTables = ['campaigns', 'recipients', 'runCounts', 'campaignBatches'];
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM');
 const createSchema = z.object({
@@ -104,7 +128,7 @@ const createSchema = z.object({
     .optional(),
   quietHours: z.union([z.literal(false), z.object({ from: hhmm, to: hhmm }).strict()]).optional(),
   weekdaysOnly: flag.optional(),
-  ratePerSecond: z.number().min(0.1).max(10_000).optional(),
+  ratePerSecond: z.number().min(0.1).max(100_000).optional(),
   provider: z.string().optional(),
   budget: z.number().min(0).optional(),
 });
@@ -127,23 +151,16 @@ const emptyCounts = (runId: string): RunCounts => ({
 });
 
 const PREPARE_PAGE = 1000;
-/** Recipients per batch at most, whatever the rate (a batch is also the unit of pause). */
-const MAX_BATCH = 500;
+/**
+ * Recipients per batch at most, whatever the rate: a second's worth at the highest rate a
+ * provider takes. A pause or cancel does not wait for the batch: no request leaves after it.
+ */
+const MAX_BATCH = 10_000;
 /**
  * Requests to the provider at once within a batch. More only holds more requests in memory:
  * a provider answers a few thousand a second either way (smsc blocks 15+ concurrent connections).
  */
 const SEND_CONCURRENCY = 12;
-
-/** Run `fn` over `items` with at most `limit` at a time. */
-async function inPool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
 
 export interface CampaignDeps {
   store: RecordStore;
@@ -162,6 +179,7 @@ export class CampaignService {
   private readonly defs: Table<CampaignDef>;
   private readonly recipients: Table<Recipient>;
   private readonly counts: Table<RunCounts>;
+  private readonly batches: Table<BatchInFlight>;
   /**
    * Each live run's plan (phone and card, in order), kept compact: two arrays of strings, not a
    * hundred thousand row objects. The plan is an immutable file; the cursor says how far it went.
@@ -178,14 +196,18 @@ export class CampaignService {
     this.defs = deps.store.table<CampaignDef>('campaigns');
     this.recipients = deps.store.table<Recipient>('recipients');
     this.counts = deps.store.table<RunCounts>('runCounts');
+    this.batches = deps.store.table<BatchInFlight>('campaignBatches');
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
   private now() {
     return this.deps.clock.now();
   }
+  private lastIso = { ms: NaN, text: '' };
+  /** ISO time of `t`; the outcomes of one batch mostly share a millisecond. */
   private iso(t = this.now()) {
-    return new Date(t).toISOString();
+    if (t !== this.lastIso.ms) this.lastIso = { ms: t, text: new Date(t).toISOString() };
+    return this.lastIso.text;
   }
 
   // ---- the workflow kind --------------------------------------------------------------------
@@ -215,6 +237,7 @@ export class CampaignService {
             batches: ctx.batches,
             startedAt: ctx.startedAt ? this.iso(ctx.startedAt) : null,
             pauseRequested: ctx.pauseRequested,
+            cancelRequested: ctx.cancelRequested,
           },
         };
       },
@@ -520,9 +543,11 @@ export class CampaignService {
 
   /**
    * Change one recipient's status and the run's counts together (one commit). The counts are
-   * updated in place: the store serialises a changed row once, at its next commit.
+   * updated in place: the store serialises a changed row once, at its next commit. `sending`
+   * needs no row of its own (the batch's row covers it); a final outcome is a line of the
+   * run's append-only file.
    */
-  private move(r: Recipient, to: RecipientStatus, extra: Partial<Recipient> = {}) {
+  private move(r: Recipient, to: RecipientStatus, extra: Partial<Recipient> = {}): Recipient {
     let c = this.counts.get(r.runId);
     if (!c) this.counts.put(r.runId, (c = emptyCounts(r.runId)));
     c[r.status as 'queued'] -= 1;
@@ -533,14 +558,14 @@ export class CampaignService {
     if (to === 'sent' && extra.segments) c.segments += extra.segments;
     if (to === 'sent' && extra.cost) c.cost += Math.round(Number(extra.cost) * 10_000);
     this.counts.put(r.runId, c);
-    const next: Recipient = { ...r, ...extra, status: to, at: this.iso() };
-    const key = `${r.runId}:${r.phone}`;
-    if (to === 'sending') this.recipients.put(key, next);
-    else {
-      // A final outcome leaves the live table for the run's append-only file.
-      this.recipients.delete(key);
-      this.deps.store.archive('recipients', r.runId, next);
+    if (to === 'sending') {
+      r.status = to;
+      return r;
     }
+    const next: Recipient = { ...r, ...extra, status: to, at: this.iso() };
+    // A row of an earlier version's per-recipient `sending` leaves with its outcome.
+    if (r.status === 'sending') this.recipients.delete(`${r.runId}:${r.phone}`);
+    this.deps.store.archive('recipients', r.runId, next);
     return next;
   }
 
@@ -565,49 +590,71 @@ export class CampaignService {
     return run;
   }
 
-  /** One batch: wait for the window, send up to a second's worth, persist every outcome. */
+  /**
+   * One batch: wait for the window, send up to a second's worth, persist every outcome.
+   *
+   * The batch streams: each of a few senders takes the next request's worth of recipients
+   * (consent checked again, the day's budget spent), marks them `sending` by widening the
+   * batch's in-flight row, waits for that commit, and only then sends. A sender readies its
+   * next group while its request is out, so commits and rendering overlap the requests in
+   * flight and the provider is not kept waiting between requests. At most two groups per
+   * sender are `sending` at once: what a crash can leave `unknown`.
+   */
   private async runBatch(runId: string): Promise<BatchResult> {
     const record = await this.host.get(runId);
     const def = this.def(String(record!.view.campaignId));
     await this.prepare(runId, def);
     await this.reconcile(runId);
     const plan = await this.plan(runId);
-    const remaining = () => plan.phones.length - this.runCounts(runId).cursor;
-    if (remaining() <= 0) return { done: true, waitUntil: null };
+    const counts = this.runCounts(runId);
+    if (counts.cursor >= plan.phones.length) return { done: true, waitUntil: null };
     const started = this.now();
     const window = sendWindow(started, def.timezone, def.quietHours, def.weekdaysOnly);
     if (!window.open) return { done: false, waitUntil: window.opensAt, reason: 'quietHours' };
     const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(def.ratePerSecond)));
     const perDay = this.deps.config.limits.smsPerDay;
-    const batch: Recipient[] = [];
-    while (batch.length < size && remaining() > 0) {
-      const i = this.runCounts(runId).cursor;
-      const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
-      // Consent is checked again before each send: an opt-out after the start still counts.
-      if (!this.deps.consents.get(r.phone)?.marketing) {
-        this.move(r, 'skipped', { reason: 'optedOut' });
-        continue;
+    const from = counts.cursor;
+    let taken = 0;
+    /** Pause and cancel take effect before the next request, not at the end of the batch. */
+    const stopAsked = () => {
+      const view = this.host.peek(runId)?.view;
+      return Boolean(view?.pauseRequested || view?.cancelRequested);
+    };
+    /** The next `n` recipients to send to, marked `sending` (skipping those who opted out). */
+    const take = (n: number): Recipient[] => {
+      const group: Recipient[] = [];
+      if (stopAsked()) return group;
+      while (group.length < n && taken < size && counts.cursor < plan.phones.length) {
+        const i = counts.cursor;
+        const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
+        // Consent is checked again before each send: an opt-out after the start still counts.
+        if (!this.deps.consents.get(r.phone)?.marketing) {
+          this.move(r, 'skipped', { reason: 'optedOut' });
+          continue;
+        }
+        if (this.deps.limits.smsBudgetWait(perDay) > 0) break;
+        this.deps.limits.spendSms(perDay);
+        group.push(this.move(r, 'sending'));
+        taken += 1;
       }
-      if (this.deps.limits.smsBudgetWait(perDay) > 0) break;
-      this.deps.limits.spendSms(perDay);
-      batch.push(this.move(r, 'sending'));
-    }
-    await this.deps.store.flush(); // `sending` is on disk before any SMS leaves
+      if (group.length > 0) this.batches.put(runId, { runId, from, to: counts.cursor, at: this.iso() });
+      return group;
+    };
     const only = this.providersOf(def);
-    const messages = await Promise.all(
-      batch.map(async (r) => {
-        const card = (await this.deps.directory.get(r.card)) ?? { number: r.card, holder: null };
-        const text = renderFor(def.text, card);
-        return {
-          to: r.phone,
-          text,
-          purpose: 'marketing' as const,
-          idempotencyKey: `${runId}:${r.phone}`,
-          templateId: `campaign:${def.id}`,
-          segments: countSegments(text).segments,
-        };
-      }),
-    );
+    const render = compileText(def.text);
+    const templateId = `campaign:${def.id}`;
+    const message = async (r: Recipient): Promise<SmsMessage> => {
+      const card = (await this.deps.directory.get(r.card)) ?? { number: r.card, holder: null };
+      const text = render(card);
+      return {
+        to: r.phone,
+        text,
+        purpose: 'marketing',
+        idempotencyKey: `${runId}:${r.phone}`,
+        templateId,
+        segments: countSegments(text).segments,
+      };
+    };
     const settle = (r: Recipient, receipt: SmsReceipt | null, attempts: SmsAttempt[]) => {
       if (receipt) {
         this.move(r, 'sent', {
@@ -622,73 +669,108 @@ export class CampaignService {
       const last = attempts.at(-1)?.error;
       this.move(r, 'failed', { reason: last ? `${last.code}: ${last.text}`.slice(0, 200) : 'SMS_FAILED' });
     };
+    // Multi-recipient requests take up to `per` numbers, each with its own text, 4 at a time;
+    // otherwise a dozen senders take a few messages each.
     const per = this.deps.chain.batches(only);
-    if (per > 1) {
-      // Multi-recipient requests: up to `per` numbers each, each number with its own text.
-      const chunks: number[][] = [];
-      for (let i = 0; i < batch.length; i += per) chunks.push(batch.slice(i, i + per).map((_, j) => i + j));
-      await inPool(chunks, 4, async (chunk) => {
-        const results = await this.deps.chain.sendMany(
-          chunk.map((i) => messages[i]!),
-          only,
-        );
-        chunk.forEach((i, j) => settle(batch[i]!, results[j]!.receipt, results[j]!.attempts));
-      });
-    } else {
-      await inPool(
-        batch.map((_, i) => i),
-        SEND_CONCURRENCY,
-        async (i) => {
-          try {
-            const { receipt, attempts } = await this.deps.chain.send(messages[i]!, 1, only);
-            settle(batch[i]!, receipt, attempts);
-          } catch (err) {
-            settle(batch[i]!, null, (err as { attempts?: SmsAttempt[] }).attempts ?? []);
-          }
-        },
-      );
-    }
+    const [senders, groupSize] = per > 1 ? [4, per] : [SEND_CONCURRENCY, 8];
+    /** The next group, marked `sending`, on disk and rendered: ready to leave at once. */
+    const ready = async () => {
+      const group = take(groupSize);
+      if (group.length === 0) return null;
+      await this.deps.store.flush(); // `sending` is on disk before these SMS leave
+      const messages: SmsMessage[] = [];
+      for (const r of group) messages.push(await message(r));
+      return { group, messages };
+    };
+    type Outcome = { receipt: SmsReceipt | null; attempts: SmsAttempt[] };
+    /** One request of `per` numbers, or the group's messages one request each. */
+    const request = async (messages: SmsMessage[]): Promise<Outcome[]> => {
+      if (per > 1) return this.deps.chain.sendMany(messages, only);
+      const out: Outcome[] = [];
+      for (const m of messages) {
+        try {
+          out.push(await this.deps.chain.send(m, 1, only));
+        } catch (err) {
+          out.push({ receipt: null, attempts: (err as { attempts?: SmsAttempt[] }).attempts ?? [] });
+        }
+      }
+      return out;
+    };
+    await Promise.all(
+      Array.from({ length: senders }, async () => {
+        // Each sender readies its next group while its request is out, and sends it before
+        // recording the answer it just got: the provider is not kept waiting on our books.
+        let current = await ready();
+        let out = current ? request(current.messages) : null;
+        while (current && out) {
+          const next = ready();
+          next.catch(() => undefined); // a failed commit is thrown below, not left unhandled
+          const results = await out;
+          const following = await next;
+          out = following ? request(following.messages) : null;
+          current.group.forEach((r, j) => settle(r, results[j]!.receipt, results[j]!.attempts));
+          current = following;
+        }
+      }),
+    );
+    this.batches.delete(runId); // every position has its outcome line, in this same commit
     await this.deps.store.flush();
-    if (remaining() <= 0) return { done: true, waitUntil: null };
+    if (counts.cursor >= plan.phones.length) return { done: true, waitUntil: null };
     const wait = this.deps.limits.smsBudgetWait(perDay);
     if (wait > 0) return { done: false, waitUntil: this.now() + wait * 1000, reason: 'dailyBudget' };
     // Throttle: a batch of `ratePerSecond` messages takes at least a second.
     const spent = this.now() - started;
-    const slot = (batch.length / def.ratePerSecond) * 1000;
+    const slot = (taken / def.ratePerSecond) * 1000;
     if (spent < slot) await this.sleep(slot - spent);
     return { done: false, waitUntil: null };
   }
 
   /**
-   * Recipients left in `sending` by a crash: smsc can find a message by our id, so ask it;
-   * anything else is `unknown` and reported, never sent again.
+   * Recipients left in `sending` by a crash: the positions of the batch in flight with no
+   * outcome line (and per-recipient rows of earlier versions). smsc can find a message by our
+   * id, so ask it; anything else is `unknown` and reported, never sent again.
    */
   private async reconcile(runId: string) {
     // Only a restart can leave recipients in `sending`: look once per run per process.
     if (this.reconciled.has(runId)) return;
     this.reconciled.add(runId);
     const stuck = [...this.recipients.values()].filter((r) => r.runId === runId && r.status === 'sending');
-    if (stuck.length === 0) return;
-    const smsc = this.deps.chain.sender('smsc');
-    for (const r of stuck) {
-      if (smsc?.status) {
-        const id = String(smscId(`${runId}:${r.phone}`));
-        const found = await smsc
-          .status([{ messageId: id, to: r.phone }], AbortSignal.timeout(this.deps.config.sms.timeoutMs))
-          .then((m) => m.get(id))
-          .catch(() => undefined);
-        if (found && found !== 'unknown') {
-          this.move(r, 'sent', { provider: 'smsc', messageId: id, reason: 'reconciled after restart' });
-          continue;
+    const inFlight = this.batches.get(runId);
+    if (inFlight) stuck.push(...(await this.unsettled(inFlight)));
+    if (stuck.length > 0) {
+      const smsc = this.deps.chain.sender('smsc');
+      for (const r of stuck) {
+        if (smsc?.status) {
+          const id = String(smscId(`${runId}:${r.phone}`));
+          const found = await smsc
+            .status([{ messageId: id, to: r.phone }], AbortSignal.timeout(this.deps.config.sms.timeoutMs))
+            .then((m) => m.get(id))
+            .catch(() => undefined);
+          if (found && found !== 'unknown') {
+            this.move(r, 'sent', { provider: 'smsc', messageId: id, reason: 'reconciled after restart' });
+            continue;
+          }
         }
+        this.move(r, 'unknown', { reason: 'interrupted while sending; not resent' });
+        this.deps.logger.warn(
+          { run: runId, phone: maskPhone(r.phone) },
+          'campaign recipient outcome unknown after restart',
+        );
       }
-      this.move(r, 'unknown', { reason: 'interrupted while sending; not resent' });
-      this.deps.logger.warn(
-        { run: runId, phone: maskPhone(r.phone) },
-        'campaign recipient outcome unknown after restart',
-      );
     }
+    if (inFlight) this.batches.delete(runId);
     await this.deps.store.flush();
+  }
+
+  /** The positions of a batch in flight that have no outcome line: caught in `sending`. */
+  private async unsettled(b: BatchInFlight): Promise<Recipient[]> {
+    const plan = await this.plan(b.runId);
+    const open = new Map<string, string>();
+    for (let i = b.from; i < b.to; i++) open.set(plan.phones[i]!, plan.cards[i]!);
+    await this.deps.store.scanArchive<Recipient>('recipients', b.runId, (r) => {
+      if (r.status !== 'sending' && r.status !== 'queued') open.delete(r.phone);
+    });
+    return [...open].map(([phone, card]) => ({ runId: b.runId, phone, card, status: 'sending' }));
   }
 
   /** A delivery report for a campaign message. */
@@ -719,6 +801,11 @@ export class CampaignService {
     );
     for (const r of this.recipients.values()) if (r.runId === runId) byPhone.set(r.phone, r);
     const plan = await this.plan(runId);
+    const inFlight = this.batches.get(runId);
+    for (let i = inFlight?.from ?? 0; i < (inFlight?.to ?? 0); i++) {
+      const phone = plan.phones[i]!;
+      if (!byPhone.has(phone)) byPhone.set(phone, { runId, phone, card: plan.cards[i]!, status: 'sending' });
+    }
     for (let i = this.runCounts(runId).cursor; i < plan.phones.length; i++) {
       byPhone.set(plan.phones[i]!, { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' });
     }

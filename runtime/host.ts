@@ -257,6 +257,11 @@ export class WorkflowHost {
     return this.live.has(id);
   }
 
+  /** A live workflow's record as it is this moment (no archive read). */
+  peek(id: string): WorkflowRecord | undefined {
+    return this.live.get(id)?.record;
+  }
+
   /**
    * Records newest first, live and archived, matching a filter; paged by the last item seen.
    * The archive is read a day at a time from the newest, and only as far as the page needs.

@@ -185,6 +185,43 @@ Campaigns('pause, resume, cancel take effect within a batch', async (ctx) => {
   assert.is(after.counts.sent + after.counts.queued, 3, 'the rest stays queued, reported');
 });
 
+Campaigns('a pause stops a fast batch mid-way: only messages already marked sending leave', async (ctx) => {
+  await serve(ctx);
+  const rows = Array.from(
+    { length: 400 },
+    (_, i) => `${5000 + i},Гость ${i},+7917${String(i).padStart(7, '0')},,5`,
+  );
+  await ctx.svc.call('POST', '/api/v1/cards/import', {
+    body: ['number,name,phone,birthday,discount', ...rows].join('\n'),
+    headers: { 'Content-Type': 'text/csv' },
+  });
+  for (let i = 0; i < 400; i++) {
+    const phone = `+7917${String(i).padStart(7, '0')}`;
+    await ctx.svc.call('POST', '/api/v1/consents', { json: { phone, marketing: true, source: 'pos' } });
+  }
+  const c = (await create(ctx.svc, { audience: { cardPrefix: '5' }, ratePerSecond: 10_000 })).json.campaign;
+  let release!: () => void;
+  ctx.svc.sms.hold = new Promise<void>((r) => (release = r));
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+  await sleep(100); // every sender has a group out and the next one ready
+  const pausing = ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/pause`);
+  await sleep(50);
+  release();
+  const paused = await pausing;
+  assert.is(paused.json.campaign.state, 'paused', paused.text);
+  const { counts } = paused.json.campaign;
+  assert.is(counts.total, 400);
+  assert.is(counts.sending, 0, 'every message that left has its outcome');
+  assert.ok(counts.sent > 0 && counts.sent <= 12 * 8 * 2, `sent before the pause: ${counts.sent}`);
+  assert.is(counts.sent + counts.queued, 400, 'the rest is queued, not lost and not skipped');
+  await sleep(300);
+  assert.is((await get(ctx.svc, c.id)).counts.sent, counts.sent, 'nothing leaves while paused');
+  assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/resume`)).json.campaign.state, 'running');
+  const done = await until(ctx.svc, c.id, 'completed');
+  assert.is(done.counts.sent, 400);
+  assert.is(new Set(ctx.svc.sms.sent.map((m) => m.to)).size, ctx.svc.sms.sent.length, 'no phone twice');
+});
+
 Campaigns('an opt-out after the start is honoured before each send', async (ctx) => {
   await serve(ctx);
   const c = (await create(ctx.svc, { ratePerSecond: 1 })).json.campaign;

@@ -14,6 +14,8 @@ export interface FakeRequest {
   body: string;
   /** Form fields or, for JSON bodies, the object. */
   fields: Record<string, any>;
+  /** When the whole request had arrived (`performance.now()`). */
+  at: number;
 }
 
 export type CommonMode = 'ok' | 'hang' | 'trickle' | 'http500' | 'garbage';
@@ -62,6 +64,7 @@ export abstract class FakeProvider<Mode extends string = string> {
           headers: req.headers,
           body,
           fields,
+          at: performance.now(),
         };
         this.requests.push(request);
         const mode = this.script.shift() ?? 'ok';
