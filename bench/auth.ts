@@ -143,9 +143,15 @@ async function flows(dir: string, port: number, label: string) {
   const client = process.cpuUsage(clientBefore);
   process.stdout.write(`  client CPU ${((client.user + client.system) / 10_000 / SECONDS).toFixed(0)}%\n`);
   const mem = rssOf(child.pid!);
+  // Where the waiting goes: the store's commits (write and sync) and the collector's pauses.
+  const metrics = (await request(port, 'GET', '/metrics')).body;
+  const sum = (re: RegExp) => [...metrics.matchAll(re)].reduce((total, m) => total + Number(m[1]), 0);
+  const commits = sum(/^smspds_store_commit_seconds_count (\S+)/gm);
+  const commitMs = (sum(/^smspds_store_commit_seconds_sum (\S+)/gm) * 1000) / Math.max(1, commits);
+  const gcMs = sum(/^smspds_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)/gm) * 1000;
   await stopChild(child);
   process.stdout.write(`  ${label}: done\n`);
-  return { ...result, mem, cpuUs };
+  return { ...result, mem, cpuUs, commitMs, gcMs };
 }
 
 /** Put `count` closed sessions, shaped like real ones, into the archive, spread over 30 days. */
@@ -296,6 +302,8 @@ async function main() {
         `p99 per flow (fresh)       ${fmt(fresh.p99, 2)} ms (target < 25 ms at 50 concurrent)\n` +
         `full archive ÷ fresh       ${fmt(archiveRatio * 100, 1)} %   (target ≥ 90 %)\n` +
         `server CPU per flow        ${fmt(fresh.cpuUs)} µs fresh, ${fmt(full.cpuUs)} µs with the archive\n` +
+        `store commit (write+sync)  ${fresh.commitMs.toFixed(1)} ms on average, fresh (every answer waits for one)\n` +
+        `GC pauses, fresh phase     ${(fresh.gcMs / 1000).toFixed(2)} s over the server's life\n` +
         `archive filled in ${fmt(fillSeconds, 1)} s; peak server RSS ${fmt(Math.max(fresh.mem.peak, full.mem.peak))} MB; errors ${fresh.errors + full.errors}\n`,
     );
   } finally {

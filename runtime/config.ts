@@ -180,7 +180,7 @@ const schema = z
         /** Price of one SMS segment, for estimates (providers report actual cost). */
         pricePerSegment: z.number().min(0).default(2),
         /** Messages per second when a campaign does not say. */
-        ratePerSecond: z.number().min(0.1).max(10_000).default(20),
+        ratePerSecond: z.number().min(0.1).max(100_000).default(20),
       })
       .strict()
       .prefault({}),
