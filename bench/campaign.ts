@@ -162,7 +162,7 @@ async function main() {
       join(dir, 'config.json'),
       JSON.stringify({
         auth: { adminTokens: [ADMIN] },
-        sms: { providers: ['smsru'], smsru: { apiId: 'API-ID-1', url: fake.url }, statusPollSeconds: 0 },
+        sms: { providers: ['smsru'], smsru: { apiId: 'API-ID-1', url: fake.url } },
         limits: { smsPerDay: 0 },
         campaigns: { quietHours: false },
       }),

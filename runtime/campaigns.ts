@@ -41,7 +41,8 @@ import { normalizePhone, maskPhone } from './phone.ts';
 import { flag, validationError } from './validate.ts';
 import { smscId } from '../adapters/sms/smsc.ts';
 
-export type RecipientStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'skipped' | 'unknown';
+export type RecipientStatus =
+  'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'expired' | 'failed' | 'skipped' | 'unknown';
 
 export interface Recipient {
   runId: string;
@@ -103,11 +104,25 @@ export interface BatchInFlight {
   at: string;
 }
 
+/** When a run's delivery statuses are next asked for; one row per run with messages out. */
+interface DeliverySweep {
+  runId: string;
+  /** Sweeps done since the run ended. */
+  checks: number;
+  nextAt: number;
+}
+
 /**
  * `recipients` holds only per-recipient `sending` rows written by earlier versions; a restart
  * reconciles and removes them. Batches in flight are rows of `campaignBatches`.
  */
-export const campaignTables = ['campaigns', 'recipients', 'runCounts', 'campaignBatches'];
+export const campaignTables = ['campaigns', 'recipients', 'runCounts', 'campaignBatches', 'campaignSweeps'];
+
+/** Delivery sweeps of a running campaign: every ten minutes. */
+const SWEEP_WHILE_RUNNING_MS = 10 * 60_000;
+/** After the run ends: 1 minute, then 10 minutes, 1, 6 and 24 hours apart; then statuses stay as known. */
+const SWEEPS_AFTER_MS = [60_000, 10 * 60_000, 3600_000, 6 * 3600_000, 24 * 3600_000];
+const FINAL_DELIVERY = new Set<DeliveryStatus>(['delivered', 'undelivered', 'expired']);
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM');
 const createSchema = z.object({
@@ -180,6 +195,8 @@ export class CampaignService {
   private readonly recipients: Table<Recipient>;
   private readonly counts: Table<RunCounts>;
   private readonly batches: Table<BatchInFlight>;
+  private readonly sweeps: Table<DeliverySweep>;
+  private sweeping = false;
   /**
    * Each live run's plan (phone and card, in order), kept compact: two arrays of strings, not a
    * hundred thousand row objects. The plan is an immutable file; the cursor says how far it went.
@@ -197,6 +214,7 @@ export class CampaignService {
     this.recipients = deps.store.table<Recipient>('recipients');
     this.counts = deps.store.table<RunCounts>('runCounts');
     this.batches = deps.store.table<BatchInFlight>('campaignBatches');
+    this.sweeps = deps.store.table<DeliverySweep>('campaignSweeps');
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
@@ -663,7 +681,9 @@ export class CampaignService {
           segments: receipt.segments,
           cost: receipt.cost,
         });
-        this.deps.deliveries.track(runId, r.phone, attempts.at(-1)!);
+        if (!this.sweeps.has(runId) && this.deps.deliveries.enabled) {
+          this.sweeps.put(runId, { runId, checks: 0, nextAt: this.now() + SWEEP_WHILE_RUNNING_MS });
+        }
         return;
       }
       const last = attempts.at(-1)?.error;
@@ -773,20 +793,100 @@ export class CampaignService {
     return [...open].map(([phone, card]) => ({ runId: b.runId, phone, card, status: 'sending' }));
   }
 
-  /** A delivery report for a campaign message. */
+  /** A final delivery status of a campaign message: a line in the run's file, and the counts. */
   delivered(runId: string, phone: string, status: DeliveryStatus) {
     const c = this.counts.get(runId);
-    if (status !== 'delivered' || !c) return;
-    c.sent -= 1;
-    c.delivered += 1;
-    this.counts.put(runId, c);
-    this.deps.store.archive('recipients', runId, { runId, phone, status: 'delivered', at: this.iso() });
+    if (!c || !FINAL_DELIVERY.has(status)) return;
+    if (status === 'delivered') {
+      c.sent -= 1;
+      c.delivered += 1;
+      this.counts.put(runId, c);
+    }
+    this.deps.store.archive('recipients', runId, { runId, phone, status, at: this.iso() });
   }
 
-  /** A run ended: nothing of it stays in memory. */
+  /**
+   * Ask the providers how the messages of campaign runs did, a run at a time. A run's messages
+   * are not tracked one by one in memory (a 100,000-message run would hold 100,000 rows for a
+   * day): each sweep reads the run's file for the messages sent and not yet final, asks in
+   * requests of 100, and appends the final statuses. Sweeps run every ten minutes while the run
+   * sends, then 1 minute after it ends and again after 10 minutes, 1, 6 and 24 hours. Returns
+   * statuses read.
+   */
+  async sweepDeliveries(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    let read = 0;
+    try {
+      for (const sweep of [...this.sweeps.values()]) {
+        if (sweep.nextAt > this.now()) continue;
+        const pending = await this.undelivered(sweep.runId);
+        read += await this.askStatuses(sweep.runId, pending);
+        const live = this.host.isLive(sweep.runId);
+        const checks = live ? 0 : sweep.checks + 1;
+        const wait = live ? SWEEP_WHILE_RUNNING_MS : SWEEPS_AFTER_MS[checks];
+        if (wait === undefined || (!live && pending.size === 0)) this.sweeps.delete(sweep.runId);
+        else this.sweeps.put(sweep.runId, { ...sweep, checks, nextAt: this.now() + wait });
+        await this.deps.store.flush();
+      }
+    } finally {
+      this.sweeping = false;
+    }
+    return read;
+  }
+
+  /** A run's messages sent and not yet final: phone → `provider messageId`. */
+  private async undelivered(runId: string): Promise<Map<string, string>> {
+    await this.deps.store.flush(); // lines of a moment ago may still be pending
+    const pending = new Map<string, string>();
+    await this.deps.store.scanArchive<Recipient>('recipients', runId, (r) => {
+      if (r.status === 'sent' && r.provider && r.messageId && !r.messageId.startsWith('dry-'))
+        pending.set(r.phone, `${r.provider} ${r.messageId}`);
+      else if (FINAL_DELIVERY.has(r.status as DeliveryStatus)) pending.delete(r.phone);
+    });
+    return pending;
+  }
+
+  private async askStatuses(runId: string, pending: Map<string, string>): Promise<number> {
+    const byProvider = new Map<string, Array<{ messageId: string; to: string }>>();
+    for (const [phone, ref] of pending) {
+      const [provider, messageId] = ref.split(' ') as [string, string];
+      let list = byProvider.get(provider);
+      if (!list) byProvider.set(provider, (list = []));
+      list.push({ messageId, to: phone });
+    }
+    let read = 0;
+    for (const [provider, list] of byProvider) {
+      const sender = this.deps.chain.sender(provider);
+      if (!sender?.status) continue;
+      for (let i = 0; i < list.length; i += 100) {
+        const part = list.slice(i, i + 100);
+        const statuses = await sender
+          .status(part, AbortSignal.timeout(this.deps.config.sms.timeoutMs))
+          .catch((err: Error) => {
+            this.deps.logger.warn({ provider, run: runId, err: err.message }, 'delivery status query failed');
+            return new Map<string, DeliveryStatus>();
+          });
+        for (const m of part) {
+          const status = statuses.get(m.messageId);
+          if (!status) continue;
+          read += 1;
+          if (FINAL_DELIVERY.has(status)) {
+            this.delivered(runId, m.to, status);
+            pending.delete(m.to);
+          }
+        }
+      }
+    }
+    return read;
+  }
+
+  /** A run ended: nothing of it stays in memory; its delivery sweeps go on the after-run schedule. */
   private runClosed(record: WorkflowRecord) {
     this.plans.delete(record.id);
     this.reconciled.delete(record.id);
+    const sweep = this.sweeps.get(record.id);
+    if (sweep) this.sweeps.put(record.id, { ...sweep, checks: 0, nextAt: this.now() + SWEEPS_AFTER_MS[0]! });
   }
 
   /**

@@ -179,6 +179,18 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     host.onStarted((record) => metrics.workflowStarted(record.kind));
     deliveries.enabled = config.sms.statusPollSeconds > 0;
     deliveries.start(config.sms.statusPollSeconds * 1000);
+    // Campaign messages are asked about a run at a time (see CampaignService.sweepDeliveries).
+    const deliverySweep =
+      config.sms.statusPollSeconds > 0
+        ? setInterval(
+            () =>
+              void campaigns
+                .sweepDeliveries()
+                .catch((err) => logger.error({ err }, 'campaign delivery sweep failed')),
+            config.sms.statusPollSeconds * 1000,
+          )
+        : null;
+    deliverySweep?.unref();
     const balances: { checkedAt: string | null; reports: BalanceReport[] } = { checkedAt: null, reports: [] };
     const refreshBalances = async () => {
       balances.reports = await checkBalances(senders, config.sms.balanceWarning, config.sms.timeoutMs);
@@ -225,6 +237,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       void cronTask?.stop();
       clearInterval(sweep);
       clearInterval(balanceTimer);
+      if (deliverySweep) clearInterval(deliverySweep);
       deliveries.stop();
     };
     return {

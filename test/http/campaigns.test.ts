@@ -3,6 +3,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startService, sleep, type TestService } from '../helpers.ts';
 import { FakeClock } from '../fakes/clock.ts';
+import { FakeSmsSender } from '../fakes/sms.ts';
+import type { DeliveryStatus } from '../../runtime/ports.ts';
 
 interface Ctx {
   svc: TestService;
@@ -23,10 +25,11 @@ const BASE = [
   '105,Кузнецова Ольга,+79160000005,03.03.1975,5',
 ].join('\n');
 
-async function serve(ctx: Ctx, config: Record<string, unknown> = {}) {
+async function serve(ctx: Ctx, config: Record<string, unknown> = {}, senders?: FakeSmsSender[]) {
   ctx.clock = new FakeClock(NOON);
   ctx.svc = await startService({
     clock: ctx.clock,
+    senders,
     config: {
       campaigns: { quietHours: { from: '21:00', to: '09:00' }, timezone: 'Europe/Moscow', ...config },
     } as never,
@@ -220,6 +223,62 @@ Campaigns('a pause stops a fast batch mid-way: only messages already marked send
   const done = await until(ctx.svc, c.id, 'completed');
   assert.is(done.counts.sent, 400);
   assert.is(new Set(ctx.svc.sms.sent.map((m) => m.to)).size, ctx.svc.sms.sent.length, 'no phone twice');
+});
+
+/** A fake provider that can tell delivery status, as sms.ru and smsc can. */
+class TellingSender extends FakeSmsSender {
+  readonly statuses = new Map<string, DeliveryStatus>();
+  asked = 0;
+  async status(messages: Array<{ messageId: string; to: string }>) {
+    this.asked += messages.length;
+    return new Map(
+      messages.flatMap((m) =>
+        this.statuses.has(m.messageId) ? [[m.messageId, this.statuses.get(m.messageId)!]] : [],
+      ),
+    );
+  }
+}
+
+Campaigns('delivery statuses are swept from the run file, not tracked one row per message', async (ctx) => {
+  const sender = new TellingSender('smsru');
+  await serve(ctx, {}, [sender]);
+  const c = (await create(ctx.svc, { quietHours: false })).json.campaign;
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+  await until(ctx.svc, c.id, 'completed');
+  const sent = sender.sent.filter((m) => m.purpose === 'marketing');
+  assert.is(sent.length, 3);
+  assert.is([...ctx.svc.service.store.table('deliveries').values()].length, 0, 'no row per message');
+  const campaigns = ctx.svc.service.campaigns;
+  assert.is(await campaigns.sweepDeliveries(), 0, 'not due yet');
+  // fake-1.. are the ids the fake gave; two reached their phones, one is still on its way.
+  sender.statuses.set('fake-1', 'delivered').set('fake-2', 'delivered').set('fake-3', 'queued');
+  ctx.clock.t += 61_000;
+  assert.is(await campaigns.sweepDeliveries(), 3);
+  let now = await get(ctx.svc, c.id);
+  assert.equal([now.counts.sent, now.counts.delivered], [1, 2]);
+  const delivered = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=delivered`);
+  assert.is(delivered.json.items.length, 2);
+  // The next sweep asks only about the message not yet final, and only when it is due.
+  sender.asked = 0;
+  assert.is(await campaigns.sweepDeliveries(), 0);
+  assert.is(sender.asked, 0);
+  sender.statuses.set('fake-3', 'undelivered');
+  ctx.clock.t += 10 * 60_000 + 1000;
+  assert.is(await campaigns.sweepDeliveries(), 1);
+  assert.is(sender.asked, 1);
+  now = await get(ctx.svc, c.id);
+  assert.equal(
+    [now.counts.sent, now.counts.delivered],
+    [1, 2],
+    'an undelivered message stays counted as sent',
+  );
+  const undelivered = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=undelivered`);
+  assert.is(undelivered.json.items.length, 1);
+  // Every message is final: the sweeps of this run are over.
+  ctx.clock.t += 24 * 3600_000;
+  sender.asked = 0;
+  assert.is(await campaigns.sweepDeliveries(), 0);
+  assert.is(sender.asked, 0);
 });
 
 Campaigns('an opt-out after the start is honoured before each send', async (ctx) => {
