@@ -1,6 +1,7 @@
 /** Campaigns through the HTTP API, with a clock the test moves: audience, consent, schedule, controls. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rmSync } from 'node:fs';
 import { startService, sleep, type TestService } from '../helpers.ts';
 import { FakeClock } from '../fakes/clock.ts';
 import { FakeSmsSender } from '../fakes/sms.ts';
@@ -280,6 +281,49 @@ Campaigns('delivery statuses are swept from the run file, not tracked one row pe
   assert.is(await campaigns.sweepDeliveries(), 0);
   assert.is(sender.asked, 0);
 });
+
+Campaigns(
+  'a per-recipient `sending` row of an earlier version is reconciled after a restart, not resent',
+  async (ctx) => {
+    await serve(ctx);
+    const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;
+    await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+    await sleep(150);
+    const paused = (await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/pause`)).json.campaign;
+    assert.is(paused.state, 'paused');
+    const runId: string = paused.runs.at(-1).id;
+    // Leave the next recipient as earlier versions did: a row of its own in `sending`.
+    const { store } = ctx.svc.service;
+    const counts = store.table<Record<string, number>>('runCounts').get(runId)!;
+    const plan = (await store.getBlob(`plan-${runId}.csv`))!.split('\n').filter(Boolean);
+    const [phone, card] = plan[counts.cursor!]!.split(',');
+    store.table('recipients').put(`${runId}:${phone}`, { runId, phone, card, status: 'sending' });
+    Object.assign(counts, { queued: counts.queued! - 1, sending: 1, cursor: counts.cursor! + 1 });
+    store.table('runCounts').put(runId, counts);
+    await store.flush();
+    const dataDir = ctx.svc.dataDir;
+    await ctx.svc.stop({ keepData: true });
+    try {
+      ctx.svc = await startService({ clock: ctx.clock, dataDir });
+      assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/resume`)).status, 200);
+      const done = await until(ctx.svc, c.id, 'completed');
+      assert.equal([done.counts.sent, done.counts.unknown, done.counts.sending], [2, 1, 0]);
+      assert.not.ok(
+        ctx.svc.sms.sent.some((m) => m.to === phone),
+        'the recipient caught in flight is not sent again',
+      );
+      const unknown = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=unknown`);
+      assert.equal(
+        unknown.json.items.map((r: { phone: string }) => r.phone),
+        [phone],
+      );
+      assert.is([...ctx.svc.service.store.table('recipients').values()].length, 0, 'the old row is gone');
+    } finally {
+      await ctx.svc.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
 
 Campaigns('an opt-out after the start is honoured before each send', async (ctx) => {
   await serve(ctx);
