@@ -148,7 +148,15 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly extra: Extra;
   constructor(code: ErrorCode, extra: Extra = {}, detail?: string) {
-    super(detail ?? code);
+    // A refusal the cashier reads (4xx) needs no stack trace, and capturing one is most of what
+    // an error costs: a brute-force run of wrong PINs makes thousands. 5xx keep theirs.
+    const limit = Error.stackTraceLimit;
+    if (catalog[code].status < 500) Error.stackTraceLimit = 0;
+    try {
+      super(detail ?? code);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.code = code;
     this.extra = extra;
   }
