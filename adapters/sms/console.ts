@@ -4,7 +4,7 @@
  * development outbox under the data folder. It is the one place a PIN appears in clear, which is
  * why the service warns at start that it is not for production.
  */
-import { existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
@@ -14,7 +14,14 @@ export class ConsoleSmsSender implements SmsSender {
   readonly name = 'console';
   readonly warnings = ['SMS provider "console" only prints messages: not for production'];
   private readonly outbox: string;
+  /**
+   * Receipts of the latest messages, by idempotency key: a re-run after a restart (a live
+   * session's PIN, at most minutes old) gets the receipt back instead of a second message.
+   * Bounded, like the part of the outbox read at start: the outbox itself keeps growing.
+   */
   private readonly sent = new Map<string, SmsReceipt>();
+  private static readonly KEEP = 10_000;
+  private static readonly TAIL_BYTES = 4 * 1024 * 1024;
   /** The outbox, opened once for appending (the process keeps it while it runs). */
   private fd: number | null = null;
 
@@ -24,16 +31,33 @@ export class ConsoleSmsSender implements SmsSender {
   ) {
     this.outbox = join(dataDir, 'outbox.jsonl');
     if (existsSync(this.outbox)) {
-      for (const line of readFileSync(this.outbox, 'utf8').split('\n')) {
+      const size = statSync(this.outbox).size;
+      const from = Math.max(0, size - ConsoleSmsSender.TAIL_BYTES);
+      const tail = Buffer.alloc(size - from);
+      const fd = openSync(this.outbox, 'r');
+      try {
+        readSync(fd, tail, 0, tail.length, from);
+      } finally {
+        closeSync(fd);
+      }
+      const lines = tail.toString('utf8').split('\n');
+      if (from > 0) lines.shift(); // the first line read is cut
+      for (const line of lines) {
         if (!line) continue;
         try {
           const entry = JSON.parse(line) as { key: string; receipt: SmsReceipt };
-          this.sent.set(entry.key, entry.receipt);
+          this.remember(entry.key, entry.receipt);
         } catch {
           /* torn last line */
         }
       }
     }
+  }
+
+  private remember(key: string, receipt: SmsReceipt) {
+    this.sent.delete(key);
+    this.sent.set(key, receipt);
+    if (this.sent.size > ConsoleSmsSender.KEEP) this.sent.delete(this.sent.keys().next().value!);
   }
 
   async send(message: SmsMessage): Promise<SmsReceipt> {
@@ -52,7 +76,7 @@ export class ConsoleSmsSender implements SmsSender {
       this.fd,
       JSON.stringify({ key: message.idempotencyKey, to: message.to, text: message.text, receipt }) + '\n',
     );
-    this.sent.set(message.idempotencyKey, receipt);
+    this.remember(message.idempotencyKey, receipt);
     this.write(
       `SMS → ${maskPhone(message.to)} [${message.templateId}, ${message.segments} SMS]: ${message.text}`,
     );
