@@ -142,7 +142,7 @@ tokens
       throw new ConfigError(`--role: expected one of ${roles.join(', ')}`);
     const { token, entry } = registry().create(opts.role as Role, opts.label);
     process.stdout.write(
-      `${entry.id}  ${entry.role}  ${token}\n(shown once; restart the service to use it)\n`,
+      `${entry.id}  ${entry.role}  ${token}\n(shown once; a running service takes it within a second)\n`,
     );
   });
 
@@ -153,7 +153,7 @@ tokens.command('list').action(() => {
 
 tokens.command('revoke <id>').action((id: string) => {
   if (!registry().revoke(id)) throw new ConfigError(`no token with id ${id}`);
-  process.stdout.write(`revoked ${id} (restart the service to apply)\n`);
+  process.stdout.write(`revoked ${id} (a running service refuses it within a second)\n`);
 });
 
 const sms = program.command('sms').description('SMS providers');

@@ -5,7 +5,7 @@
  * token and prints them.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config.ts';
 
@@ -27,24 +27,67 @@ export function makeToken(role: Role): string {
 }
 
 export class TokenRegistry {
-  private readonly byHash = new Map<string, Role>();
+  private byHash = new Map<string, Role>();
+  private readonly fromConfig = new Map<string, Role>();
   private stored: StoredToken[] = [];
   private readonly path: string;
+  /** `tokens.json` as last read (its mtime and size), and when that was last checked. */
+  private loaded = '';
+  private checkedAt = 0;
 
-  constructor(dataDir: string, config: Pick<Config, 'auth'>) {
+  constructor(
+    dataDir: string,
+    config: Pick<Config, 'auth'>,
+    private readonly now: () => number = Date.now,
+  ) {
     this.path = join(dataDir, 'tokens.json');
-    for (const t of config.auth.terminalTokens) this.byHash.set(sha256(t), 'terminal');
-    for (const t of config.auth.supportTokens) this.byHash.set(sha256(t), 'support');
-    for (const t of config.auth.adminTokens) this.byHash.set(sha256(t), 'admin');
-    if (existsSync(this.path)) {
-      this.stored = (JSON.parse(readFileSync(this.path, 'utf8')) as { tokens: StoredToken[] }).tokens;
-      for (const t of this.stored) this.byHash.set(t.hash, t.role);
+    for (const t of config.auth.terminalTokens) this.fromConfig.set(sha256(t), 'terminal');
+    for (const t of config.auth.supportTokens) this.fromConfig.set(sha256(t), 'support');
+    for (const t of config.auth.adminTokens) this.fromConfig.set(sha256(t), 'admin');
+    this.load();
+    this.checkedAt = this.now();
+  }
+
+  private stamp(): string {
+    try {
+      const st = statSync(this.path);
+      return `${st.mtimeMs}:${st.size}`;
+    } catch {
+      return '';
+    }
+  }
+
+  private load() {
+    this.loaded = this.stamp();
+    this.stored = existsSync(this.path)
+      ? (JSON.parse(readFileSync(this.path, 'utf8')) as { tokens: StoredToken[] }).tokens
+      : [];
+    const byHash = new Map(this.fromConfig);
+    for (const t of this.stored) byHash.set(t.hash, t.role);
+    this.byHash = byHash;
+  }
+
+  /**
+   * Take in tokens made or revoked with the CLI while the service runs: `tokens.json` is looked
+   * at at most once a second, and read again when it changed. A revoked token stops working
+   * within a second, without a restart. A file caught half-written is read at the next look.
+   */
+  private refresh() {
+    const now = this.now();
+    if (now - this.checkedAt < 1000) return;
+    this.checkedAt = now;
+    if (this.stamp() === this.loaded) return;
+    try {
+      this.load();
+    } catch {
+      this.loaded = ''; // unreadable this moment: keep the tokens known, look again next time
     }
   }
 
   /** The role of a presented token, or null. Lookup by hash: no comparison leaks timing. */
   roleOf(token: string | undefined): Role | null {
     if (!token || token.length > 200) return null;
+    this.refresh();
     return this.byHash.get(sha256(token)) ?? null;
   }
 
@@ -85,6 +128,7 @@ export class TokenRegistry {
     const tmp = `${this.path}.tmp`;
     writeFileSync(tmp, JSON.stringify({ tokens: this.stored }, null, 2) + '\n', { mode: 0o600 });
     renameSync(tmp, this.path);
+    this.loaded = this.stamp();
   }
 
   /** First start with no tokens anywhere: one terminal and one admin token, returned to print. */

@@ -2,12 +2,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import iconv from 'iconv-lite';
 import { tempDir, call, TOKENS } from './helpers.ts';
 import { freePort, spawnService, writeConfig } from './process.ts';
 import { FakeSmsru } from './fakes/providers/smsru.ts';
+import { TokenRegistry } from '../runtime/tokens.ts';
+import { parseConfig } from '../runtime/config.ts';
 import { spawn } from 'node:child_process';
 
 /** The CLI in a child process without blocking this one (the fake provider answers meanwhile). */
@@ -68,14 +70,22 @@ Cli(
 );
 
 Cli('tokens: create shows the token once and keeps only its hash; revoke removes it', ({ dir }) => {
+  // The running service's registry, with a clock the test moves.
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  let now = 1_000_000;
+  const service = new TokenRegistry(join(dir, 'data'), parseConfig({}), () => now);
   const made = run(dir, 'tokens', 'create', '--role', 'support', '--label', 'helpdesk');
   assert.is(made.status, 0, made.stderr);
   const [id, , token] = made.stdout.split('\n')[0]!.split(/\s+/);
   const file = readFileSync(join(dir, 'data', 'tokens.json'), 'utf8');
   assert.not.ok(file.includes(token!), 'the clear token is not stored');
   assert.match(run(dir, 'tokens', 'list').stdout, /support\s+\S+\s+helpdesk/);
+  now += 1001;
+  assert.is(service.roleOf(token), 'support', 'the running service takes the new token, no restart');
   assert.is(run(dir, 'tokens', 'revoke', id!).status, 0);
   assert.is(run(dir, 'tokens', 'list').stdout, '');
+  now += 1001;
+  assert.is(service.roleOf(token), null, 'a revoked token stops working without a restart');
   assert.is(run(dir, 'tokens', 'create', '--role', 'root').status, 2);
 });
 
