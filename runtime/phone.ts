@@ -47,6 +47,8 @@ function parsePhone(text: string, policy: PhonePolicy): string {
   if (!parsed.country || !policy.allowedCountries.includes(parsed.country)) {
     throw new AppError('PHONE_COUNTRY_NOT_ALLOWED', { country: parsed.country ?? null });
   }
+  // The number will be masked in the answer and the log lines: mask it from this parse.
+  remember(masks, parsed.number, () => maskOf(parsed.countryCallingCode, parsed.nationalNumber));
   return parsed.number;
 }
 
@@ -64,7 +66,10 @@ const masks = new Map<string, string>();
 function computeMask(e164: string): string {
   const parsed = parsePhoneNumberFromString(e164);
   if (!parsed) return '***';
-  const national = parsed.nationalNumber;
-  if (national.length < 7) return `+${parsed.countryCallingCode} ***`;
-  return `+${parsed.countryCallingCode} ${national.slice(0, 3)} ***-**-${national.slice(-2)}`;
+  return maskOf(parsed.countryCallingCode, parsed.nationalNumber);
+}
+
+function maskOf(countryCode: string, national: string): string {
+  if (national.length < 7) return `+${countryCode} ***`;
+  return `+${countryCode} ${national.slice(0, 3)} ***-**-${national.slice(-2)}`;
 }
