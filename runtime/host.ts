@@ -243,7 +243,12 @@ export class WorkflowHost {
     if (!day) return undefined;
     for (const kind of this.kinds.keys()) {
       if (!id.startsWith(this.kinds.get(kind)!.prefix + '_')) continue;
-      const found = await this.opts.store.findArchived<WorkflowRecord>(kind, day, (r) => r.id === id);
+      const found = await this.opts.store.findArchived<WorkflowRecord>(
+        kind,
+        day,
+        (r) => r.id === id,
+        `"id":${JSON.stringify(id)}`,
+      );
       if (found) return found;
     }
     return undefined;
@@ -279,6 +284,16 @@ export class WorkflowHost {
       (!filter.from || r.createdAt >= filter.from) &&
       (!filter.to || r.createdAt <= filter.to) &&
       (!after || r.createdAt < after.createdAt || (r.createdAt === after.createdAt && r.id < after.id));
+    // Text every matching record's archive line contains (records are written by JSON.stringify):
+    // only those lines are parsed.
+    const [field, value] = filter.phone
+      ? ['phone', filter.phone]
+      : filter.card
+        ? ['card', filter.card]
+        : filter.terminal
+          ? ['terminal', filter.terminal]
+          : [null, null];
+    const needle = field ? `"${field}":${JSON.stringify(value)}` : undefined;
     const byDay = new Map<string, Map<string, WorkflowRecord>>();
     const put = (r: WorkflowRecord) => {
       const day = dayOfId(r.id) ?? r.createdAt.slice(0, 10);
@@ -297,7 +312,7 @@ export class WorkflowHost {
     const items: WorkflowRecord[] = [];
     for (const day of [...days].sort().reverse()) {
       if (day < fromDay || day > toDay) continue;
-      for (const kind of kinds) await this.opts.store.scanArchive<WorkflowRecord>(kind, day, (r) => put(r));
+      for (const kind of kinds) await this.opts.store.scanArchive<WorkflowRecord>(kind, day, put, needle);
       for (const r of fresh) if ((dayOfId(r.id) ?? r.createdAt.slice(0, 10)) === day) put(r);
       const found = [...(byDay.get(day)?.values() ?? [])].filter(matches);
       items.push(...found.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id)));

@@ -19,8 +19,14 @@ export interface RecordStore {
   table<T>(name: string): Table<T>;
   /** Append a closed record to a kind's archive for one day (append-only, cost of the record). */
   archive(kind: string, day: string, record: unknown): void;
-  findArchived<T>(kind: string, day: string, match: (entry: T) => boolean): Promise<T | undefined>;
-  scanArchive<T>(kind: string, day: string, visit: (entry: T) => void): Promise<void>;
+  /** `needle`: text every wanted record's line contains (e.g. `"id":"ses_…"`); others are skipped unparsed. */
+  findArchived<T>(
+    kind: string,
+    day: string,
+    match: (entry: T) => boolean,
+    needle?: string,
+  ): Promise<T | undefined>;
+  scanArchive<T>(kind: string, day: string, visit: (entry: T) => void, needle?: string): Promise<void>;
   archiveDays(kind: string): string[];
   /** Write a whole named file atomically and durably (write, fsync, rename). */
   putBlob(name: string, content: string): Promise<void>;

@@ -100,6 +100,47 @@ Store('closed records go to the day archive, found again after a reopen', async 
   assert.equal(again.archiveDays('activation'), ['2026-11-29']);
 });
 
+Store(
+  'an archive scan with a needle parses only the lines holding it, across read chunks',
+  async ({ dir }) => {
+    const store = await JournaledStore.open(dir, ['a']);
+    // Three megabytes of records with Cyrillic text, so lines straddle the 1 MB reads.
+    for (let i = 0; i < 6000; i++) {
+      store.archive('auth', '2026-11-29', {
+        id: `r${i}`,
+        phone: `+7916${String(i % 50).padStart(7, '0')}`,
+        note: 'ж'.repeat(250),
+      });
+    }
+    await store.flush();
+    appendFileSync(join(dir, 'archive', 'auth', '2026-11-29.jsonl'), '{"id":"torn","phone":"+79160000007"'); // a crash mid-line
+    const needle = `"phone":${JSON.stringify('+79160000007')}`;
+    const seen: string[] = [];
+    await store.scanArchive<{ id: string; phone: string; note: string }>(
+      'auth',
+      '2026-11-29',
+      (r) => {
+        assert.is(r.phone, '+79160000007');
+        assert.is(r.note.length, 250);
+        seen.push(r.id);
+      },
+      needle,
+    );
+    assert.is(seen.length, 120);
+    assert.equal(seen.slice(0, 3), ['r7', 'r57', 'r107'], 'in file order');
+    let all = 0;
+    await store.scanArchive('auth', '2026-11-29', () => (all += 1));
+    assert.is(all, 6000, 'without a needle every whole line is read; the torn one is skipped');
+    const found = await store.findArchived<{ id: string }>(
+      'auth',
+      '2026-11-29',
+      (r) => r.id === 'r5999',
+      '"id":"r5999"',
+    );
+    assert.is(found?.id, 'r5999');
+  },
+);
+
 Store("one process owns a data folder; a dead owner's lock is taken over", ({ dir }) => {
   const unlock = lockDataDir(dir);
   writeFileSync(join(dir, 'smspds.pid'), String(process.ppid)); // a live process that is not us
