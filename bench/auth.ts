@@ -11,25 +11,22 @@
  * --archive N (default 1000000). The service runs as `npm start` runs it; `SERVER_NODE_ARGS`
  * adds node flags to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
-import {
-  mkdtempSync,
-  rmSync,
-  writeFileSync,
-  readFileSync,
-  openSync,
-  readSync,
-  closeSync,
-  statSync,
-  mkdirSync,
-  createWriteStream,
-} from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { cpuMsOf, drive, request, rssOf, runMain, serverArgs, startChild, stopChild } from './lib.ts';
-import { newId } from '../runtime/ids.ts';
+import {
+  cpuMsOf,
+  drive,
+  fillArchive,
+  request,
+  rssOf,
+  runMain,
+  serverArgs,
+  startChild,
+  stopChild,
+} from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -154,67 +151,6 @@ async function flows(dir: string, port: number, label: string) {
   return { ...result, mem, cpuUs, commitMs, gcMs };
 }
 
-/** Put `count` closed sessions, shaped like real ones, into the archive, spread over 30 days. */
-async function fillArchive(dataDir: string, count: number) {
-  const dir = join(dataDir, 'archive', 'auth');
-  mkdirSync(dir, { recursive: true });
-  const days = 30;
-  const start = Date.now() - days * 86_400_000;
-  for (let d = 0; d < days; d++) {
-    const dayMs = start + d * 86_400_000;
-    const out = createWriteStream(join(dir, `${new Date(dayMs).toISOString().slice(0, 10)}.jsonl`));
-    const n = Math.floor(count / days) + (d < count % days ? 1 : 0);
-    for (let i = 0; i < n; i++) {
-      const t = dayMs + i;
-      const at = (ms: number) => new Date(t + ms).toISOString();
-      const record = {
-        id: newId('ses', t),
-        kind: 'auth',
-        state: 'verified',
-        live: false,
-        createdAt: at(0),
-        updatedAt: at(40_000),
-        closedAt: at(40_000),
-        terminal: `T${i % 20}`,
-        phone: phoneOf(i % 50, i),
-        card: String(100000 + (i % 10000)),
-        deadline: null,
-        error: null,
-        timeline: [
-          { at: at(0), event: 'start', from: null, to: 'requested', by: 'terminal:T1' },
-          { at: at(1), event: 'SUBMIT', from: 'requested', to: 'lookingUp', by: 'terminal:T1' },
-          { at: at(2), event: 'findCard.done', from: 'lookingUp', to: 'sendingSms', by: 'system' },
-          { at: at(300), event: 'sendPin.done', from: 'sendingSms', to: 'awaitingPin', by: 'system' },
-          { at: at(40_000), event: 'VERIFY', from: 'awaitingPin', to: 'verified', by: 'terminal:T1' },
-        ],
-        view: {
-          channel: 'sms',
-          cardInfo: { number: '100000', holder: 'Гость', discount: 5, bonus: 0 },
-          attempts: 0,
-          attemptsLeft: 3,
-          sends: 1,
-          resendAvailableAt: null,
-          sms: [
-            {
-              sendNo: 1,
-              at: at(10),
-              provider: 'smsru',
-              outcome: 'accepted',
-              messageId: '000000-10000000',
-              segments: 1,
-              cost: '2.10',
-              status: 'delivered',
-            },
-          ],
-        },
-      };
-      if (!out.write(JSON.stringify(record) + '\n')) await once(out, 'drain');
-    }
-    out.end();
-    await once(out, 'finish');
-  }
-}
-
 function setup(): string {
   const dir = mkdtempSync(join(tmpdir(), 'smspds-bench-'));
   writeFileSync(
@@ -262,7 +198,7 @@ async function main() {
     await seedCards(dir, port);
     const fresh = await flows(dir, port, 'fresh data folder');
     const started = performance.now();
-    await fillArchive(join(dir, 'data'), ARCHIVE);
+    await fillArchive(join(dir, 'data'), ARCHIVE, (i) => phoneOf(i % 50, i));
     // The fill wrote a gigabyte the kernel would still be writing back during the phase,
     // slowing every fsync of it: that is the bench's own cost, not the service's.
     execFileSync('sync');

@@ -1,8 +1,10 @@
-/** Shared pieces of the benchmarks: child servers, a keep-alive HTTP client, percentiles, RSS. */
+/** Shared pieces of the benchmarks: child servers, a keep-alive HTTP client, percentiles, RSS, an archive fill. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import http from 'node:http';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { newId } from '../runtime/ids.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 
@@ -143,4 +145,65 @@ export function runMain(main: () => Promise<void>) {
       process.exit(1);
     },
   );
+}
+
+/** Put `count` closed sessions, shaped like real ones, into the archive, spread over 30 days. */
+export async function fillArchive(dataDir: string, count: number, phoneOf: (i: number) => string) {
+  const dir = join(dataDir, 'archive', 'auth');
+  mkdirSync(dir, { recursive: true });
+  const days = 30;
+  const start = Date.now() - days * 86_400_000;
+  for (let d = 0; d < days; d++) {
+    const dayMs = start + d * 86_400_000;
+    const out = createWriteStream(join(dir, `${new Date(dayMs).toISOString().slice(0, 10)}.jsonl`));
+    const n = Math.floor(count / days) + (d < count % days ? 1 : 0);
+    for (let i = 0; i < n; i++) {
+      const t = dayMs + i;
+      const at = (ms: number) => new Date(t + ms).toISOString();
+      const record = {
+        id: newId('ses', t),
+        kind: 'auth',
+        state: 'verified',
+        live: false,
+        createdAt: at(0),
+        updatedAt: at(40_000),
+        closedAt: at(40_000),
+        terminal: `T${i % 20}`,
+        phone: phoneOf(i),
+        card: String(100000 + (i % 10000)),
+        deadline: null,
+        error: null,
+        timeline: [
+          { at: at(0), event: 'start', from: null, to: 'requested', by: 'terminal:T1' },
+          { at: at(1), event: 'SUBMIT', from: 'requested', to: 'lookingUp', by: 'terminal:T1' },
+          { at: at(2), event: 'findCard.done', from: 'lookingUp', to: 'sendingSms', by: 'system' },
+          { at: at(300), event: 'sendPin.done', from: 'sendingSms', to: 'awaitingPin', by: 'system' },
+          { at: at(40_000), event: 'VERIFY', from: 'awaitingPin', to: 'verified', by: 'terminal:T1' },
+        ],
+        view: {
+          channel: 'sms',
+          cardInfo: { number: '100000', holder: 'Гость', discount: 5, bonus: 0 },
+          attempts: 0,
+          attemptsLeft: 3,
+          sends: 1,
+          resendAvailableAt: null,
+          sms: [
+            {
+              sendNo: 1,
+              at: at(10),
+              provider: 'smsru',
+              outcome: 'accepted',
+              messageId: '000000-10000000',
+              segments: 1,
+              cost: '2.10',
+              status: 'delivered',
+            },
+          ],
+        },
+      };
+      if (!out.write(JSON.stringify(record) + '\n')) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+  }
 }

@@ -1,0 +1,95 @@
+/**
+ * `npm run bench:search` — support search over a large archive: 1,000,000 closed sessions over
+ * 30 days (`--archive N`), searched through the API by phone, card, terminal and id, newest
+ * first, 20 a page. The baseline, measured in the same run: reading every archive file's bytes
+ * once (what a search that must look at every day cannot beat). Prints each query's time and its
+ * ratio to that baseline.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { fillArchive, request, runMain, serverArgs, startChild, stopChild } from './lib.ts';
+
+const { values: args } = parseArgs({ options: { archive: { type: 'string', default: '1000000' } } });
+const ARCHIVE = Number(args.archive);
+const SUPPORT = 'bench-support-token-0000000';
+/** 100,000 guests: each phone has about ten sessions a month, spread over the days. */
+const phoneOf = (i: number) => `+7916${String((i * 7919) % 100_000).padStart(7, '0')}`;
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'smspds-bench-search-'));
+  try {
+    process.stdout.write(
+      `SMS PDS support search benchmark — ${ARCHIVE.toLocaleString('en-US')} closed sessions, node ${process.version}\n`,
+    );
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ auth: { supportTokens: [SUPPORT] } }));
+    await fillArchive(join(dir, 'data'), ARCHIVE, phoneOf);
+    execFileSync('sync');
+    const archive = join(dir, 'data', 'archive', 'auth');
+    const files = readdirSync(archive).sort();
+    // Baseline: every byte of the archive read once (from the page cache, as the searches read it).
+    for (const f of files) readFileSync(join(archive, f));
+    const t0 = performance.now();
+    let bytes = 0;
+    for (const f of files) bytes += readFileSync(join(archive, f)).length;
+    const readMs = performance.now() - t0;
+    const firstId = (readFileSync(join(archive, files[0]!), 'utf8')
+      .split('\n', 1)[0]!
+      .match(/"id":"([^"]+)"/) ?? [])[1]!;
+    const port = 19_000 + Math.floor(Math.random() * 1000);
+    const { child } = await startChild(
+      serverArgs(),
+      {
+        SMSPDS_CONFIG: join(dir, 'config.json'),
+        SMSPDS_DATA_DIR: join(dir, 'data'),
+        SMSPDS_PORT: String(port),
+        SMSPDS_HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+      },
+      (o) => o.includes('listening on'),
+    );
+    const H = { Authorization: `Bearer ${SUPPORT}` };
+    const queries: Array<[string, string]> = [
+      ['newest 20, no filter', '/api/v1/sessions?limit=20'],
+      [
+        'a phone with sessions all month',
+        `/api/v1/sessions?limit=20&phone=${encodeURIComponent(phoneOf(42))}`,
+      ],
+      ['a phone never seen (every day read)', '/api/v1/sessions?limit=20&phone=%2B79169999999'],
+      ['a card', '/api/v1/sessions?limit=20&card=100042'],
+      ['a terminal', '/api/v1/sessions?limit=20&terminal=T3'],
+      ['the oldest session by id', `/api/v1/sessions/${firstId}`],
+    ];
+    const rows: string[] = [];
+    for (const [label, path] of queries) {
+      await request(port, 'GET', path, H); // the first read brings the files into the page cache
+      const times: number[] = [];
+      let count = 0;
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        const r = await request(port, 'GET', path, H);
+        times.push(performance.now() - t);
+        if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.body}`);
+        const body = JSON.parse(r.body);
+        count = body.items?.length ?? 1;
+      }
+      const ms = times.sort((a, b) => a - b)[1]!;
+      rows.push(
+        `${label.padEnd(38)}${ms.toFixed(0).padStart(8)} ms${String(count).padStart(8)}${`${((ms / readMs) * 100).toFixed(0)} %`.padStart(10)}`,
+      );
+    }
+    await stopChild(child);
+    process.stdout.write(
+      `\narchive: ${files.length} day files, ${(bytes / 1048576).toFixed(0)} MB; reading every byte once: ${readMs.toFixed(0)} ms (the baseline)\n\n` +
+        `${'query (median of 3)'.padEnd(38)}${'time'.padStart(11)}${'found'.padStart(8)}${'÷ read'.padStart(10)}\n` +
+        rows.join('\n') +
+        '\n',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+runMain(main);
