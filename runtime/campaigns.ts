@@ -438,7 +438,7 @@ export class CampaignService {
         budget: def.budget,
       });
     }
-    const perDay = this.deps.config.limits.smsPerDay;
+    const perDay = this.campaignSmsPerDay();
     if (perDay > 0) {
       const left = this.deps.limits.smsLeftToday(perDay);
       if (est.recipients > left) {
@@ -449,6 +449,16 @@ export class CampaignService {
         });
       }
     }
+  }
+
+  /**
+   * The part of the day's SMS budget campaigns may spend: `limits.smsPerDay` less the PIN
+   * reserve (0: no budget). Campaign messages count in the same daily total as PINs.
+   */
+  private campaignSmsPerDay(): number {
+    const perDay = this.deps.config.limits.smsPerDay;
+    if (perDay <= 0) return 0;
+    return Math.max(1, Math.floor(perDay * (1 - this.deps.config.campaigns.pinReserve)));
   }
 
   /** Pause, resume or cancel the current run; answers once the run has taken the change. */
@@ -630,7 +640,7 @@ export class CampaignService {
     const window = sendWindow(started, def.timezone, def.quietHours, def.weekdaysOnly);
     if (!window.open) return { done: false, waitUntil: window.opensAt, reason: 'quietHours' };
     const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(def.ratePerSecond)));
-    const perDay = this.deps.config.limits.smsPerDay;
+    const perDay = this.campaignSmsPerDay();
     const from = counts.cursor;
     let taken = 0;
     /** Pause and cancel take effect before the next request, not at the end of the batch. */

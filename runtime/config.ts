@@ -181,6 +181,11 @@ const schema = z
         pricePerSegment: z.number().min(0).default(2),
         /** Messages per second when a campaign does not say. */
         ratePerSecond: z.number().min(0.1).max(100_000).default(20),
+        /**
+         * The share of `limits.smsPerDay` campaigns may not use: it stays for PINs at the till,
+         * so a large campaign never leaves the cashiers without codes for the rest of the day.
+         */
+        pinReserve: z.number().min(0).max(0.9).default(0.2),
       })
       .strict()
       .prefault({}),

@@ -361,7 +361,7 @@ Campaigns(
     ctx.clock = new FakeClock(NOON);
     ctx.svc = await startService({
       clock: ctx.clock,
-      config: { limits: { smsPerDay: 2 }, campaigns: { quietHours: false } } as never,
+      config: { limits: { smsPerDay: 3 }, campaigns: { quietHours: false } } as never,
     });
     await ctx.svc.call('POST', '/api/v1/cards/import', {
       body: BASE,
@@ -371,7 +371,31 @@ Campaigns(
       await ctx.svc.call('POST', '/api/v1/consents', { json: { phone, marketing: true, source: 'pos' } });
     const day = (await create(ctx.svc, {})).json.campaign;
     const res = await ctx.svc.call('POST', `/api/v1/campaigns/${day.id}/start`);
+    // 3 SMS a day, a fifth of it kept for PINs: campaigns may send 2 today.
     assert.equal([res.status, res.json.error.code, res.json.error.smsLeftToday], [409, 'BUDGET_EXCEEDED', 2]);
+    const overridden = await ctx.svc.call('POST', `/api/v1/campaigns/${day.id}/start`, {
+      json: { override: true },
+    });
+    assert.is(overridden.status, 200);
+    let run = await get(ctx.svc, day.id);
+    for (let i = 0; i < 100 && run.runs[0].counts.sent < 2; i++) {
+      await sleep(20);
+      run = await get(ctx.svc, day.id);
+    }
+    await sleep(50);
+    run = await get(ctx.svc, day.id);
+    assert.equal([run.runs[0].counts.sent, run.runs[0].counts.queued], [2, 1], 'the rest waits for tomorrow');
+    assert.is(run.runs[0].wakeAt, '2026-11-26T21:00:00.000Z', 'midnight in Moscow');
+    const pin = await ctx.svc.call('POST', '/api/v1/auth', {
+      as: 'terminal',
+      json: { phone: '+79160000001' },
+    });
+    assert.is(pin.status, 201, 'the PIN reserve is still there for the till');
+    const none = await ctx.svc.call('POST', '/api/v1/auth', {
+      as: 'terminal',
+      json: { phone: '+79160000002' },
+    });
+    assert.equal([none.status, none.json.error.limit], [429, 'smsPerDay']);
   },
 );
 
