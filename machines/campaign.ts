@@ -7,8 +7,11 @@
  *
  * Pure: the batch is the named actor `sendBatch`, provided by the runtime; each batch persists
  * every recipient's outcome before it reports, so a restart resumes where the run was. Pause
- * and cancel during a batch take effect when the batch ends (within one batch). Times arrive in
- * events; the start time and the end of a wait are absolute deadlines the runtime fires.
+ * and cancel during a batch take effect when the batch ends (within one batch). A batch that
+ * reports `halt` (the provider refused whole requests: a spent balance, a blocked account) pauses
+ * the run with that error, so one outage does not fail the whole audience; `RESUME` goes on.
+ * Times arrive in events; the start time and the end of a wait are absolute deadlines the
+ * runtime fires.
  */
 import { setup, assign, fromPromise } from 'xstate';
 import type { ErrorData } from './errors.ts';
@@ -36,6 +39,8 @@ export interface BatchResult {
   waitUntil: number | null;
   /** Why the run waits (quietHours, dailyBudget, throttle), for the timeline. */
   reason?: string;
+  /** The provider refused whole requests: the run pauses with this error. */
+  halt?: ErrorData;
 }
 
 export type CampaignRunEvent =
@@ -111,6 +116,15 @@ export const campaignRunMachine = setup({
               { guard: ({ context }) => context.cancelRequested, target: '#campaignRun.cancelled' },
               { guard: ({ event }) => event.output.done, target: '#campaignRun.completed' },
               {
+                guard: ({ event }) => Boolean(event.output.halt),
+                target: '#campaignRun.paused',
+                actions: assign({
+                  batches: ({ context }) => context.batches + 1,
+                  pauseRequested: false,
+                  error: ({ event }) => event.output.halt ?? null,
+                }),
+              },
+              {
                 guard: ({ context }) => context.pauseRequested,
                 target: '#campaignRun.paused',
                 actions: assign({ batches: ({ context }) => context.batches + 1, pauseRequested: false }),
@@ -152,7 +166,7 @@ export const campaignRunMachine = setup({
     paused: {
       tags: ['live'],
       on: {
-        RESUME: { target: 'running', actions: assign({ pauseRequested: false }) },
+        RESUME: { target: 'running', actions: assign({ pauseRequested: false, error: null }) },
         CANCEL: 'cancelled',
       },
     },

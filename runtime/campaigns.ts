@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { fromPromise } from 'xstate';
 import type { Logger } from 'pino';
 import { campaignRunMachine, type BatchResult, type CampaignRunContext } from '../machines/campaign.ts';
-import { AppError } from '../machines/errors.ts';
+import { AppError, type ErrorData } from '../machines/errors.ts';
 import type {
   Card,
   CardDirectory,
@@ -117,6 +117,23 @@ interface DeliverySweep {
  * reconciles and removes them. Batches in flight are rows of `campaignBatches`.
  */
 export const campaignTables = ['campaigns', 'recipients', 'runCounts', 'campaignBatches', 'campaignSweeps'];
+
+/**
+ * A request whose every message the provider refused (a spent balance, a blocked account, an
+ * unreachable provider): what the run pauses with, naming the provider's last answer.
+ */
+function haltFor(results: Array<{ attempts: SmsAttempt[] }>): ErrorData {
+  const last = results.flatMap((o) => o.attempts).at(-1);
+  return {
+    code: 'SMS_FAILED',
+    extra: {
+      provider: last?.provider ?? null,
+      reason: last?.error
+        ? `${last.error.code}: ${last.error.text}`.slice(0, 200)
+        : 'no provider took the messages',
+    },
+  };
+}
 
 /** Delivery sweeps of a running campaign: every ten minutes. */
 const SWEEP_WHILE_RUNNING_MS = 10 * 60_000;
@@ -643,10 +660,12 @@ export class CampaignService {
     const perDay = this.campaignSmsPerDay();
     const from = counts.cursor;
     let taken = 0;
+    /** Set when the provider refused a whole request: no further request leaves in this batch. */
+    let halt: ErrorData | null = null;
     /** Pause and cancel take effect before the next request, not at the end of the batch. */
     const stopAsked = () => {
       const view = this.host.peek(runId)?.view;
-      return Boolean(view?.pauseRequested || view?.cancelRequested);
+      return halt !== null || Boolean(view?.pauseRequested || view?.cancelRequested);
     };
     /** The next `n` recipients to send to, marked `sending` (skipping those who opted out). */
     const take = (n: number): Recipient[] => {
@@ -739,12 +758,21 @@ export class CampaignService {
           const following = await next;
           out = following ? request(following.messages) : null;
           current.group.forEach((r, j) => settle(r, results[j]!.receipt, results[j]!.attempts));
+          if (results.every((o) => !o.receipt)) halt ??= haltFor(results);
           current = following;
         }
       }),
     );
     this.batches.delete(runId); // every position has its outcome line, in this same commit
     await this.deps.store.flush();
+    const halted = halt as ErrorData | null; // set by the senders above
+    if (halted) {
+      this.deps.logger.warn(
+        { run: runId, ...halted.extra },
+        'campaign paused: the provider refused whole requests',
+      );
+      return { done: false, waitUntil: null, halt: halted };
+    }
     if (counts.cursor >= plan.phones.length) return { done: true, waitUntil: null };
     const wait = this.deps.limits.smsBudgetWait(perDay);
     if (wait > 0) return { done: false, waitUntil: this.now() + wait * 1000, reason: 'dailyBudget' };

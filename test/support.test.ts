@@ -145,6 +145,25 @@ if (!existsSync(CHROMIUM)) {
     await tablet.screenshot({ path: resolve(ARTIFACTS, 'support-tablet.png') });
     await tablet.close();
   });
+
+  Support('a campaign the provider stopped says why', async ({ svc, page }) => {
+    svc.sms.failNext = 100; // every message refused, as with a spent balance
+    const made = await svc.call('POST', '/api/v1/campaigns', {
+      json: { name: 'Акция выходного дня', text: 'Скидка 10% в субботу!', ratePerSecond: 1 },
+    });
+    const id = made.json.campaign.id as string;
+    await svc.call('POST', `/api/v1/campaigns/${id}/start`);
+    for (let i = 0; i < 100; i++) {
+      if ((await svc.call('GET', `/api/v1/campaigns/${id}`)).json.campaign.state === 'paused') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    svc.sms.failNext = 0;
+    await page.click('#tabs button[data-tab=campaigns]');
+    await page.click(`#campaign-list tr[data-campaign="${id}"]`);
+    await page.waitForSelector('#campaign-halt');
+    assert.match((await page.textContent('#campaign-halt'))!, /провайдер не принял.*FAKE_DOWN/);
+    await page.screenshot({ path: resolve(ARTIFACTS, 'support-campaign-halted.png') });
+  });
 }
 
 Support.run();

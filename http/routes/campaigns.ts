@@ -30,6 +30,8 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
           startedAt: (r?.view.startedAt as string | null) ?? null,
           endedAt: r?.closedAt ?? null,
           wakeAt: r?.state === 'running' ? r.deadline : null,
+          /** Why the run paused itself or failed (the provider's answer), while it applies. */
+          error: r?.error ?? null,
           counts: publicCounts(c),
           skippedReasons: c.skippedReasons,
           segments: c.segments,

@@ -53,6 +53,7 @@
       recipients: 'Получатели',
       runs: 'Запуски',
       nextRun: 'Следующий запуск',
+      halted: 'Остановлена: провайдер не принял сообщения',
       none: '—',
       updated: 'Изменена',
       error: 'Ошибка',
@@ -106,6 +107,7 @@
       recipients: 'Recipients',
       runs: 'Runs',
       nextRun: 'Next run',
+      halted: 'Stopped: the provider refused the messages',
       none: '—',
       updated: 'Updated',
       error: 'Error',
@@ -370,9 +372,11 @@
         .map(([r, n]) => `<li>${esc(r)}: ${n}</li>`)
         .join('') || `<li class="muted">${t('none')}</li>`;
     const admin = role === 'admin';
+    const halted = c.state === 'paused' ? c.runs?.at(-1)?.error : null;
     $('#campaign').innerHTML = `
       <button class="back">${t('back')}</button>
       <h2>${esc(c.name)} ${badge(c.state)}</h2>
+      ${halted ? `<p class="error" id="campaign-halt">${t('halted')}: ${esc(halted.extra?.reason ?? halted.code)}</p>` : ''}
       ${progress(c)}
       <dl>
         <dt>${t('total')}</dt><dd>${k.total}</dd><dt>${t('sent')}</dt><dd>${k.sent + k.delivered}</dd>

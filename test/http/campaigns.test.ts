@@ -325,6 +325,27 @@ Campaigns(
   },
 );
 
+Campaigns('a provider refusing everything pauses the run with its answer; resume goes on', async (ctx) => {
+  await serve(ctx);
+  const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;
+  ctx.svc.sms.failNext = 1000; // a spent balance: every message refused
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+  const paused = await until(ctx.svc, c.id, 'paused');
+  const run = paused.runs.at(-1);
+  assert.equal(
+    [run.counts.failed, run.counts.queued, run.counts.sent],
+    [1, 2, 0],
+    'one request lost, not the audience',
+  );
+  assert.is(run.error.code, 'SMS_FAILED');
+  assert.match(run.error.extra.reason, /FAKE_DOWN/);
+  ctx.svc.sms.failNext = 0; // the balance is topped up
+  assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/resume`)).status, 200);
+  const done = await until(ctx.svc, c.id, 'completed');
+  assert.equal([done.counts.sent, done.counts.failed], [2, 1]);
+  assert.is(done.runs.at(-1).error, null);
+});
+
 Campaigns('an opt-out after the start is honoured before each send', async (ctx) => {
   await serve(ctx);
   const c = (await create(ctx.svc, { ratePerSecond: 1 })).json.campaign;

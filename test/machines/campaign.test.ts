@@ -1,7 +1,8 @@
 /**
  * Model-based test of the campaign run machine: every state is reached on a real actor whose
  * batches the test settles by hand; pause and cancel asked during a batch take effect when it
- * ends; waits resume only at their time.
+ * ends; a batch the provider refused pauses the run with its error; waits resume only at their
+ * time.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -41,6 +42,10 @@ const spec: ModelSpec = {
                 {
                   type: 'xstate.done.actor.sendBatch',
                   output: { done: false, waitUntil: T0 + 3_600_000, reason: 'quietHours' },
+                },
+                {
+                  type: 'xstate.done.actor.sendBatch',
+                  output: { done: false, waitUntil: null, halt: { code: 'SMS_FAILED', extra: {} } },
                 },
               ]),
           ...(context.pauseRequested || context.cancelRequested || context.batches > 1
@@ -100,5 +105,23 @@ Campaign('pause asked during a batch waits for the batch to end', async () => {
     output: { done: false, waitUntil: null },
   });
   assert.is(sut.actor.getSnapshot().value, 'paused');
+});
+
+Campaign('a batch the provider refused pauses the run with its error; resume clears it', async () => {
+  const sut = new Sut(campaignRunMachine, ['sendBatch'], spec.input);
+  sut.actor.send({ type: 'START', now: T0, by: 'admin' });
+  const halt = {
+    code: 'SMS_FAILED' as const,
+    extra: { provider: 'smsru', reason: '201: Не хватает средств' },
+  };
+  await sut.settle('sendBatch', {
+    type: 'xstate.done.actor.sendBatch',
+    output: { done: false, waitUntil: null, halt },
+  });
+  assert.is(sut.actor.getSnapshot().value, 'paused');
+  assert.equal(sut.actor.getSnapshot().context.error, halt);
+  sut.actor.send({ type: 'RESUME', now: T0, by: 'admin' });
+  assert.equal(sut.actor.getSnapshot().value, { running: 'sending' });
+  assert.is(sut.actor.getSnapshot().context.error, null);
 });
 Campaign.run();
