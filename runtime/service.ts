@@ -7,7 +7,6 @@ import { resolve } from 'node:path';
 import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
-import { ConfigError } from './config.ts';
 import { systemClock, type CallSender, type Clock, type SmsSender } from './ports.ts';
 import { JournaledStore } from '../adapters/store/journaled.ts';
 import { lockDataDir } from '../adapters/store/lock.ts';

@@ -29,7 +29,6 @@ import {
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createInterface } from 'node:readline';
 import { Low } from 'lowdb';
 import { syncDir } from './durableJsonFile.ts';
 import { DurableJsonLinesFile, type TableSnapshot as Snapshot } from './durableJsonLinesFile.ts';
@@ -464,10 +463,10 @@ const NEWLINE = 0x0a;
  * are found in the bytes, and only they are decoded.
  */
 function visitLines<T>(bytes: Buffer, end: number, visit: (entry: T) => void, needle?: Buffer) {
-  const parse = (from: number, to: number) => {
-    if (to <= from) return;
+  const parse = (line: string) => {
+    if (!line) return;
     try {
-      visit(JSON.parse(bytes.toString('utf8', from, to)) as T);
+      visit(JSON.parse(line) as T);
     } catch {
       /* a torn last line of a crashed append; its record is replayed from the journal */
     }
@@ -476,20 +475,14 @@ function visitLines<T>(bytes: Buffer, end: number, visit: (entry: T) => void, ne
     const text = bytes.toString('utf8', 0, end + 1);
     for (let start = 0; start < text.length;) {
       const nl = text.indexOf('\n', start);
-      if (nl > start) {
-        try {
-          visit(JSON.parse(text.slice(start, nl)) as T);
-        } catch {
-          /* a torn line, as above */
-        }
-      }
+      parse(text.slice(start, nl));
       start = nl + 1;
     }
     return;
   }
   for (let at = bytes.indexOf(needle); at !== -1 && at < end;) {
     const nl = bytes.indexOf(NEWLINE, at);
-    parse(bytes.lastIndexOf(NEWLINE, at) + 1, nl);
+    parse(bytes.toString('utf8', bytes.lastIndexOf(NEWLINE, at) + 1, nl));
     at = bytes.indexOf(needle, nl + 1);
   }
 }
