@@ -502,7 +502,7 @@ export class CampaignService {
     if (!allowed.includes(run.state)) throw new AppError('CAMPAIGN_STATE', { action, state: run.state });
     const type = action.toUpperCase();
     let record = await this.host.send(run.id, (now) => ({ type, now, by }));
-    // A batch in flight finishes first: wait for it (a batch is at most a second or so).
+    // The requests already out finish first: wait for them (a request or two per sender).
     const want = { pause: 'paused', resume: 'running', cancel: 'cancelled' }[action];
     for (let i = 0; i < 100 && record.state !== want && record.live; i++) {
       await new Promise((r) => setTimeout(r, 50));
@@ -615,8 +615,8 @@ export class CampaignService {
   }
 
   /**
-   * Shutdown: start no new batch, and wait (bounded) for the ones in flight, so a restart does
-   * not leave their recipients `unknown`.
+   * Shutdown: start no new batch and no new request, and wait (bounded) for the requests already
+   * out, so a restart does not leave their recipients `unknown`.
    */
   async drain(timeoutMs = 8000) {
     this.stopping = true;
@@ -662,10 +662,13 @@ export class CampaignService {
     let taken = 0;
     /** Set when the provider refused a whole request: no further request leaves in this batch. */
     let halt: ErrorData | null = null;
-    /** Pause and cancel take effect before the next request, not at the end of the batch. */
+    /**
+     * Pause, cancel and shutdown take effect before the next request, not at the end of the
+     * batch: a shutdown waits only for the requests already out.
+     */
     const stopAsked = () => {
       const view = this.host.peek(runId)?.view;
-      return halt !== null || Boolean(view?.pauseRequested || view?.cancelRequested);
+      return this.stopping || halt !== null || Boolean(view?.pauseRequested || view?.cancelRequested);
     };
     /** The next `n` recipients to send to, marked `sending` (skipping those who opted out). */
     const take = (n: number): Recipient[] => {

@@ -131,7 +131,7 @@ Crash('SIGKILL mid-campaign, twice: no duplicates, no silent losses, the run com
 });
 
 Crash(
-  'SIGTERM mid-campaign: the batch in flight finishes, nothing is left unknown, the run resumes',
+  'SIGTERM mid-campaign: the requests in flight finish, nothing is left unknown, the run resumes',
   async (ctx) => {
     ctx.fake.delayMs = 300;
     let svc = await ctx.serve();
@@ -141,7 +141,7 @@ Crash(
     assert.is(await svc.exited, 0, 'a clean exit');
     svc = await ctx.serve();
     const c = await untilCompleted(svc, id);
-    assert.is(c.counts.unknown, 0, 'the batch in flight was finished, not abandoned');
+    assert.is(c.counts.unknown, 0, 'the requests in flight were finished, not abandoned');
     assert.is(c.counts.sent, 120);
   },
 );
