@@ -25,6 +25,7 @@ import {
   runMain,
   serverArgs,
   startChild,
+  startService,
   stopChild,
 } from './lib.ts';
 
@@ -94,23 +95,8 @@ async function koaBaseline() {
 /** The service as `npm start` runs it. */
 let SERVER: string[] = [];
 
-async function startService(dir: string, port: number) {
-  const { child } = await startChild(
-    SERVER,
-    {
-      SMSPDS_CONFIG: join(dir, 'config.json'),
-      SMSPDS_DATA_DIR: join(dir, 'data'),
-      SMSPDS_PORT: String(port),
-      SMSPDS_HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-    },
-    (o) => o.includes('listening on'),
-  );
-  return child;
-}
-
 async function flows(dir: string, port: number, label: string) {
-  const child = await startService(dir, port);
+  const child = await startService(SERVER, dir, port);
   const outbox = new Outbox(join(dir, 'data', 'outbox.jsonl'));
   const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/x-www-form-urlencoded' };
   const flow = async (lane: number, i: number) => {
@@ -165,7 +151,7 @@ function setup(): string {
 }
 
 async function seedCards(dir: string, port: number) {
-  const child = await startService(dir, port);
+  const child = await startService(SERVER, dir, port);
   const lines = ['number,name,phone'];
   for (let lane = 0; lane <= CONCURRENCY; lane++) {
     for (let i = 0; i < PHONES_PER_LANE; i++)

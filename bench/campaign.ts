@@ -24,7 +24,7 @@ import { JournaledStore } from '../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
 import { ConsentLedger, consentTables } from '../runtime/consents.ts';
 import { FakeSmsru } from '../test/fakes/providers/smsru.ts';
-import { cpuMsOf, drive, request, rssOf, runMain, serverArgs, startChild, stopChild } from './lib.ts';
+import { cpuMsOf, drive, request, rssOf, runMain, serverArgs, startService, stopChild } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -168,17 +168,7 @@ async function main() {
       }),
     );
     const svcPort = 19_000 + Math.floor(Math.random() * 1000);
-    const { child } = await startChild(
-      serverArgs(),
-      {
-        SMSPDS_CONFIG: join(dir, 'config.json'),
-        SMSPDS_DATA_DIR: join(dir, 'data'),
-        SMSPDS_PORT: String(svcPort),
-        SMSPDS_HOST: '127.0.0.1',
-        LOG_LEVEL: 'warn',
-      },
-      (o) => o.includes('listening on'),
-    );
+    const child = await startService(serverArgs(), dir, svcPort);
     const idle = rssOf(child.pid!).rss;
     const phases: Phase[] = [];
     for (const latency of [0, LATENCY]) {

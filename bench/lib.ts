@@ -48,6 +48,25 @@ export function serverArgs(): string[] {
   return [...(process.env.SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), ...args];
 }
 
+/**
+ * The service as `npm start` runs it (`args` from `serverArgs()`), on a data folder and config
+ * under `dir`, listening on 127.0.0.1:`port`; resolves once it listens.
+ */
+export async function startService(args: string[], dir: string, port: number): Promise<ChildProcess> {
+  const { child } = await startChild(
+    args,
+    {
+      SMSPDS_CONFIG: join(dir, 'config.json'),
+      SMSPDS_DATA_DIR: join(dir, 'data'),
+      SMSPDS_PORT: String(port),
+      SMSPDS_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    },
+    (o) => o.includes('listening on'),
+  );
+  return child;
+}
+
 /** Start a child process and wait until `ready(output)` says so. */
 export async function startChild(
   args: string[],

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { fillArchive, request, runMain, serverArgs, startChild, stopChild } from './lib.ts';
+import { fillArchive, request, runMain, serverArgs, startService, stopChild } from './lib.ts';
 
 const { values: args } = parseArgs({ options: { archive: { type: 'string', default: '1000000' } } });
 const ARCHIVE = Number(args.archive);
@@ -39,17 +39,7 @@ async function main() {
       .split('\n', 1)[0]!
       .match(/"id":"([^"]+)"/) ?? [])[1]!;
     const port = 19_000 + Math.floor(Math.random() * 1000);
-    const { child } = await startChild(
-      serverArgs(),
-      {
-        SMSPDS_CONFIG: join(dir, 'config.json'),
-        SMSPDS_DATA_DIR: join(dir, 'data'),
-        SMSPDS_PORT: String(port),
-        SMSPDS_HOST: '127.0.0.1',
-        LOG_LEVEL: 'warn',
-      },
-      (o) => o.includes('listening on'),
-    );
+    const child = await startService(serverArgs(), dir, port);
     const H = { Authorization: `Bearer ${SUPPORT}` };
     const queries: Array<[string, string]> = [
       ['newest 20, no filter', '/api/v1/sessions?limit=20'],
