@@ -888,26 +888,27 @@ export class CampaignService {
     return pending;
   }
 
+  /**
+   * Ask each provider about its pending messages, 100 to a request, writing the final statuses
+   * as they come (committed every 2,000): a 100,000-message run never has all its answers in
+   * memory at once.
+   */
   private async askStatuses(runId: string, pending: Map<string, string>): Promise<number> {
-    const byProvider = new Map<string, Array<{ messageId: string; to: string }>>();
-    for (const [phone, ref] of pending) {
-      const [provider, messageId] = ref.split(' ') as [string, string];
-      let list = byProvider.get(provider);
-      if (!list) byProvider.set(provider, (list = []));
-      list.push({ messageId, to: phone });
-    }
+    const providers = new Set<string>();
+    for (const ref of pending.values()) providers.add(ref.slice(0, ref.indexOf(' ')));
     let read = 0;
-    for (const [provider, list] of byProvider) {
+    let asked = 0;
+    for (const provider of providers) {
       const sender = this.deps.chain.sender(provider);
       if (!sender?.status) continue;
-      for (let i = 0; i < list.length; i += 100) {
-        const part = list.slice(i, i + 100);
-        const statuses = await sender
-          .status(part, AbortSignal.timeout(this.deps.config.sms.timeoutMs))
-          .catch((err: Error) => {
-            this.deps.logger.warn({ provider, run: runId, err: err.message }, 'delivery status query failed');
-            return new Map<string, DeliveryStatus>();
-          });
+      const ask = async (part: Array<{ messageId: string; to: string }>) => {
+        const statuses = await sender.status!(
+          part,
+          AbortSignal.timeout(this.deps.config.sms.timeoutMs),
+        ).catch((err: Error) => {
+          this.deps.logger.warn({ provider, run: runId, err: err.message }, 'delivery status query failed');
+          return new Map<string, DeliveryStatus>();
+        });
         for (const m of part) {
           const status = statuses.get(m.messageId);
           if (!status) continue;
@@ -917,7 +918,19 @@ export class CampaignService {
             pending.delete(m.to);
           }
         }
+        if (++asked % 20 === 0) await this.deps.store.flush();
+      };
+      const prefix = `${provider} `;
+      let part: Array<{ messageId: string; to: string }> = [];
+      for (const [phone, ref] of pending) {
+        if (!ref.startsWith(prefix)) continue;
+        part.push({ messageId: ref.slice(prefix.length), to: phone });
+        if (part.length === 100) {
+          await ask(part);
+          part = [];
+        }
       }
+      if (part.length) await ask(part);
     }
     return read;
   }
