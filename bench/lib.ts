@@ -52,7 +52,13 @@ export function serverArgs(): string[] {
  * The service as `npm start` runs it (`args` from `serverArgs()`), on a data folder and config
  * under `dir`, listening on 127.0.0.1:`port`; resolves once it listens.
  */
-export async function startService(args: string[], dir: string, port: number): Promise<ChildProcess> {
+export async function startService(
+  args: string[],
+  dir: string,
+  port: number,
+  /** Wait for this text in the output too (the service runs at log level info then). */
+  until?: string,
+): Promise<ChildProcess> {
   const { child } = await startChild(
     args,
     {
@@ -60,9 +66,9 @@ export async function startService(args: string[], dir: string, port: number): P
       SMSPDS_DATA_DIR: join(dir, 'data'),
       SMSPDS_PORT: String(port),
       SMSPDS_HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: until ? 'info' : 'warn',
     },
-    (o) => o.includes('listening on'),
+    (o) => o.includes('listening on') && (!until || o.includes(until)),
   );
   return child;
 }

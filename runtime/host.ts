@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { AppError, type ErrorData } from '../machines/errors.ts';
 import type { Clock, RecordStore, Table } from './ports.ts';
 import { newId, dayOfId } from './ids.ts';
+import { ArchiveKeys, type KeyField } from './archiveKeys.ts';
 
 export interface TimelineEntry {
   at: string;
@@ -140,6 +141,8 @@ export class WorkflowHost {
   private static readonly RECENT_MAX = 5_000;
   private readonly table: Table<WorkflowRecord>;
   private readonly kinds: Map<string, WorkflowKind>;
+  /** Which archive days may hold a phone, card or terminal: search skips the others. */
+  private readonly keys: ArchiveKeys;
   private stopped = false;
   private readonly closeListeners: Array<(record: WorkflowRecord) => void> = [];
   private readonly startListeners: Array<(record: WorkflowRecord) => void> = [];
@@ -147,6 +150,7 @@ export class WorkflowHost {
   constructor(private readonly opts: HostOptions) {
     this.table = opts.store.table<WorkflowRecord>('workflows');
     this.kinds = new Map(opts.kinds.map((k) => [k.kind, k]));
+    this.keys = new ArchiveKeys(opts.store);
   }
 
   static readonly tables = ['workflows'];
@@ -166,7 +170,7 @@ export class WorkflowHost {
     if (!record || record.live) return;
     const next = amend(record);
     if (this.recent.has(id)) this.recent.set(id, next);
-    this.opts.store.archive(next.kind, dayOfId(next.id) ?? next.createdAt.slice(0, 10), next);
+    this.archive(next);
   }
 
   /** Be told of every workflow that closes (after its record is written). */
@@ -286,7 +290,7 @@ export class WorkflowHost {
       (!after || r.createdAt < after.createdAt || (r.createdAt === after.createdAt && r.id < after.id));
     // Text every matching record's archive line contains (records are written by JSON.stringify):
     // only those lines are parsed.
-    const [field, value] = filter.phone
+    const [field, value]: [KeyField, string] | [null, null] = filter.phone
       ? ['phone', filter.phone]
       : filter.card
         ? ['card', filter.card]
@@ -312,7 +316,10 @@ export class WorkflowHost {
     const items: WorkflowRecord[] = [];
     for (const day of [...days].sort().reverse()) {
       if (day < fromDay || day > toDay) continue;
-      for (const kind of kinds) await this.opts.store.scanArchive<WorkflowRecord>(kind, day, put, needle);
+      for (const kind of kinds) {
+        if (field && !(await this.keys.mayHold(kind, day, field, value))) continue; // surely not there
+        await this.opts.store.scanArchive<WorkflowRecord>(kind, day, put, needle);
+      }
       for (const r of fresh) if ((dayOfId(r.id) ?? r.createdAt.slice(0, 10)) === day) put(r);
       const found = [...(byDay.get(day)?.values() ?? [])].filter(matches);
       items.push(...found.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id)));
@@ -325,6 +332,16 @@ export class WorkflowHost {
       items: page,
       next: items.length > limit && last ? { createdAt: last.createdAt, id: last.id } : null,
     };
+  }
+
+  /** Summarise the archive days that have no summary yet, in the background (after a start). */
+  warmArchiveKeys(): Promise<number> {
+    return this.keys.warm([...this.kinds.keys()]);
+  }
+
+  /** Keep the archive day summaries beside their days (at shutdown, before the store closes). */
+  saveArchiveKeys(): Promise<void> {
+    return this.keys.save();
   }
 
   /** Live records, for inspection. */
@@ -466,6 +483,13 @@ export class WorkflowHost {
     this.table.put(record.id, record);
   }
 
+  /** Append a closed record to its kind's archive for its day, and to that day's summary. */
+  private archive(record: WorkflowRecord) {
+    const day = dayOfId(record.id) ?? record.createdAt.slice(0, 10);
+    this.opts.store.archive(record.kind, day, record);
+    this.keys.added(record.kind, day, record);
+  }
+
   private close(entry: Live) {
     const { record } = entry;
     record.live = false;
@@ -477,7 +501,7 @@ export class WorkflowHost {
     this.opts.finalize?.(record);
     this.recent.set(record.id, record);
     if (this.recent.size > WorkflowHost.RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
-    this.opts.store.archive(record.kind, dayOfId(record.id) ?? record.createdAt.slice(0, 10), record);
+    this.archive(record);
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = null;
     queueMicrotask(() => entry.actor.stop());

@@ -28,11 +28,18 @@ export interface RecordStore {
   ): Promise<T | undefined>;
   scanArchive<T>(kind: string, day: string, visit: (entry: T) => void, needle?: string): Promise<void>;
   archiveDays(kind: string): string[];
+  /** The bytes in one day of a kind's archive so far (0 when there is none). */
+  archiveSize(kind: string, day: string): number;
   /** Write a whole named file atomically and durably (write, fsync, rename). */
   putBlob(name: string, content: string): Promise<void>;
   getBlob(name: string): Promise<string | null>;
   /** Resolves when every change made before the call is on disk. */
   flush(): Promise<void>;
+  /**
+   * Like `flush()`, and also every archive line made before the call is in its day file (a
+   * commit acknowledges once its journal is on disk, before it copies archive lines).
+   */
+  settled(): Promise<void>;
   readonly healthy: boolean;
   close(): Promise<void>;
 }

@@ -205,6 +205,16 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const tokens = new TokenRegistry(dataDir, config);
     const newTokens = tokens.bootstrap();
     const restored = await host.restore();
+    // Archive days with no summary yet (an archive from before they existed) are read once now,
+    // in the background, so that no support search waits for it.
+    const warming = performance.now();
+    void host
+      .warmArchiveKeys()
+      .then((days) => {
+        if (days)
+          logger.info({ days, ms: Math.round(performance.now() - warming) }, 'archive day summaries ready');
+      })
+      .catch((err) => logger.warn({ err }, 'archive day summaries could not be built'));
     // The schedule: node-cron drives a check every minute; the decisions are the service's.
     await campaigns.tick();
     const cronTask =
@@ -287,6 +297,9 @@ export async function listen(service: Service, host: string, port: number) {
     service.stopTimers();
     await service.campaigns.drain();
     service.host.stop();
+    await service.host
+      .saveArchiveKeys()
+      .catch((err) => service.logger.warn({ err }, 'archive summaries not saved'));
     await service.store.close();
     service.unlock();
   };

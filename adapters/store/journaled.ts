@@ -287,6 +287,14 @@ export class JournaledStore implements RecordStore {
     if (rest.length) visitLines(Buffer.concat([rest, Buffer.from('\n')]), rest.length, visit, wanted);
   }
 
+  archiveSize(kind: string, day: string): number {
+    try {
+      return statSync(this.archivePath(kind, day)).size;
+    } catch {
+      return 0;
+    }
+  }
+
   archiveDays(kind: string): string[] {
     const dir = join(this.dir, 'archive', kind);
     if (!existsSync(dir)) return [];
@@ -333,6 +341,12 @@ export class JournaledStore implements RecordStore {
       this.waiters.push({ resolve, reject });
       this.schedule();
     });
+  }
+
+  async settled(): Promise<void> {
+    await this.flush();
+    // A commit still copying its archive lines: the next commit starts only after it.
+    if (this.writing) await this.flush();
   }
 
   private schedule() {
