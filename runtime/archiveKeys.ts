@@ -137,6 +137,8 @@ export class ArchiveKeys {
   /** Loaded summaries by `kind/day`, least recently used first. */
   private readonly loaded = new Map<string, Summary>();
   private readonly loading = new Map<string, Promise<Summary>>();
+  /** Keys archived while their day's summary loads: added to it when the load ends. */
+  private readonly arriving = new Map<string, string[]>();
   private stopped = false;
 
   constructor(private readonly store: RecordStore) {}
@@ -144,17 +146,20 @@ export class ArchiveKeys {
   /**
    * A record the host archives now: its keys join its day's summary. A day with no file yet
    * starts its summary with this record; a day with a file but no summary loaded is left to be
-   * read when a search needs it.
+   * read when a search needs it; a day being loaded gets the keys when its load ends.
    */
   added(kind: string, day: string, record: KeyedRecord) {
     const id = `${kind}/${day}`;
+    const keys = keysOf(record);
+    const waiting = this.arriving.get(id);
+    if (waiting) waiting.push(...keys);
     let summary = this.loaded.get(id);
-    if (!summary && !this.loading.has(id) && this.store.archiveSize(kind, day) === 0) {
-      // The day's first record: nothing of the day is in a file yet, nor waiting for one (every
+    if (!summary && !waiting && this.store.archiveSize(kind, day) === 0) {
+      // The day's first record: nothing of the day is in a file yet, nor on its way there (every
       // earlier record of it came through here and would have started the summary).
       this.keep(id, (summary = new Summary()));
     }
-    if (summary) for (const key of keysOf(record)) summary.add(key);
+    if (summary) for (const key of keys) summary.add(key);
   }
 
   /** False only when the day surely holds no record with `field` = `value`. */
@@ -233,32 +238,40 @@ export class ArchiveKeys {
 
   /**
    * The day's summary from its file while the day has not grown since; otherwise read the day
-   * into a new one. It is registered before the read, so records archived meanwhile join it, and
-   * the read waits until every archive line made before it is in the file: none falls between.
+   * into a new one. The load first waits until every record archived before it is in the day
+   * file, and gathers the keys of those archived during it: none falls between.
    */
   private async load(kind: string, day: string): Promise<Summary> {
     const id = `${kind}/${day}`;
-    const text = await this.store.getBlob(this.blobName(kind, day));
-    if (text) {
-      try {
-        const stored = JSON.parse(text) as Stored;
-        if (stored.fileSize === this.store.archiveSize(kind, day)) {
-          const summary = Summary.from(stored);
-          this.keep(id, summary);
-          return summary;
+    const arriving: string[] = [];
+    this.arriving.set(id, arriving);
+    try {
+      await this.store.settled();
+      const fileSize = this.store.archiveSize(kind, day);
+      let summary: Summary | null = null;
+      const text = await this.store.getBlob(this.blobName(kind, day));
+      if (text) {
+        try {
+          const stored = JSON.parse(text) as Stored;
+          if (stored.fileSize === fileSize) summary = Summary.from(stored);
+        } catch {
+          /* unreadable: read the day again below */
         }
-      } catch {
-        /* unreadable: read the day again below */
       }
+      const read = !summary;
+      if (!summary) {
+        const fresh = new Summary([Layer.sized(fileSize / BYTES_PER_KEY)]);
+        await this.store.scanArchive<KeyedRecord>(kind, day, (r) => {
+          for (const key of keysOf(r)) fresh.add(key);
+        });
+        summary = fresh;
+      }
+      for (const key of arriving) summary.add(key);
+      this.keep(id, summary); // from here on, `added` reaches it directly
+      if (read) await this.store.putBlob(this.blobName(kind, day), JSON.stringify(summary.stored(fileSize)));
+      return summary;
+    } finally {
+      this.arriving.delete(id);
     }
-    const summary = new Summary([Layer.sized(this.store.archiveSize(kind, day) / BYTES_PER_KEY)]);
-    this.keep(id, summary);
-    await this.store.settled();
-    const fileSize = this.store.archiveSize(kind, day);
-    await this.store.scanArchive<KeyedRecord>(kind, day, (r) => {
-      for (const key of keysOf(r)) summary.add(key);
-    });
-    await this.store.putBlob(this.blobName(kind, day), JSON.stringify(summary.stored(fileSize)));
-    return summary;
   }
 }

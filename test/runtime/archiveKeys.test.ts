@@ -121,4 +121,26 @@ Keys(
   },
 );
 
+Keys('records archived while a summary loads, or while none is loaded, are never missed', async ({ dir }) => {
+  const store = await JournaledStore.open(dir, []);
+  for (let i = 0; i < 100; i++) store.archive('auth', '2026-11-27', record(i));
+  await store.settled();
+  const first = new ArchiveKeys(store);
+  assert.ok(await first.mayHold('auth', '2026-11-27', 'phone', phone(1))); // read once, kept beside the day
+  // A new process: a record comes while no summary is loaded, then a search loads one, and
+  // another record comes while it loads.
+  const keys = new ArchiveKeys(store);
+  store.archive('auth', '2026-11-27', record(200));
+  keys.added('auth', '2026-11-27', record(200));
+  const loading = keys.mayHold('auth', '2026-11-27', 'phone', phone(201));
+  store.archive('auth', '2026-11-27', record(201));
+  keys.added('auth', '2026-11-27', record(201));
+  assert.ok(await loading, 'archived during the load');
+  assert.ok(await keys.mayHold('auth', '2026-11-27', 'phone', phone(200)), 'archived before the load');
+  await keys.save();
+  const later = new ArchiveKeys(store);
+  for (const i of [1, 200, 201])
+    assert.ok(await later.mayHold('auth', '2026-11-27', 'phone', phone(i)), `phone ${i}`);
+});
+
 Keys.run();
