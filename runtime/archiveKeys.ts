@@ -159,7 +159,10 @@ export class ArchiveKeys {
       // earlier record of it came through here and would have started the summary).
       this.keep(id, (summary = new Summary()));
     }
-    if (summary) for (const key of keys) summary.add(key);
+    if (!summary) return;
+    for (const key of keys) summary.add(key);
+    this.loaded.delete(id);
+    this.loaded.set(id, summary); // a day being written stays among the most recently used
   }
 
   /** False only when the day surely holds no record with `field` = `value`. */
