@@ -140,6 +140,19 @@ const SWEEP_WHILE_RUNNING_MS = 10 * 60_000;
 /** After the run ends: 1 minute, then 10 minutes, 1, 6 and 24 hours apart; then statuses stay as known. */
 const SWEEPS_AFTER_MS = [60_000, 10 * 60_000, 3600_000, 6 * 3600_000, 24 * 3600_000];
 const FINAL_DELIVERY = new Set<DeliveryStatus>(['delivered', 'undelivered', 'expired']);
+const STATUSES: RecipientStatus[] = [
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'undelivered',
+  'expired',
+  'failed',
+  'skipped',
+  'unknown',
+];
+/** One shared string per status, not one per line read. */
+const internStatus = (status: string): string => STATUSES.find((s) => s === status) ?? status;
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM');
 const createSchema = z.object({
@@ -945,29 +958,65 @@ export class CampaignService {
 
   /**
    * Recipients of a run, by status, paged by position: final outcomes from the run's file (the
-   * last line of a phone wins), those in flight from the live table, the rest queued in the plan.
+   * last line of a phone wins), those in flight, the rest queued in the plan.
+   *
+   * Memory stays small for a large run: the file is read for each phone's latest status only (a
+   * word, not a record), and whole records are kept for the page alone. Without a status filter
+   * the page is known as phones first appear, so one read does; with one, a second read fetches
+   * the page's records.
    */
   async recipientsOf(runId: string, status: string | undefined, offset: number, limit: number) {
     await this.deps.store.flush(); // lines of a moment ago may still be pending
-    const byPhone = new Map<string, Recipient>();
-    await this.deps.store.scanArchive<Recipient>('recipients', runId, (r) =>
-      byPhone.set(r.phone, { ...byPhone.get(r.phone), ...r }),
-    );
-    for (const r of this.recipients.values()) if (r.runId === runId) byPhone.set(r.phone, r);
     const plan = await this.plan(runId);
+    const latest = new Map<string, string>(); // phone → latest status, in order of first line
+    const records = new Map<string, Recipient>(); // the page's phones → their merged lines
+    const unfilteredPage = (index: number) => !status && index >= offset && index < offset + limit;
+    const merge = (r: Recipient) => {
+      const known = records.get(r.phone);
+      if (known) records.set(r.phone, { ...known, ...r });
+    };
+    await this.deps.store.scanArchive<Recipient>('recipients', runId, (r) => {
+      if (!latest.has(r.phone) && unfilteredPage(latest.size)) records.set(r.phone, r);
+      else merge(r);
+      latest.set(r.phone, internStatus(r.status));
+    });
+    for (const r of this.recipients.values()) {
+      // `sending` rows of an earlier version
+      if (r.runId !== runId) continue;
+      if (!latest.has(r.phone) && unfilteredPage(latest.size)) records.set(r.phone, r);
+      else merge(r);
+      latest.set(r.phone, r.status);
+    }
+    // The sequence: the file's phones, then positions in flight with no line yet, then the queue.
+    const page: Array<{ phone: string; position: number | null; status: string }> = [];
+    let matched = 0;
+    const consider = (phone: string, position: number | null, state: string) => {
+      if (status && state !== status) return;
+      if (matched >= offset && matched < offset + limit) page.push({ phone, position, status: state });
+      matched += 1;
+    };
+    for (const [phone, state] of latest) consider(phone, null, state);
     const inFlight = this.batches.get(runId);
     for (let i = inFlight?.from ?? 0; i < (inFlight?.to ?? 0); i++) {
-      const phone = plan.phones[i]!;
-      if (!byPhone.has(phone)) byPhone.set(phone, { runId, phone, card: plan.cards[i]!, status: 'sending' });
+      if (!latest.has(plan.phones[i]!)) consider(plan.phones[i]!, i, 'sending');
     }
-    for (let i = this.runCounts(runId).cursor; i < plan.phones.length; i++) {
-      byPhone.set(plan.phones[i]!, { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' });
+    for (let i = this.runCounts(runId).cursor; i < plan.phones.length; i++)
+      consider(plan.phones[i]!, i, 'queued');
+    // With a status filter, the page's records are read now that the page is known.
+    const fromFile = page.filter((p) => p.position === null && !records.has(p.phone));
+    if (fromFile.length) {
+      for (const p of fromFile) records.set(p.phone, { runId, phone: p.phone, card: '', status: 'queued' });
+      await this.deps.store.scanArchive<Recipient>('recipients', runId, merge);
+      for (const r of this.recipients.values()) if (r.runId === runId) merge(r);
     }
-    const all = [...byPhone.values()].filter((r) => !status || r.status === status);
     if (!this.host.isLive(runId)) this.plans.delete(runId);
     return {
-      items: all.slice(offset, offset + limit),
-      next: offset + limit < all.length ? offset + limit : null,
+      items: page.map((p) =>
+        p.position === null
+          ? records.get(p.phone)!
+          : { runId, phone: p.phone, card: plan.cards[p.position]!, status: p.status as RecipientStatus },
+      ),
+      next: offset + limit < matched ? offset + limit : null,
     };
   }
 
