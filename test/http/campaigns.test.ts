@@ -224,6 +224,21 @@ Campaigns('a pause stops a fast batch mid-way: only messages already marked send
   const done = await until(ctx.svc, c.id, 'completed');
   assert.is(done.counts.sent, 400);
   assert.is(new Set(ctx.svc.sms.sent.map((m) => m.to)).size, ctx.svc.sms.sent.length, 'no phone twice');
+  // Paged by position: every recipient once, in pages, with or without a status filter.
+  const seen: string[] = [];
+  for (let cursor: string | null = '0'; cursor !== null;) {
+    const res = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?limit=150&cursor=${cursor}`);
+    seen.push(...res.json.items.map((r: { phone: string }) => r.phone));
+    cursor = res.json.nextCursor;
+  }
+  assert.is(seen.length, 400);
+  assert.is(new Set(seen).size, 400);
+  const sent = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=sent&limit=500`);
+  assert.is(sent.json.items.length, 400);
+  assert.ok(
+    sent.json.items.every((r: { messageId?: string }) => r.messageId),
+    'whole records on the page',
+  );
 });
 
 /** A fake provider that can tell delivery status, as sms.ru and smsc can. */
