@@ -21,6 +21,14 @@ const record = (i: number) => ({
   terminal: `T${i % 5}`,
 });
 
+/** A store with `count` records archived on `day`, all in the day file. */
+async function archived(dir: string, day: string, count: number) {
+  const store = await JournaledStore.open(dir, []);
+  for (let i = 0; i < count; i++) store.archive('auth', day, record(i));
+  await store.settled();
+  return store;
+}
+
 /** The store, counting the day files it reads. */
 function counting(store: JournaledStore) {
   const reads: string[] = [];
@@ -41,9 +49,7 @@ function counting(store: JournaledStore) {
 Keys(
   'every archived key is found; most absent ones are ruled out; the summary is kept beside the day',
   async ({ dir }) => {
-    const store = await JournaledStore.open(dir, []);
-    for (let i = 0; i < 3000; i++) store.archive('auth', '2026-11-28', record(i));
-    await store.settled();
+    const store = await archived(dir, '2026-11-28', 3000);
     const { proxy, reads } = counting(store);
     const keys = new ArchiveKeys(proxy);
     for (let i = 0; i < 3000; i++) {
@@ -73,9 +79,7 @@ Keys(
 Keys(
   'records archived later are found: at once while loaded, by a rebuild after the day grew',
   async ({ dir }) => {
-    const store = await JournaledStore.open(dir, []);
-    for (let i = 0; i < 10; i++) store.archive('auth', '2026-11-29', record(i));
-    await store.settled();
+    const store = await archived(dir, '2026-11-29', 10);
     const keys = new ArchiveKeys(store);
     assert.is(await keys.mayHold('auth', '2026-11-29', 'phone', phone(50)), false);
     // The host archives a record and tells the summary; a search right after finds the day.
@@ -122,9 +126,7 @@ Keys(
 );
 
 Keys('records archived while a summary loads, or while none is loaded, are never missed', async ({ dir }) => {
-  const store = await JournaledStore.open(dir, []);
-  for (let i = 0; i < 100; i++) store.archive('auth', '2026-11-27', record(i));
-  await store.settled();
+  const store = await archived(dir, '2026-11-27', 100);
   const first = new ArchiveKeys(store);
   assert.ok(await first.mayHold('auth', '2026-11-27', 'phone', phone(1))); // read once, kept beside the day
   // A new process: a record comes while no summary is loaded, then a search loads one, and
