@@ -31,7 +31,6 @@ import type { Config } from './config.ts';
 import type { ConsentLedger } from './consents.ts';
 import type { RateLimits } from './limits.ts';
 import type { SmsChain } from './smsChain.ts';
-import type { DeliveryTracker } from './delivery.ts';
 import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
 import { audienceSchema, compileText, inAudience, renderFor, type Audience } from './audience.ts';
 import { countSegments } from './segments.ts';
@@ -213,7 +212,6 @@ export interface CampaignDeps {
   consents: ConsentLedger;
   limits: RateLimits;
   chain: SmsChain;
-  deliveries: DeliveryTracker;
   clock: Clock;
   logger: Logger;
   config: Readonly<Config>;
@@ -726,7 +724,7 @@ export class CampaignService {
           segments: receipt.segments,
           cost: receipt.cost,
         });
-        if (!this.sweeps.has(runId) && this.deps.deliveries.enabled) {
+        if (!this.sweeps.has(runId) && this.deps.config.sms.statusPollSeconds > 0) {
           this.sweeps.put(runId, { runId, checks: 0, nextAt: this.now() + SWEEP_WHILE_RUNNING_MS });
         }
         return;

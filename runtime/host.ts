@@ -128,6 +128,9 @@ const stateName = (value: unknown): string =>
 /** The start of a workflow is recorded as `start`; every other event keeps its name. */
 const eventName = (type: string): string => (type === 'xstate.init' ? 'start' : type);
 
+/** The archive day a record belongs to: the day in its id, else the day it was created. */
+const archiveDay = (r: WorkflowRecord): string => dayOfId(r.id) ?? r.createdAt.slice(0, 10);
+
 /** The longest single timer (Node's setTimeout takes at most 2^31−1 ms). */
 const MAX_TIMER_MS = 6 * 3600_000;
 
@@ -300,7 +303,7 @@ export class WorkflowHost {
     const needle = field ? `"${field}":${JSON.stringify(value)}` : undefined;
     const byDay = new Map<string, Map<string, WorkflowRecord>>();
     const put = (r: WorkflowRecord) => {
-      const day = dayOfId(r.id) ?? r.createdAt.slice(0, 10);
+      const day = archiveDay(r);
       let m = byDay.get(day);
       if (!m) byDay.set(day, (m = new Map()));
       m.set(r.id, r);
@@ -312,7 +315,7 @@ export class WorkflowHost {
       ...[...this.live.values()].map((e) => e.record),
       ...this.recent.values(),
     ];
-    for (const r of fresh) days.add(dayOfId(r.id) ?? r.createdAt.slice(0, 10));
+    for (const r of fresh) days.add(archiveDay(r));
     const items: WorkflowRecord[] = [];
     for (const day of [...days].sort().reverse()) {
       if (day < fromDay || day > toDay) continue;
@@ -320,7 +323,7 @@ export class WorkflowHost {
         if (field && !(await this.keys.mayHold(kind, day, field, value))) continue; // surely not there
         await this.opts.store.scanArchive<WorkflowRecord>(kind, day, put, needle);
       }
-      for (const r of fresh) if ((dayOfId(r.id) ?? r.createdAt.slice(0, 10)) === day) put(r);
+      for (const r of fresh) if (archiveDay(r) === day) put(r);
       const found = [...(byDay.get(day)?.values() ?? [])].filter(matches);
       items.push(...found.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id)));
       byDay.delete(day);
@@ -485,7 +488,7 @@ export class WorkflowHost {
 
   /** Append a closed record to its kind's archive for its day, and to that day's summary. */
   private archive(record: WorkflowRecord) {
-    const day = dayOfId(record.id) ?? record.createdAt.slice(0, 10);
+    const day = archiveDay(record);
     this.opts.store.archive(record.kind, day, record);
     this.keys.added(record.kind, day, record);
   }

@@ -141,7 +141,6 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       consents,
       limits,
       chain,
-      deliveries,
       clock,
       logger,
       config,
