@@ -91,9 +91,13 @@ class Layer {
 
 /** A growing Bloom filter: a full layer is followed by one twice its size. */
 class Summary {
+  /** Keys were added since it was last written beside its day (or read from there). */
+  unsaved = true;
+
   constructor(readonly layers: Layer[] = [Layer.sized(0)]) {}
 
   add(key: string) {
+    this.unsaved = true;
     let top = this.layers.at(-1)!;
     if (top.full) this.layers.push((top = Layer.sized((top.size / BITS_PER_KEY) * 2)));
     const [a, b] = hashesOf(key);
@@ -105,7 +109,9 @@ class Summary {
     return this.layers.some((layer) => layer.has(a, b));
   }
 
+  /** What is written beside the day: from here on, only later keys make it unsaved. */
   stored(fileSize: number): Stored {
+    this.unsaved = false;
     return {
       fileSize,
       layers: this.layers.map((l) => ({
@@ -117,13 +123,15 @@ class Summary {
   }
 
   static from(stored: Stored): Summary {
-    return new Summary(
+    const summary = new Summary(
       stored.layers.map((l) => {
         const layer = new Layer(new Uint8Array(Buffer.from(l.bits, 'base64')), l.size);
         layer.count = l.count;
         return layer;
       }),
     );
+    summary.unsaved = false;
+    return summary;
   }
 }
 
@@ -195,6 +203,7 @@ export class ArchiveKeys {
     this.stopped = true;
     await this.store.settled();
     for (const [id, summary] of this.loaded) {
+      if (!summary.unsaved) continue; // as it is beside its day already
       const [kind, day] = id.split('/') as [string, string];
       await this.store.putBlob(
         this.blobName(kind, day),
@@ -261,17 +270,18 @@ export class ArchiveKeys {
           /* unreadable: read the day again below */
         }
       }
-      const read = !summary;
+      let written: string | null = null;
       if (!summary) {
         const fresh = new Summary([Layer.sized(fileSize / BYTES_PER_KEY)]);
         await this.store.scanArchive<KeyedRecord>(kind, day, (r) => {
           for (const key of keysOf(r)) fresh.add(key);
         });
+        written = JSON.stringify(fresh.stored(fileSize)); // what was read; keys arriving come after
         summary = fresh;
       }
       for (const key of arriving) summary.add(key);
       this.keep(id, summary); // from here on, `added` reaches it directly
-      if (read) await this.store.putBlob(this.blobName(kind, day), JSON.stringify(summary.stored(fileSize)));
+      if (written) await this.store.putBlob(this.blobName(kind, day), written);
       return summary;
     } finally {
       this.arriving.delete(id);
