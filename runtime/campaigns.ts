@@ -973,18 +973,11 @@ export class CampaignService {
       const known = records.get(r.phone);
       if (known) records.set(r.phone, { ...known, ...r });
     };
-    await this.deps.store.scanArchive<Recipient>('recipients', runId, (r) => {
+    await this.runLines(runId, (r) => {
       if (!latest.has(r.phone) && unfilteredPage(latest.size)) records.set(r.phone, r);
       else merge(r);
       latest.set(r.phone, internStatus(r.status));
     });
-    for (const r of this.recipients.values()) {
-      // `sending` rows of an earlier version
-      if (r.runId !== runId) continue;
-      if (!latest.has(r.phone) && unfilteredPage(latest.size)) records.set(r.phone, r);
-      else merge(r);
-      latest.set(r.phone, r.status);
-    }
     // The sequence: the file's phones, then positions in flight with no line yet, then the queue.
     const page: Array<{ phone: string; position: number | null; status: string }> = [];
     let matched = 0;
@@ -1004,8 +997,7 @@ export class CampaignService {
     const fromFile = page.filter((p) => p.position === null && !records.has(p.phone));
     if (fromFile.length) {
       for (const p of fromFile) records.set(p.phone, { runId, phone: p.phone, card: '', status: 'queued' });
-      await this.deps.store.scanArchive<Recipient>('recipients', runId, merge);
-      for (const r of this.recipients.values()) if (r.runId === runId) merge(r);
+      await this.runLines(runId, merge);
     }
     if (!this.host.isLive(runId)) this.plans.delete(runId);
     return {
@@ -1016,6 +1008,12 @@ export class CampaignService {
       ),
       next: offset + limit < matched ? offset + limit : null,
     };
+  }
+
+  /** Every line a run's recipients have: its file in order, then `sending` rows of an earlier version. */
+  private async runLines(runId: string, visit: (r: Recipient) => void) {
+    await this.deps.store.scanArchive<Recipient>('recipients', runId, visit);
+    for (const r of this.recipients.values()) if (r.runId === runId) visit(r);
   }
 
   // ---- the schedule ----------------------------------------------------------------------------
