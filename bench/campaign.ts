@@ -133,20 +133,20 @@ async function campaign(
   // Timed at the provider: the messages of every request but the last, over the time from the
   // first request to the last.
   const sends = fake.sent('/sms/send');
-  const numbers = (r: (typeof sends)[number]) =>
-    Object.keys(r.fields).filter((k) => k.startsWith('to[')).length;
+  /** The numbers a request carried (`to[79…]` fields). */
+  const numbers = (r: (typeof sends)[number]) => Object.keys(r.fields).filter((k) => k.startsWith('to['));
   const sending = (sends.at(-1)!.at - sends[0]!.at) / 1000;
   return {
     label,
     alone,
-    rate: (c.counts.sent - numbers(sends.at(-1)!)) / sending,
+    rate: (c.counts.sent - numbers(sends.at(-1)!).length) / sending,
     sent: c.counts.sent,
     toFirstSend: (sends[0]!.at - t0) / 1000,
     sending,
     serverCpuUs: (serverCpuMs * 1000) / c.counts.sent,
-    providerCpuUs: ((benchCpu.user + benchCpu.system) / 1000) * (1000 / c.counts.sent),
+    providerCpuUs: (benchCpu.user + benchCpu.system) / c.counts.sent, // cpuUsage counts µs
     requests: sends.length,
-    phones: new Set(sends.flatMap((r) => Object.keys(r.fields).filter((k) => k.startsWith('to[')))).size,
+    phones: new Set(sends.flatMap(numbers)).size,
   };
 }
 
