@@ -137,6 +137,7 @@ export class SmscSender implements SmsSender {
     const list = messages.map((m) => `${digits(m.to)}:${m.text.replace(/\n/g, '\\n')}`).join('\n');
     const { answer } = await this.postSend({ list, id, op: 1 }, signal);
     const byPhone = new Map((answer.phones ?? []).map((p) => [String(p.phone).replace(/^\+/, ''), p]));
+    const acceptedAt = new Date().toISOString();
     return messages.map((m) => {
       const p = byPhone.get(digits(m.to));
       if (!p) return smsFailure('account', this.name, 'NO_ANSWER', 'no answer for this number');
@@ -148,7 +149,7 @@ export class SmscSender implements SmsSender {
         segments: Number(p.cnt ?? m.segments) || m.segments,
         cost: money(p.cost),
         status: this.opts.dryRun ? 'unknown' : 'queued',
-        acceptedAt: new Date().toISOString(),
+        acceptedAt,
       };
     });
   }

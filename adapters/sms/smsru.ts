@@ -69,7 +69,7 @@ export class SmsruSender implements SmsSender, CallSender {
         method: 'POST',
         url: `${this.opts.url}${path}`,
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        data: form({ api_id: this.opts.apiId, json: 1, ...params }),
+        data: form(Object.assign({ api_id: this.opts.apiId, json: 1 }, params)),
       },
       signal,
     );
@@ -116,11 +116,13 @@ export class SmsruSender implements SmsSender, CallSender {
       from: this.opts.sender,
       test: this.opts.dryRun ? 1 : undefined,
     };
-    for (const m of messages) params[`to[${digits(m.to)}]`] = m.text;
+    const numbers = messages.map((m) => digits(m.to));
+    messages.forEach((m, i) => (params[`to[${numbers[i]}]`] = m.text));
     const answer = await this.post('/sms/send', params, signal);
     const items = (typeof answer.sms === 'object' ? answer.sms : {}) as Record<string, Item>;
-    return messages.map((m) => {
-      const item = items[digits(m.to)];
+    const acceptedAt = new Date().toISOString();
+    return messages.map((m, i) => {
+      const item = items[numbers[i]!];
       if (!item) return smsFailure('account', this.name, 'NO_ANSWER', 'no answer for this number');
       if (item.status !== 'OK' || !item.sms_id) {
         const code = Number(item.status_code ?? 0);
@@ -132,7 +134,7 @@ export class SmsruSender implements SmsSender, CallSender {
         segments: Number(item.sms ?? m.segments) || m.segments,
         cost: money(item.cost),
         status: this.opts.dryRun ? 'unknown' : 'queued',
-        acceptedAt: new Date().toISOString(),
+        acceptedAt,
       };
     });
   }

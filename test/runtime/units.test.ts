@@ -7,6 +7,7 @@ import { countSegments } from '../../runtime/segments.ts';
 import { newId, dayOfId } from '../../runtime/ids.ts';
 import { cardImpLine } from '../../runtime/cardExport.ts';
 import { parseDate } from '../../runtime/validate.ts';
+import { form } from '../../adapters/sms/http.ts';
 import { tempDir } from '../helpers.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,5 +145,26 @@ Misc('CardImp: quotes dropped from names, commas quoted', () => {
     updatedAt: '',
   };
   assert.is(cardImpLine(card), '001,31.12.2027,5,0,01.02.1990,"Ли, Анна",0,');
+});
+Misc('a provider form body reads back as sent; empty values are left out', () => {
+  const params = {
+    api_id: 'A-1',
+    json: 1,
+    'to[79161234567]': "Анна, у нас +20% & новое меню! 100 % #1 ~*()'",
+    'to[77011234567]': 'line\nbreak = ok',
+    from: '',
+    test: undefined,
+  };
+  const body = form(params);
+  const pairs = body.split('&');
+  assert.is(pairs.length, 4, 'values never add a separator');
+  for (const pair of pairs) assert.is(pair.split('=').length, 2, pair);
+  assert.not.match(body, /[ \n]/);
+  assert.equal(Object.fromEntries(new URLSearchParams(body)), {
+    api_id: 'A-1',
+    json: '1',
+    'to[79161234567]': params['to[79161234567]'],
+    'to[77011234567]': params['to[77011234567]'],
+  });
 });
 Misc.run();
