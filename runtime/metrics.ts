@@ -102,10 +102,33 @@ export class Metrics {
     this.workflows.inc({ kind, state });
   }
   smsSent(receipt: SmsReceipt, purpose: string) {
-    this.sent.inc({ provider: receipt.provider, purpose });
-    this.segments.inc({ provider: receipt.provider }, receipt.segments);
-    const cost = receipt.cost === null ? NaN : Number(receipt.cost);
-    if (Number.isFinite(cost) && cost > 0) this.cost.inc({ provider: receipt.provider }, cost);
+    this.smsSentMany([receipt], [purpose]);
+  }
+  /**
+   * The messages one request got accepted (`purposes[i]` is `receipts[i]`'s): one increment
+   * per label set, not per message (three labelled increments cost about 0.7 µs, a tenth of a
+   * campaign's own work per message).
+   */
+  smsSentMany(receipts: SmsReceipt[], purposes: string[]) {
+    const sums = new Map<
+      string,
+      { provider: string; purpose: string; n: number; segments: number; cost: number }
+    >();
+    receipts.forEach((receipt, i) => {
+      const purpose = purposes[i]!;
+      const key = `${receipt.provider}\n${purpose}`;
+      let sum = sums.get(key);
+      if (!sum) sums.set(key, (sum = { provider: receipt.provider, purpose, n: 0, segments: 0, cost: 0 }));
+      sum.n += 1;
+      sum.segments += receipt.segments;
+      const cost = receipt.cost === null ? NaN : Number(receipt.cost);
+      if (Number.isFinite(cost) && cost > 0) sum.cost += cost;
+    });
+    for (const { provider, purpose, n, segments, cost } of sums.values()) {
+      this.sent.inc({ provider, purpose }, n);
+      this.segments.inc({ provider }, segments);
+      if (cost > 0) this.cost.inc({ provider }, cost);
+    }
   }
   smsFailed(provider: string, kind: string) {
     this.failed.inc({ provider, kind });

@@ -131,6 +131,8 @@ export class SmsChain {
           break;
         }
         const next: number[] = [];
+        const accepted: SmsReceipt[] = [];
+        const purposes: string[] = [];
         results.forEach((result, j) => {
           const i = pending[j]!;
           if (!(result instanceof Error)) {
@@ -150,7 +152,8 @@ export class SmsChain {
                 },
               ],
             };
-            this.opts.metrics?.smsSent(result, messages[i]!.purpose);
+            accepted.push(result);
+            purposes.push(messages[i]!.purpose);
             return;
           }
           const e = result as AppError;
@@ -167,6 +170,7 @@ export class SmsChain {
           this.opts.metrics?.smsFailed(sender.name, kind);
           if (kind !== 'permanent') next.push(i); // another provider may take this number
         });
+        if (accepted.length) this.opts.metrics?.smsSentMany(accepted, purposes);
         pending = next;
         break;
       }

@@ -196,6 +196,35 @@ Providers('code by call is refused where the venue has not turned it on', async 
   assert.equal([res.status, res.json.error.code], [403, 'CHANNEL_DISABLED']);
 });
 
+Providers(
+  'a campaign through sms.ru: one request for every number, each with its own text; counted per message',
+  async (ctx) => {
+    await serve(ctx, { providers: ['smsru'] });
+    for (const phone of [PHONE, '+79160000002'])
+      await ctx.svc.call('POST', '/api/v1/consents', { json: { phone, marketing: true, source: 'pos' } });
+    const created = await ctx.svc.call('POST', '/api/v1/campaigns', {
+      json: { name: 'Меню', text: '{firstName}, у нас новое меню & +20% скидка!', quietHours: false },
+    });
+    const id = created.json.campaign.id;
+    await ctx.svc.call('POST', `/api/v1/campaigns/${id}/start`);
+    let campaign;
+    for (let i = 0; i < 100; i++) {
+      campaign = (await ctx.svc.call('GET', `/api/v1/campaigns/${id}`)).json.campaign;
+      if (campaign.state === 'completed') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.is(campaign.state, 'completed');
+    assert.is(campaign.counts.sent, 2);
+    const sends = ctx.smsru.requests.filter((r) => r.path === '/sms/send');
+    assert.is(sends.length, 1, 'one request');
+    assert.equal(sends[0]!.fields['to[79161234567]'], 'Ли, у нас новое меню & +20% скидка!');
+    assert.equal(sends[0]!.fields['to[79160000002]'], 'Борис, у нас новое меню & +20% скидка!');
+    const metrics = await ctx.svc.call('GET', '/metrics', { as: null });
+    assert.match(metrics.text, /smspds_sms_sent_total\{provider="smsru",purpose="marketing"\} 2/);
+    assert.match(metrics.text, /smspds_sms_segments_total\{provider="smsru"\} 2/);
+  },
+);
+
 Providers('a listed provider without its credentials stops the start, naming the key', () => {
   assert.throws(
     () => parseConfig({ sms: { providers: ['smsru'] } }),
