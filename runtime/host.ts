@@ -16,6 +16,7 @@ import { AppError, type ErrorData } from '../machines/errors.ts';
 import type { Clock, RecordStore, Table } from './ports.ts';
 import { newId, dayOfId } from './ids.ts';
 import { ArchiveKeys, type KeyField } from './archiveKeys.ts';
+import { BoundedMap } from './boundedMap.ts';
 
 export interface TimelineEntry {
   at: string;
@@ -140,8 +141,7 @@ export class WorkflowHost {
    * Records closed lately, newest last: answers for them need no archive read, and a record is
    * readable in the moment between its close and its archive append.
    */
-  private readonly recent = new Map<string, WorkflowRecord>();
-  private static readonly RECENT_MAX = 5_000;
+  private readonly recent = new BoundedMap<string, WorkflowRecord>(5_000);
   private readonly table: Table<WorkflowRecord>;
   private readonly kinds: Map<string, WorkflowKind>;
   /** Which archive days may hold a phone, card or terminal: search skips the others. */
@@ -503,7 +503,6 @@ export class WorkflowHost {
     this.table.delete(record.id);
     this.opts.finalize?.(record);
     this.recent.set(record.id, record);
-    if (this.recent.size > WorkflowHost.RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
     this.archive(record);
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = null;

@@ -4,6 +4,7 @@
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import { AppError } from '../machines/errors.ts';
+import { BoundedMap } from './boundedMap.ts';
 
 export interface PhonePolicy {
   allowedCountries: readonly string[];
@@ -15,21 +16,19 @@ export function normalizePhone(input: unknown, policy: PhonePolicy): string {
   if (typeof input !== 'string' && typeof input !== 'number') throw new AppError('PHONE_INVALID');
   const text = String(input).trim();
   let known = normalized.get(policy);
-  if (!known) normalized.set(policy, (known = new Map()));
+  if (!known) normalized.set(policy, (known = new BoundedMap(MEMO_MAX)));
   return remember(known, text, () => parsePhone(text, policy));
 }
 
-/**
- * A memo of at most 20,000 entries (about 2 MB), the oldest dropped first; a throwing `compute`
- * is not kept. Dropping the oldest makes a working set larger than the memo miss every time, so
- * it holds a day's distinct guests of a busy chain.
- */
+/** A memo holds at most this many numbers (about 2 MB): a day's distinct guests of a busy chain. */
+const MEMO_MAX = 20_000;
+
+/** The memoised value of `key`; a throwing `compute` is not kept. */
 function remember(memo: Map<string, string>, key: string, compute: () => string): string {
   let value = memo.get(key);
   if (value === undefined) {
     value = compute();
-    if (memo.size >= 20_000) memo.delete(memo.keys().next().value!);
-    memo.set(key, value);
+    memo.set(key, value); // a BoundedMap: the oldest entry leaves when it is full
   }
   return value;
 }
@@ -61,7 +60,7 @@ export function maskPhone(e164: string): string {
 }
 
 /** Masking runs on every answer and log line; parsing a number each time is the costly part. */
-const masks = new Map<string, string>();
+const masks = new BoundedMap<string, string>(MEMO_MAX);
 
 function computeMask(e164: string): string {
   const parsed = parsePhoneNumberFromString(e164);

@@ -136,22 +136,17 @@ export class SmsChain {
         results.forEach((result, j) => {
           const i = pending[j]!;
           if (!(result instanceof Error)) {
-            out[i] = {
-              receipt: result,
-              attempts: [
-                ...out[i]!.attempts,
-                {
-                  sendNo: 1,
-                  at,
-                  provider: result.provider,
-                  outcome: 'accepted',
-                  messageId: result.messageId,
-                  segments: result.segments,
-                  cost: result.cost,
-                  status: result.status,
-                },
-              ],
-            };
+            out[i]!.receipt = result;
+            out[i]!.attempts.push({
+              sendNo: 1,
+              at,
+              provider: result.provider,
+              outcome: 'accepted',
+              messageId: result.messageId,
+              segments: result.segments,
+              cost: result.cost,
+              status: result.status,
+            });
             accepted.push(result);
             purposes.push(messages[i]!.purpose);
             return;

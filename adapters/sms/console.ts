@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
 import { maskPhone } from '../../runtime/phone.ts';
+import { BoundedMap } from '../../runtime/boundedMap.ts';
 
 export class ConsoleSmsSender implements SmsSender {
   readonly name = 'console';
@@ -19,8 +20,7 @@ export class ConsoleSmsSender implements SmsSender {
    * session's PIN, at most minutes old) gets the receipt back instead of a second message.
    * Bounded, like the part of the outbox read at start: the outbox itself keeps growing.
    */
-  private readonly sent = new Map<string, SmsReceipt>();
-  private static readonly KEEP = 10_000;
+  private readonly sent = new BoundedMap<string, SmsReceipt>(10_000);
   private static readonly TAIL_BYTES = 4 * 1024 * 1024;
   /** The outbox, opened once for appending (the process keeps it while it runs). */
   private fd: number | null = null;
@@ -55,9 +55,7 @@ export class ConsoleSmsSender implements SmsSender {
   }
 
   private remember(key: string, receipt: SmsReceipt) {
-    this.sent.delete(key);
-    this.sent.set(key, receipt);
-    if (this.sent.size > ConsoleSmsSender.KEEP) this.sent.delete(this.sent.keys().next().value!);
+    this.sent.set(key, receipt); // the receipts of the latest 10,000 messages
   }
 
   async send(message: SmsMessage): Promise<SmsReceipt> {

@@ -62,6 +62,8 @@ export class SmsruSender implements SmsSender, CallSender {
     path: string,
     params: Record<string, string | number | undefined>,
     signal: AbortSignal,
+    /** Encoded fields to append (a batch's 100 `to[…]` fields, built without an object). */
+    more = '',
   ): Promise<Answer> {
     const reply = await call(
       this.name,
@@ -69,7 +71,7 @@ export class SmsruSender implements SmsSender, CallSender {
         method: 'POST',
         url: `${this.opts.url}${path}`,
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        data: form(Object.assign({ api_id: this.opts.apiId, json: 1 }, params)),
+        data: form(Object.assign({ api_id: this.opts.apiId, json: 1 }, params)) + more,
       },
       signal,
     );
@@ -112,13 +114,11 @@ export class SmsruSender implements SmsSender, CallSender {
 
   /** Up to 100 numbers in one request, each with its own text (`to[79…]=text`). */
   async sendMany(messages: SmsMessage[], signal: AbortSignal): Promise<Array<SmsReceipt | Error>> {
-    const params: Record<string, string | number | undefined> = {
-      from: this.opts.sender,
-      test: this.opts.dryRun ? 1 : undefined,
-    };
+    const params = { from: this.opts.sender, test: this.opts.dryRun ? 1 : undefined };
     const numbers = messages.map((m) => digits(m.to));
-    messages.forEach((m, i) => (params[`to[${numbers[i]}]`] = m.text));
-    const answer = await this.post('/sms/send', params, signal);
+    let fields = '';
+    messages.forEach((m, i) => (fields += `&to%5B${numbers[i]}%5D=${encodeURIComponent(m.text)}`));
+    const answer = await this.post('/sms/send', params, signal, fields);
     const items = (typeof answer.sms === 'object' ? answer.sms : {}) as Record<string, Item>;
     const acceptedAt = new Date().toISOString();
     return messages.map((m, i) => {

@@ -112,7 +112,7 @@ Store(
         note: 'ж'.repeat(250),
       });
     }
-    await store.flush();
+    await store.settled(); // the lines are in the day file, not only in the journal
     appendFileSync(join(dir, 'archive', 'auth', '2026-11-29.jsonl'), '{"id":"torn","phone":"+79160000007"'); // a crash mid-line
     const needle = `"phone":${JSON.stringify('+79160000007')}`;
     const seen: string[] = [];

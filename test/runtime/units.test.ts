@@ -8,6 +8,7 @@ import { newId, dayOfId } from '../../runtime/ids.ts';
 import { cardImpLine } from '../../runtime/cardExport.ts';
 import { parseDate } from '../../runtime/validate.ts';
 import { form } from '../../adapters/sms/http.ts';
+import { BoundedMap } from '../../runtime/boundedMap.ts';
 import { tempDir } from '../helpers.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -166,5 +167,30 @@ Misc('a provider form body reads back as sent; empty values are left out', () =>
     'to[79161234567]': params['to[79161234567]'],
     'to[77011234567]': params['to[77011234567]'],
   });
+});
+Misc('a bounded map keeps its newest keys, oldest out first', () => {
+  const m = new BoundedMap<string, number>(3);
+  for (const k of ['a', 'b', 'c']) m.set(k, 1);
+  m.set('a', 2); // an update is not an addition: nothing leaves
+  assert.equal([...m.keys()], ['a', 'b', 'c']);
+  m.set('d', 1);
+  assert.equal([...m.keys()], ['b', 'c', 'd'], 'the oldest left');
+  m.delete('c');
+  m.set('e', 1);
+  m.set('f', 1);
+  assert.equal([...m.keys()], ['d', 'e', 'f']);
+  assert.is(m.get('d'), 1);
+  for (let i = 0; i < 50_000; i++) m.set(`k${i}`, i);
+  assert.equal(
+    [...m.entries()],
+    [
+      ['k49997', 49997],
+      ['k49998', 49998],
+      ['k49999', 49999],
+    ],
+  );
+  m.clear();
+  m.set('x', 1);
+  assert.equal([...m.keys()], ['x']);
 });
 Misc.run();
