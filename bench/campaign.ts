@@ -12,18 +12,26 @@
  * ms, as a provider across the internet does. Each is compared with the fake alone at the same
  * latency, in the same run.
  *
+ * Then, on the same data folder, a third campaign runs inside this process with a provider
+ * adapter that accepts every request at once and makes no HTTP exchange: what our side costs a
+ * message on its own (audience walk, consent, rendering, outcome lines, commits, counts).
+ *
  * The dispatch rate is timed at the provider: from the first request it received to the last,
  * so the audience walk before the first send (printed apart) and the polling interval do not
  * blur it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { JournaledStore } from '../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
 import { ConsentLedger, consentTables } from '../runtime/consents.ts';
+import pino from 'pino';
 import { FakeSmsru } from '../test/fakes/providers/smsru.ts';
+import { parseConfig } from '../runtime/config.ts';
+import { buildService, listen } from '../runtime/service.ts';
+import type { SmsMessage, SmsReceipt, SmsSender } from '../runtime/ports.ts';
 import { cpuMsOf, drive, request, rssOf, runMain, serverArgs, startService, stopChild } from './lib.ts';
 
 const { values: args } = parseArgs({
@@ -150,6 +158,93 @@ async function campaign(
   };
 }
 
+/** A provider adapter that takes every batch at once, in this process, with no HTTP exchange. */
+class InstantBatches implements SmsSender {
+  readonly name = 'smsru';
+  readonly idempotent = false;
+  readonly maxBatch = 100;
+  first = 0;
+  last = 0;
+  lastSize = 0;
+  requests = 0;
+  phones = new Set<string>();
+  private n = 0;
+  async send(message: SmsMessage): Promise<SmsReceipt> {
+    return (await this.sendMany([message]))[0] as SmsReceipt;
+  }
+  async sendMany(messages: SmsMessage[]): Promise<Array<SmsReceipt | Error>> {
+    this.last = performance.now();
+    this.first ||= this.last;
+    this.lastSize = messages.length;
+    this.requests += 1;
+    const acceptedAt = new Date().toISOString();
+    return messages.map((m) => {
+      this.phones.add(m.to);
+      return {
+        provider: this.name,
+        messageId: `m-${++this.n}`,
+        segments: m.segments,
+        cost: '1.5',
+        status: 'queued',
+        acceptedAt,
+      };
+    });
+  }
+}
+
+/** The same campaign run by the service inside this process, through `InstantBatches`. */
+async function inProcess(dir: string): Promise<Phase> {
+  const sender = new InstantBatches();
+  const config = parseConfig({
+    ...JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')),
+    dataDir: join(dir, 'data'),
+  });
+  const service = await buildService(config, {
+    logger: pino({ level: 'warn' }),
+    senders: [sender],
+    defaultMetrics: false,
+    cron: false,
+  });
+  const { server, stop } = await listen(service, '127.0.0.1', 0);
+  try {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const H = { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' };
+    const body = JSON.stringify({
+      name: 'in process',
+      text: '{firstName}, у нас новое меню!',
+      ratePerSecond: RATE,
+    });
+    const id = JSON.parse((await request(port, 'POST', '/api/v1/campaigns', H, body)).body).campaign.id;
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const started = await request(port, 'POST', `/api/v1/campaigns/${id}/start`, H, '{}');
+    if (started.status !== 200) throw new Error(started.body);
+    let c;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 50));
+      c = JSON.parse((await request(port, 'GET', `/api/v1/campaigns/${id}`, H)).body).campaign;
+      if (c.state !== 'running') break;
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const sending = (sender.last - sender.first) / 1000;
+    return {
+      label: 'in process, no HTTP',
+      alone: NaN,
+      rate: (c.counts.sent - sender.lastSize) / sending,
+      sent: c.counts.sent,
+      toFirstSend: (sender.first - t0) / 1000,
+      sending,
+      serverCpuUs: (cpu.user + cpu.system) / c.counts.sent,
+      providerCpuUs: NaN,
+      requests: sender.requests,
+      phones: sender.phones.size,
+    };
+  } finally {
+    await stop();
+  }
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'smspds-bench-campaign-'));
   const fake = await new FakeSmsru().start();
@@ -188,13 +283,17 @@ async function main() {
     const metric = (name: string) =>
       Number(new RegExp(`^smspds_${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN) / 1048576;
     await stopChild(child);
-    const n = (x: number) => Math.round(x).toLocaleString('en-US');
+    phases.push(await inProcess(dir));
+    process.stdout.write(`  in process, no HTTP: campaign done\n`);
+    const n = (x: number) => (Number.isNaN(x) ? '—' : Math.round(x).toLocaleString('en-US'));
+    const pct = (x: number) => (Number.isNaN(x) ? '—' : `${(x * 100).toFixed(1)} %`);
+    const us = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(1));
     process.stdout.write(
       `\n${'provider'.padEnd(30)}${'alone msg/s'.padStart(13)}${'campaign msg/s'.padStart(16)}${'ratio'.padStart(8)}${'first send s'.padStart(14)}${'server µs/msg'.padStart(15)}${'fake µs/msg'.padStart(13)}\n` +
         phases
           .map(
             (p) =>
-              `${p.label.padEnd(30)}${n(p.alone).padStart(13)}${n(p.rate).padStart(16)}${`${((p.rate / p.alone) * 100).toFixed(1)} %`.padStart(8)}${p.toFirstSend.toFixed(2).padStart(14)}${p.serverCpuUs.toFixed(1).padStart(15)}${p.providerCpuUs.toFixed(1).padStart(13)}\n`,
+              `${p.label.padEnd(30)}${n(p.alone).padStart(13)}${n(p.rate).padStart(16)}${pct(p.rate / p.alone).padStart(8)}${p.toFirstSend.toFixed(2).padStart(14)}${us(p.serverCpuUs).padStart(15)}${us(p.providerCpuUs).padStart(13)}\n`,
           )
           .join('') +
         `\n` +
@@ -206,7 +305,8 @@ async function main() {
           .join('') +
         `server RSS: peak ${n(mem.peak)} MB (target < 250 MB), before the first start ${n(idle)} MB, at end ${n(mem.rss)} MB; ` +
         `JS heap in use ${n(metric('nodejs_heap_size_used_bytes'))} MB of ${n(metric('nodejs_heap_size_total_bytes'))} MB\n` +
-        `(the fake's µs/msg include this script's polling; the ratio is campaign ÷ provider alone, timed at the provider)\n`,
+        `(the fake's µs/msg include this script's polling; the ratio is campaign ÷ provider alone, timed at the provider;\n` +
+        ` the in-process row is the service in this process on the same data, its CPU over that campaign: our side without HTTP)\n`,
     );
   } finally {
     await fake.stop();
