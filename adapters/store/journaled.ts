@@ -93,6 +93,8 @@ export class JournaledStore implements RecordStore {
   private pending = new Map<string, Set<string>>();
   private pendingLines: string[] = [];
   private pendingArchive = new Map<string, string[]>();
+  /** Archive keys (`kind/day`) whose committed lines are being copied to their day file now. */
+  private copying = new Set<string>();
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private seq = 0;
   private journal!: FileHandle;
@@ -270,6 +272,10 @@ export class JournaledStore implements RecordStore {
    * every line.
    */
   async scanArchive<T>(kind: string, day: string, visit: (entry: T) => void, needle?: string): Promise<void> {
+    // Lines acknowledged but not yet copied from the journal to this day file: wait for them, so
+    // a read made after an answer sees what the answer reported.
+    const key = `${kind}/${day}`;
+    if (this.copying.has(key) || this.pendingArchive.has(key)) await this.settled().catch(() => undefined);
     const path = this.archivePath(kind, day);
     if (!existsSync(path)) return;
     const wanted = needle === undefined ? undefined : Buffer.from(needle);
@@ -381,10 +387,12 @@ export class JournaledStore implements RecordStore {
       this.options.onCommit?.(performance.now() - started);
       // Durable now: the journal holds the archive lines too. Their day files are written
       // before the next commit, and a flush() made meanwhile waits for that commit.
+      this.copying = new Set(archive.keys());
       waiters.forEach((w) => w.resolve());
       for (const [key, entries] of archive) {
         await this.appendArchive(key, entries.join('\n') + '\n');
       }
+      this.copying.clear();
       if (this.journalBytes > this.compactBytes) await this.compact();
     } catch (err) {
       this.failure = err as Error;
@@ -395,6 +403,7 @@ export class JournaledStore implements RecordStore {
       return;
     } finally {
       this.writing = false;
+      this.copying.clear();
     }
     if (this.hasPending || this.waiters.length) this.schedule();
   }
