@@ -107,6 +107,25 @@ interface Phase {
   phones: number;
 }
 
+const ADMIN_JSON = { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' };
+
+/** A campaign to every consenting holder, with a personalised text; its id. */
+async function createCampaign(port: number, name: string): Promise<string> {
+  const body = JSON.stringify({ name, text: '{firstName}, у нас новое меню!', ratePerSecond: RATE });
+  return JSON.parse((await request(port, 'POST', '/api/v1/campaigns', ADMIN_JSON, body)).body).campaign.id;
+}
+
+/** Start a campaign and poll its record every `pollMs` until its run no longer runs; that record. */
+async function runToEnd(port: number, id: string, pollMs: number) {
+  const started = await request(port, 'POST', `/api/v1/campaigns/${id}/start`, ADMIN_JSON, '{}');
+  if (started.status !== 200) throw new Error(started.body);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    const c = JSON.parse((await request(port, 'GET', `/api/v1/campaigns/${id}`, ADMIN_JSON)).body).campaign;
+    if (c.state !== 'running') return c;
+  }
+}
+
 /** One campaign to every holder through the service; timed at the provider. */
 async function campaign(
   svcPort: number,
@@ -115,27 +134,12 @@ async function campaign(
   label: string,
   alone: number,
 ): Promise<Phase> {
-  const H = { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' };
-  const created = await request(
-    svcPort,
-    'POST',
-    '/api/v1/campaigns',
-    H,
-    JSON.stringify({ name: label, text: '{firstName}, у нас новое меню!', ratePerSecond: RATE }),
-  );
-  const id = JSON.parse(created.body).campaign.id;
+  const id = await createCampaign(svcPort, label);
   fake.requests.length = 0;
   const t0 = performance.now();
   const serverCpu0 = cpuMsOf(pid);
   const benchCpu0 = process.cpuUsage();
-  const started = await request(svcPort, 'POST', `/api/v1/campaigns/${id}/start`, H, '{}');
-  if (started.status !== 200) throw new Error(started.body);
-  let c;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 200));
-    c = JSON.parse((await request(svcPort, 'GET', `/api/v1/campaigns/${id}`, H)).body).campaign;
-    if (c.state !== 'running') break;
-  }
+  const c = await runToEnd(svcPort, id, 200);
   const serverCpuMs = cpuMsOf(pid) - serverCpu0;
   const benchCpu = process.cpuUsage(benchCpu0);
   // Timed at the provider: the messages of every request but the last, over the time from the
@@ -209,23 +213,10 @@ async function inProcess(dir: string): Promise<Phase> {
   try {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    const H = { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' };
-    const body = JSON.stringify({
-      name: 'in process',
-      text: '{firstName}, у нас новое меню!',
-      ratePerSecond: RATE,
-    });
-    const id = JSON.parse((await request(port, 'POST', '/api/v1/campaigns', H, body)).body).campaign.id;
+    const id = await createCampaign(port, 'in process');
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const started = await request(port, 'POST', `/api/v1/campaigns/${id}/start`, H, '{}');
-    if (started.status !== 200) throw new Error(started.body);
-    let c;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 50));
-      c = JSON.parse((await request(port, 'GET', `/api/v1/campaigns/${id}`, H)).body).campaign;
-      if (c.state !== 'running') break;
-    }
+    const c = await runToEnd(port, id, 50);
     const cpu = process.cpuUsage(cpu0);
     const sending = (sender.last - sender.first) / 1000;
     return {
