@@ -56,7 +56,7 @@ export async function startService(
   args: string[],
   dir: string,
   port: number,
-  /** Wait for this text in the output too (the service runs at log level info then). */
+  /** Wait for this text in the output too. */
   until?: string,
 ): Promise<ChildProcess> {
   const { child } = await startChild(
@@ -66,7 +66,9 @@ export async function startService(
       SMSPDS_DATA_DIR: join(dir, 'data'),
       SMSPDS_PORT: String(port),
       SMSPDS_HOST: '127.0.0.1',
-      LOG_LEVEL: until ? 'info' : 'warn',
+      // The default level of `npm start`, in every phase: a phase logging more than another
+      // would pay for its log lines in the ratio between them.
+      LOG_LEVEL: 'info',
     },
     (o) => o.includes('listening on') && (!until || o.includes(until)),
   );
@@ -87,15 +89,21 @@ export async function startChild(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  const check = (d: Buffer) => {
+    out += d;
+    if (ready(out)) started();
+  };
+  const keep = (d: Buffer) => (out += d);
+  let started = () => {};
   await new Promise<void>((ok, fail) => {
-    const check = (d: Buffer) => {
-      out += d;
-      if (ready(out)) ok();
-    };
+    started = ok;
     child.stdout!.on('data', check);
-    child.stderr!.on('data', (d) => (out += d));
+    child.stderr!.on('data', keep);
     child.once('exit', (code) => fail(new Error(`child exited (${code}): ${out}`)));
   });
+  // From here the output is read and dropped: the phase's log lines are not kept or searched.
+  child.stdout!.off('data', check);
+  child.stderr!.off('data', keep);
   child.stdout!.resume();
   child.stderr!.resume();
   child.removeAllListeners('exit');
