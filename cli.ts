@@ -278,7 +278,13 @@ interface CampaignView {
   counts: Record<string, number>;
   skippedReasons: Record<string, number>;
   cost: { actual: string };
-  runs: Array<{ id: string; state: string; counts: Record<string, number> }>;
+  runs: Array<{
+    id: string;
+    state: string;
+    counts: Record<string, number>;
+    awaitingRetry?: number;
+    error?: { code: string; extra?: { reason?: string } } | null;
+  }>;
 }
 
 const line = (c: CampaignView) =>
@@ -338,6 +344,11 @@ campaign.command('show <id>').action(async (id: string) => {
     process.stdout.write(
       `  run ${r.id}  ${r.state.padEnd(9)} total ${k.total}, sent ${k.sent}, delivered ${k.delivered}, failed ${k.failed}, skipped ${k.skipped}, unknown ${k.unknown}, queued ${k.queued}\n`,
     );
+    if (r.error) process.stdout.write(`      why: ${r.error.extra?.reason ?? r.error.code}\n`);
+    if (r.awaitingRetry)
+      process.stdout.write(
+        `      ${r.awaitingRetry} of the queued were refused with their request: sent first on resume\n`,
+      );
   }
   const reasons = Object.entries(c.skippedReasons)
     .map(([k, v]) => `${k} ${v}`)

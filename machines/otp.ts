@@ -23,9 +23,12 @@ export interface SmsAttempt {
   segments: number;
   cost: string | null;
   status: string;
-  error?: { code: string; text: string };
+  /** `kind`: permanent (this phone), account (ours), transient (try again). */
+  error?: { code: string; text: string; kind?: 'permanent' | 'account' | 'transient' };
   /** A retried send whose first try may have reached the guest. */
   duplicatePossible?: boolean;
+  /** A failed try the provider may have sent all the same (no answer, a cut connection). */
+  mayHaveSent?: boolean;
 }
 
 /** What a PIN-sending effect hands back: the keyed hash, never the PIN. */

@@ -10,6 +10,14 @@
  * is reconciled through the provider where it can tell (smsc finds a message by our id),
  * otherwise marked `unknown` and reported — never sent again blindly. Counts change in the same
  * commit as the outcomes they count.
+ *
+ * A campaign message is sent at most once. A request the provider may have taken without
+ * answering (no answer before the deadline, a cut connection) is not tried again, at that
+ * provider or the next: its recipients are `unknown`. A request the provider refused as a whole
+ * (a spent balance, a blocked account, a provider that cannot be reached) sent nothing: its
+ * recipients go back to `queued`, on the run's retry list, and the run pauses; `resume` sends
+ * to them first. Taking a recipient from that list widens the batch's in-flight row the way the
+ * cursor does, in the same commit.
  */
 import { z } from 'zod';
 import { fromPromise } from 'xstate';
@@ -100,7 +108,15 @@ export interface BatchInFlight {
   runId: string;
   from: number;
   to: number;
+  /** Positions before `from` taken again from the run's retry list, in flight as well. */
+  again?: number[];
   at: string;
+}
+
+/** Plan positions whose request the provider refused as a whole: sent nothing, to be sent again. */
+interface RetryList {
+  runId: string;
+  positions: number[];
 }
 
 /** When a run's delivery statuses are next asked for; one row per run with messages out. */
@@ -115,7 +131,14 @@ interface DeliverySweep {
  * `recipients` holds only per-recipient `sending` rows written by earlier versions; a restart
  * reconciles and removes them. Batches in flight are rows of `campaignBatches`.
  */
-export const campaignTables = ['campaigns', 'recipients', 'runCounts', 'campaignBatches', 'campaignSweeps'];
+export const campaignTables = [
+  'campaigns',
+  'recipients',
+  'runCounts',
+  'campaignBatches',
+  'campaignSweeps',
+  'campaignRetries',
+];
 
 /**
  * A request whose every message the provider refused (a spent balance, a blocked account, an
@@ -224,6 +247,7 @@ export class CampaignService {
   private readonly counts: Table<RunCounts>;
   private readonly batches: Table<BatchInFlight>;
   private readonly sweeps: Table<DeliverySweep>;
+  private readonly retries: Table<RetryList>;
   private sweeping = false;
   /**
    * Each live run's plan (phone and card, in order), kept compact: two arrays of strings, not a
@@ -243,6 +267,7 @@ export class CampaignService {
     this.counts = deps.store.table<RunCounts>('runCounts');
     this.batches = deps.store.table<BatchInFlight>('campaignBatches');
     this.sweeps = deps.store.table<DeliverySweep>('campaignSweeps');
+    this.retries = deps.store.table<RetryList>('campaignRetries');
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
@@ -393,6 +418,11 @@ export class CampaignService {
 
   runCounts(runId: string): RunCounts {
     return this.counts.get(runId) ?? emptyCounts(runId);
+  }
+
+  /** Recipients of a run refused with their whole request, waiting for the resume. */
+  awaitingRetry(runId: string): number {
+    return this.retries.get(runId)?.positions.length ?? 0;
   }
 
   // ---- estimate and start ----------------------------------------------------------------------
@@ -603,19 +633,25 @@ export class CampaignService {
    * needs no row of its own (the batch's row covers it); a final outcome is a line of the
    * run's append-only file.
    */
-  private move(r: Recipient, to: RecipientStatus, extra: Partial<Recipient> = {}): Recipient {
+  private move(
+    r: Recipient,
+    to: RecipientStatus,
+    extra: Partial<Recipient> = {},
+    /** False for a recipient taken again from the retry list: the cursor passed it already. */
+    fromPlan = true,
+  ): Recipient {
     let c = this.counts.get(r.runId);
     if (!c) this.counts.put(r.runId, (c = emptyCounts(r.runId)));
     c[r.status as 'queued'] -= 1;
     c[to as 'queued'] += 1;
-    if (r.status === 'queued') c.cursor += 1;
+    if (r.status === 'queued' && fromPlan) c.cursor += 1;
     if (to === 'skipped' && extra.reason)
       c.skippedReasons[extra.reason] = (c.skippedReasons[extra.reason] ?? 0) + 1;
     if (to === 'sent' && extra.segments) c.segments += extra.segments;
     if (to === 'sent' && extra.cost) c.cost += Math.round(Number(extra.cost) * 10_000);
     this.counts.put(r.runId, c);
-    if (to === 'sending') {
-      r.status = to;
+    if (to === 'sending' || to === 'queued') {
+      r.status = to; // no line: the batch's row covers `sending`, the retry list `queued`
       return r;
     }
     // Built field by field: `{ ...r, ...extra }` takes V8's slow path here, 4 µs a recipient.
@@ -668,13 +704,24 @@ export class CampaignService {
     await this.reconcile(runId);
     const plan = await this.plan(runId);
     const counts = this.runCounts(runId);
-    if (counts.cursor >= plan.phones.length) return { done: true, waitUntil: null };
+    /** Positions whose request was refused as a whole: they go first. */
+    const again = [...(this.retries.get(runId)?.positions ?? [])];
+    const finished = () => counts.cursor >= plan.phones.length && again.length === 0;
+    if (finished()) return { done: true, waitUntil: null };
     const started = this.now();
     const window = sendWindow(started, def.timezone, def.quietHours, def.weekdaysOnly);
     if (!window.open) return { done: false, waitUntil: window.opensAt, reason: 'quietHours' };
     const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(def.ratePerSecond)));
     const perDay = this.campaignSmsPerDay();
     const from = counts.cursor;
+    /** Positions of the retry list in flight in this batch (before `from`). */
+    const againInFlight = new Set<number>();
+    const keepRetries = () => {
+      if (again.length) this.retries.put(runId, { runId, positions: [...again] });
+      else this.retries.delete(runId);
+    };
+    /** SMS of the day's budget spent on requests refused as a whole: given back. */
+    let refunds = 0;
     let taken = 0;
     /** Set when the provider refused a whole request: no further request leaves in this batch. */
     let halt: ErrorData | null = null;
@@ -686,10 +733,33 @@ export class CampaignService {
       const view = this.host.peek(runId)?.view;
       return this.stopping || halt !== null || Boolean(view?.pauseRequested || view?.cancelRequested);
     };
-    /** The next `n` recipients to send to, marked `sending` (skipping those who opted out). */
-    const take = (n: number): Recipient[] => {
+    /**
+     * The next `n` recipients to send to, marked `sending` (skipping those who opted out): the
+     * retry list first, then the plan from the cursor. Each with its plan position.
+     */
+    const take = (n: number) => {
       const group: Recipient[] = [];
-      if (stopAsked()) return group;
+      const positions: number[] = [];
+      if (stopAsked()) return { group, positions };
+      let retried = false;
+      while (group.length < n && taken < size && again.length > 0) {
+        const i = again[0]!;
+        const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
+        if (!this.deps.consents.get(r.phone)?.marketing) {
+          again.shift();
+          retried = true;
+          this.move(r, 'skipped', { reason: 'optedOut' }, false);
+          continue;
+        }
+        if (this.deps.limits.smsBudgetWait(perDay) > 0) break;
+        again.shift();
+        retried = true;
+        this.deps.limits.spendSms(perDay);
+        group.push(this.move(r, 'sending', {}, false));
+        positions.push(i);
+        againInFlight.add(i);
+        taken += 1;
+      }
       while (group.length < n && taken < size && counts.cursor < plan.phones.length) {
         const i = counts.cursor;
         const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
@@ -701,10 +771,16 @@ export class CampaignService {
         if (this.deps.limits.smsBudgetWait(perDay) > 0) break;
         this.deps.limits.spendSms(perDay);
         group.push(this.move(r, 'sending'));
+        positions.push(i);
         taken += 1;
       }
-      if (group.length > 0) this.batches.put(runId, { runId, from, to: counts.cursor, at: this.iso() });
-      return group;
+      if (group.length > 0) {
+        const row: BatchInFlight = { runId, from, to: counts.cursor, at: this.iso() };
+        if (againInFlight.size) row.again = [...againInFlight];
+        this.batches.put(runId, row);
+      }
+      if (retried) keepRetries(); // in the same commit as the row that now covers them
+      return { group, positions };
     };
     const only = this.providersOf(def);
     const render = compileText(def.text);
@@ -721,7 +797,10 @@ export class CampaignService {
         segments: countSegments(text).segments,
       };
     };
-    const settle = (r: Recipient, receipt: SmsReceipt | null, attempts: SmsAttempt[]) => {
+    type Outcome = { receipt: SmsReceipt | null; attempts: SmsAttempt[] };
+    /** One recipient's outcome; `refused`: the provider refused their whole request. */
+    const settle = (r: Recipient, position: number, { receipt, attempts }: Outcome, refused: boolean) => {
+      againInFlight.delete(position);
       if (receipt) {
         this.move(r, 'sent', {
           provider: receipt.provider,
@@ -734,8 +813,24 @@ export class CampaignService {
         }
         return;
       }
-      const last = attempts.at(-1)?.error;
-      this.move(r, 'failed', { reason: last ? `${last.code}: ${last.text}`.slice(0, 200) : 'SMS_FAILED' });
+      const last = attempts.at(-1);
+      const why = last?.error
+        ? `${last.provider} ${last.error.code}: ${last.error.text}`.slice(0, 200)
+        : null;
+      if (attempts.some((a) => a.mayHaveSent)) {
+        // The provider may have taken it without answering: reported, never sent again.
+        this.move(r, 'unknown', { reason: `${why ?? 'no answer'}; may have been sent, not sent again` });
+        return;
+      }
+      if (refused && !attempts.some((a) => a.error?.kind === 'permanent')) {
+        // Refused with the whole request: nothing left. Back in the queue, for the resume.
+        this.move(r, 'queued', {}, false);
+        again.push(position);
+        keepRetries();
+        refunds += 1;
+        return;
+      }
+      this.move(r, 'failed', { reason: why ?? 'SMS_FAILED' });
     };
     // Multi-recipient requests take up to `per` numbers, each with its own text, 4 at a time;
     // otherwise a dozen senders take a few messages each.
@@ -743,21 +838,21 @@ export class CampaignService {
     const [senders, groupSize] = per > 1 ? [4, per] : [SEND_CONCURRENCY, 8];
     /** The next group, marked `sending`, on disk and rendered: ready to leave at once. */
     const ready = async () => {
-      const group = take(groupSize);
+      const { group, positions } = take(groupSize);
       if (group.length === 0) return null;
       await this.deps.store.flush(); // `sending` is on disk before these SMS leave
       const messages: SmsMessage[] = [];
       for (const r of group) messages.push(await message(r));
-      return { group, messages };
+      return { group, positions, messages };
     };
-    type Outcome = { receipt: SmsReceipt | null; attempts: SmsAttempt[] };
+    const once = { atMostOnce: true };
     /** One request of `per` numbers, or the group's messages one request each. */
     const request = async (messages: SmsMessage[]): Promise<Outcome[]> => {
-      if (per > 1) return this.deps.chain.sendMany(messages, only);
+      if (per > 1) return this.deps.chain.sendMany(messages, only, once);
       const out: Outcome[] = [];
       for (const m of messages) {
         try {
-          out.push(await this.deps.chain.send(m, 1, only));
+          out.push(await this.deps.chain.send(m, 1, only, once));
         } catch (err) {
           out.push({ receipt: null, attempts: (err as { attempts?: SmsAttempt[] }).attempts ?? [] });
         }
@@ -776,13 +871,20 @@ export class CampaignService {
           const results = await out;
           const following = await next;
           out = following ? request(following.messages) : null;
-          current.group.forEach((r, j) => settle(r, results[j]!.receipt, results[j]!.attempts));
-          if (results.every((o) => !o.receipt)) halt ??= haltFor(results);
+          // Refused as a whole: no number taken, and not because of the numbers themselves.
+          const refused =
+            results.every((o) => !o.receipt) &&
+            results.some((o) => !o.attempts.some((a) => a.error?.kind === 'permanent'));
+          const { positions } = current;
+          current.group.forEach((r, j) => settle(r, positions[j]!, results[j]!, refused));
+          if (refused) halt ??= haltFor(results);
           current = following;
         }
       }),
     );
-    this.batches.delete(runId); // every position has its outcome line, in this same commit
+    // Every position has its outcome line or waits in the retry list, in this same commit.
+    this.batches.delete(runId);
+    this.deps.limits.refundSms(refunds);
     await this.deps.store.flush();
     const halted = halt as ErrorData | null; // set by the senders above
     if (halted) {
@@ -792,7 +894,7 @@ export class CampaignService {
       );
       return { done: false, waitUntil: null, halt: halted };
     }
-    if (counts.cursor >= plan.phones.length) return { done: true, waitUntil: null };
+    if (finished()) return { done: true, waitUntil: null };
     const wait = this.deps.limits.smsBudgetWait(perDay);
     if (wait > 0) return { done: false, waitUntil: this.now() + wait * 1000, reason: 'dailyBudget' };
     // Throttle: a batch of `ratePerSecond` messages takes at least a second.
@@ -844,6 +946,9 @@ export class CampaignService {
     const plan = await this.plan(b.runId);
     const open = new Map<string, string>();
     for (let i = b.from; i < b.to; i++) open.set(plan.phones[i]!, plan.cards[i]!);
+    for (const i of b.again ?? []) open.set(plan.phones[i]!, plan.cards[i]!);
+    // Refused with their whole request: back in the queue, not caught sending.
+    for (const i of this.retries.get(b.runId)?.positions ?? []) open.delete(plan.phones[i]!);
     await this.deps.store.scanArchive<Recipient>('recipients', b.runId, (r) => {
       if (r.status !== 'sending' && r.status !== 'queued') open.delete(r.phone);
     });

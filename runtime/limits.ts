@@ -93,6 +93,15 @@ export class RateLimits {
     this.windows.put(`sms:${day}`, { day, count: this.dayCount(now) + 1 });
   }
 
+  /** Give back `n` SMS of today's budget: spent on messages a provider refused, which never left. */
+  refundSms(n: number): void {
+    if (n <= 0) return;
+    const now = this.clock.now();
+    const day = this.dayOf(now);
+    const count = this.dayCount(now);
+    if (count > 0) this.windows.put(`sms:${day}`, { day, count: Math.max(0, count - n) });
+  }
+
   private dayCount(now: number): number {
     return (this.windows.get(`sms:${this.dayOf(now)}`) as DayCount | undefined)?.count ?? 0;
   }

@@ -4,12 +4,18 @@
  * failure goes straight to the next provider; a permanent failure (this phone cannot get it)
  * stops. A provider that keeps failing is skipped for a cool-off period (and still tried last
  * when every other provider failed). Every try is returned as an attempt for the record.
+ *
+ * A message sent at most once (`atMostOnce`: campaign news) is never tried again after a
+ * failure that may have sent it (no answer before the deadline, a cut connection): not at a
+ * provider that does not deduplicate, and not at the next provider. Its attempt says
+ * `mayHaveSent`, and the caller reports it as unknown. A PIN is tried again (a guest waits at
+ * the till), and its receipt says `duplicatePossible`.
  */
 import type { Logger } from 'pino';
 import { AppError } from '../machines/errors.ts';
 import type { SmsAttempt } from '../machines/otp.ts';
 import type { Clock, SmsMessage, SmsReceipt, SmsSender } from './ports.ts';
-import { failureKind } from './smsFailure.ts';
+import { failureKind, mayHaveSent } from './smsFailure.ts';
 import { maskPhone } from './phone.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -25,6 +31,11 @@ export interface ChainOptions {
   /** Waits between tries at one provider (the last value repeats). */
   backoffMs?: number[];
   sleep?: (ms: number) => Promise<void>;
+}
+
+export interface SendOptions {
+  /** Never try again after a failure that may have sent the message (see above). */
+  atMostOnce?: boolean;
 }
 
 interface Health {
@@ -85,24 +96,27 @@ export class SmsChain {
   async sendMany(
     messages: SmsMessage[],
     only?: SmsSender[],
+    options: SendOptions = {},
   ): Promise<Array<{ receipt: SmsReceipt | null; attempts: SmsAttempt[] }>> {
     const out = messages.map(() => ({ receipt: null as SmsReceipt | null, attempts: [] as SmsAttempt[] }));
     let pending = messages.map((_, i) => i);
     const backoff = this.opts.backoffMs ?? [300, 1000];
+    /** Messages that may have left: never tried again when sent at most once. */
+    const settled = (i: number) => options.atMostOnce && out[i]!.attempts.some((a) => a.mayHaveSent);
     for (const sender of only ?? this.order()) {
       if (pending.length === 0) break;
       if (!sender.sendMany) {
         await Promise.all(
           pending.map(async (i) => {
             try {
-              const r = await this.send(messages[i]!, 1, [sender]);
+              const r = await this.send(messages[i]!, 1, [sender], options);
               out[i] = { receipt: r.receipt, attempts: [...out[i]!.attempts, ...r.attempts] };
             } catch (err) {
               out[i]!.attempts.push(...((err as { attempts?: SmsAttempt[] }).attempts ?? []));
             }
           }),
         );
-        pending = pending.filter((i) => !out[i]!.receipt);
+        pending = pending.filter((i) => !out[i]!.receipt && !settled(i));
         continue;
       }
       for (let tryNo = 0; tryNo <= this.opts.retries && pending.length; tryNo++) {
@@ -115,18 +129,22 @@ export class SmsChain {
           this.record(sender.name, true);
         } catch (err) {
           const kind = failureKind(err);
-          const e = err as AppError;
-          const code = String(e.extra?.providerCode ?? e.code ?? 'ERROR');
           for (const i of pending)
-            out[i]!.attempts.push(
-              this.failedAttempt(sender.name, at, messages[i]!, code, `${kind}: ${e.message}`),
-            );
+            out[i]!.attempts.push(this.failedAttempt(sender.name, at, messages[i]!, err));
           this.opts.metrics?.smsFailed(sender.name, kind);
           this.opts.logger.warn(
-            { provider: sender.name, kind, providerCode: code, messages: group.length },
+            {
+              provider: sender.name,
+              kind,
+              providerCode: this.codeOf(err),
+              messages: group.length,
+              ...(mayHaveSent(err) ? { mayHaveSent: true } : {}),
+            },
             'sms batch failed',
           );
           if (kind !== 'permanent') this.record(sender.name, false);
+          // A provider that deduplicates takes the same request again; nobody else may.
+          if (mayHaveSent(err) && options.atMostOnce && !sender.idempotent) pending = [];
           if (kind === 'transient') continue;
           break;
         }
@@ -151,37 +169,37 @@ export class SmsChain {
             purposes.push(messages[i]!.purpose);
             return;
           }
-          const e = result as AppError;
-          const kind = failureKind(e);
-          out[i]!.attempts.push(
-            this.failedAttempt(
-              sender.name,
-              at,
-              messages[i]!,
-              String(e.extra?.providerCode ?? e.code),
-              `${kind}: ${e.message}`,
-            ),
-          );
+          const kind = failureKind(result);
+          out[i]!.attempts.push(this.failedAttempt(sender.name, at, messages[i]!, result));
           this.opts.metrics?.smsFailed(sender.name, kind);
-          if (kind !== 'permanent') next.push(i); // another provider may take this number
+          // Another provider may take this number, unless this one may have sent it.
+          if (kind !== 'permanent' && !settled(i)) next.push(i);
         });
         if (accepted.length) this.opts.metrics?.smsSentMany(accepted, purposes);
         pending = next;
         break;
       }
+      // What may have left at a provider that deduplicates goes to no other provider.
+      pending = pending.filter((i) => !settled(i));
     }
     return out;
   }
 
+  private codeOf(err: unknown): string {
+    const e = err as AppError;
+    return String(e.extra?.providerCode ?? e.code ?? 'ERROR');
+  }
+
+  /** A failed try as the record shows it: the provider's code, the kind, whether it may have sent. */
   private failedAttempt(
     provider: string,
     at: string,
     message: SmsMessage,
-    code: string,
-    text: string,
+    err: unknown,
+    sendNo = 1,
   ): SmsAttempt {
     return {
-      sendNo: 1,
+      sendNo,
       at,
       provider,
       outcome: 'failed',
@@ -189,7 +207,12 @@ export class SmsChain {
       segments: message.segments,
       cost: null,
       status: 'failed',
-      error: { code, text },
+      error: {
+        code: this.codeOf(err),
+        text: `${failureKind(err)}: ${(err as Error).message}`,
+        kind: failureKind(err),
+      },
+      ...(mayHaveSent(err) ? { mayHaveSent: true } : {}),
     };
   }
 
@@ -198,11 +221,14 @@ export class SmsChain {
     message: SmsMessage,
     sendNo: number,
     only?: SmsSender[],
+    options: SendOptions = {},
   ): Promise<{ receipt: SmsReceipt; attempts: SmsAttempt[] }> {
     const attempts: SmsAttempt[] = [];
     const backoff = this.opts.backoffMs ?? [300, 1000];
-    let mayHaveSent = false;
+    let maySendTwice = false;
     let stop = false;
+    /** A try that may have sent it: no failover to another provider. */
+    let onlyHere = false;
     for (const sender of only ?? this.order()) {
       for (let tryNo = 0; tryNo <= this.opts.retries && !stop; tryNo++) {
         if (tryNo > 0) await this.sleep(backoff[Math.min(tryNo - 1, backoff.length - 1)]!);
@@ -218,7 +244,7 @@ export class SmsChain {
             segments: receipt.segments,
             cost: receipt.cost,
             status: receipt.status,
-            ...(mayHaveSent ? { duplicatePossible: true } : {}),
+            ...(maySendTwice ? { duplicatePossible: true } : {}),
           };
           attempts.push(attempt);
           this.record(sender.name, true);
@@ -226,38 +252,33 @@ export class SmsChain {
           return { receipt, attempts };
         } catch (err) {
           const kind = failureKind(err);
-          const e = err as AppError;
-          const code = String(e.extra?.providerCode ?? e.code ?? 'ERROR');
-          // A timeout at a provider that does not deduplicate may still have sent the message.
-          if (code === 'TIMEOUT' && !sender.idempotent) mayHaveSent = true;
-          attempts.push({
-            sendNo,
-            at,
-            provider: sender.name,
-            outcome: 'failed',
-            messageId: null,
-            segments: message.segments,
-            cost: null,
-            status: 'failed',
-            error: { code, text: `${kind}: ${e.message}` },
-          });
+          const uncertain = mayHaveSent(err);
+          // A provider that does not deduplicate may have sent it: a new try may send it twice.
+          if (uncertain && !sender.idempotent) maySendTwice = true;
+          attempts.push(this.failedAttempt(sender.name, at, message, err, sendNo));
           this.opts.metrics?.smsFailed(sender.name, kind);
           this.opts.logger.warn(
             {
               provider: sender.name,
               kind,
-              providerCode: code,
+              providerCode: this.codeOf(err),
               phone: maskPhone(message.to),
               templateId: message.templateId,
+              ...(uncertain ? { mayHaveSent: true } : {}),
             },
             'sms attempt failed',
           );
           if (kind !== 'permanent') this.record(sender.name, false);
           if (kind === 'permanent') stop = true;
+          if (options.atMostOnce && uncertain) {
+            // Sent at most once: only the same provider, where it deduplicates, may take it again.
+            onlyHere = true;
+            if (!sender.idempotent) stop = true;
+          }
           if (kind !== 'transient') break;
         }
       }
-      if (stop) break;
+      if (stop || onlyHere) break;
     }
     throw Object.assign(new AppError('SMS_FAILED', { attempts: attempts.length }), { attempts });
   }

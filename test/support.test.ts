@@ -161,7 +161,10 @@ if (!existsSync(CHROMIUM)) {
     await page.click('#tabs button[data-tab=campaigns]');
     await page.click(`#campaign-list tr[data-campaign="${id}"]`);
     await page.waitForSelector('#campaign-halt');
-    assert.match((await page.textContent('#campaign-halt'))!, /провайдер не принял.*FAKE_DOWN/);
+    assert.match(
+      (await page.textContent('#campaign-halt'))!,
+      /провайдер не принял.*FAKE_DOWN.*1 ждут повтора/,
+    );
     await page.screenshot({ path: resolve(ARTIFACTS, 'support-campaign-halted.png') });
   });
 }

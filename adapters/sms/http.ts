@@ -5,7 +5,7 @@
  * transient SMS failures.
  */
 import axios, { type AxiosRequestConfig } from 'axios';
-import { smsFailure } from '../../runtime/smsFailure.ts';
+import { networkUncertain, smsFailure, statusUncertain } from '../../runtime/smsFailure.ts';
 
 const client = axios.create({
   validateStatus: () => true,
@@ -31,11 +31,14 @@ export async function call(
   } catch (err) {
     const e = err as { code?: string; message?: string; name?: string };
     const aborted = signal.aborted || e.code === 'ERR_CANCELED' || e.name === 'CanceledError';
+    const code = aborted ? 'TIMEOUT' : (e.code ?? 'NETWORK');
     throw smsFailure(
       'transient',
       provider,
-      aborted ? 'TIMEOUT' : (e.code ?? 'NETWORK'),
+      code,
       aborted ? 'no answer before the deadline' : String(e.message),
+      // Without an answer the request may have arrived: only a connection never made is sure.
+      aborted || networkUncertain(code),
     );
   }
 }
@@ -58,7 +61,13 @@ export function form(params: Record<string, string | number | undefined>): strin
 /** Parse a JSON answer; anything else is an error the adapter cannot classify. */
 export function json<T>(provider: string, reply: RawReply): T {
   if (reply.status >= 500)
-    throw smsFailure('transient', provider, `HTTP_${reply.status}`, reply.text.slice(0, 200));
+    throw smsFailure(
+      'transient',
+      provider,
+      `HTTP_${reply.status}`,
+      reply.text.slice(0, 200),
+      statusUncertain(reply.status),
+    );
   try {
     return JSON.parse(reply.text) as T;
   } catch {
@@ -67,6 +76,7 @@ export function json<T>(provider: string, reply: RawReply): T {
       provider,
       `HTTP_${reply.status}`,
       `unreadable answer: ${reply.text.slice(0, 200)}`,
+      statusUncertain(reply.status),
     );
   }
 }

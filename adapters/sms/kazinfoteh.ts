@@ -5,7 +5,7 @@
  * run does not call it at all.
  */
 import type { DeliveryStatus, SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
-import { smsFailure } from '../../runtime/smsFailure.ts';
+import { smsFailure, statusUncertain } from '../../runtime/smsFailure.ts';
 import { call, digits, json } from './http.ts';
 
 export interface KazinfotehOptions {
@@ -118,7 +118,13 @@ export class KazinfotehSender implements SmsSender {
       );
     }
     if (answer.message_id === undefined || answer.status === 'undelivered') {
-      throw smsFailure('account', this.name, 'NO_ID', `unexpected answer: ${reply.text.slice(0, 200)}`);
+      throw smsFailure(
+        'account',
+        this.name,
+        'NO_ID',
+        `unexpected answer: ${reply.text.slice(0, 200)}`,
+        answer.message_id === undefined, // an answer that names no message may still have sent one
+      );
     }
     return {
       provider: this.name,
@@ -149,7 +155,13 @@ export class KazinfotehSender implements SmsSender {
       signal,
     );
     if (reply.status >= 500)
-      throw smsFailure('transient', this.name, `HTTP_${reply.status}`, reply.text.slice(0, 200));
+      throw smsFailure(
+        'transient',
+        this.name,
+        `HTTP_${reply.status}`,
+        reply.text.slice(0, 200),
+        statusUncertain(reply.status),
+      );
     if (tag(reply.text, 'action') === 'error') {
       throw smsFailure(
         'account',
@@ -166,6 +178,7 @@ export class KazinfotehSender implements SmsSender {
         this.name,
         code ?? 'UNREADABLE',
         tag(reply.text, 'statusmessage') ?? reply.text.slice(0, 200),
+        !code, // an answer we cannot read may still have been a sent message
       );
     }
     return {

@@ -114,6 +114,7 @@ export class SmscSender implements SmsSender {
         this.name,
         'NO_ID',
         `an answer without a message id: ${reply.text.slice(0, 200)}`,
+        true,
       );
     }
     return {
@@ -140,7 +141,8 @@ export class SmscSender implements SmsSender {
     const acceptedAt = new Date().toISOString();
     return messages.map((m) => {
       const p = byPhone.get(digits(m.to));
-      if (!p) return smsFailure('account', this.name, 'NO_ANSWER', 'no answer for this number');
+      // The request was taken, but says nothing of this number: it may have left.
+      if (!p) return smsFailure('account', this.name, 'NO_ANSWER', 'no answer for this number', true);
       const error = Number(p.error ?? 0);
       if (error) return smsFailure(classifySmsc(error), this.name, error, `error ${error} for this number`);
       return {

@@ -123,7 +123,8 @@ export class SmsruSender implements SmsSender, CallSender {
     const acceptedAt = new Date().toISOString();
     return messages.map((m, i) => {
       const item = items[numbers[i]!];
-      if (!item) return smsFailure('account', this.name, 'NO_ANSWER', 'no answer for this number');
+      // The request was taken, but says nothing of this number: it may have left.
+      if (!item) return smsFailure('account', this.name, 'NO_ANSWER', 'no answer for this number', true);
       if (item.status !== 'OK' || !item.sms_id) {
         const code = Number(item.status_code ?? 0);
         return smsFailure(classifySmsru(code), this.name, code || 'ERROR', item.status_text ?? 'error');

@@ -33,6 +33,8 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
           /** Why the run paused itself or failed (the provider's answer), while it applies. */
           error: r?.error ?? null,
           counts: publicCounts(c),
+          /** Of `queued`: refused with their whole request, sent first when the run resumes. */
+          awaitingRetry: campaigns.awaitingRetry(id),
           skippedReasons: c.skippedReasons,
           segments: c.segments,
           cost: decimal(c.cost),

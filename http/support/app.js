@@ -54,6 +54,7 @@
       runs: 'Запуски',
       nextRun: 'Следующий запуск',
       halted: 'Остановлена: провайдер не принял сообщения',
+      awaitingRetry: 'ждут повтора после возобновления',
       none: '—',
       updated: 'Изменена',
       error: 'Ошибка',
@@ -108,6 +109,7 @@
       runs: 'Runs',
       nextRun: 'Next run',
       halted: 'Stopped: the provider refused the messages',
+      awaitingRetry: 'wait to be sent again on resume',
       none: '—',
       updated: 'Updated',
       error: 'Error',
@@ -376,7 +378,7 @@
     $('#campaign').innerHTML = `
       <button class="back">${t('back')}</button>
       <h2>${esc(c.name)} ${badge(c.state)}</h2>
-      ${halted ? `<p class="error" id="campaign-halt">${t('halted')}: ${esc(halted.extra?.reason ?? halted.code)}</p>` : ''}
+      ${halted ? `<p class="error" id="campaign-halt">${t('halted')}: ${esc(halted.extra?.reason ?? halted.code)}${c.runs.at(-1).awaitingRetry ? `; ${c.runs.at(-1).awaitingRetry} ${t('awaitingRetry')}` : ''}</p>` : ''}
       ${progress(c)}
       <dl>
         <dt>${t('total')}</dt><dd>${k.total}</dd><dt>${t('sent')}</dt><dd>${k.sent + k.delivered}</dd>

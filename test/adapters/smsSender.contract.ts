@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DeliveryStatus, SmsMessage, SmsSender } from '../../runtime/ports.ts';
-import type { SmsFailureKind } from '../../runtime/smsFailure.ts';
+import { mayHaveSent, type SmsFailureKind } from '../../runtime/smsFailure.ts';
 import type { FakeProvider, FakeRequest } from '../fakes/providers/server.ts';
 
 export interface SenderContract<F extends FakeProvider> {
@@ -31,13 +31,22 @@ export const message: SmsMessage = {
   segments: 1,
 };
 
-async function failureOf(p: Promise<unknown>): Promise<{ kind: string; code: string } | 'success'> {
+/**
+ * How a send failed. `mayHaveSent` is checked here for every failure: only the provider's own
+ * refusals are certain that nothing left (`certain`); no answer, a 500 or an unreadable answer
+ * are not, and return it as `uncertain: true`.
+ */
+async function failureOf(
+  p: Promise<unknown>,
+  uncertain = false,
+): Promise<{ kind: string; code: string } | 'success'> {
   try {
     await p;
     return 'success';
   } catch (err) {
     const e = err as { code?: string; extra?: { kind?: string; providerCode?: string } };
     assert.is(e.code, 'SMS_FAILED', 'a failure is SMS_FAILED');
+    assert.is(mayHaveSent(err), uncertain, uncertain ? 'it may have sent it' : 'nothing was sent');
     return { kind: String(e.extra?.kind), code: String(e.extra?.providerCode) };
   }
 }
@@ -69,7 +78,7 @@ export function smsSenderContract<F extends FakeProvider>(c: SenderContract<F>) 
 
   s('HTTP 500 is transient', async ({ fake, sender }) => {
     fake.queue('http500');
-    assert.equal(await failureOf(sender.send(message, AbortSignal.timeout(2000))), {
+    assert.equal(await failureOf(sender.send(message, AbortSignal.timeout(2000)), true), {
       kind: 'transient',
       code: 'HTTP_500',
     });
@@ -78,7 +87,7 @@ export function smsSenderContract<F extends FakeProvider>(c: SenderContract<F>) 
   s('a provider that never answers is a transient TIMEOUT at the deadline', async ({ fake, sender }) => {
     fake.queue('hang');
     const started = performance.now();
-    assert.equal(await failureOf(sender.send(message, AbortSignal.timeout(300))), {
+    assert.equal(await failureOf(sender.send(message, AbortSignal.timeout(300)), true), {
       kind: 'transient',
       code: 'TIMEOUT',
     });
@@ -88,16 +97,25 @@ export function smsSenderContract<F extends FakeProvider>(c: SenderContract<F>) 
   s('an answer that trickles forever is cut at the deadline', async ({ fake, sender }) => {
     fake.queue('trickle');
     const started = performance.now();
-    assert.equal(await failureOf(sender.send(message, AbortSignal.timeout(400))), {
+    assert.equal(await failureOf(sender.send(message, AbortSignal.timeout(400)), true), {
       kind: 'transient',
       code: 'TIMEOUT',
     });
     assert.ok(performance.now() - started < 2000, 'an idle timeout would never fire here');
   });
 
+  s(
+    'a provider that cannot be reached is transient, and certain that nothing left',
+    async ({ fake, sender }) => {
+      await fake.stop(); // the port no longer listens: the connection is refused
+      const failure = await failureOf(sender.send(message, AbortSignal.timeout(2000)));
+      assert.equal(failure, { kind: 'transient', code: 'ECONNREFUSED' });
+    },
+  );
+
   s('a garbage answer with HTTP 200 is never a success', async ({ fake, sender }) => {
     fake.queue('garbage');
-    const failure = await failureOf(sender.send(message, AbortSignal.timeout(2000)));
+    const failure = await failureOf(sender.send(message, AbortSignal.timeout(2000)), true);
     assert.is.not(failure, 'success');
   });
 

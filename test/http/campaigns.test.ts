@@ -340,25 +340,123 @@ Campaigns(
   },
 );
 
-Campaigns('a provider refusing everything pauses the run with its answer; resume goes on', async (ctx) => {
+Campaigns(
+  'a provider refusing a whole request pauses the run; its recipients wait, and resume sends them once',
+  async (ctx) => {
+    await serve(ctx);
+    const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;
+    ctx.svc.sms.failNext = 1000; // a spent balance: every message refused
+    await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+    const paused = await until(ctx.svc, c.id, 'paused');
+    const run = paused.runs.at(-1);
+    assert.equal(
+      [run.counts.failed, run.counts.queued, run.counts.sent, run.awaitingRetry],
+      [0, 3, 0, 1],
+      'the refused request sent nothing: its recipient waits for the resume, not failed',
+    );
+    assert.is(run.error.code, 'SMS_FAILED');
+    assert.match(run.error.extra.reason, /FAKE_DOWN/);
+    assert.is(ctx.svc.sms.sent.length, 0);
+
+    // The retry list is on disk: a restart keeps it.
+    const dataDir = ctx.svc.dataDir;
+    await ctx.svc.stop({ keepData: true });
+    ctx.svc = await startService({
+      clock: ctx.clock,
+      dataDir,
+      config: { campaigns: { quietHours: false } } as never,
+    });
+    assert.is((await get(ctx.svc, c.id)).runs.at(-1).awaitingRetry, 1, 'kept over a restart');
+
+    // The balance is topped up.
+    assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/resume`)).status, 200);
+    const done = await until(ctx.svc, c.id, 'completed');
+    assert.equal(
+      [done.counts.sent, done.counts.failed, done.counts.queued, done.counts.unknown],
+      [3, 0, 0, 0],
+    );
+    assert.is(done.runs.at(-1).awaitingRetry, 0);
+    assert.is(done.runs.at(-1).error, null);
+    const phones = ctx.svc.sms.sent.map((m) => m.to).sort();
+    assert.equal(phones, ['+79160000001', '+79160000002', '+79160000003'], 'each phone once');
+    await ctx.svc.stop();
+    ctx.svc = undefined as never; // stopped here: the folder was this test's to remove
+    rmSync(dataDir, { recursive: true, force: true });
+  },
+);
+
+/** A run paused by one refused request: its one recipient waits on the retry list. */
+async function refusedOnce(ctx: Ctx) {
   await serve(ctx);
   const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;
-  ctx.svc.sms.failNext = 1000; // a spent balance: every message refused
+  ctx.svc.sms.failNext = 1;
   await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
-  const paused = await until(ctx.svc, c.id, 'paused');
-  const run = paused.runs.at(-1);
-  assert.equal(
-    [run.counts.failed, run.counts.queued, run.counts.sent],
-    [1, 2, 0],
-    'one request lost, not the audience',
-  );
-  assert.is(run.error.code, 'SMS_FAILED');
-  assert.match(run.error.extra.reason, /FAKE_DOWN/);
-  ctx.svc.sms.failNext = 0; // the balance is topped up
-  assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/resume`)).status, 200);
+  const runId: string = (await until(ctx.svc, c.id, 'paused')).runs.at(-1).id;
+  const { store } = ctx.svc.service;
+  const [position] = store.table<{ positions: number[] }>('campaignRetries').get(runId)!.positions;
+  const plan = (await store.getBlob(`plan-${runId}.csv`))!.split('\n').filter(Boolean);
+  const phone = plan[position!]!.split(',')[0]!;
+  return { c, runId, position: position!, phone, store };
+}
+
+/** Restart on the same data, resume, wait for the run to complete; what the new service sent. */
+async function restartAndFinish(ctx: Ctx, id: string) {
+  const dataDir = ctx.svc.dataDir;
+  await ctx.svc.stop({ keepData: true });
+  ctx.svc = await startService({ clock: ctx.clock, dataDir });
+  assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${id}/resume`)).status, 200);
+  const done = await until(ctx.svc, id, 'completed');
+  const sent = ctx.svc.sms.sent.map((m) => m.to);
+  await ctx.svc.stop();
+  ctx.svc = undefined as never; // stopped here: the folder is this test's to remove
+  rmSync(dataDir, { recursive: true, force: true });
+  return { done, sent };
+}
+
+Campaigns(
+  'killed after a refusal was recorded, the batch row still covering it: sent once on resume',
+  async (ctx) => {
+    const { c, runId, position, phone, store } = await refusedOnce(ctx);
+    // The moment between the commit that put it on the retry list and the batch's end.
+    store.table('campaignBatches').put(runId, { runId, from: position, to: position + 1, at: 'x' });
+    await store.flush();
+    assert.not.ok(
+      ctx.svc.sms.sent.some((m) => m.to === phone),
+      'refused before the restart',
+    );
+    const { done, sent } = await restartAndFinish(ctx, c.id);
+    assert.equal([done.counts.sent, done.counts.unknown, done.counts.failed], [3, 0, 0]);
+    assert.is(sent.filter((to) => to === phone).length, 1, 'sent once, after the restart');
+  },
+);
+
+Campaigns('killed while a retried recipient was in flight: unknown, never sent again', async (ctx) => {
+  const { c, runId, position, phone, store } = await refusedOnce(ctx);
+  // The moment a retried group is on disk as `sending` and its request is out.
+  const counts = store.table<Record<string, number>>('runCounts').get(runId)!;
+  Object.assign(counts, { queued: counts.queued! - 1, sending: 1 });
+  store.table('runCounts').put(runId, counts);
+  store.table('campaignRetries').delete(runId);
+  store
+    .table('campaignBatches')
+    .put(runId, { runId, from: counts.cursor, to: counts.cursor, again: [position], at: 'x' });
+  await store.flush();
+  const { done, sent } = await restartAndFinish(ctx, c.id);
+  assert.equal([done.counts.sent, done.counts.unknown, done.counts.sending], [2, 1, 0]);
+  assert.is(done.runs.at(-1).awaitingRetry, 0);
+  assert.not.ok(sent.includes(phone), 'the recipient caught in flight is not sent again');
+});
+
+Campaigns('a phone that cannot get SMS fails alone: the run goes on', async (ctx) => {
+  await serve(ctx);
+  const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;
+  ctx.svc.sms.failNext = 1;
+  ctx.svc.sms.failKind = 'permanent'; // a number on the provider's stop list
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
   const done = await until(ctx.svc, c.id, 'completed');
-  assert.equal([done.counts.sent, done.counts.failed], [2, 1]);
-  assert.is(done.runs.at(-1).error, null);
+  assert.equal([done.counts.sent, done.counts.failed, done.runs.at(-1).awaitingRetry], [2, 1, 0]);
+  const failed = (await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=failed`)).json;
+  assert.match(JSON.stringify(failed), /FAKE_DOWN/);
 });
 
 Campaigns('an opt-out after the start is honoured before each send', async (ctx) => {

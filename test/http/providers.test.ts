@@ -225,6 +225,72 @@ Providers(
   },
 );
 
+/** Start a campaign to both holders (both consenting) and wait until its run reaches `state`. */
+async function campaignTo(ctx: Ctx, state: string) {
+  for (const phone of [PHONE, '+79160000002'])
+    await ctx.svc.call('POST', '/api/v1/consents', { json: { phone, marketing: true, source: 'pos' } });
+  const created = await ctx.svc.call('POST', '/api/v1/campaigns', {
+    json: { name: 'Меню', text: '{firstName}, у нас новое меню', quietHours: false },
+  });
+  const id = created.json.campaign.id as string;
+  await ctx.svc.call('POST', `/api/v1/campaigns/${id}/start`);
+  return { id, campaign: await campaignState(ctx, id, state) };
+}
+
+async function campaignState(ctx: Ctx, id: string, state: string) {
+  for (let i = 0; i < 150; i++) {
+    const campaign = (await ctx.svc.call('GET', `/api/v1/campaigns/${id}`)).json.campaign;
+    if (campaign.state === state) return campaign;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`campaign ${id} did not reach ${state}`);
+}
+
+Providers(
+  'a campaign request sms.ru leaves unanswered is sent once: unknown, not tried again, not failed over',
+  async (ctx) => {
+    await serve(ctx, { providers: ['smsru', 'smsc'] });
+    ctx.smsru.queue('hang'); // it may have sent them: it never says
+    const { id, campaign } = await campaignTo(ctx, 'paused');
+    assert.equal([campaign.counts.unknown, campaign.counts.sent, campaign.counts.failed], [2, 0, 0]);
+    assert.is(ctx.smsru.sent('/sms/send').length, 1, 'no second request to sms.ru');
+    assert.is(ctx.smsc.sent('/sys/send.php').length, 0, 'no failover to smsc');
+    const unknown = (await ctx.svc.call('GET', `/api/v1/campaigns/${id}/recipients?status=unknown`)).json;
+    const reasons = unknown.items.map((r: { reason: string }) => r.reason);
+    assert.is(reasons.length, 2);
+    for (const reason of reasons) assert.match(reason, /smsru TIMEOUT.*may have been sent, not sent again/);
+
+    assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${id}/resume`)).status, 200);
+    const done = await campaignState(ctx, id, 'completed');
+    assert.equal([done.counts.unknown, done.counts.sent], [2, 0], 'resume does not send them again');
+    assert.is(ctx.smsru.sent('/sms/send').length + ctx.smsc.sent('/sys/send.php').length, 1);
+  },
+);
+
+Providers(
+  'a campaign request sms.ru refuses whole (no money) waits for the resume, then each number gets it once',
+  async (ctx) => {
+    await serve(ctx, { providers: ['smsru'] });
+    ctx.smsru.queue('error:201');
+    const { id, campaign } = await campaignTo(ctx, 'paused');
+    const run = campaign.runs.at(-1);
+    assert.equal([run.counts.queued, run.counts.failed, run.awaitingRetry], [2, 0, 2]);
+    assert.match(run.error.extra.reason, /^201: .*средств/);
+
+    assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${id}/resume`)).status, 200);
+    const done = await campaignState(ctx, id, 'completed');
+    assert.equal([done.counts.sent, done.counts.failed, done.runs.at(-1).awaitingRetry], [2, 0, 0]);
+    const sends = ctx.smsru.sent('/sms/send');
+    assert.is(sends.length, 2, 'the refused request, then the one that took both');
+    assert.equal(
+      Object.keys(sends[1]!.fields)
+        .filter((k) => k.startsWith('to['))
+        .sort(),
+      ['to[79160000002]', 'to[79161234567]'],
+    );
+  },
+);
+
 Providers('a listed provider without its credentials stops the start, naming the key', () => {
   assert.throws(
     () => parseConfig({ sms: { providers: ['smsru'] } }),
