@@ -8,10 +8,15 @@
  *
  * Prints flows/s, p50/p99 per flow, server RSS, and the ratios flows/s ÷ Koa req/s and
  * full-archive ÷ fresh. Options: --seconds N (default 10), --concurrency N (default 50),
- * --archive N (default 1000000). The service runs as `npm start` runs it; `SERVER_NODE_ARGS`
+ * --archive N (default 1000000), --rounds N (default 2).
+ *
+ * The two flow phases alternate, `--rounds` times each (fresh, full, fresh, full…), each fresh
+ * round on a new copy of the seeded data folder: a machine that slows down or speeds up during
+ * the run moves both sides of the ratio alike. Rates are over all rounds of a phase; each
+ * round's ratio is printed too. The service runs as `npm start` runs it; `SERVER_NODE_ARGS`
  * adds node flags to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
-import { mkdtempSync, rmSync, writeFileSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -20,6 +25,7 @@ import {
   cpuMsOf,
   drive,
   fillArchive,
+  percentile,
   request,
   rssOf,
   runMain,
@@ -34,11 +40,13 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '50' },
     archive: { type: 'string', default: '1000000' },
+    rounds: { type: 'string', default: '2' },
   },
 });
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const ARCHIVE = Number(args.archive);
+const ROUNDS = Math.max(1, Number(args.rounds));
 const PHONES_PER_LANE = 200;
 const TOKEN = 'bench-terminal-token-000000';
 const ADMIN = 'bench-admin-token-00000000';
@@ -171,43 +179,77 @@ async function seedCards(dir: string, port: number) {
 const fmt = (n: number, d = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
+type Phase = Awaited<ReturnType<typeof flows>>;
+
+/** The rounds of one phase as one: rates over all of them, percentiles over every flow. */
+function combined(rounds: Phase[]) {
+  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const count = latencies.length;
+  const cpu = rounds.reduce((t, r) => t + r.cpuUs * r.count, 0);
+  return {
+    perSecond: count / (SECONDS * rounds.length),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuUs: cpu / Math.max(1, count),
+    errors: rounds.reduce((t, r) => t + r.errors, 0),
+    rss: Math.max(...rounds.map((r) => r.mem.rss)),
+    peak: Math.max(...rounds.map((r) => r.mem.peak)),
+  };
+}
+
 async function main() {
   process.stdout.write(
-    `SMS PDS authorization benchmark — ${CONCURRENCY} concurrent, ${SECONDS} s per phase, node ${process.version}\n`,
+    `SMS PDS authorization benchmark — ${CONCURRENCY} concurrent, ${SECONDS} s per phase, ${ROUNDS} rounds, node ${process.version}\n`,
   );
   SERVER = serverArgs();
   const koa = await koaBaseline();
   process.stdout.write(`  bare Koa: done\n`);
   const dir = setup();
+  const fullDir = `${dir}-full`;
   try {
     const port = 18_000 + Math.floor(Math.random() * 2000);
     await seedCards(dir, port);
-    const fresh = await flows(dir, port, 'fresh data folder');
+    cpSync(dir, fullDir, { recursive: true });
     const started = performance.now();
-    await fillArchive(join(dir, 'data'), ARCHIVE, (i) => phoneOf(i % 50, i));
+    await fillArchive(join(fullDir, 'data'), ARCHIVE, (i) => phoneOf(i % 50, i));
     // The fill wrote a gigabyte the kernel would still be writing back during the phase,
     // slowing every fsync of it: that is the bench's own cost, not the service's.
     execFileSync('sync');
     const fillSeconds = (performance.now() - started) / 1000;
-    // The fill wrote the archive behind the service's back, so its day summaries (which the
-    // service keeps as days are written) are built in the background at this start: the phase
-    // is measured once they are ready, as a service that wrote that history would be.
-    const full = await flows(dir, port, `${fmt(ARCHIVE)} closed sessions`, 'archive day summaries ready');
+    const freshRounds: Phase[] = [];
+    const fullRounds: Phase[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const freshDir = `${dir}-fresh${round}`;
+      cpSync(dir, freshDir, { recursive: true });
+      try {
+        freshRounds.push(await flows(freshDir, port, `fresh data folder, round ${round}`));
+      } finally {
+        rmSync(freshDir, { recursive: true, force: true });
+      }
+      // The fill wrote the archive behind the service's back, so its day summaries (which the
+      // service keeps as days are written) are built in the background at the first start: the
+      // phase is measured once they are ready, as a service that wrote that history would be.
+      fullRounds.push(
+        await flows(
+          fullDir,
+          port,
+          `${fmt(ARCHIVE)} closed sessions, round ${round}`,
+          // Later starts take the summaries the first one wrote at its shutdown.
+          round === 1 ? 'archive day summaries ready' : undefined,
+        ),
+      );
+    }
+    const fresh = combined(freshRounds);
+    const full = combined(fullRounds);
     const rows = [
       ['bare Koa hello (req/s)', fmt(koa.perSecond), fmt(koa.p50, 2), fmt(koa.p99, 2), fmt(koa.mem.rss)],
-      [
-        'flows, fresh (flows/s)',
-        fmt(fresh.perSecond),
-        fmt(fresh.p50, 2),
-        fmt(fresh.p99, 2),
-        fmt(fresh.mem.rss),
-      ],
+      ['flows, fresh (flows/s)', fmt(fresh.perSecond), fmt(fresh.p50, 2), fmt(fresh.p99, 2), fmt(fresh.rss)],
       [
         `flows, ${fmt(ARCHIVE)} archived`,
         fmt(full.perSecond),
         fmt(full.p50, 2),
         fmt(full.p99, 2),
-        fmt(full.mem.rss),
+        fmt(full.rss),
       ],
     ];
     process.stdout.write(
@@ -225,14 +267,17 @@ async function main() {
     process.stdout.write(
       `\nflows/s ÷ Koa req/s        ${fmt(ratio * 100, 1)} %   (target ≥ 15 %)\n` +
         `p99 per flow (fresh)       ${fmt(fresh.p99, 2)} ms (target < 25 ms at 50 concurrent)\n` +
-        `full archive ÷ fresh       ${fmt(archiveRatio * 100, 1)} %   (target ≥ 90 %)\n` +
+        `full archive ÷ fresh       ${fmt(archiveRatio * 100, 1)} %   (target ≥ 90 %); by round ${freshRounds
+          .map((f, i) => `${fmt((fullRounds[i]!.perSecond / f.perSecond) * 100)} %`)
+          .join(', ')}\n` +
         `server CPU per flow        ${fmt(fresh.cpuUs)} µs fresh, ${fmt(full.cpuUs)} µs with the archive\n` +
-        `store commit (write+sync)  ${fresh.commitMs.toFixed(1)} ms on average, fresh (every answer waits for one)\n` +
-        `GC pauses, fresh phase     ${(fresh.gcMs / 1000).toFixed(2)} s over the server's life\n` +
-        `archive filled in ${fmt(fillSeconds, 1)} s; peak server RSS ${fmt(Math.max(fresh.mem.peak, full.mem.peak))} MB; errors ${fresh.errors + full.errors}\n`,
+        `store commit (write+sync)  ${freshRounds[0]!.commitMs.toFixed(1)} ms on average, fresh round 1 (every answer waits for one)\n` +
+        `GC pauses, fresh round 1   ${(freshRounds[0]!.gcMs / 1000).toFixed(2)} s over the server's life\n` +
+        `archive filled in ${fmt(fillSeconds, 1)} s; peak server RSS ${fmt(Math.max(fresh.peak, full.peak))} MB; errors ${fresh.errors + full.errors}\n`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(fullDir, { recursive: true, force: true });
   }
 }
 

@@ -161,6 +161,7 @@ export async function drive(
   );
   latencies.sort((a, b) => a - b);
   return {
+    latencies,
     count: latencies.length,
     perSecond: latencies.length / seconds,
     p50: percentile(latencies, 50),
