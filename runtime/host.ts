@@ -599,9 +599,14 @@ export class WorkflowHost {
   }
 }
 
+/** How an error names the workflow it is about: `activationId` or `sessionId`. */
+export const workflowRef = (record: WorkflowRecord): Record<string, string> => ({
+  [record.kind === 'activation' ? 'activationId' : 'sessionId']: record.id,
+});
+
 /** The error an event to a closed workflow answers with: why it is closed. */
 export function closedError(record: WorkflowRecord): AppError {
-  const extra = { [record.kind === 'activation' ? 'activationId' : 'sessionId']: record.id };
+  const extra = workflowRef(record);
   if (record.state === 'expired') return new AppError('SESSION_EXPIRED', extra);
   if (record.state === 'locked') return new AppError('SESSION_LOCKED', { attemptsLeft: 0, ...extra });
   return new AppError('SESSION_CLOSED', { ...extra, state: record.state });

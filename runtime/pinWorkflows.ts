@@ -7,7 +7,7 @@ import { AppError, type ErrorData } from '../machines/errors.ts';
 import type { OtpPolicy, PinWindowContext, SendPinInput } from '../machines/otp.ts';
 import type { PinSender } from './sms.ts';
 import type { PinVault } from './pin.ts';
-import type { WorkflowHost, WorkflowRecord } from './host.ts';
+import { closedError, workflowRef, type WorkflowHost, type WorkflowRecord } from './host.ts';
 
 export class PinWorkflows {
   constructor(
@@ -61,24 +61,12 @@ export class PinWorkflows {
  */
 export function expectState(record: WorkflowRecord, ok: string[], waiting?: string): WorkflowRecord {
   if (ok.includes(record.state)) return record;
-  const extra = { [record.kind === 'activation' ? 'activationId' : 'sessionId']: record.id };
   const err: ErrorData | null = record.error;
-  if (waiting && record.state === waiting) {
-    if (err) throw new AppError(err.code, { ...err.extra, ...extra });
-    return record;
-  }
-  switch (record.state) {
-    case 'expired':
-      throw new AppError('SESSION_EXPIRED', extra);
-    case 'locked':
-      throw new AppError('SESSION_LOCKED', { attemptsLeft: 0, ...extra });
-    case 'rejected':
-    case 'failed':
-      if (err) throw new AppError(err.code, { ...err.extra, ...extra });
-      throw new AppError('SESSION_CLOSED', extra);
-    default:
-      throw new AppError('SESSION_CLOSED', { ...extra, state: record.state });
-  }
+  const refused = waiting && record.state === waiting;
+  if (refused && !err) return record;
+  if (err && (refused || record.state === 'rejected' || record.state === 'failed'))
+    throw new AppError(err.code, { ...err.extra, ...workflowRef(record) });
+  throw closedError(record);
 }
 
 /** The effects every PIN window needs: sending a PIN, and checking one against its keyed hash. */
