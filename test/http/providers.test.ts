@@ -268,6 +268,22 @@ Providers(
 );
 
 Providers(
+  'a campaign request smsc leaves unanswered is asked of smsc again with the same id, never of sms.ru',
+  async (ctx) => {
+    await serve(ctx, { providers: ['smsc', 'smsru'] });
+    // smsc deduplicates by our id: asking it again cannot send twice; asking sms.ru could.
+    ctx.smsc.queue('hang', 'hang');
+    const { campaign } = await campaignTo(ctx, 'paused');
+    assert.equal([campaign.counts.sent, campaign.counts.unknown], [0, 2]);
+    const tries = ctx.smsc.sent('/sys/send.php');
+    assert.is(tries.length, 2);
+    assert.ok(tries[0]!.fields.id, 'our id');
+    assert.is(tries[1]!.fields.id, tries[0]!.fields.id, 'the same id both times');
+    assert.is(ctx.smsru.sent('/sms/send').length, 0, 'no failover after a try that may have sent');
+  },
+);
+
+Providers(
   'a campaign request sms.ru refuses whole (no money) waits for the resume, then each number gets it once',
   async (ctx) => {
     await serve(ctx, { providers: ['smsru'] });
