@@ -10,6 +10,8 @@
  * and cancel during a batch take effect when the batch ends (within one batch). A batch that
  * reports `halt` (the provider refused whole requests: a spent balance, a blocked account) pauses
  * the run with that error, so one outage does not fail the whole audience; `RESUME` goes on.
+ * A `halt` with a `waitUntil` (a provider that cannot be reached for now) waits instead, the
+ * error shown meanwhile; the next batch's report replaces it.
  * Times arrive in events; the start time and the end of a wait are absolute deadlines the
  * runtime fires.
  */
@@ -39,7 +41,10 @@ export interface BatchResult {
   waitUntil: number | null;
   /** Why the run waits (quietHours, dailyBudget, throttle), for the timeline. */
   reason?: string;
-  /** The provider refused whole requests: the run pauses with this error. */
+  /**
+   * The provider refused whole requests: the run pauses with this error, or, with `waitUntil`,
+   * waits for the provider and shows it meanwhile.
+   */
   halt?: ErrorData;
 }
 
@@ -114,9 +119,13 @@ export const campaignRunMachine = setup({
             input: ({ context }) => ({ runId: context.id, batchNo: context.batches + 1 }),
             onDone: [
               { guard: ({ context }) => context.cancelRequested, target: '#campaignRun.cancelled' },
-              { guard: ({ event }) => event.output.done, target: '#campaignRun.completed' },
               {
-                guard: ({ event }) => Boolean(event.output.halt),
+                guard: ({ event }) => event.output.done,
+                target: '#campaignRun.completed',
+                actions: assign({ error: null }),
+              },
+              {
+                guard: ({ event }) => Boolean(event.output.halt) && event.output.waitUntil === null,
                 target: '#campaignRun.paused',
                 actions: assign({
                   batches: ({ context }) => context.batches + 1,
@@ -135,12 +144,13 @@ export const campaignRunMachine = setup({
                 actions: assign({
                   batches: ({ context }) => context.batches + 1,
                   wakeAt: ({ event }) => event.output.waitUntil,
+                  error: ({ event }) => event.output.halt ?? null,
                 }),
               },
               {
                 target: 'sending',
                 reenter: true,
-                actions: assign({ batches: ({ context }) => context.batches + 1 }),
+                actions: assign({ batches: ({ context }) => context.batches + 1, error: null }),
               },
             ],
             onError: {

@@ -17,7 +17,8 @@
  * (a spent balance, a blocked account, a provider that cannot be reached) sent nothing: its
  * recipients go back to `queued`, on the run's retry list, and the run pauses; `resume` sends
  * to them first. Taking a recipient from that list widens the batch's in-flight row the way the
- * cursor does, in the same commit.
+ * cursor does, in the same commit. A provider that only cannot be reached for now is waited for
+ * (PROVIDER_WAITS_MS) before the run pauses.
  */
 import { z } from 'zod';
 import { fromPromise } from 'xstate';
@@ -117,7 +118,22 @@ export interface BatchInFlight {
 interface RetryList {
   runId: string;
   positions: number[];
+  /** Waits for a provider out of reach so far, in a row (see PROVIDER_WAITS_MS). */
+  waits?: number;
 }
+
+/**
+ * A provider that cannot be reached for now (every try refused for certain with a transient
+ * failure: connection refused, 503, "try later") is waited for, these long in a row, before the
+ * run pauses for a person: an unattended birthday run outlives a short outage on its own.
+ */
+const PROVIDER_WAITS_MS = [1, 2, 5, 10, 15, 30].map((m) => m * 60_000);
+
+/** Whether every failed try of a refused request was transient and surely sent nothing. */
+const unreachable = (results: Array<{ attempts: SmsAttempt[] }>) =>
+  results.every((o) =>
+    o.attempts.every((a) => a.outcome !== 'failed' || (a.error?.kind === 'transient' && !a.mayHaveSent)),
+  );
 
 /** When a run's delivery statuses are next asked for; one row per run with messages out. */
 interface DeliverySweep {
@@ -541,6 +557,11 @@ export class CampaignService {
       cancel: ['draft', 'scheduled', 'running', 'paused'],
     }[action];
     if (!allowed.includes(run.state)) throw new AppError('CAMPAIGN_STATE', { action, state: run.state });
+    const retry = this.retries.get(run.id);
+    if (action === 'resume' && retry?.waits) {
+      // A person resumed it: a provider still out of reach is waited for again before a pause.
+      this.retries.put(run.id, { runId: run.id, positions: retry.positions });
+    }
     const type = action.toUpperCase();
     let record = await this.host.send(run.id, (now) => ({ type, now, by }));
     // The requests already out finish first: wait for them (a request or two per sender).
@@ -706,6 +727,7 @@ export class CampaignService {
     const counts = this.runCounts(runId);
     /** Positions whose request was refused as a whole: they go first. */
     const again = [...(this.retries.get(runId)?.positions ?? [])];
+    let waits = this.retries.get(runId)?.waits ?? 0;
     const finished = () => counts.cursor >= plan.phones.length && again.length === 0;
     if (finished()) return { done: true, waitUntil: null };
     const started = this.now();
@@ -717,9 +739,14 @@ export class CampaignService {
     /** Positions of the retry list in flight in this batch (before `from`). */
     const againInFlight = new Set<number>();
     const keepRetries = () => {
-      if (again.length) this.retries.put(runId, { runId, positions: [...again] });
+      if (again.length)
+        this.retries.put(runId, { runId, positions: [...again], ...(waits ? { waits } : {}) });
       else this.retries.delete(runId);
     };
+    /** A message left in this batch: the provider is reachable. */
+    let anySent = false;
+    /** Every request refused in this batch was refused because the provider is out of reach. */
+    let outOfReach = true;
     /** SMS of the day's budget spent on requests refused as a whole: given back. */
     let refunds = 0;
     let taken = 0;
@@ -802,6 +829,7 @@ export class CampaignService {
     const settle = (r: Recipient, position: number, { receipt, attempts }: Outcome, refused: boolean) => {
       againInFlight.delete(position);
       if (receipt) {
+        anySent = true;
         this.move(r, 'sent', {
           provider: receipt.provider,
           messageId: receipt.messageId,
@@ -877,16 +905,31 @@ export class CampaignService {
             results.some((o) => !o.attempts.some((a) => a.error?.kind === 'permanent'));
           const { positions } = current;
           current.group.forEach((r, j) => settle(r, positions[j]!, results[j]!, refused));
-          if (refused) halt ??= haltFor(results);
+          if (refused) {
+            halt ??= haltFor(results);
+            if (!unreachable(results)) outOfReach = false;
+          }
           current = following;
         }
       }),
     );
+    const halted = halt as ErrorData | null; // set by the senders above
+    const waitFor = halted && outOfReach ? PROVIDER_WAITS_MS[waits] : undefined;
+    if (anySent || waitFor !== undefined) {
+      waits = anySent ? 0 : waits + 1;
+      keepRetries();
+    }
     // Every position has its outcome line or waits in the retry list, in this same commit.
     this.batches.delete(runId);
     this.deps.limits.refundSms(refunds);
     await this.deps.store.flush();
-    const halted = halt as ErrorData | null; // set by the senders above
+    if (halted && waitFor !== undefined) {
+      this.deps.logger.warn(
+        { run: runId, ...halted.extra, waitMinutes: waitFor / 60_000, wait: waits },
+        'campaign waits for the provider',
+      );
+      return { done: false, waitUntil: this.now() + waitFor, reason: 'providerUnavailable', halt: halted };
+    }
     if (halted) {
       this.deps.logger.warn(
         { run: runId, ...halted.extra },

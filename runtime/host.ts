@@ -441,11 +441,17 @@ export class WorkflowHost {
     const to = snapshot.status === 'error' ? 'error' : stateName(snapshot.value);
     const context = snapshot.context ?? {};
     const restoring = event.type === 'xstate.init' && record.timeline.length > 0;
-    const quiet = def.quietEffects && !entry.cause && to === record.state && snapshot.status === 'active';
+    const error = (context.error as ErrorData | null) ?? null;
+    // A quiet effect's completion leaves no entry unless it changes the error shown.
+    const quiet =
+      def.quietEffects &&
+      !entry.cause &&
+      to === record.state &&
+      snapshot.status === 'active' &&
+      error === record.error;
     if (!restoring && !quiet) {
       const now = this.opts.clock.now();
       const from = record.timeline.length ? record.state : null;
-      const error = (context.error as ErrorData | null) ?? null;
       const detail: Record<string, unknown> = {};
       if (error && (error !== record.error || from === to))
         Object.assign(detail, { code: error.code, ...error.extra });

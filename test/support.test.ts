@@ -167,6 +167,28 @@ if (!existsSync(CHROMIUM)) {
     );
     await page.screenshot({ path: resolve(ARTIFACTS, 'support-campaign-halted.png') });
   });
+
+  Support('a campaign waiting for a provider out of reach says so, and when', async ({ svc, page }) => {
+    svc.sms.failKind = 'transient'; // the connection refused, for now
+    svc.sms.failNext = 100;
+    const made = await svc.call('POST', '/api/v1/campaigns', {
+      json: { name: 'Бизнес-ланч', text: 'Новый бизнес-ланч с понедельника', ratePerSecond: 1 },
+    });
+    const id = made.json.campaign.id as string;
+    await svc.call('POST', `/api/v1/campaigns/${id}/start`);
+    for (let i = 0; i < 100; i++) {
+      const run = (await svc.call('GET', `/api/v1/campaigns/${id}`)).json.campaign.runs.at(-1);
+      if (run?.wakeAt && run.error) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    svc.sms.failNext = 0;
+    svc.sms.failKind = 'account';
+    await page.click('#tabs button[data-tab=sessions]');
+    await page.click('#tabs button[data-tab=campaigns]');
+    await page.click(`#campaign-list tr[data-campaign="${id}"]`);
+    await page.waitForSelector('#campaign-halt');
+    assert.match((await page.textContent('#campaign-halt'))!, /Ждёт провайдера, повтор в .*FAKE_DOWN/);
+  });
 }
 
 Support.run();

@@ -55,6 +55,7 @@
       nextRun: 'Следующий запуск',
       halted: 'Остановлена: провайдер не принял сообщения',
       awaitingRetry: 'ждут повтора после возобновления',
+      waitingProvider: 'Ждёт провайдера, повтор в',
       none: '—',
       updated: 'Изменена',
       error: 'Ошибка',
@@ -110,6 +111,7 @@
       nextRun: 'Next run',
       halted: 'Stopped: the provider refused the messages',
       awaitingRetry: 'wait to be sent again on resume',
+      waitingProvider: 'Waiting for the provider, next try at',
       none: '—',
       updated: 'Updated',
       error: 'Error',
@@ -374,10 +376,13 @@
         .map(([r, n]) => `<li>${esc(r)}: ${n}</li>`)
         .join('') || `<li class="muted">${t('none')}</li>`;
     const admin = role === 'admin';
-    const halted = c.state === 'paused' ? c.runs?.at(-1)?.error : null;
+    const last = c.runs?.at(-1);
+    const halted = c.state === 'paused' ? last?.error : null;
+    const waiting = c.state === 'running' && last?.error && last.wakeAt ? last.error : null;
     $('#campaign').innerHTML = `
       <button class="back">${t('back')}</button>
       <h2>${esc(c.name)} ${badge(c.state)}</h2>
+      ${waiting ? `<p class="error" id="campaign-halt">${t('waitingProvider')} ${when(last.wakeAt)}: ${esc(waiting.extra?.reason ?? waiting.code)}</p>` : ''}
       ${halted ? `<p class="error" id="campaign-halt">${t('halted')}: ${esc(halted.extra?.reason ?? halted.code)}${c.runs.at(-1).awaitingRetry ? `; ${c.runs.at(-1).awaitingRetry} ${t('awaitingRetry')}` : ''}</p>` : ''}
       ${progress(c)}
       <dl>

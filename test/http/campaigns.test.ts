@@ -447,6 +447,71 @@ Campaigns('killed while a retried recipient was in flight: unknown, never sent a
   assert.not.ok(sent.includes(phone), 'the recipient caught in flight is not sent again');
 });
 
+/** Wait until the run waits for the provider (running, a wake time, the provider's answer shown). */
+async function waitingForProvider(svc: TestService, id: string) {
+  for (let i = 0; i < 200; i++) {
+    const c = await get(svc, id);
+    const run = c.runs.at(-1);
+    if (c.state === 'running' && run?.wakeAt && run.error) return c;
+    if (c.state === 'paused') return c;
+    await sleep(20);
+  }
+  throw new Error(`campaign ${id} did not wait for its provider`);
+}
+
+Campaigns(
+  'a provider out of reach is waited for: the run goes on by itself, each phone once',
+  async (ctx) => {
+    await serve(ctx);
+    const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;
+    ctx.svc.sms.failKind = 'transient'; // the connection refused, for now
+    ctx.svc.sms.failNext = 1000;
+    await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+    const waiting = await waitingForProvider(ctx.svc, c.id);
+    const run = waiting.runs.at(-1);
+    assert.is(waiting.state, 'running', 'not paused: it waits');
+    assert.is(Date.parse(run.wakeAt) - ctx.clock.now(), 60_000, 'a minute first');
+    assert.match(run.error.extra.reason, /FAKE_DOWN/);
+    assert.equal([run.counts.queued, run.counts.failed, run.awaitingRetry], [3, 0, 1]);
+
+    ctx.svc.sms.failNext = 0; // back
+    ctx.clock.t = Date.parse(run.wakeAt);
+    await ctx.svc.service.host.fireDeadlines();
+    const done = await until(ctx.svc, c.id, 'completed');
+    assert.equal([done.counts.sent, done.counts.failed, done.counts.unknown], [3, 0, 0]);
+    assert.is(done.runs.at(-1).error, null);
+    assert.equal(ctx.svc.sms.sent.map((m) => m.to).sort(), ['+79160000001', '+79160000002', '+79160000003']);
+  },
+);
+
+Campaigns('a provider out of reach for an hour: the run pauses for a person after six waits', async (ctx) => {
+  await serve(ctx);
+  const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;
+  ctx.svc.sms.failKind = 'transient';
+  ctx.svc.sms.failNext = 1_000_000;
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+  const waited: number[] = [];
+  for (;;) {
+    const state = await waitingForProvider(ctx.svc, c.id);
+    if (state.state === 'paused') break;
+    const wakeAt = Date.parse(state.runs.at(-1).wakeAt);
+    waited.push((wakeAt - ctx.clock.now()) / 60_000);
+    ctx.clock.t = wakeAt;
+    await ctx.svc.service.host.fireDeadlines();
+    await sleep(30);
+  }
+  assert.equal(waited, [1, 2, 5, 10, 15, 30], 'minutes waited, then a pause');
+  const paused = await get(ctx.svc, c.id);
+  assert.match(paused.runs.at(-1).error.extra.reason, /FAKE_DOWN/);
+  assert.equal([paused.counts.sent, paused.counts.failed, paused.runs.at(-1).awaitingRetry], [0, 0, 1]);
+
+  // A person resumes it: the provider is waited for again before the next pause.
+  assert.is((await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/resume`)).status, 200);
+  const again = await waitingForProvider(ctx.svc, c.id);
+  assert.is(again.state, 'running');
+  assert.is(Date.parse(again.runs.at(-1).wakeAt) - ctx.clock.now(), 60_000);
+});
+
 Campaigns('a phone that cannot get SMS fails alone: the run goes on', async (ctx) => {
   await serve(ctx);
   const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;

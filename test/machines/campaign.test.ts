@@ -1,8 +1,8 @@
 /**
  * Model-based test of the campaign run machine: every state is reached on a real actor whose
  * batches the test settles by hand; pause and cancel asked during a batch take effect when it
- * ends; a batch the provider refused pauses the run with its error; waits resume only at their
- * time.
+ * ends; a batch the provider refused pauses the run with its error, or waits for the provider
+ * showing it; waits resume only at their time.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -46,6 +46,15 @@ const spec: ModelSpec = {
                 {
                   type: 'xstate.done.actor.sendBatch',
                   output: { done: false, waitUntil: null, halt: { code: 'SMS_FAILED', extra: {} } },
+                },
+                {
+                  type: 'xstate.done.actor.sendBatch',
+                  output: {
+                    done: false,
+                    waitUntil: T0 + 60_000,
+                    reason: 'providerUnavailable',
+                    halt: { code: 'SMS_FAILED', extra: {} },
+                  },
                 },
               ]),
           ...(context.pauseRequested || context.cancelRequested || context.batches > 1
@@ -124,4 +133,23 @@ Campaign('a batch the provider refused pauses the run with its error; resume cle
   assert.equal(sut.actor.getSnapshot().value, { running: 'sending' });
   assert.is(sut.actor.getSnapshot().context.error, null);
 });
+Campaign('a provider out of reach: the run waits showing why; the next batch clears it', async () => {
+  const sut = new Sut(campaignRunMachine, ['sendBatch'], spec.input);
+  sut.actor.send({ type: 'START', now: T0, by: 'admin' });
+  const halt = { code: 'SMS_FAILED' as const, extra: { provider: 'smsru', reason: 'ECONNREFUSED' } };
+  await sut.settle('sendBatch', {
+    type: 'xstate.done.actor.sendBatch',
+    output: { done: false, waitUntil: T0 + 60_000, reason: 'providerUnavailable', halt },
+  });
+  assert.equal(sut.actor.getSnapshot().value, { running: 'waiting' });
+  assert.equal(sut.actor.getSnapshot().context.error, halt, 'shown while it waits');
+  sut.actor.send({ type: 'EXPIRE', now: T0 + 60_000 });
+  await sut.settle('sendBatch', {
+    type: 'xstate.done.actor.sendBatch',
+    output: { done: false, waitUntil: null },
+  });
+  assert.equal(sut.actor.getSnapshot().value, { running: 'sending' });
+  assert.is(sut.actor.getSnapshot().context.error, null, 'the provider answered again');
+});
+
 Campaign.run();
