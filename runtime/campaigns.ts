@@ -12,8 +12,9 @@
  * commit as the outcomes they count.
  *
  * A campaign message is sent at most once. A request the provider may have taken without
- * answering (no answer before the deadline, a cut connection) is not tried again, at that
- * provider or the next: its recipients are `unknown`. A request the provider refused as a whole
+ * answering (no answer before the deadline, a cut connection) is not tried again, neither at a
+ * provider that does not deduplicate nor at the next one: its recipients are `unknown`
+ * (smsc, which knows our id, is asked again itself). A request the provider refused as a whole
  * (a spent balance, a blocked account, a provider that cannot be reached) sent nothing: its
  * recipients go back to `queued`, on the run's retry list, and the run pauses; `resume` sends
  * to them first. Taking a recipient from that list widens the batch's in-flight row the way the
