@@ -283,6 +283,7 @@ interface CampaignView {
     state: string;
     counts: Record<string, number>;
     awaitingRetry?: number;
+    wakeAt?: string | null;
     error?: { code: string; extra?: { reason?: string } } | null;
   }>;
 }
@@ -371,6 +372,16 @@ for (const action of ['start', 'pause', 'resume', 'cancel'] as const) {
     });
 }
 
+/** The run's state for the progress line, with the provider's answer when it holds the run up. */
+function stateLine(c: CampaignView): string {
+  const run = c.runs.at(-1);
+  const why = run?.error ? (run.error.extra?.reason ?? run.error.code) : null;
+  if (c.state === 'running' && run?.wakeAt && why)
+    return `waiting for the provider until ${new Date(run.wakeAt).toLocaleTimeString()}: ${why}`;
+  if (c.state === 'paused' && why) return `paused: ${why}`;
+  return c.state;
+}
+
 campaign
   .command('follow <id>')
   .description('draw a progress bar until the current run ends')
@@ -390,7 +401,7 @@ campaign
       const { campaign: c } = (await api('GET', `/campaigns/${id}`)) as { campaign: CampaignView };
       const k = c.counts;
       const done = k.sent + k.delivered + k.failed + k.skipped + k.unknown;
-      const payload = { failed: k.failed, skipped: k.skipped, state: c.state };
+      const payload = { failed: k.failed, skipped: k.skipped, state: stateLine(c) };
       if (!started) progress.start(Math.max(1, k.total), done, payload);
       started = true;
       progress.setTotal(Math.max(1, k.total));
