@@ -2,7 +2,8 @@
  * A campaign stopped mid-run — killed with SIGKILL, or shut down with SIGTERM — against a fake
  * provider that records what it received: after the restart the run resumes where it was, no
  * phone gets the message twice, and no recipient is silently lost (each ends sent, failed or
- * unknown — reported).
+ * unknown — reported). Also with a request the provider refused whole, whose recipients are
+ * sent again on resume, and a kill while they are.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -143,6 +144,52 @@ Crash(
     const c = await untilCompleted(svc, id);
     assert.is(c.counts.unknown, 0, 'the requests in flight were finished, not abandoned');
     assert.is(c.counts.sent, 120);
+  },
+);
+
+Crash(
+  'a request refused whole, then SIGKILL while its recipients are sent again: each phone at most once',
+  async (ctx) => {
+    const N = 240;
+    const RATE = 80; // one request of 80 numbers a batch, one batch at a time
+    ctx.fake.delayMs = 400;
+    ctx.fake.queue('ok', 'error:201'); // the second request: no money
+    let svc = await ctx.serve();
+    const id = await startCampaign(svc, N, RATE);
+    let paused;
+    for (let i = 0; i < 100; i++) {
+      paused = (await call(svc.url, 'GET', `/api/v1/campaigns/${id}`)).json.campaign;
+      if (paused.state === 'paused') break;
+      await sleep(50);
+    }
+    assert.is(paused.state, 'paused');
+    assert.equal([paused.runs.at(-1).awaitingRetry, paused.counts.failed], [RATE, 0]);
+    await call(svc.url, 'POST', `/api/v1/campaigns/${id}/resume`);
+    await sleep(150); // the refused recipients' new request is out
+    svc.child.kill('SIGKILL');
+    await svc.exited;
+    svc = await ctx.serve();
+    const campaign = await untilCompleted(svc, id);
+    // What the provider took: every request but the refused one.
+    const refused = ctx.fake.sent('/sms/send')[1]!;
+    const received = ctx.fake
+      .sent('/sms/send')
+      .filter((r) => r !== refused)
+      .flatMap((r) =>
+        Object.keys(r.fields)
+          .filter((k) => k.startsWith('to['))
+          .map((k) => k.slice(3, -1)),
+      );
+    assert.is(new Set(received).size, received.length, 'no phone got the message twice');
+    const c = campaign.counts;
+    assert.is(c.queued + c.sending, 0, 'nothing left behind');
+    assert.is(c.failed, 0, 'a refused request fails nobody');
+    assert.is(c.sent + c.delivered + c.unknown, N, 'every recipient accounted for');
+    assert.is(campaign.runs.at(-1).awaitingRetry, 0);
+    assert.ok(received.length >= c.sent);
+    process.stderr.write(
+      `    refused, then killed: ${N} recipients, provider took ${received.length}, sent ${c.sent}, unknown ${c.unknown}\n`,
+    );
   },
 );
 
