@@ -1132,7 +1132,8 @@ export class CampaignService {
       else merge(r);
       latest.set(r.phone, internStatus(r.status));
     });
-    // The sequence: the file's phones, then positions in flight with no line yet, then the queue.
+    // The sequence: the file's phones, then positions in flight with no line yet, then those
+    // waiting on the retry list, then the queue.
     const page: Array<{ phone: string; position: number | null; status: string }> = [];
     let matched = 0;
     const consider = (phone: string, position: number | null, state: string) => {
@@ -1141,10 +1142,14 @@ export class CampaignService {
       matched += 1;
     };
     for (const [phone, state] of latest) consider(phone, null, state);
+    const waiting = new Set(this.retries.get(runId)?.positions ?? []);
     const inFlight = this.batches.get(runId);
-    for (let i = inFlight?.from ?? 0; i < (inFlight?.to ?? 0); i++) {
-      if (!latest.has(plan.phones[i]!)) consider(plan.phones[i]!, i, 'sending');
-    }
+    const sending = (i: number) => {
+      if (!latest.has(plan.phones[i]!) && !waiting.has(i)) consider(plan.phones[i]!, i, 'sending');
+    };
+    for (const i of inFlight?.again ?? []) sending(i);
+    for (let i = inFlight?.from ?? 0; i < (inFlight?.to ?? 0); i++) sending(i);
+    for (const i of waiting) consider(plan.phones[i]!, i, 'queued');
     for (let i = this.runCounts(runId).cursor; i < plan.phones.length; i++)
       consider(plan.phones[i]!, i, 'queued');
     // With a status filter, the page's records are read now that the page is known.

@@ -357,6 +357,13 @@ Campaigns(
     assert.is(run.error.code, 'SMS_FAILED');
     assert.match(run.error.extra.reason, /FAKE_DOWN/);
     assert.is(ctx.svc.sms.sent.length, 0);
+    const list = async (query: string) =>
+      (await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients${query}`)).json.items;
+    assert.is((await list('')).length, 3, 'every recipient listed, the one waiting to be sent again too');
+    assert.equal(
+      (await list('?status=queued')).map((r: { status: string }) => r.status),
+      ['queued', 'queued', 'queued'],
+    );
 
     // The retry list is on disk: a restart keeps it.
     const dataDir = ctx.svc.dataDir;
