@@ -459,7 +459,7 @@ sessions
     process.stdout.write(s.sms.length ? '\n  SMS:\n' : '\n  no SMS\n');
     for (const a of s.sms) {
       process.stdout.write(
-        `    ${a.at}  ${a.provider.padEnd(11)} ${a.outcome.padEnd(8)} ${a.outcome === 'accepted' ? `id ${a.messageId}, ${a.segments} SMS, cost ${a.cost ?? '?'}, delivery ${a.status}` : `${a.error?.code}: ${a.error?.text}`}${a.duplicatePossible ? '  (duplicate possible)' : ''}\n`,
+        `    ${a.at}  ${a.provider.padEnd(11)} ${a.outcome.padEnd(8)} ${a.outcome === 'accepted' ? `id ${a.messageId}, ${a.segments} SMS, cost ${a.cost ?? '?'}, delivery ${a.status}` : `${a.error?.code}: ${a.error?.text}`}${a.duplicatePossible ? '  (duplicate possible)' : ''}${a.mayHaveSent ? '  (may have been sent)' : ''}\n`,
       );
     }
   });

@@ -225,7 +225,8 @@ export class SmsChain {
   ): Promise<{ receipt: SmsReceipt; attempts: SmsAttempt[] }> {
     const attempts: SmsAttempt[] = [];
     const backoff = this.opts.backoffMs ?? [300, 1000];
-    let maySendTwice = false;
+    /** Providers a failed try may have reached all the same. */
+    const mayHaveIt = new Set<SmsSender>();
     let stop = false;
     /** A try that may have sent it: no failover to another provider. */
     let onlyHere = false;
@@ -244,7 +245,8 @@ export class SmsChain {
             segments: receipt.segments,
             cost: receipt.cost,
             status: receipt.status,
-            ...(maySendTwice ? { duplicatePossible: true } : {}),
+            // Twice if another provider may have it too, or this one, which does not deduplicate.
+            ...([...mayHaveIt].some((s) => s !== sender || !s.idempotent) ? { duplicatePossible: true } : {}),
           };
           attempts.push(attempt);
           this.record(sender.name, true);
@@ -253,8 +255,7 @@ export class SmsChain {
         } catch (err) {
           const kind = failureKind(err);
           const uncertain = mayHaveSent(err);
-          // A provider that does not deduplicate may have sent it: a new try may send it twice.
-          if (uncertain && !sender.idempotent) maySendTwice = true;
+          if (uncertain) mayHaveIt.add(sender);
           attempts.push(this.failedAttempt(sender.name, at, message, err, sendNo));
           this.opts.metrics?.smsFailed(sender.name, kind);
           this.opts.logger.warn(

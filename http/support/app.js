@@ -55,6 +55,8 @@
       nextRun: 'Следующий запуск',
       halted: 'Остановлена: провайдер не принял сообщения',
       awaitingRetry: 'ждут повтора после возобновления',
+      duplicatePossible: 'возможен дубль',
+      mayHaveSent: 'могло уйти',
       waitingProvider: 'Ждёт провайдера, повтор в',
       none: '—',
       updated: 'Изменена',
@@ -111,6 +113,8 @@
       nextRun: 'Next run',
       halted: 'Stopped: the provider refused the messages',
       awaitingRetry: 'wait to be sent again on resume',
+      duplicatePossible: 'a duplicate is possible',
+      mayHaveSent: 'may have been sent',
       waitingProvider: 'Waiting for the provider, next try at',
       none: '—',
       updated: 'Updated',
@@ -306,7 +310,7 @@
       ? `<table class="sms"><thead><tr><th>${t('provider')}</th><th>${t('outcome')}</th><th>${t('answer')}</th><th>${t('delivery')}</th><th>${t('segments')}</th><th>${t('cost')}</th></tr></thead><tbody>${s.sms
           .map(
             (a) =>
-              `<tr><td>${esc(a.provider)}<div class="muted">${when(a.at)}</div></td><td>${badge(a.outcome)}</td><td>${a.error ? `${esc(a.error.code)}: ${esc(a.error.text)}` : esc(a.messageId)}${a.duplicatePossible ? ' ⚠' : ''}</td><td>${badge(a.status)}</td><td>${esc(a.segments)}</td><td>${esc(a.cost ?? '')}</td></tr>`,
+              `<tr><td>${esc(a.provider)}<div class="muted">${when(a.at)}</div></td><td>${badge(a.outcome)}</td><td>${a.error ? `${esc(a.error.code)}: ${esc(a.error.text)}` : esc(a.messageId)}${a.duplicatePossible ? ` ⚠ ${t('duplicatePossible')}` : ''}${a.mayHaveSent ? ` ⚠ ${t('mayHaveSent')}` : ''}</td><td>${badge(a.status)}</td><td>${esc(a.segments)}</td><td>${esc(a.cost ?? '')}</td></tr>`,
           )
           .join('')}</tbody></table>`
       : `<p class="muted">${t('noSms')}</p>`;
