@@ -18,8 +18,10 @@
  * (a spent balance, a blocked account, a provider that cannot be reached) sent nothing: its
  * recipients go back to `queued`, on the run's retry list, and the run pauses; `resume` sends
  * to them first. Taking a recipient from that list widens the batch's in-flight row the way the
- * cursor does, in the same commit. A provider that only cannot be reached for now is waited for
- * (PROVIDER_WAITS_MS) before the run pauses.
+ * cursor does, in the same commit. A provider that only cannot be reached for now (every try
+ * refused for certain with a transient failure: connection refused, 503, "try later") is waited
+ * for (`campaigns.providerWaitMinutes`) before the run pauses: an unattended birthday run
+ * outlives a short outage on its own.
  */
 import { z } from 'zod';
 import { fromPromise } from 'xstate';
@@ -119,16 +121,9 @@ export interface BatchInFlight {
 interface RetryList {
   runId: string;
   positions: number[];
-  /** Waits for a provider out of reach so far, in a row (see PROVIDER_WAITS_MS). */
+  /** Waits for a provider out of reach so far, in a row (`campaigns.providerWaitMinutes`). */
   waits?: number;
 }
-
-/**
- * A provider that cannot be reached for now (every try refused for certain with a transient
- * failure: connection refused, 503, "try later") is waited for, these long in a row, before the
- * run pauses for a person: an unattended birthday run outlives a short outage on its own.
- */
-const PROVIDER_WAITS_MS = [1, 2, 5, 10, 15, 30].map((m) => m * 60_000);
 
 /** Whether every failed try of a refused request was transient and surely sent nothing. */
 const unreachable = (results: Array<{ attempts: SmsAttempt[] }>) =>
@@ -915,7 +910,8 @@ export class CampaignService {
       }),
     );
     const halted = halt as ErrorData | null; // set by the senders above
-    const waitFor = halted && outOfReach ? PROVIDER_WAITS_MS[waits] : undefined;
+    const minutes = halted && outOfReach ? this.deps.config.campaigns.providerWaitMinutes[waits] : undefined;
+    const waitFor = minutes === undefined ? undefined : Math.round(minutes * 60_000);
     if (anySent || waitFor !== undefined) {
       waits = anySent ? 0 : waits + 1;
       keepRetries();

@@ -186,6 +186,19 @@ const schema = z
          * so a large campaign never leaves the cashiers without codes for the rest of the day.
          */
         pinReserve: z.number().min(0).max(0.9).default(0.2),
+        /**
+         * A provider that cannot be reached for now is waited for, these many minutes in a row,
+         * before the run pauses for a person ([] pauses at once).
+         */
+        providerWaitMinutes: z
+          .array(
+            z
+              .number()
+              .min(0.1)
+              .max(24 * 60),
+          )
+          .max(20)
+          .default([1, 2, 5, 10, 15, 30]),
       })
       .strict()
       .prefault({}),

@@ -519,6 +519,16 @@ Campaigns('a provider out of reach for an hour: the run pauses for a person afte
   assert.is(Date.parse(again.runs.at(-1).wakeAt) - ctx.clock.now(), 60_000);
 });
 
+Campaigns('campaigns.providerWaitMinutes: [] pauses at once for a provider out of reach', async (ctx) => {
+  await serve(ctx, { providerWaitMinutes: [] });
+  const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;
+  ctx.svc.sms.failKind = 'transient';
+  ctx.svc.sms.failNext = 1000;
+  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+  const paused = await until(ctx.svc, c.id, 'paused');
+  assert.equal([paused.runs.at(-1).awaitingRetry, paused.runs.at(-1).wakeAt], [1, null]);
+});
+
 Campaigns('a phone that cannot get SMS fails alone: the run goes on', async (ctx) => {
   await serve(ctx);
   const c = (await create(ctx.svc, { ratePerSecond: 1, quietHours: false })).json.campaign;
