@@ -764,38 +764,32 @@ export class CampaignService {
       const group: Recipient[] = [];
       const positions: number[] = [];
       if (stopAsked()) return { group, positions };
-      let retried = false;
-      while (group.length < n && taken < size && again.length > 0) {
-        const i = again[0]!;
-        const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
-        if (!this.deps.consents.get(r.phone)?.marketing) {
-          again.shift();
-          retried = true;
-          this.move(r, 'skipped', { reason: 'optedOut' }, false);
-          continue;
-        }
-        if (this.deps.limits.smsBudgetWait(perDay) > 0) break;
-        again.shift();
-        retried = true;
-        this.deps.limits.spendSms(perDay);
-        group.push(this.move(r, 'sending', {}, false));
-        positions.push(i);
-        againInFlight.add(i);
-        taken += 1;
-      }
-      while (group.length < n && taken < size && counts.cursor < plan.phones.length) {
-        const i = counts.cursor;
+      /** Plan position `i` skipped (its phone opted out) or taken, unless the day's budget is spent. */
+      const takeAt = (i: number, fromPlan: boolean): 'skipped' | 'taken' | 'budgetSpent' => {
         const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
         // Consent is checked again before each send: an opt-out after the start still counts.
         if (!this.deps.consents.get(r.phone)?.marketing) {
-          this.move(r, 'skipped', { reason: 'optedOut' });
-          continue;
+          this.move(r, 'skipped', { reason: 'optedOut' }, fromPlan);
+          return 'skipped';
         }
-        if (this.deps.limits.smsBudgetWait(perDay) > 0) break;
+        if (this.deps.limits.smsBudgetWait(perDay) > 0) return 'budgetSpent';
         this.deps.limits.spendSms(perDay);
-        group.push(this.move(r, 'sending'));
+        group.push(this.move(r, 'sending', {}, fromPlan));
         positions.push(i);
         taken += 1;
+        return 'taken';
+      };
+      let retried = false;
+      while (group.length < n && taken < size && again.length > 0) {
+        const i = again[0]!;
+        const got = takeAt(i, false);
+        if (got === 'budgetSpent') break;
+        again.shift();
+        retried = true;
+        if (got === 'taken') againInFlight.add(i);
+      }
+      while (group.length < n && taken < size && counts.cursor < plan.phones.length) {
+        if (takeAt(counts.cursor, true) === 'budgetSpent') break;
       }
       if (group.length > 0) {
         const row: BatchInFlight = { runId, from, to: counts.cursor, at: this.iso() };
@@ -955,7 +949,7 @@ export class CampaignService {
     this.reconciled.add(runId);
     const stuck = [...this.recipients.values()].filter((r) => r.runId === runId && r.status === 'sending');
     const inFlight = this.batches.get(runId);
-    if (inFlight) stuck.push(...(await this.unsettled(inFlight)));
+    if (inFlight) stuck.push(...(await this.unsettled(runId)));
     if (stuck.length > 0) {
       const smsc = this.deps.chain.sender('smsc');
       for (const r of stuck) {
@@ -981,18 +975,29 @@ export class CampaignService {
     await this.deps.store.flush();
   }
 
+  /**
+   * The plan positions of a run's batch in flight, in plan order: those taken again from the
+   * retry list, then its range; less those refused with their whole request, back on the list.
+   * Those with no outcome line yet are `sending`.
+   */
+  private inFlightPositions(runId: string): number[] {
+    const b = this.batches.get(runId);
+    if (!b) return [];
+    const waiting = new Set(this.retries.get(runId)?.positions ?? []);
+    const positions = [...(b.again ?? [])];
+    for (let i = b.from; i < b.to; i++) positions.push(i);
+    return positions.filter((i) => !waiting.has(i));
+  }
+
   /** The positions of a batch in flight that have no outcome line: caught in `sending`. */
-  private async unsettled(b: BatchInFlight): Promise<Recipient[]> {
-    const plan = await this.plan(b.runId);
+  private async unsettled(runId: string): Promise<Recipient[]> {
+    const plan = await this.plan(runId);
     const open = new Map<string, string>();
-    for (let i = b.from; i < b.to; i++) open.set(plan.phones[i]!, plan.cards[i]!);
-    for (const i of b.again ?? []) open.set(plan.phones[i]!, plan.cards[i]!);
-    // Refused with their whole request: back in the queue, not caught sending.
-    for (const i of this.retries.get(b.runId)?.positions ?? []) open.delete(plan.phones[i]!);
-    await this.deps.store.scanArchive<Recipient>('recipients', b.runId, (r) => {
+    for (const i of this.inFlightPositions(runId)) open.set(plan.phones[i]!, plan.cards[i]!);
+    await this.deps.store.scanArchive<Recipient>('recipients', runId, (r) => {
       if (r.status !== 'sending' && r.status !== 'queued') open.delete(r.phone);
     });
-    return [...open].map(([phone, card]) => ({ runId: b.runId, phone, card, status: 'sending' }));
+    return [...open].map(([phone, card]) => ({ runId, phone, card, status: 'sending' }));
   }
 
   /** A final delivery status of a campaign message: a line in the run's file, and the counts. */
@@ -1138,14 +1143,9 @@ export class CampaignService {
       matched += 1;
     };
     for (const [phone, state] of latest) consider(phone, null, state);
-    const waiting = new Set(this.retries.get(runId)?.positions ?? []);
-    const inFlight = this.batches.get(runId);
-    const sending = (i: number) => {
-      if (!latest.has(plan.phones[i]!) && !waiting.has(i)) consider(plan.phones[i]!, i, 'sending');
-    };
-    for (const i of inFlight?.again ?? []) sending(i);
-    for (let i = inFlight?.from ?? 0; i < (inFlight?.to ?? 0); i++) sending(i);
-    for (const i of waiting) consider(plan.phones[i]!, i, 'queued');
+    for (const i of this.inFlightPositions(runId))
+      if (!latest.has(plan.phones[i]!)) consider(plan.phones[i]!, i, 'sending');
+    for (const i of this.retries.get(runId)?.positions ?? []) consider(plan.phones[i]!, i, 'queued');
     for (let i = this.runCounts(runId).cursor; i < plan.phones.length; i++)
       consider(plan.phones[i]!, i, 'queued');
     // With a status filter, the page's records are read now that the page is known.

@@ -46,16 +46,12 @@ export class ConsoleSmsSender implements SmsSender {
         if (!line) continue;
         try {
           const entry = JSON.parse(line) as { key: string; receipt: SmsReceipt };
-          this.remember(entry.key, entry.receipt);
+          this.sent.set(entry.key, entry.receipt);
         } catch {
           /* torn last line */
         }
       }
     }
-  }
-
-  private remember(key: string, receipt: SmsReceipt) {
-    this.sent.set(key, receipt); // the receipts of the latest 10,000 messages
   }
 
   async send(message: SmsMessage): Promise<SmsReceipt> {
@@ -74,7 +70,7 @@ export class ConsoleSmsSender implements SmsSender {
       this.fd,
       JSON.stringify({ key: message.idempotencyKey, to: message.to, text: message.text, receipt }) + '\n',
     );
-    this.remember(message.idempotencyKey, receipt);
+    this.sent.set(message.idempotencyKey, receipt);
     this.write(
       `SMS → ${maskPhone(message.to)} [${message.templateId}, ${message.segments} SMS]: ${message.text}`,
     );

@@ -380,14 +380,20 @@
         .map(([r, n]) => `<li>${esc(r)}: ${n}</li>`)
         .join('') || `<li class="muted">${t('none')}</li>`;
     const admin = role === 'admin';
+    // What holds the run up, in the provider's words: a pause, or a wait for the provider.
     const last = c.runs?.at(-1);
-    const halted = c.state === 'paused' ? last?.error : null;
-    const waiting = c.state === 'running' && last?.error && last.wakeAt ? last.error : null;
+    const why = last?.error ? esc(last.error.extra?.reason ?? last.error.code) : null;
+    const held = !why
+      ? ''
+      : c.state === 'paused'
+        ? `${t('halted')}: ${why}${last.awaitingRetry ? `; ${last.awaitingRetry} ${t('awaitingRetry')}` : ''}`
+        : c.state === 'running' && last.wakeAt
+          ? `${t('waitingProvider')} ${when(last.wakeAt)}: ${why}`
+          : '';
     $('#campaign').innerHTML = `
       <button class="back">${t('back')}</button>
       <h2>${esc(c.name)} ${badge(c.state)}</h2>
-      ${waiting ? `<p class="error" id="campaign-halt">${t('waitingProvider')} ${when(last.wakeAt)}: ${esc(waiting.extra?.reason ?? waiting.code)}</p>` : ''}
-      ${halted ? `<p class="error" id="campaign-halt">${t('halted')}: ${esc(halted.extra?.reason ?? halted.code)}${c.runs.at(-1).awaitingRetry ? `; ${c.runs.at(-1).awaitingRetry} ${t('awaitingRetry')}` : ''}</p>` : ''}
+      ${held ? `<p class="error" id="campaign-halt">${held}</p>` : ''}
       ${progress(c)}
       <dl>
         <dt>${t('total')}</dt><dd>${k.total}</dd><dt>${t('sent')}</dt><dd>${k.sent + k.delivered}</dd>
