@@ -721,9 +721,10 @@ export class CampaignService {
     await this.reconcile(runId);
     const plan = await this.plan(runId);
     const counts = this.runCounts(runId);
+    const retry = this.retries.get(runId);
     /** Positions whose request was refused as a whole: they go first. */
-    const again = [...(this.retries.get(runId)?.positions ?? [])];
-    let waits = this.retries.get(runId)?.waits ?? 0;
+    const again = [...(retry?.positions ?? [])];
+    let waits = retry?.waits ?? 0;
     const finished = () => counts.cursor >= plan.phones.length && again.length === 0;
     if (finished()) return { done: true, waitUntil: null };
     const started = this.now();
