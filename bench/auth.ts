@@ -27,6 +27,7 @@ import {
   fillArchive,
   percentile,
   request,
+  type Reply,
   rssOf,
   runMain,
   serverArgs,
@@ -100,14 +101,13 @@ async function koaBaseline() {
   return { ...result, mem };
 }
 
-/** The service as `npm start` runs it. */
-let SERVER: string[] = [];
-
-async function flows(dir: string, port: number, label: string, until?: string) {
-  const child = await startService(SERVER, dir, port, until);
-  const outbox = new Outbox(join(dir, 'data', 'outbox.jsonl'));
-  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/x-www-form-urlencoded' };
-  const flow = async (lane: number, i: number) => {
+/** One flow as a `drive` worker: a start, then a verify with the PIN `pinOf` finds for it. */
+function flowOn(
+  port: number,
+  headers: Record<string, string>,
+  pinOf: (started: Reply, id: string) => string,
+) {
+  return async (lane: number, i: number) => {
     const started = await request(
       port,
       'POST',
@@ -122,10 +122,41 @@ async function flows(dir: string, port: number, label: string, until?: string) {
       'POST',
       `/api/v1/auth/${id}/verify`,
       headers,
-      `pin=${outbox.pinFor(`${id}:1`)}`,
+      `pin=${pinOf(started, id)}`,
     );
     if (verified.status !== 200) throw new Error(`verify ${verified.status} ${verified.body}`);
   };
+}
+
+/**
+ * The floor: the same flows against `bench/authFloor.ts`, the chosen libraries serving the two
+ * routes with none of the service's own work. The service can never be faster than this.
+ */
+async function floorPhase() {
+  const { child, output } = await startChild(['bench/authFloor.ts'], {}, (o) => /listening \d+/.test(o));
+  const port = Number(/listening (\d+)/.exec(output)![1]);
+  const flow = flowOn(
+    port,
+    { 'Content-Type': 'application/x-www-form-urlencoded' },
+    (started) => started.pin!,
+  );
+  for (let i = 0; i < 300; i++) await flow(CONCURRENCY, i); // warm-up on a lane of its own
+  const cpuBefore = cpuMsOf(child.pid!);
+  const result = await drive(CONCURRENCY, SECONDS, flow);
+  const cpuUs = ((cpuMsOf(child.pid!) - cpuBefore) * 1000) / Math.max(1, result.count);
+  const mem = rssOf(child.pid!);
+  await stopChild(child);
+  return { ...result, mem, cpuUs };
+}
+
+/** The service as `npm start` runs it. */
+let SERVER: string[] = [];
+
+async function flows(dir: string, port: number, label: string, until?: string) {
+  const child = await startService(SERVER, dir, port, until);
+  const outbox = new Outbox(join(dir, 'data', 'outbox.jsonl'));
+  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/x-www-form-urlencoded' };
+  const flow = flowOn(port, headers, (_, id) => outbox.pinFor(`${id}:1`));
   for (let i = 0; i < 100; i++) await flow(CONCURRENCY, i); // warm-up on a lane of its own
   const cpuBefore = cpuMsOf(child.pid!);
   const clientBefore = process.cpuUsage();
@@ -204,6 +235,8 @@ async function main() {
   SERVER = serverArgs();
   const koa = await koaBaseline();
   process.stdout.write(`  bare Koa: done\n`);
+  const floor = await floorPhase();
+  process.stdout.write(`  the chosen stack alone: done\n`);
   const dir = setup();
   const fullDir = `${dir}-full`;
   try {
@@ -243,6 +276,13 @@ async function main() {
     const full = combined(fullRounds);
     const rows = [
       ['bare Koa hello (req/s)', fmt(koa.perSecond), fmt(koa.p50, 2), fmt(koa.p99, 2), fmt(koa.mem.rss)],
+      [
+        'floor: the stack alone (flows/s)',
+        fmt(floor.perSecond),
+        fmt(floor.p50, 2),
+        fmt(floor.p99, 2),
+        fmt(floor.mem.rss),
+      ],
       ['flows, fresh (flows/s)', fmt(fresh.perSecond), fmt(fresh.p50, 2), fmt(fresh.p99, 2), fmt(fresh.rss)],
       [
         `flows, ${fmt(ARCHIVE)} archived`,
@@ -263,6 +303,7 @@ async function main() {
           .join('')}\n`,
       );
     const ratio = fresh.perSecond / koa.perSecond;
+    const floorRatio = floor.perSecond / koa.perSecond;
     const archiveRatio = full.perSecond / fresh.perSecond;
     process.stdout.write(
       `\nflows/s ÷ Koa req/s        ${fmt(ratio * 100, 1)} %   (target ≥ 15 %)\n` +
@@ -270,7 +311,8 @@ async function main() {
         `full archive ÷ fresh       ${fmt(archiveRatio * 100, 1)} %   (target ≥ 90 %); by round ${freshRounds
           .map((f, i) => `${fmt((fullRounds[i]!.perSecond / f.perSecond) * 100)} %`)
           .join(', ')}\n` +
-        `server CPU per flow        ${fmt(fresh.cpuUs)} µs fresh, ${fmt(full.cpuUs)} µs with the archive\n` +
+        `floor ÷ Koa req/s          ${fmt(floorRatio * 100, 1)} %   (the stack alone, p99 ${fmt(floor.p99, 2)} ms); flows ÷ floor ${fmt((fresh.perSecond / floor.perSecond) * 100, 1)} %\n` +
+        `server CPU per flow        ${fmt(fresh.cpuUs)} µs fresh, ${fmt(full.cpuUs)} µs with the archive, ${fmt(floor.cpuUs)} µs the floor\n` +
         `store commit (write+sync)  ${freshRounds[0]!.commitMs.toFixed(1)} ms on average, fresh round 1 (every answer waits for one)\n` +
         `GC pauses, fresh round 1   ${(freshRounds[0]!.gcMs / 1000).toFixed(2)} s over the server's life\n` +
         `archive filled in ${fmt(fillSeconds, 1)} s; peak server RSS ${fmt(Math.max(fresh.peak, full.peak))} MB; errors ${fresh.errors + full.errors}\n`,

@@ -12,6 +12,10 @@
  * ms, as a provider across the internet does. Each is compared with the fake alone at the same
  * latency, in the same run.
  *
+ * After the first, the floor: the service's sms.ru adapter alone, in a process of its own
+ * (`bench/campaignFloor.ts`), sends the same number of messages in the same shape through the
+ * instant fake, with none of the campaign's bookkeeping: the most a campaign could reach here.
+ *
  * Then, on the same data folder, a third campaign runs inside this process with a provider
  * adapter that accepts every request at once and makes no HTTP exchange: what our side costs a
  * message on its own (audience walk, consent, rendering, outcome lines, commits, counts).
@@ -22,6 +26,8 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { JournaledStore } from '../adapters/store/journaled.ts';
@@ -32,7 +38,7 @@ import { FakeSmsru } from '../test/fakes/providers/smsru.ts';
 import { parseConfig } from '../runtime/config.ts';
 import { buildService, listen } from '../runtime/service.ts';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../runtime/ports.ts';
-import { cpuMsOf, drive, request, rssOf, runMain, serverArgs, startService, stopChild } from './lib.ts';
+import { ROOT, cpuMsOf, drive, request, rssOf, runMain, serverArgs, startService, stopChild } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -142,23 +148,57 @@ async function campaign(
   const c = await runToEnd(svcPort, id, 200);
   const serverCpuMs = cpuMsOf(pid) - serverCpu0;
   const benchCpu = process.cpuUsage(benchCpu0);
-  // Timed at the provider: the messages of every request but the last, over the time from the
-  // first request to the last.
+  return {
+    ...atProvider(fake, c.counts.sent),
+    label,
+    alone,
+    sent: c.counts.sent,
+    toFirstSend: (fake.sent('/sms/send')[0]!.at - t0) / 1000,
+    serverCpuUs: (serverCpuMs * 1000) / c.counts.sent,
+    providerCpuUs: (benchCpu.user + benchCpu.system) / c.counts.sent, // cpuUsage counts µs
+  };
+}
+
+/**
+ * What the fake received, timed there: the messages of every request but the last, over the
+ * time from the first request to the last.
+ */
+function atProvider(fake: FakeSmsru, sent: number) {
   const sends = fake.sent('/sms/send');
   /** The numbers a request carried (`to[79…]` fields). */
   const numbers = (r: (typeof sends)[number]) => Object.keys(r.fields).filter((k) => k.startsWith('to['));
   const sending = (sends.at(-1)!.at - sends[0]!.at) / 1000;
   return {
-    label,
-    alone,
-    rate: (c.counts.sent - numbers(sends.at(-1)!).length) / sending,
-    sent: c.counts.sent,
-    toFirstSend: (sends[0]!.at - t0) / 1000,
+    rate: (sent - numbers(sends.at(-1)!).length) / sending,
     sending,
-    serverCpuUs: (serverCpuMs * 1000) / c.counts.sent,
-    providerCpuUs: (benchCpu.user + benchCpu.system) / c.counts.sent, // cpuUsage counts µs
     requests: sends.length,
     phones: new Set(sends.flatMap(numbers)).size,
+  };
+}
+
+/**
+ * The floor: the same messages sent by the sms.ru adapter alone, in a process of its own
+ * (`bench/campaignFloor.ts`), with none of the campaign's bookkeeping; timed at the provider.
+ */
+async function floor(fake: FakeSmsru, alone: number): Promise<Phase> {
+  fake.requests.length = 0;
+  const benchCpu0 = process.cpuUsage();
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'bench/campaignFloor.ts', fake.url, String(HOLDERS)],
+    { cwd: ROOT },
+  );
+  const benchCpu = process.cpuUsage(benchCpu0);
+  const [, count, cpuUs] = /floor (\d+) (\S+)/.exec(stdout)!;
+  const sent = Number(count);
+  return {
+    ...atProvider(fake, sent),
+    label: 'floor: the adapter alone',
+    alone,
+    sent,
+    toFirstSend: NaN,
+    serverCpuUs: Number(cpuUs),
+    providerCpuUs: (benchCpu.user + benchCpu.system) / sent,
   };
 }
 
@@ -265,6 +305,7 @@ async function main() {
         `  ${label}: provider alone ${Math.round(alone).toLocaleString('en-US')} messages/s\n`,
       );
       phases.push(await campaign(svcPort, child.pid!, fake, label, alone));
+      if (!latency) phases.push(await floor(fake, alone));
       process.stdout.write(
         `  ${label}: campaign done, server RSS peak so far ${Math.round(rssOf(child.pid!).peak)} MB\n`,
       );
@@ -284,7 +325,7 @@ async function main() {
         phases
           .map(
             (p) =>
-              `${p.label.padEnd(30)}${n(p.alone).padStart(13)}${n(p.rate).padStart(16)}${pct(p.rate / p.alone).padStart(8)}${p.toFirstSend.toFixed(2).padStart(14)}${us(p.serverCpuUs).padStart(15)}${us(p.providerCpuUs).padStart(13)}\n`,
+              `${p.label.padEnd(30)}${n(p.alone).padStart(13)}${n(p.rate).padStart(16)}${pct(p.rate / p.alone).padStart(8)}${(Number.isNaN(p.toFirstSend) ? '—' : p.toFirstSend.toFixed(2)).padStart(14)}${us(p.serverCpuUs).padStart(15)}${us(p.providerCpuUs).padStart(13)}\n`,
           )
           .join('') +
         `\n` +
@@ -297,6 +338,7 @@ async function main() {
         `server RSS: peak ${n(mem.peak)} MB (target < 250 MB), before the first start ${n(idle)} MB, at end ${n(mem.rss)} MB; ` +
         `JS heap in use ${n(metric('nodejs_heap_size_used_bytes'))} MB of ${n(metric('nodejs_heap_size_total_bytes'))} MB\n` +
         `(the fake's µs/msg include this script's polling; the ratio is campaign ÷ provider alone, timed at the provider;\n` +
+        ` the floor row is the sms.ru adapter alone in a process of its own, its CPU under "server";\n` +
         ` the in-process row is the service in this process on the same data, its CPU over that campaign: our side without HTTP)\n`,
     );
   } finally {

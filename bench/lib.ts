@@ -13,6 +13,8 @@ export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 export interface Reply {
   status: number;
   body: string;
+  /** The `x-floor-pin` header, which only the floor fixture (`bench/authFloor.ts`) sends. */
+  pin?: string;
 }
 
 /** One request on the keep-alive agent; the body is read whole. */
@@ -27,7 +29,13 @@ export function request(
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        ok({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          pin: res.headers['x-floor-pin'] as string | undefined,
+        }),
+      );
     });
     req.on('error', fail);
     if (body !== undefined) req.end(body);
