@@ -25,6 +25,7 @@ import {
   cpuMsOf,
   drive,
   fillArchive,
+  machine,
   percentile,
   request,
   type Reply,
@@ -230,7 +231,7 @@ function combined(rounds: Phase[]) {
 
 async function main() {
   process.stdout.write(
-    `SMS PDS authorization benchmark — ${CONCURRENCY} concurrent, ${SECONDS} s per phase, ${ROUNDS} rounds, node ${process.version}\n`,
+    `SMS PDS authorization benchmark — ${CONCURRENCY} concurrent, ${SECONDS} s per phase, ${ROUNDS} rounds, ${machine()}\n`,
   );
   SERVER = serverArgs();
   const koa = await koaBaseline();

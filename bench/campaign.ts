@@ -38,7 +38,18 @@ import { FakeSmsru } from '../test/fakes/providers/smsru.ts';
 import { parseConfig } from '../runtime/config.ts';
 import { buildService, listen } from '../runtime/service.ts';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../runtime/ports.ts';
-import { ROOT, cpuMsOf, drive, request, rssOf, runMain, serverArgs, startService, stopChild } from './lib.ts';
+import {
+  ROOT,
+  cpuMsOf,
+  drive,
+  machine,
+  request,
+  rssOf,
+  runMain,
+  serverArgs,
+  startService,
+  stopChild,
+} from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -281,7 +292,7 @@ async function main() {
   const fake = await new FakeSmsru().start();
   try {
     process.stdout.write(
-      `SMS PDS campaign benchmark — ${HOLDERS.toLocaleString('en-US')} consenting holders, node ${process.version}\n`,
+      `SMS PDS campaign benchmark — ${HOLDERS.toLocaleString('en-US')} consenting holders, ${machine()}\n`,
     );
     await seed(join(dir, 'data'));
     writeFileSync(

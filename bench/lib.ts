@@ -3,6 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import http from 'node:http';
+import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { newId } from '../runtime/ids.ts';
 
@@ -248,4 +249,9 @@ export async function fillArchive(dataDir: string, count: number, phoneOf: (i: n
     out.end();
     await once(out, 'finish');
   }
+}
+
+/** The machine a run measured, for the first line of each benchmark's report. */
+export function machine(): string {
+  return `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'})`;
 }

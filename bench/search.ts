@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { fillArchive, request, runMain, serverArgs, startService, stopChild } from './lib.ts';
+import { fillArchive, machine, request, runMain, serverArgs, startService, stopChild } from './lib.ts';
 
 const { values: args } = parseArgs({ options: { archive: { type: 'string', default: '1000000' } } });
 const ARCHIVE = Number(args.archive);
@@ -22,7 +22,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'smspds-bench-search-'));
   try {
     process.stdout.write(
-      `SMS PDS support search benchmark — ${ARCHIVE.toLocaleString('en-US')} closed sessions, node ${process.version}\n`,
+      `SMS PDS support search benchmark — ${ARCHIVE.toLocaleString('en-US')} closed sessions, ${machine()}\n`,
     );
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ auth: { supportTokens: [SUPPORT] } }));
     await fillArchive(join(dir, 'data'), ARCHIVE, phoneOf);
