@@ -844,8 +844,7 @@ export class CampaignService {
       if (refused && !attempts.some((a) => a.error?.kind === 'permanent')) {
         // Refused with the whole request: nothing left. Back in the queue, for the resume.
         this.move(r, 'queued', {}, false);
-        again.push(position);
-        keepRetries();
+        again.push(position); // written with the group's outcomes, below
         refunds += 1;
         return;
       }
@@ -897,6 +896,7 @@ export class CampaignService {
           const { positions } = current;
           current.group.forEach((r, j) => settle(r, positions[j]!, results[j]!, refused));
           if (refused) {
+            keepRetries(); // the refused are back on the list, in the commit of their outcomes
             halt ??= haltFor(results);
             if (!unreachable(results)) outOfReach = false;
           }

@@ -58,8 +58,8 @@ export function form(params: Record<string, string | number | undefined>): strin
   return body;
 }
 
-/** Parse a JSON answer; anything else is an error the adapter cannot classify. */
-export function json<T>(provider: string, reply: RawReply): T {
+/** A 5xx answer is a transient failure, whatever its body says (a 503 surely sent nothing). */
+export function refuseServerError(provider: string, reply: RawReply): void {
   if (reply.status >= 500)
     throw smsFailure(
       'transient',
@@ -68,6 +68,11 @@ export function json<T>(provider: string, reply: RawReply): T {
       reply.text.slice(0, 200),
       statusUncertain(reply.status),
     );
+}
+
+/** Parse a JSON answer; anything else is an error the adapter cannot classify. */
+export function json<T>(provider: string, reply: RawReply): T {
+  refuseServerError(provider, reply);
   try {
     return JSON.parse(reply.text) as T;
   } catch {

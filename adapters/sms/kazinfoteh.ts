@@ -5,8 +5,8 @@
  * run does not call it at all.
  */
 import type { DeliveryStatus, SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
-import { smsFailure, statusUncertain } from '../../runtime/smsFailure.ts';
-import { call, digits, json } from './http.ts';
+import { smsFailure } from '../../runtime/smsFailure.ts';
+import { call, digits, json, refuseServerError } from './http.ts';
 
 export interface KazinfotehOptions {
   login: string;
@@ -154,14 +154,7 @@ export class KazinfotehSender implements SmsSender {
       },
       signal,
     );
-    if (reply.status >= 500)
-      throw smsFailure(
-        'transient',
-        this.name,
-        `HTTP_${reply.status}`,
-        reply.text.slice(0, 200),
-        statusUncertain(reply.status),
-      );
+    refuseServerError(this.name, reply);
     if (tag(reply.text, 'action') === 'error') {
       throw smsFailure(
         'account',
