@@ -20,6 +20,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync, openSync, readSync, closeSy
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import {
   cpuMsOf,
@@ -32,7 +33,7 @@ import {
   rssOf,
   runMain,
   serverArgs,
-  startChild,
+  startScript,
   startService,
   stopChild,
 } from './lib.ts';
@@ -89,17 +90,37 @@ class Outbox {
   }
 }
 
+/**
+ * `warmups` calls of `worker` on a lane of its own, then `worker` on every lane for the phase:
+ * the rates and latencies, the server's CPU per call and memory, and this process's CPU share.
+ */
+async function measure(
+  child: ChildProcess,
+  worker: (lane: number, i: number) => Promise<void>,
+  warmups: number,
+) {
+  for (let i = 0; i < warmups; i++) await worker(CONCURRENCY, i);
+  const cpuBefore = cpuMsOf(child.pid!);
+  const clientBefore = process.cpuUsage();
+  const result = await drive(CONCURRENCY, SECONDS, worker);
+  const cpuUs = ((cpuMsOf(child.pid!) - cpuBefore) * 1000) / Math.max(1, result.count);
+  const client = process.cpuUsage(clientBefore);
+  const clientPercent = (client.user + client.system) / 10_000 / SECONDS;
+  return { ...result, cpuUs, clientPercent, mem: rssOf(child.pid!) };
+}
+
 async function koaBaseline() {
-  const { child, output } = await startChild(['bench/koaHello.ts'], {}, (o) => /listening \d+/.test(o));
-  const port = Number(/listening (\d+)/.exec(output)![1]);
-  for (let i = 0; i < 200; i++) await request(port, 'GET', '/'); // warm-up
-  const result = await drive(CONCURRENCY, SECONDS, async () => {
-    const r = await request(port, 'GET', '/');
-    if (r.status !== 200) throw new Error(`koa ${r.status}`);
-  });
-  const mem = rssOf(child.pid!);
+  const { child, port } = await startScript('bench/koaHello.ts');
+  const result = await measure(
+    child,
+    async () => {
+      const r = await request(port, 'GET', '/');
+      if (r.status !== 200) throw new Error(`koa ${r.status}`);
+    },
+    200,
+  );
   await stopChild(child);
-  return { ...result, mem };
+  return result;
 }
 
 /** One flow as a `drive` worker: a start, then a verify with the PIN `pinOf` finds for it. */
@@ -134,20 +155,15 @@ function flowOn(
  * routes with none of the service's own work. The service can never be faster than this.
  */
 async function floorPhase() {
-  const { child, output } = await startChild(['bench/authFloor.ts'], {}, (o) => /listening \d+/.test(o));
-  const port = Number(/listening (\d+)/.exec(output)![1]);
+  const { child, port } = await startScript('bench/authFloor.ts');
   const flow = flowOn(
     port,
     { 'Content-Type': 'application/x-www-form-urlencoded' },
-    (started) => started.pin!,
+    (started) => String(started.headers['x-floor-pin']), // the fixture's stand-in for an SMS
   );
-  for (let i = 0; i < 300; i++) await flow(CONCURRENCY, i); // warm-up on a lane of its own
-  const cpuBefore = cpuMsOf(child.pid!);
-  const result = await drive(CONCURRENCY, SECONDS, flow);
-  const cpuUs = ((cpuMsOf(child.pid!) - cpuBefore) * 1000) / Math.max(1, result.count);
-  const mem = rssOf(child.pid!);
+  const result = await measure(child, flow, 300);
   await stopChild(child);
-  return { ...result, mem, cpuUs };
+  return result;
 }
 
 /** The service as `npm start` runs it. */
@@ -158,14 +174,8 @@ async function flows(dir: string, port: number, label: string, until?: string) {
   const outbox = new Outbox(join(dir, 'data', 'outbox.jsonl'));
   const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/x-www-form-urlencoded' };
   const flow = flowOn(port, headers, (_, id) => outbox.pinFor(`${id}:1`));
-  for (let i = 0; i < 100; i++) await flow(CONCURRENCY, i); // warm-up on a lane of its own
-  const cpuBefore = cpuMsOf(child.pid!);
-  const clientBefore = process.cpuUsage();
-  const result = await drive(CONCURRENCY, SECONDS, flow);
-  const cpuUs = ((cpuMsOf(child.pid!) - cpuBefore) * 1000) / Math.max(1, result.count);
-  const client = process.cpuUsage(clientBefore);
-  process.stdout.write(`  client CPU ${((client.user + client.system) / 10_000 / SECONDS).toFixed(0)}%\n`);
-  const mem = rssOf(child.pid!);
+  const result = await measure(child, flow, 100);
+  process.stdout.write(`  client CPU ${result.clientPercent.toFixed(0)}%\n`);
   // Where the waiting goes: the store's commits (write and sync) and the collector's pauses.
   const metrics = (await request(port, 'GET', '/metrics')).body;
   const sum = (re: RegExp) => [...metrics.matchAll(re)].reduce((total, m) => total + Number(m[1]), 0);
@@ -174,7 +184,7 @@ async function flows(dir: string, port: number, label: string, until?: string) {
   const gcMs = sum(/^smspds_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)/gm) * 1000;
   await stopChild(child);
   process.stdout.write(`  ${label}: done\n`);
-  return { ...result, mem, cpuUs, commitMs, gcMs };
+  return { ...result, commitMs, gcMs };
 }
 
 function setup(): string {

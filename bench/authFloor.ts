@@ -1,9 +1,9 @@
 /**
  * The floor of an authorization flow: the same two requests (`POST /api/v1/auth`, then
  * `POST /api/v1/auth/{id}/verify`) served by the libraries the service is built on and nothing
- * else — Koa with @koa/router, a form body, libphonenumber-js, the real auth machine
- * (`machines/auth.ts`) run in an XState actor, and the PIN drawn, hashed and compared by the
- * service's own vault (`runtime/pin.ts`).
+ * else — Koa with @koa/router, a form body, libphonenumber-js (through the service's memoised
+ * `normalizePhone`), the real auth machine (`machines/auth.ts`) run in an XState actor, and the
+ * PIN drawn, hashed and compared by the service's own vault (`runtime/pin.ts`).
  *
  * Left out, on purpose: tokens, validation, rate limits and budgets, the card directory, the
  * SMS provider, the store and its fsync, the archive, logs and metrics. What this server
@@ -17,11 +17,11 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import { createActor, fromPromise } from 'xstate';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { randomBytes } from 'node:crypto';
 import { authMachine, type AuthCard } from '../machines/auth.ts';
 import type { PinSent, SendPinInput } from '../machines/otp.ts';
 import { createPinVault } from '../runtime/pin.ts';
+import { normalizePhone } from '../runtime/phone.ts';
 
 const vault = createPinVault(randomBytes(32));
 const card: AuthCard = { number: '1000001', holder: 'Гость', discount: 5, bonus: 0 };
@@ -29,8 +29,6 @@ const policy = { ttlMs: 300_000, cooldownMs: 60_000, maxAttempts: 3, maxResends:
 /** PINs sent and not yet handed to the client, by session id. */
 const outbox = new Map<string, string>();
 const sessions = new Map<string, ReturnType<typeof createActor<typeof machine>>>();
-/** Phones parsed before (the service memoises them the same way). */
-const phones = new Map<string, string>();
 let seq = 0;
 
 const machine = authMachine.provide({
@@ -54,14 +52,14 @@ async function form(ctx: Koa.Context): Promise<URLSearchParams> {
   return new URLSearchParams(text);
 }
 
+/** The service's own phone parsing: libphonenumber-js, memoised. */
+const phones = { allowedCountries: ['RU', 'KZ'], defaultCountry: 'RU' };
 function phoneOf(text: string): string | undefined {
-  let phone = phones.get(text);
-  if (phone === undefined) {
-    const parsed = parsePhoneNumberFromString(text, 'RU');
-    phone = parsed?.isValid() ? parsed.number : undefined;
-    if (phone) phones.set(text, phone);
+  try {
+    return normalizePhone(text, phones);
+  } catch {
+    return undefined;
   }
-  return phone;
 }
 
 const router = new Router();

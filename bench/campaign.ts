@@ -27,9 +27,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { JournaledStore } from '../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
 import { ConsentLedger, consentTables } from '../runtime/consents.ts';

@@ -14,8 +14,7 @@ export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 export interface Reply {
   status: number;
   body: string;
-  /** The `x-floor-pin` header, which only the floor fixture (`bench/authFloor.ts`) sends. */
-  pin?: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 /** One request on the keep-alive agent; the body is read whole. */
@@ -34,7 +33,7 @@ export function request(
         ok({
           status: res.statusCode ?? 0,
           body: Buffer.concat(chunks).toString('utf8'),
-          pin: res.headers['x-floor-pin'] as string | undefined,
+          headers: res.headers,
         }),
       );
     });
@@ -82,6 +81,12 @@ export async function startService(
     (o) => o.includes('listening on') && (!until || o.includes(until)),
   );
   return child;
+}
+
+/** A benchmark's own server script (it prints `listening <port>`), started; its process and port. */
+export async function startScript(script: string): Promise<{ child: ChildProcess; port: number }> {
+  const { child, output } = await startChild([script], {}, (o) => /listening \d+/.test(o));
+  return { child, port: Number(/listening (\d+)/.exec(output)![1]) };
 }
 
 /** Start a child process and wait until `ready(output)` says so. */

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { request, startChild, stopChild, ROOT } from '../bench/lib.ts';
+import { request, startScript, stopChild, ROOT } from '../bench/lib.ts';
 import { FakeSmsru } from './fakes/providers/smsru.ts';
 
 const Floors = suite('benchmark floors');
@@ -16,19 +16,17 @@ const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
 Floors(
   'the authorization floor runs the auth machine: a right PIN verifies, a wrong one does not',
   async () => {
-    const { child, output } = await startChild(['bench/authFloor.ts'], { PORT: '0' }, (o) =>
-      /listening \d+/.test(o),
-    );
+    const { child, port } = await startScript('bench/authFloor.ts');
     try {
-      const port = Number(/listening (\d+)/.exec(output)![1]);
       const start = async () => {
         const r = await request(port, 'POST', '/api/v1/auth', form, 'phone=8%20916%20123-45-67&terminal=T1');
         assert.is(r.status, 201, r.body);
         const session = JSON.parse(r.body).session;
         assert.is(session.phone, '+79161234567');
         assert.is(session.state, 'awaitingPin');
-        assert.match(r.pin ?? '', /^\d{6}$/);
-        return { id: session.id as string, pin: r.pin! };
+        const pin = String(r.headers['x-floor-pin']);
+        assert.match(pin, /^\d{6}$/);
+        return { id: session.id as string, pin };
       };
       const right = await start();
       const ok = await request(port, 'POST', `/api/v1/auth/${right.id}/verify`, form, `pin=${right.pin}`);
