@@ -30,7 +30,10 @@ async function main() {
     }
     throw err;
   }
-  const { server, stop } = await listen(service, config.server.host, config.server.port);
+  const { server, stop } = await listen(service, config.server.host, config.server.port, {
+    // A full or broken disk: answer 503, and resume from the data folder once it takes writes.
+    rebuild: () => buildService(config, { logger, defaultMetrics: false }),
+  });
   if (service.chain.senders.some((s) => s.balance)) {
     for (const b of await service.refreshBalances()) {
       const shown = b.error

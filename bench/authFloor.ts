@@ -16,7 +16,7 @@
  */
 import Koa from 'koa';
 import Router from '@koa/router';
-import { createActor, fromPromise } from 'xstate';
+import { createActor, fromPromise, waitFor } from 'xstate';
 import { randomBytes } from 'node:crypto';
 import { authMachine, type AuthCard } from '../machines/auth.ts';
 import type { PinSent, SendPinInput } from '../machines/otp.ts';
@@ -34,8 +34,9 @@ let seq = 0;
 const machine = authMachine.provide({
   actors: {
     findCard: fromPromise<AuthCard, { phone: string }>(async () => card),
+    recheckCard: fromPromise<AuthCard, { phone: string; number: string }>(async () => card),
     sendPin: fromPromise<PinSent, SendPinInput>(async ({ input }) => {
-      const pin = vault.generate(6);
+      const pin = vault.derive(input.id, input.sendNo, 6);
       outbox.set(input.id, pin);
       return { pinHash: vault.hash(input.id, pin), sentAt: Date.now(), attempts: [] };
     }),
@@ -104,7 +105,8 @@ router.post('/api/v1/auth/:id/verify', async (ctx) => {
     return;
   }
   actor.send({ type: 'VERIFY', pin: body.get('pin'), now: Date.now() } as never);
-  const snapshot = actor.getSnapshot();
+  // A right PIN reads the card again (`checkingCard`) before handing it out, as the service does.
+  const snapshot = await waitFor(actor, (s) => !s.hasTag('busy'));
   if (snapshot.value !== 'verified') {
     ctx.status = 409;
     ctx.body = { error: { code: 'PIN_INVALID' } };

@@ -139,6 +139,14 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   app.use(open.routes());
 
   const api = new Router();
+  api.use('/api', async (ctx, next) => {
+    // A failed store holds in memory changes the disk never took: serve nothing from it.
+    if (!deps.store.healthy) throw new AppError('STORE_UNAVAILABLE');
+    await next();
+    // An answer shows only what is on disk: one read while a change is being written waits for
+    // that write (at once when nothing is pending), and fails with it.
+    await deps.store.flush();
+  });
   api.use('/api', authenticate(deps.tokens));
   api.use('/api', bodyReader(deps.config.server.bodyLimitBytes));
   cardRoutes(api, deps);

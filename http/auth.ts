@@ -4,7 +4,7 @@
  */
 import type { Context, Next } from 'koa';
 import { AppError } from '../machines/errors.ts';
-import type { Role, TokenRegistry } from '../runtime/tokens.ts';
+import type { Role, TokenIdentity, TokenRegistry } from '../runtime/tokens.ts';
 
 export function tokenOf(ctx: Context): string | undefined {
   const header = ctx.get('Authorization');
@@ -14,9 +14,10 @@ export function tokenOf(ctx: Context): string | undefined {
 
 export function authenticate(tokens: TokenRegistry) {
   return async function auth(ctx: Context, next: Next) {
-    const role = tokens.roleOf(tokenOf(ctx));
-    if (!role) throw new AppError('UNAUTHORIZED');
-    ctx.state.role = role;
+    const identity = tokens.identify(tokenOf(ctx));
+    if (!identity) throw new AppError('UNAUTHORIZED');
+    ctx.state.role = identity.role;
+    ctx.state.token = identity;
     await next();
   };
 }
@@ -28,6 +29,11 @@ export function allow(...allowed: Role[]) {
     if (role !== 'admin' && !allowed.includes(role)) throw new AppError('FORBIDDEN');
     await next();
   };
+}
+
+/** The calling token's id: the key of its limits and budgets. */
+export function tokenIdOf(ctx: Context): string {
+  return (ctx.state.token as TokenIdentity).id;
 }
 
 /** Who did it, for timelines: the role and the terminal id when the caller gives one. */

@@ -50,7 +50,17 @@ const ops: Record<string, Record<string, Op>> = {
       roles: 'terminal',
       body: { phone: 'string', terminal: 'string', channel: 'sms | none | call' },
       ok: [201, '{session} awaitingPin; 200 verified for channel none'],
-      errors: ['PHONE_INVALID', 'CARD_NOT_FOUND', 'CHANNEL_DISABLED', 'RATE_LIMITED', 'SMS_FAILED'],
+      errors: [
+        'PHONE_INVALID',
+        'PHONE_NOT_MOBILE',
+        'CARD_NOT_FOUND',
+        'CARD_BLOCKED',
+        'CARD_EXPIRED',
+        'CHANNEL_DISABLED',
+        'PHONE_BUSY',
+        'RATE_LIMITED',
+        'SMS_FAILED',
+      ],
       kv: ['sessionId', 'state', 'expiresAt', 'attemptsLeft', 'card', 'holder'],
     },
   },
@@ -69,8 +79,18 @@ const ops: Record<string, Record<string, Op>> = {
       roles: 'terminal',
       params: ['id'],
       body: { pin: 'string' },
-      ok: [200, '{session} verified with card'],
-      errors: ['PIN_INVALID', 'SESSION_LOCKED', 'SESSION_EXPIRED', 'SESSION_CLOSED', 'SESSION_NOT_FOUND'],
+      ok: [200, '{session} verified with card (read again at this moment)'],
+      errors: [
+        'PIN_INVALID',
+        'CARD_BLOCKED',
+        'CARD_EXPIRED',
+        'CARD_NOT_FOUND',
+        'RATE_LIMITED',
+        'SESSION_LOCKED',
+        'SESSION_EXPIRED',
+        'SESSION_CLOSED',
+        'SESSION_NOT_FOUND',
+      ],
       kv: ['sessionId', 'state', 'card', 'holder', 'discount', 'bonus'],
     },
   },
@@ -94,7 +114,7 @@ const ops: Record<string, Record<string, Op>> = {
   },
   '/api/v1/cards/activate': {
     post: {
-      summary: 'Issue a card at the till (optionally confirmed by SMS)',
+      summary: "Issue a card at the till, the guest's phone confirmed by SMS (cards.confirmPhone)",
       roles: 'terminal',
       body: {
         cardNumber: 'string',
@@ -103,11 +123,16 @@ const ops: Record<string, Record<string, Op>> = {
         phone: 'string',
         marketingConsent: 'boolean',
         terminal: 'string',
-        confirm: 'none | sms',
+        confirm: 'sms | none (none only where cards.confirmPhone is optional)',
       },
-      ok: [201, '{activation} activated or awaitingPin'],
+      ok: [201, '{activation} awaitingPin, or activated without SMS'],
       errors: [
         'VALIDATION_FAILED',
+        'PHONE_NOT_MOBILE',
+        'CONFIRMATION_REQUIRED',
+        'CHANNEL_DISABLED',
+        'PHONE_BUSY',
+        'RATE_LIMITED',
         'CARD_NOT_FOUND',
         'CARD_ALREADY_ACTIVE',
         'CARD_BLOCKED',
@@ -133,7 +158,7 @@ const ops: Record<string, Record<string, Op>> = {
       params: ['id'],
       body: { pin: 'string' },
       ok: [200, '{activation} activated'],
-      errors: ['PIN_INVALID', 'SESSION_LOCKED', 'SESSION_EXPIRED', 'SESSION_CLOSED'],
+      errors: ['PIN_INVALID', 'RATE_LIMITED', 'SESSION_LOCKED', 'SESSION_EXPIRED', 'SESSION_CLOSED'],
     },
   },
   '/api/v1/cards/activations/{id}/resend': {
@@ -309,11 +334,12 @@ const ops: Record<string, Record<string, Op>> = {
   },
   '/api/v1/campaigns/{id}/test': {
     post: {
-      summary: 'Send one rendered message to one phone',
+      summary: 'Send one rendered message to one phone (counted in the day budgets)',
       roles: 'admin',
       params: ['id'],
       body: { phone: 'string' },
       ok: [200, '{test}'],
+      errors: ['PHONE_NOT_MOBILE', 'RATE_LIMITED', 'SMS_FAILED'],
     },
   },
   '/api/v1/campaigns/{id}/start': {
@@ -409,6 +435,14 @@ export function openApiDocument(version: string) {
             description: `Error${op.errors ? `: ${op.errors.join(', ')}` : ''}`,
             content: { 'application/json': { schema: ERR } },
           },
+          ...(op.roles === 'none'
+            ? {}
+            : {
+                '503': {
+                  description: 'STORE_UNAVAILABLE: the change could not be saved (disk); retry later',
+                  content: { 'application/json': { schema: ERR } },
+                },
+              }),
         },
       };
     }

@@ -5,7 +5,7 @@
  * answered as a bare 500 that leaks nothing.
  */
 import type { Context, Next } from 'koa';
-import { AppError, catalog, messageFor, type Lang, type ErrorCode } from '../machines/errors.ts';
+import { AppError, catalog, isErrorCode, messageFor, type Lang, type ErrorCode } from '../machines/errors.ts';
 import type { Logger } from 'pino';
 
 export type KvFields = Record<string, string | number | boolean | null | undefined>;
@@ -65,7 +65,11 @@ export function errorPipeline(logger: Logger, defaultLang: Lang) {
     } catch (err) {
       let appErr: AppError;
       if (err instanceof AppError) appErr = err;
-      else if (err instanceof URIError) {
+      else if (isErrorCode((err as { code?: unknown })?.code)) {
+        // An error from below that carries a code of the catalog (the store's STORE_UNAVAILABLE).
+        logger.error({ err, reqId: ctx.state.reqId, path: ctx.path }, 'request failed');
+        appErr = new AppError((err as { code: ErrorCode }).code);
+      } else if (err instanceof URIError) {
         appErr = new AppError('VALIDATION_FAILED', {
           field: 'path',
           reason: 'некорректный адрес / malformed URL',

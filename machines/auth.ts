@@ -2,13 +2,18 @@
  * Authorization at the till: the guest's phone → their card → a PIN by SMS → the card number
  * for the order.
  *
- *   requested → lookingUp → sendingSms → awaitingPin → verified
- *   ends: verified | rejected (no card) | expired | locked | cancelled | failed (no SMS)
+ *   requested → lookingUp → sendingSms → awaitingPin → checkingCard → verified
+ *   ends: verified | rejected (no card, or the card changed) | expired | locked | cancelled |
+ *         failed (no SMS)
+ *
+ * A right PIN does not hand the card out at once: `checkingCard` reads it again, so a card
+ * blocked, expired or moved to another phone during the PIN window ends the session `rejected`
+ * with that reason, and no card number is given.
  *
  * Phone-only authorization (`channel: none`, where the venue allows it) goes from lookingUp
  * straight to verified. A resend issues a new PIN (only the latest works) and keeps the
- * wrong-PIN count. Pure like every machine here: effects are the named actors `findCard` and
- * `sendPin` and the guard `pinMatches`, provided by the runtime.
+ * wrong-PIN count. Pure like every machine here: effects are the named actors `findCard`,
+ * `sendPin` and `recheckCard` and the guard `pinMatches`, provided by the runtime.
  */
 import { setup, assign } from 'xstate';
 import type { OtpPolicy, PinSent, PinWindowContext, PinWindowEvent, SendPinInput } from './otp.ts';
@@ -47,6 +52,7 @@ export const authMachine = setup({
   },
   actors: {
     findCard: notProvided<AuthCard, { phone: string }>('findCard'),
+    recheckCard: notProvided<AuthCard, { phone: string; number: string }>('recheckCard'),
     sendPin: notProvided<PinSent, SendPinInput>('sendPin'),
   },
   guards: {
@@ -83,7 +89,20 @@ export const authMachine = setup({
         },
       },
     },
-    ...pinWindowStates({ onVerified: 'verified', purpose: 'auth' }),
+    ...pinWindowStates({ onVerified: 'checkingCard', purpose: 'auth' }),
+    checkingCard: {
+      tags: ['live', 'busy'],
+      invoke: {
+        id: 'recheckCard',
+        src: 'recheckCard',
+        input: ({ context }) => ({ phone: context.phone, number: context.card?.number ?? '' }),
+        onDone: { target: 'verified', actions: assign({ card: ({ event }) => event.output }) },
+        onError: {
+          target: 'rejected',
+          actions: assign({ error: ({ event }) => otpErrors.from(event.error) }),
+        },
+      },
+    },
     verified: { type: 'final' },
     rejected: { type: 'final' },
     expired: { type: 'final' },

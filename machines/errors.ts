@@ -27,6 +27,16 @@ export const catalog = {
     ru: 'Номера этой страны не обслуживаются',
     en: 'Phone numbers of this country are not served',
   },
+  PHONE_NOT_MOBILE: {
+    status: 400,
+    ru: 'На этот номер нельзя отправить СМС: нужен мобильный номер',
+    en: 'This number cannot receive SMS: a mobile number is needed',
+  },
+  CONFIRMATION_REQUIRED: {
+    status: 400,
+    ru: 'Телефон гостя нужно подтвердить кодом из СМС',
+    en: "The guest's phone must be confirmed with an SMS code",
+  },
   BODY_TOO_LARGE: { status: 413, ru: 'Слишком большой запрос', en: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -98,6 +108,12 @@ export const catalog = {
     en: 'Resend possible in {retryAfter} s',
     retryable: true,
   },
+  PHONE_BUSY: {
+    status: 409,
+    ru: 'Код на этот номер уже отправляется, повторите через {retryAfter} с',
+    en: 'A code to this number is being sent, retry in {retryAfter} s',
+    retryable: true,
+  },
   RESEND_LIMIT: {
     status: 429,
     ru: 'Исчерпан лимит повторных отправок',
@@ -119,6 +135,12 @@ export const catalog = {
     status: 503,
     ru: 'Сервис временно недоступен',
     en: 'Service temporarily unavailable',
+    retryable: true,
+  },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    ru: 'Сервис не может сохранить данные (диск), повторите позже',
+    en: 'The service cannot save data (disk), retry later',
     retryable: true,
   },
   TIMEOUT: {

@@ -1,7 +1,9 @@
 { ===========================================================================
   SMS PDS — функциональная клавиша «Выдать карту».
   Номер карты из диапазона (пусто — виртуальная карта), ФИО, день рождения, телефон,
-  согласие на новости; по желанию — подтверждение телефона кодом из СМС.
+  согласие на новости. Телефон гостя подтверждается кодом из СМС (так решает настройка
+  cards.confirmPhone в SMS PDS, а не касса): карта привязывается к номеру, только когда гость
+  назвал код, поэтому чужой номер занять нельзя.
   =========================================================================== }
 
 { ===========================================================================
@@ -75,6 +77,11 @@ begin
   else if code = 'PHONE_COUNTRY_NOT_ALLOWED' then msg := 'Номера этой страны не обслуживаются.'
   else if code = 'CARD_NOT_FOUND' then msg := 'Карта не найдена. Проверьте номер или выдайте гостю карту.'
   else if code = 'CARD_BLOCKED' then msg := 'Карта гостя заблокирована.'
+  else if code = 'CARD_EXPIRED' then msg := 'Срок действия карты гостя истёк.'
+  else if code = 'PHONE_NOT_MOBILE' then msg := 'На этот номер нельзя отправить СМС. Нужен мобильный номер гостя.'
+  else if code = 'PHONE_BUSY' then msg := 'Код на этот номер уже отправляется с другой кассы. Повторите через ' + KvValue(Answer, 'retryAfter') + ' с.'
+  else if code = 'CONFIRMATION_REQUIRED' then msg := 'Телефон гостя нужно подтвердить кодом из СМС.'
+  else if code = 'STORE_UNAVAILABLE' then msg := 'Сервис SMS PDS не может сохранить данные (диск). Повторите позже и сообщите администратору.'
   else if code = 'CHANNEL_DISABLED' then msg := 'Авторизация без СМС в этом заведении не разрешена.'
   else if code = 'RATE_LIMITED' then msg := 'Слишком много попыток. Повторите через ' + KvValue(Answer, 'retryAfter') + ' с.'
   else if code = 'SMS_FAILED' then msg := 'СМС не отправлено. Попробуйте ещё раз или обратитесь в поддержку.'
@@ -104,21 +111,20 @@ end;
 
 procedure ProcessOperation1001512(Parameter: integer);
 var
-  cardNumber, fullName, birthday, phone, consent, confirm, body, answer, activationId, pin: string;
-  status: integer;
+  cardNumber, fullName, birthday, phone, consent, body, answer, activationId, pin: string;
+  status, choice: integer;
   done: boolean;
 begin
   cardNumber := gui.InputBox('Выдать карту', 'Номер карты (пусто — виртуальная)', '', true);
   fullName := gui.InputBox('Выдать карту', 'ФИО гостя', '', false);
   if fullName = '' then exit;
   birthday := gui.InputBox('Выдать карту', 'День рождения (ДД.ММ.ГГГГ)', '', false);
-  phone := gui.InputBox('Выдать карту', 'Телефон гостя (79161234567)', '', true);
+  phone := gui.InputBox('Выдать карту', 'Мобильный телефон гостя (79161234567)', '', true);
   if phone = '' then exit;
   if gui.RKMessageDlg('Гость согласен получать новости по СМС?', mtConfirmation, mbYes + mbNo, 0) = mrYes then consent := 'true' else consent := 'false';
-  if gui.RKMessageDlg('Подтвердить телефон кодом из СМС?', mtConfirmation, mbYes + mbNo, 0) = mrYes then confirm := 'sms' else confirm := 'none';
 
   body := 'fullName=' + UrlEncode(fullName) + '&birthday=' + UrlEncode(birthday) + '&phone=' + UrlEncode(phone) +
-    '&marketingConsent=' + consent + '&confirm=' + confirm;
+    '&marketingConsent=' + consent;
   if cardNumber <> '' then body := body + '&cardNumber=' + UrlEncode(cardNumber);
   status := CallSmsPds('/cards/activate', body, answer);
   if KvValue(answer, 'status') <> 'ok' then
@@ -131,20 +137,35 @@ begin
   done := KvValue(answer, 'state') = 'activated';
   while not done do
   begin
-    pin := gui.InputBox('Выдать карту', 'Код из СМС на ' + KvValue(answer, 'phone') + ' (пусто — отменить)', '', true);
+    pin := gui.InputBox('Выдать карту', 'Код из СМС на ' + KvValue(answer, 'phone') + ' (пусто — другие действия)', '', true);
     if pin = '' then
     begin
-      status := CallSmsPds('/cards/activations/' + activationId + '/cancel', 'reason=cashier', answer);
-      gui.ShowMessage('Выдача карты отменена.');
-      exit;
-    end;
-    status := CallSmsPds('/cards/activations/' + activationId + '/verify', 'pin=' + UrlEncode(pin), answer);
-    if KvValue(answer, 'status') = 'ok' then
-      done := true
+      choice := gui.MessageDlgEx('Код не введён. Что сделать?', mtConfirmation, mbYes + mbNo + mbCancel, 'Отправить СМС ещё раз;Отменить выдачу;Вернуться к вводу');
+      if choice = mrYes then
+      begin
+        status := CallSmsPds('/cards/activations/' + activationId + '/resend', '', answer);
+        if KvValue(answer, 'status') = 'ok' then
+          gui.ShowMessage('Новый код отправлен на ' + KvValue(answer, 'phone') + '. Прежний код больше не действует.')
+        else
+          ShowSmsPdsError(answer);
+      end
+      else if choice = mrNo then
+      begin
+        status := CallSmsPds('/cards/activations/' + activationId + '/cancel', 'reason=cashier', answer);
+        gui.ShowMessage('Выдача карты отменена.');
+        exit;
+      end;
+    end
     else
     begin
-      ShowSmsPdsError(answer);
-      if KvValue(answer, 'code') <> 'PIN_INVALID' then exit;
+      status := CallSmsPds('/cards/activations/' + activationId + '/verify', 'pin=' + UrlEncode(pin), answer);
+      if KvValue(answer, 'status') = 'ok' then
+        done := true
+      else
+      begin
+        ShowSmsPdsError(answer);
+        if KvValue(answer, 'code') <> 'PIN_INVALID' then exit;
+      end;
     end;
   end;
   gui.ShowMessage('Карта выдана: ' + KvValue(answer, 'card') + #13#10 + KvValue(answer, 'holder'));

@@ -12,7 +12,10 @@ import type { PinSender } from './sms.ts';
 import type { PinVault } from './pin.ts';
 import type { ConsentLedger } from './consents.ts';
 import type { Config } from './config.ts';
-import { normalizePhone } from './phone.ts';
+import type { PinGate } from './pinGate.ts';
+import type { RateLimits } from './limits.ts';
+import { AppError } from '../machines/errors.ts';
+import { normalizePhone, requireMobile } from './phone.ts';
 import { parseBirthday, validationError, flag, optionalText, fullName } from './validate.ts';
 import { CARD_NUMBER } from './cardNumbers.ts';
 import { PinWorkflows, expectState, pinEffects, pinWindowView } from './pinWorkflows.ts';
@@ -118,15 +121,16 @@ export const activateSchema = z.object({
   phone: z.unknown(),
   marketingConsent: flag.default(false),
   terminal: optionalText(64),
-  confirm: z.enum(['none', 'sms']).default('none'),
+  confirm: z.preprocess((v) => (v === '' || v === null ? undefined : v), z.enum(['none', 'sms']).optional()),
 });
 
 export class ActivationService extends PinWorkflows {
   constructor(
     host: WorkflowHost,
-    private readonly deps: Pick<ActivationDeps, 'config' | 'clock'>,
+    gate: PinGate,
+    private readonly deps: Pick<ActivationDeps, 'config' | 'clock'> & { limits: RateLimits },
   ) {
-    super(host, 'activation', 'activated');
+    super(host, gate, 'activation', 'activated', 'activation');
   }
 
   /** Validate a request body into the workflow's input; throws VALIDATION_FAILED naming the field. */
@@ -136,22 +140,55 @@ export class ActivationService extends PinWorkflows {
     const { config, clock } = this.deps;
     const birthday = parseBirthday(parsed.data.birthday, clock.now(), config.cards);
     const phone = normalizePhone(parsed.data.phone, config.phones);
+    requireMobile(phone, config.phones); // the holder gets PINs and news by SMS
     return {
       cardNumber: parsed.data.cardNumber ?? null,
       holder: { fullName: parsed.data.fullName, birthday, phone },
       marketingConsent: parsed.data.marketingConsent,
       terminal: parsed.data.terminal ?? null,
-      confirm: parsed.data.confirm,
+      confirm: confirmOf(parsed.data.confirm, config.cards.confirmPhone),
       policy: otpPolicy(config),
     };
   }
 
-  /** Start an activation; a refusal (card taken, pool empty…) throws with the activation's id. */
-  async start(body: unknown, by: string): Promise<WorkflowRecord> {
+  /**
+   * Start an activation; a refusal (card taken, pool empty…) throws with the activation's id.
+   * Every activation counts against its token's hourly limit; one confirmed by SMS opens a PIN
+   * window under the same rules as an authorization.
+   */
+  async start(body: unknown, by: string, token: string): Promise<WorkflowRecord> {
     const input = this.parse(body);
-    const record = await this.host.start('activation', input as unknown as Record<string, unknown>, by);
-    return expectState(record, ['activated', 'awaitingPin']);
+    const perHour = this.deps.config.limits.activationsPerTerminalPerHour;
+    const rule = { key: `act:${token}`, limit: perHour, name: 'activationsPerTerminalPerHour' };
+    const run = async () =>
+      expectState(await this.host.start('activation', input as unknown as Record<string, unknown>, by), [
+        'activated',
+        'awaitingPin',
+      ]);
+    if (input.confirm === 'sms') return this.gate.open(input.holder.phone, token, 'activation', run, [rule]);
+    this.deps.limits.hit([rule]);
+    return run();
   }
+}
+
+/**
+ * How the guest's phone is confirmed, from the till's `confirm` and the venue's
+ * `cards.confirmPhone`: `always` confirms by SMS (and refuses `none`: no one registers a
+ * stranger's phone), `never` refuses `sms`, `optional` takes the till's choice (default `none`).
+ */
+function confirmOf(
+  asked: 'none' | 'sms' | undefined,
+  rule: Readonly<Config>['cards']['confirmPhone'],
+): 'none' | 'sms' {
+  if (rule === 'always') {
+    if (asked === 'none') throw new AppError('CONFIRMATION_REQUIRED', { field: 'confirm' });
+    return 'sms';
+  }
+  if (rule === 'never') {
+    if (asked === 'sms') throw new AppError('CHANNEL_DISABLED', { channel: 'sms' });
+    return 'none';
+  }
+  return asked ?? 'none';
 }
 
 /** The PIN window's policy from the configuration. */

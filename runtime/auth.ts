@@ -8,13 +8,13 @@ import { z } from 'zod';
 import { fromPromise } from 'xstate';
 import { authMachine, type AuthCard, type AuthContext, type AuthInput } from '../machines/auth.ts';
 import { AppError } from '../machines/errors.ts';
-import type { CardDirectory, Clock } from './ports.ts';
+import type { Card, CardDirectory, Clock } from './ports.ts';
 import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
 import type { PinSender } from './sms.ts';
 import type { PinVault } from './pin.ts';
 import type { Config } from './config.ts';
-import type { RateLimits } from './limits.ts';
-import { normalizePhone } from './phone.ts';
+import type { PinGate } from './pinGate.ts';
+import { normalizePhone, requireMobile } from './phone.ts';
 import { optionalText, validationError } from './validate.ts';
 import { PinWorkflows, expectState, pinEffects, pinWindowView } from './pinWorkflows.ts';
 import { otpPolicy } from './activations.ts';
@@ -27,29 +27,63 @@ export interface AuthDeps {
   config: Readonly<Config>;
 }
 
-/** The card a phone authorizes: its newest active card. */
-async function findCard(directory: CardDirectory, phone: string): Promise<AuthCard> {
+/** The venue's calendar day of `now` (YYYY-MM-DD), for card expiry; one formatter per zone. */
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+function dayIn(timeZone: string, now: number): string {
+  let fmt = dayFormats.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormats.set(timeZone, fmt);
+  }
+  return fmt.format(now);
+}
+
+const cardOf = (card: Card): AuthCard => ({
+  number: card.number,
+  holder: card.holder?.fullName ?? '',
+  discount: card.discount,
+  bonus: card.bonus,
+});
+
+/** A card past its last day (`expiresAt` is the last day it works, in the venue's time zone). */
+const expired = (card: Card, today: string) => card.expiresAt !== null && card.expiresAt < today;
+
+/** The card a phone authorizes: its newest active card that has not expired. */
+async function findCard(directory: CardDirectory, phone: string, today: string): Promise<AuthCard> {
   const cards = await directory.byPhone(phone);
-  const card = cards.find((c) => c.state === 'active');
+  const card = cards.find((c) => c.state === 'active' && !expired(c, today));
   if (!card) {
+    if (cards.some((c) => c.state === 'active')) throw new AppError('CARD_EXPIRED');
     if (cards.some((c) => c.state === 'blocked')) throw new AppError('CARD_BLOCKED');
     throw new AppError('CARD_NOT_FOUND');
   }
-  return {
-    number: card.number,
-    holder: card.holder?.fullName ?? '',
-    discount: card.discount,
-    bonus: card.bonus,
-  };
+  return cardOf(card);
+}
+
+/**
+ * The card again, at the moment it is handed out: blocked, expired, or no longer this phone's
+ * (moved, returned) during the PIN window, it is refused.
+ */
+async function recheckCard(directory: CardDirectory, phone: string, number: string, today: string) {
+  const card = await directory.get(number);
+  if (!card || card.holder?.phone !== phone) throw new AppError('CARD_NOT_FOUND');
+  if (card.state === 'blocked') throw new AppError('CARD_BLOCKED');
+  if (card.state !== 'active') throw new AppError('CARD_NOT_FOUND');
+  if (expired(card, today)) throw new AppError('CARD_EXPIRED');
+  return cardOf(card);
 }
 
 /** The authorization workflow kind, its effects bound to the real ports. */
 export function authKind(deps: AuthDeps): WorkflowKind {
   const pin = pinEffects(deps);
+  const today = () => dayIn(deps.config.campaigns.timezone, deps.clock.now());
   const machine = authMachine.provide({
     actors: {
       findCard: fromPromise(({ input }: { input: { phone: string } }) =>
-        findCard(deps.directory, input.phone),
+        findCard(deps.directory, input.phone, today()),
+      ),
+      recheckCard: fromPromise(({ input }: { input: { phone: string; number: string } }) =>
+        recheckCard(deps.directory, input.phone, input.number, today()),
       ),
       sendPin: pin.sendPin,
     },
@@ -86,17 +120,12 @@ export const startSchema = z.object({
 });
 
 export class AuthService extends PinWorkflows {
-  /** Each phone's live session, so a new start can supersede it. */
-  private readonly liveByPhone = new Map<string, string>();
-
   constructor(
     host: WorkflowHost,
-    private readonly deps: { config: Readonly<Config>; clock: Clock; limits: RateLimits },
+    gate: PinGate,
+    private readonly deps: { config: Readonly<Config>; clock: Clock },
   ) {
-    super(host, 'auth', 'verified', () => this.checkSmsBudget());
-    for (const record of host.liveRecords()) {
-      if (record.kind === 'auth' && record.phone) this.liveByPhone.set(record.phone, record.id);
-    }
+    super(host, gate, 'auth', 'verified', 'auth');
   }
 
   parse(body: unknown): Omit<AuthInput, 'id'> {
@@ -113,41 +142,31 @@ export class AuthService extends PinWorkflows {
         (!config.otp.phoneOnlyTerminals ||
           (terminal !== null && config.otp.phoneOnlyTerminals.includes(terminal)));
       if (!allowed) throw new AppError('CHANNEL_DISABLED', { channel });
+    } else {
+      requireMobile(phone, config.phones); // an SMS or a call to it costs money
     }
     return { phone, terminal, channel, policy: otpPolicy(config) };
   }
 
-  private checkSmsBudget() {
-    const wait = this.deps.limits.smsBudgetWait(this.deps.config.limits.smsPerDay);
-    if (wait > 0) throw new AppError('RATE_LIMITED', { retryAfter: wait, limit: 'smsPerDay' });
-  }
-
   /**
-   * Start a session: validate, apply the limits (per phone, per terminal, the day's SMS
-   * budget), supersede the phone's live session, then run the workflow to its first stop.
+   * Start a session: validate, apply the limits (per phone, per token, the day's SMS budgets),
+   * supersede the phone's live PIN window, then run the workflow to its first stop. `token` is
+   * the id of the calling API token: the key of its limits.
    */
-  async start(body: unknown, by: string): Promise<WorkflowRecord> {
+  async start(body: unknown, by: string, token: string): Promise<WorkflowRecord> {
     const input = this.parse(body);
-    const { limits: l } = this.deps.config;
-    if (input.channel !== 'none') this.checkSmsBudget();
-    this.deps.limits.hit([
-      { key: `phone:${input.phone}`, limit: l.perPhonePerHour, name: 'perPhonePerHour' },
-      { key: `terminal:${input.terminal ?? '-'}`, limit: l.perTerminalPerHour, name: 'perTerminalPerHour' },
-    ]);
-    const previous = this.liveByPhone.get(input.phone);
-    if (previous) {
-      await this.host
-        .send(previous, (now) => ({ type: 'CANCEL', now, by: 'system', reason: 'superseded' }))
-        .catch(() => undefined); // already closed: nothing to supersede
+    const run = async () =>
+      expectState(await this.host.start('auth', input as unknown as Record<string, unknown>, by), [
+        'awaitingPin',
+        'verified',
+      ]);
+    if (input.channel !== 'none') {
+      return this.gate.open(input.phone, token, input.channel === 'call' ? 'call' : 'auth', run);
     }
-    const record = await this.host.start('auth', input as unknown as Record<string, unknown>, by);
-    if (record.live) this.liveByPhone.set(input.phone, record.id);
-    return expectState(record, ['awaitingPin', 'verified']);
-  }
-
-  /** Forget a closed session's phone (called by the host when a session closes). */
-  closed(record: WorkflowRecord) {
-    if (record.phone && this.liveByPhone.get(record.phone) === record.id)
-      this.liveByPhone.delete(record.phone);
+    const { limits } = this.deps.config;
+    this.gate.hitToken(token, [
+      { key: `phone:${input.phone}`, limit: limits.perPhonePerHour, name: 'perPhonePerHour' },
+    ]);
+    return run();
   }
 }

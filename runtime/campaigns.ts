@@ -48,7 +48,7 @@ import { audienceSchema, compileText, inAudience, renderFor, type Audience } fro
 import { countSegments } from './segments.ts';
 import { newId } from './ids.ts';
 import { nextOccurrence, sendWindow, validCron, type QuietHours } from './schedule.ts';
-import { normalizePhone, maskPhone } from './phone.ts';
+import { normalizePhone, maskPhone, requireMobile } from './phone.ts';
 import { flag, validationError } from './validate.ts';
 import { smscId } from '../adapters/sms/smsc.ts';
 
@@ -511,10 +511,11 @@ export class CampaignService {
     const perDay = this.campaignSmsPerDay();
     if (perDay > 0) {
       const left = this.deps.limits.smsLeftToday(perDay);
-      if (est.recipients > left) {
+      if (est.segments > left) {
         throw new AppError('BUDGET_EXCEEDED', {
-          reason: `${est.recipients} SMS > остаток дня ${left} / ${est.recipients} SMS over today's ${left}`,
+          reason: `${est.segments} SMS > остаток дня ${left} / ${est.segments} SMS segments over today's ${left}`,
           recipients: est.recipients,
+          segments: est.segments,
           smsLeftToday: left,
         });
       }
@@ -573,28 +574,51 @@ export class CampaignService {
     return record;
   }
 
-  /** Send the rendered text to one phone only (not counted in any run). */
-  async test(id: string, phoneInput: unknown) {
+  /**
+   * Send the rendered text to one phone only: in no run, but paid like any SMS, so it counts in
+   * the day's budget and in the calling token's (`token`).
+   */
+  async test(id: string, phoneInput: unknown, token: string) {
     const def = this.def(id);
     const phone = normalizePhone(phoneInput, this.deps.config.phones);
+    requireMobile(phone, this.deps.config.phones);
     const card = (await this.deps.directory.byPhone(phone))[0] ?? {
       number: '0000000000',
       holder: { fullName: 'Иванов Иван Иванович' },
     };
     const text = renderFor(def.text, card);
+    const segments = countSegments(text).segments;
+    const { limits } = this.deps.config;
+    this.deps.limits.hit([
+      { key: `token:${token}`, limit: limits.perTerminalPerHour, name: 'perTerminalPerHour' },
+    ]);
+    this.deps.limits.spendSms(limits.perTerminalPerDay, segments, `tok:${token}:`, 'perTerminalPerDay');
+    try {
+      this.deps.limits.spendSms(limits.smsPerDay, segments);
+    } catch (err) {
+      this.deps.limits.refundSms(segments, `tok:${token}:`);
+      throw err;
+    }
+    await this.deps.store.flush(); // the spending is on disk before the message can leave
     const sendNo = Date.now();
-    const { receipt, attempts } = await this.deps.chain.send(
+    const sent = this.deps.chain.send(
       {
         to: phone,
         text,
         purpose: 'test',
         idempotencyKey: `${def.id}:test:${sendNo}`,
         templateId: `campaign-test:${def.id}`,
-        segments: countSegments(text).segments,
+        segments,
       },
       1,
       this.providersOf(def),
     );
+    const { receipt, attempts } = await sent.catch((err) => {
+      // Refused by every provider: nothing left, nothing paid.
+      this.deps.limits.refundSms(segments);
+      this.deps.limits.refundSms(segments, `tok:${token}:`);
+      throw err;
+    });
     return { text, receipt, attempts };
   }
 
@@ -728,6 +752,10 @@ export class CampaignService {
     const finished = () => counts.cursor >= plan.phones.length && again.length === 0;
     if (finished()) return { done: true, waitUntil: null };
     const started = this.now();
+    const render = compileText(def.text);
+    // The day's budget counts billed segments: each message is charged the text's segments with
+    // no holder data before it leaves, and the rest (a long name) once its receipt says so.
+    const base = countSegments(render({ number: '', holder: null })).segments;
     const window = sendWindow(started, def.timezone, def.quietHours, def.weekdaysOnly);
     if (!window.open) return { done: false, waitUntil: window.opensAt, reason: 'quietHours' };
     const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(def.ratePerSecond)));
@@ -773,8 +801,8 @@ export class CampaignService {
           this.move(r, 'skipped', { reason: 'optedOut' }, fromPlan);
           return 'skipped';
         }
-        if (this.deps.limits.smsBudgetWait(perDay) > 0) return 'budgetSpent';
-        this.deps.limits.spendSms(perDay);
+        if (this.deps.limits.smsBudgetWait(perDay, base) > 0) return 'budgetSpent';
+        this.deps.limits.spendSms(perDay, base);
         group.push(this.move(r, 'sending', {}, fromPlan));
         positions.push(i);
         taken += 1;
@@ -801,7 +829,6 @@ export class CampaignService {
       return { group, positions };
     };
     const only = this.providersOf(def);
-    const render = compileText(def.text);
     const templateId = `campaign:${def.id}`;
     const message = async (r: Recipient): Promise<SmsMessage> => {
       const card = (await this.deps.directory.get(r.card)) ?? { number: r.card, holder: null };
@@ -821,6 +848,7 @@ export class CampaignService {
       againInFlight.delete(position);
       if (receipt) {
         anySent = true;
+        this.deps.limits.countSms(receipt.segments - base);
         this.move(r, 'sent', {
           provider: receipt.provider,
           messageId: receipt.messageId,
@@ -913,7 +941,7 @@ export class CampaignService {
     }
     // Every position has its outcome line or waits in the retry list, in this same commit.
     this.batches.delete(runId);
-    this.deps.limits.refundSms(refunds);
+    this.deps.limits.refundSms(refunds * base);
     await this.deps.store.flush();
     if (halted && waitFor !== undefined) {
       this.deps.logger.warn(
@@ -930,7 +958,7 @@ export class CampaignService {
       return { done: false, waitUntil: null, halt: halted };
     }
     if (finished()) return { done: true, waitUntil: null };
-    const wait = this.deps.limits.smsBudgetWait(perDay);
+    const wait = this.deps.limits.smsBudgetWait(perDay, base);
     if (wait > 0) return { done: false, waitUntil: this.now() + wait * 1000, reason: 'dailyBudget' };
     // Throttle: a batch of `ratePerSecond` messages takes at least a second.
     const spent = this.now() - started;

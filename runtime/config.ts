@@ -5,6 +5,23 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { smsPhoneTypes } from './phone.ts';
+
+/** libphonenumber's number types, and `UNKNOWN` for a number whose type the plan cannot tell. */
+const phoneTypes = [
+  'MOBILE',
+  'FIXED_LINE_OR_MOBILE',
+  'FIXED_LINE',
+  'TOLL_FREE',
+  'PREMIUM_RATE',
+  'SHARED_COST',
+  'VOIP',
+  'PERSONAL_NUMBER',
+  'PAGER',
+  'UAN',
+  'VOICEMAIL',
+  'UNKNOWN',
+] as const;
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM');
 const tokenList = z.array(z.string().min(16, 'a token has at least 16 characters')).default([]);
@@ -59,6 +76,14 @@ const schema = z
           .string()
           .regex(/^[A-Z]{2}$/)
           .default('RU'),
+        /**
+         * Number types that may get an SMS. Mobiles, and numbers the numbering plan cannot tell
+         * from landlines; add e.g. `FIXED_LINE` only for SMS-capable landlines.
+         */
+        allowTypes: z
+          .array(z.enum(phoneTypes))
+          .min(1)
+          .default([...smsPhoneTypes]),
       })
       .strict()
       .prefault({}),
@@ -146,8 +171,17 @@ const schema = z
       .prefault({}),
     limits: z
       .object({
+        /** PIN windows a phone may open in an hour, authorization and activation together. */
         perPhonePerHour: z.number().int().min(0).default(5),
+        /** PIN codes a phone may try in an hour, through either workflow. */
+        guessesPerPhonePerHour: z.number().int().min(0).default(15),
+        /** Starts and resends that send an SMS, per API token, in an hour. */
         perTerminalPerHour: z.number().int().min(0).default(120),
+        /** SMS segments one API token may cause in a day (PINs, campaign tests). */
+        perTerminalPerDay: z.number().int().min(0).default(500),
+        /** Card activations per API token in an hour: a pool or a phone list is not emptied in seconds. */
+        activationsPerTerminalPerHour: z.number().int().min(0).default(60),
+        /** Billed SMS segments the whole service may send in a day (0: no budget). */
         smsPerDay: z.number().int().min(0).default(2000),
       })
       .strict()
@@ -155,6 +189,11 @@ const schema = z
     cards: z
       .object({
         onePerPhone: z.boolean().default(true),
+        /**
+         * Confirm the guest's phone by an SMS PIN before a card is bound to it: `always` (no one
+         * can register a stranger's phone), `optional` (the till chooses with `confirm`), `never`.
+         */
+        confirmPhone: z.enum(['always', 'optional', 'never']).default('always'),
         /** Youngest and oldest plausible holder, in years, for the birthday check. */
         minAgeYears: z.number().int().min(0).max(30).default(7),
         maxAgeYears: z.number().int().min(50).max(130).default(110),

@@ -1,7 +1,8 @@
 /**
  * Abuse limits, because every SMS is paid (OWASP API4: SMS pumping): sliding one-hour windows
- * per phone and per terminal, and a daily SMS budget for the whole service, counted by the
- * venue's calendar day. Kept in the store, so a restart does not reset them.
+ * (per phone, per API token), and daily SMS budgets counted in billed segments by the venue's
+ * calendar day: one for the whole service, one per token. Kept in the store, so a restart does
+ * not reset them.
  */
 import { AppError } from '../machines/errors.ts';
 import type { Clock, RecordStore, Table } from './ports.ts';
@@ -70,40 +71,51 @@ export class RateLimits {
     }
   }
 
-  /** Seconds until the day's SMS budget allows another SMS, or 0 when it does now. */
-  smsBudgetWait(perDay: number): number {
+  /**
+   * Seconds until the day's SMS budget allows `segments` more, or 0 when it does now. A message
+   * larger than a whole budget is never allowed (the wait is to the next day).
+   */
+  smsBudgetWait(perDay: number, segments = 1, owner = ''): number {
     if (perDay <= 0) return 0;
     const now = this.clock.now();
-    const used = this.dayCount(now);
-    if (used < perDay) return 0;
+    if (this.dayCount(now, owner) + segments <= perDay) return 0;
     return Math.max(1, Math.ceil((this.nextDayStart(now) - now) / 1000));
   }
 
-  /** SMS left in today's budget (Infinity without a budget). */
-  smsLeftToday(perDay: number): number {
-    return perDay <= 0 ? Infinity : Math.max(0, perDay - this.dayCount(this.clock.now()));
+  /** Segments left in today's budget (Infinity without a budget). */
+  smsLeftToday(perDay: number, owner = ''): number {
+    return perDay <= 0 ? Infinity : Math.max(0, perDay - this.dayCount(this.clock.now(), owner));
   }
 
-  /** Spend one SMS of the day's budget; throws RATE_LIMITED when it is spent. */
-  spendSms(perDay: number): void {
-    const wait = this.smsBudgetWait(perDay);
-    if (wait > 0) throw new AppError('RATE_LIMITED', { retryAfter: wait, limit: 'smsPerDay' });
+  /**
+   * Spend `segments` of a day's budget (the service's, or with `owner` one token's); throws
+   * RATE_LIMITED naming `limit` when they do not fit.
+   */
+  spendSms(perDay: number, segments = 1, owner = '', limit = 'smsPerDay'): void {
+    const wait = this.smsBudgetWait(perDay, segments, owner);
+    if (wait > 0) throw new AppError('RATE_LIMITED', { retryAfter: wait, limit });
+    this.countSms(segments, owner);
+  }
+
+  /** Count segments that left without asking (a longer text than estimated). */
+  countSms(segments: number, owner = ''): void {
+    if (segments <= 0) return;
     const now = this.clock.now();
     const day = this.dayOf(now);
-    this.windows.put(`sms:${day}`, { day, count: this.dayCount(now) + 1 });
+    this.windows.put(`sms:${owner}${day}`, { day, count: this.dayCount(now, owner) + segments });
   }
 
-  /** Give back `n` SMS of today's budget: spent on messages a provider refused, which never left. */
-  refundSms(n: number): void {
-    if (n <= 0) return;
+  /** Give back segments of today's budget: spent on messages that never left. */
+  refundSms(segments: number, owner = ''): void {
+    if (segments <= 0) return;
     const now = this.clock.now();
     const day = this.dayOf(now);
-    const count = this.dayCount(now);
-    if (count > 0) this.windows.put(`sms:${day}`, { day, count: Math.max(0, count - n) });
+    const count = this.dayCount(now, owner);
+    if (count > 0) this.windows.put(`sms:${owner}${day}`, { day, count: Math.max(0, count - segments) });
   }
 
-  private dayCount(now: number): number {
-    return (this.windows.get(`sms:${this.dayOf(now)}`) as DayCount | undefined)?.count ?? 0;
+  private dayCount(now: number, owner = ''): number {
+    return (this.windows.get(`sms:${owner}${this.dayOf(now)}`) as DayCount | undefined)?.count ?? 0;
   }
 
   private nextDayStart(now: number): number {

@@ -2,13 +2,33 @@
  * Phones: any common form in, E.164 out, limited to the venue's countries; masked wherever the
  * reader is not an admin (logs, support views, terminal answers).
  */
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString, type CountryCode, type NumberType } from 'libphonenumber-js/max';
 import { AppError } from '../machines/errors.ts';
 import { BoundedMap } from './boundedMap.ts';
 
 export interface PhonePolicy {
   allowedCountries: readonly string[];
   defaultCountry: string;
+  /** Number types that may get an SMS (libphonenumber's types; `UNKNOWN`: the plan cannot tell). */
+  allowTypes?: readonly string[];
+}
+
+/** The number types that get SMS by default: mobiles, and numbers the plan cannot split. */
+export const smsPhoneTypes = ['MOBILE', 'FIXED_LINE_OR_MOBILE'] as const;
+
+/**
+ * Refuse a number that must not get an SMS: landlines, toll-free, premium-rate, shared-cost,
+ * voice-over-IP… (`400 PHONE_NOT_MOBILE`). An SMS to a premium-rate number is how a caller turns
+ * a PIN form into money; one to a landline is paid and never read.
+ */
+export function requireMobile(e164: string, policy: PhonePolicy): void {
+  const type = remember(
+    types,
+    e164,
+    (): NonNullable<NumberType> | 'UNKNOWN' => parsePhoneNumberFromString(e164)?.getType() ?? 'UNKNOWN',
+  );
+  const allowed = policy.allowTypes ?? smsPhoneTypes;
+  if (!allowed.includes(type)) throw new AppError('PHONE_NOT_MOBILE', { phoneType: type.toLowerCase() });
 }
 
 /** Normalise to E.164 (`+79161234567`); throws PHONE_INVALID or PHONE_COUNTRY_NOT_ALLOWED. */
@@ -23,8 +43,11 @@ export function normalizePhone(input: unknown, policy: PhonePolicy): string {
 /** A memo holds at most this many numbers (about 2 MB): a day's distinct guests of a busy chain. */
 const MEMO_MAX = 20_000;
 
+/** Each number's type (`MOBILE`, `FIXED_LINE`…), as parsed lately. */
+const types = new BoundedMap<string, NonNullable<NumberType> | 'UNKNOWN'>(MEMO_MAX);
+
 /** The memoised value of `key`; a throwing `compute` is not kept. */
-function remember(memo: Map<string, string>, key: string, compute: () => string): string {
+function remember<V extends string>(memo: Map<string, V>, key: string, compute: () => V): V {
   let value = memo.get(key);
   if (value === undefined) {
     value = compute();

@@ -1,14 +1,21 @@
 /**
- * PINs: drawn from a CSPRNG, kept only as HMAC-SHA256(server secret, workflow id + PIN), and
- * compared in constant time. Binding the hash to the workflow id means a hash is worthless for
- * any other session, and the secret means a stolen store cannot be brute-forced offline.
+ * PINs: derived from the server secret, the workflow id and the send number (HMAC-SHA256, a
+ * keyed pseudo-random function: unpredictable without the secret), kept only as
+ * HMAC-SHA256(server secret, workflow id + PIN), and compared in constant time.
+ *
+ * - Derived, not drawn: the re-run of a send interrupted by a crash carries the same PIN, so a
+ *   provider that drops the repeated message as a duplicate (smsc, the console) leaves the
+ *   guest holding a code that still works.
+ * - Binding the hash to the workflow id means a hash is worthless for any other session, and
+ *   the secret means a stolen store cannot be brute-forced offline.
  */
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface PinVault {
-  generate(length: number): string;
+  /** The PIN of send `sendNo` of a workflow: the same inputs always give the same PIN. */
+  derive(workflowId: string, sendNo: number, length: number): string;
   hash(workflowId: string, pin: string): string;
   matches(hash: string | null, workflowId: string, pin: unknown): boolean;
 }
@@ -17,8 +24,10 @@ export function createPinVault(secret: Buffer): PinVault {
   const hash = (workflowId: string, pin: string) =>
     createHmac('sha256', secret).update(`${workflowId}\u0000${pin}`).digest('hex');
   return {
-    generate(length) {
-      return String(randomInt(0, 10 ** length)).padStart(length, '0');
+    derive(workflowId, sendNo, length) {
+      const mac = createHmac('sha256', secret).update(`pin\u0000${workflowId}\u0000${sendNo}`).digest();
+      // 64 bits reduced modulo 10^length: the bias is below 10^8 / 2^64, nothing to an attacker.
+      return String(mac.readBigUInt64BE(0) % 10n ** BigInt(length)).padStart(length, '0');
     },
     hash,
     matches(stored, workflowId, pin) {

@@ -8,14 +8,17 @@ import type { OtpPolicy, PinWindowContext, SendPinInput } from '../machines/otp.
 import type { PinSender } from './sms.ts';
 import type { PinVault } from './pin.ts';
 import { closedError, workflowRef, type WorkflowHost, type WorkflowRecord } from './host.ts';
+import type { PinGate } from './pinGate.ts';
 
 export class PinWorkflows {
   constructor(
     protected readonly host: WorkflowHost,
+    /** The limits every PIN guess and resend passes, and the phone's one live window. */
+    protected readonly gate: PinGate,
     private readonly kind: string,
     private readonly doneState: string,
-    /** Checked before a resend sends anything (e.g. the daily SMS budget). */
-    private readonly beforeResend: () => void = () => {},
+    /** The PIN message this workflow sends (its template, so its segments). */
+    private readonly purpose: string,
   ) {}
 
   async verify(id: string, pin: unknown, by: string): Promise<WorkflowRecord> {
@@ -26,18 +29,29 @@ export class PinWorkflows {
     if (!/^\d{4,8}$/.test(text)) {
       throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin: 4–8 цифр / 4–8 digits' });
     }
-    await this.get(id);
-    const record = await this.host.send(id, (now) => ({ type: 'VERIFY', pin: text, now, by }));
-    return expectState(record, [this.doneState], 'awaitingPin');
+    const before = await this.get(id);
+    if (!before.live) throw closedError(before);
+    return this.gate.guess(before.phone, async () => {
+      const record = await this.host.send(id, (now) => ({ type: 'VERIFY', pin: text, now, by }));
+      return expectState(record, [this.doneState], 'awaitingPin');
+    });
   }
 
-  async resend(id: string, by: string): Promise<WorkflowRecord> {
+  /** Send a new PIN; `token` is the calling API token (its limits and day budget pay for it). */
+  async resend(id: string, by: string, token: string): Promise<WorkflowRecord> {
     const before = await this.get(id);
-    if (before.live) this.beforeResend();
-    const sends = Number(before.view.sends ?? 0);
-    const record = await this.host.send(id, (now) => ({ type: 'RESEND', now, by }));
-    if (record.state === 'awaitingPin' && Number(record.view.sends) > sends) return record;
-    return expectState(record, [], 'awaitingPin');
+    if (!before.live) throw closedError(before);
+    const purpose = before.view.channel === 'call' ? 'call' : this.purpose;
+    return this.gate.resend(before.phone, token, purpose, async () => {
+      let sends = 0;
+      const record = await this.host.send(id, (now) => {
+        // Read at the moment the event is handled: parallel resends each see the one before.
+        sends = Number(this.host.peek(id)?.view.sends ?? 0);
+        return { type: 'RESEND', now, by };
+      });
+      if (record.state === 'awaitingPin' && Number(record.view.sends) > sends) return { record, sent: true };
+      return { record: expectState(record, [], 'awaitingPin'), sent: false };
+    });
   }
 
   async cancel(id: string, by: string, reason?: string): Promise<WorkflowRecord> {

@@ -3,8 +3,9 @@
  * calls it with the real world; tests call it with fakes (a clock, an SMS sender).
  */
 import { mkdirSync, chmodSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { createServer, type Server } from 'node:http';
+import { open, unlink } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { systemClock, type CallSender, type Clock, type SmsSender } from './ports.ts';
@@ -18,6 +19,8 @@ import { ConsentLedger, consentTables } from './consents.ts';
 import { ActivationService, activationKind } from './activations.ts';
 import { AuthService, authKind } from './auth.ts';
 import { RateLimits, limitTables } from './limits.ts';
+import { PinGate } from './pinGate.ts';
+import { countSegments } from './segments.ts';
 import { TokenRegistry } from './tokens.ts';
 import { renderPinMessage, checkTemplates } from './templates.ts';
 import { createApp } from '../http/app.ts';
@@ -73,6 +76,9 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
   chmodSync(dataDir, 0o700);
   const unlock = lockDataDir(dataDir);
   const metrics = new Metrics(options.defaultMetrics ?? true);
+  let storeFailed!: (err: Error) => void;
+  /** Settles when the disk refuses a write: the service must then be rebuilt from the folder. */
+  const failed = new Promise<Error>((resolve) => (storeFailed = resolve));
   try {
     const store = await JournaledStore.open(
       dataDir,
@@ -86,7 +92,10 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
         ...campaignTables,
       ],
       {
-        onFailure: (err) => logger.fatal({ err }, 'the store cannot write: refusing further changes'),
+        onFailure: (err) => {
+          logger.fatal({ err }, 'the store cannot write: answering 503 until the disk takes writes again');
+          storeFailed(err);
+        },
         onCommit: (ms) => metrics.storeCommits.observe(ms / 1000),
       },
     );
@@ -131,7 +140,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       logger,
       pinLength: config.otp.length,
       render: (purpose, pin) => renderPinMessage(config, purpose, pin),
-      beforeSend: () => limits.spendSms(config.limits.smsPerDay),
+      beforeSend: (segments) => limits.spendSms(config.limits.smsPerDay, segments),
       onAccepted: (workflowId, to, attempt) => deliveries.track(workflowId, to, attempt),
       timeoutMs: config.sms.timeoutMs,
     });
@@ -168,12 +177,17 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
           : [];
       }),
     );
-    const activations = new ActivationService(host, { config, clock });
-    const auth = new AuthService(host, { config, clock, limits });
-    host.onClosed((record) => {
-      auth.closed(record);
-      metrics.workflowEnded(record.kind, record.state);
+    const gate = new PinGate(host, {
+      config,
+      limits,
+      pinSegments: (purpose) =>
+        purpose === 'call'
+          ? 1
+          : countSegments(renderPinMessage(config, purpose, '0'.repeat(config.otp.length)).text).segments,
     });
+    const activations = new ActivationService(host, gate, { config, clock, limits });
+    const auth = new AuthService(host, gate, { config, clock });
+    host.onClosed((record) => metrics.workflowEnded(record.kind, record.state));
     host.onStarted((record) => metrics.workflowStarted(record.kind));
     deliveries.enabled = config.sms.statusPollSeconds > 0;
     deliveries.start(config.sms.statusPollSeconds * 1000);
@@ -255,6 +269,8 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       directory,
       consents,
       auth,
+      activations,
+      gate,
       campaigns,
       limits,
       chain,
@@ -269,6 +285,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       logger,
       dataDir,
       unlock,
+      failed,
     };
   } catch (err) {
     unlock();
@@ -278,21 +295,71 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
 
 export type Service = Awaited<ReturnType<typeof buildService>>;
 
+export interface ListenOptions {
+  /**
+   * Build the service again from its data folder. Given, a store that fails (a full or broken
+   * disk) is recovered without a restart: the service answers 503 meanwhile, probes the disk,
+   * and once a write succeeds drops everything it held in memory and reads the folder again,
+   * so no change that missed the disk is ever served.
+   */
+  rebuild?: () => Promise<Service>;
+  /** How often the disk is probed while the store is failing, in ms. */
+  probeMs?: number;
+}
+
 /** Listen, and give back a stop function: stop accepting, finish requests, flush, unlock. */
-export async function listen(service: Service, host: string, port: number) {
-  const server: Server = await new Promise((ok, fail) => {
-    const s = service.app.listen(port, host, () => ok(s));
-    s.once('error', fail);
+export async function listen(first: Service, host: string, port: number, options: ListenOptions = {}) {
+  let service = first;
+  let handle = service.app.callback();
+  const server: Server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      ok();
+    });
   });
   server.requestTimeout = 115_000; // inside RK7's 120 s PDS call timeout
   server.keepAliveTimeout = 5_000;
   let stopped: Promise<void> | null = null;
+  let closing = false;
+  let recovering: Promise<void> | null = null;
+
+  const recover = async (failed: Service) => {
+    const log = failed.logger;
+    for (let attempt = 1; !closing; attempt++) {
+      await sleep(options.probeMs ?? 2_000);
+      if (closing || !(await diskTakesWrites(failed.dataDir))) continue;
+      try {
+        await release(failed);
+        const next = await options.rebuild!();
+        service = next;
+        handle = next.app.callback();
+        log.info({ attempt, restored: next.restored }, 'the disk takes writes again: service resumed');
+        watch(next);
+        return;
+      } catch (err) {
+        log.error({ err, attempt }, 'the service could not be rebuilt yet; trying again');
+      }
+    }
+  };
+  const watch = (s: Service) => {
+    if (!options.rebuild) return;
+    void s.failed.then(() => {
+      if (!closing && service === s) recovering = recover(s).finally(() => (recovering = null));
+    });
+  };
+  watch(service);
+
   const stop = () => (stopped ??= shutdown());
   const shutdown = async () => {
+    closing = true;
     await new Promise<void>((done) => {
       server.close(() => done());
       server.closeIdleConnections();
     });
+    await recovering;
+    if (!service.store.healthy) return release(service);
     service.stopTimers();
     await service.campaigns.drain();
     service.host.stop();
@@ -302,5 +369,37 @@ export async function listen(service: Service, host: string, port: number) {
     await service.store.close();
     service.unlock();
   };
-  return { server, stop };
+  return { server, stop, current: () => service };
 }
+
+/** Let go of a service whose store failed, writing nothing more: its memory is not the truth. */
+async function release(failed: Service) {
+  if ((failed as { released?: boolean }).released) return;
+  (failed as { released?: boolean }).released = true;
+  failed.stopTimers();
+  await Promise.race([failed.campaigns.drain().catch(() => undefined), sleep(5_000)]);
+  failed.host.stop();
+  await failed.store.abandon();
+  failed.unlock();
+}
+
+/** Whether the data folder takes a small durable write now (a full disk refuses it). */
+async function diskTakesWrites(dataDir: string): Promise<boolean> {
+  const path = join(dataDir, '.probe');
+  try {
+    const fh = await open(path, 'w', 0o600);
+    try {
+      await fh.writeFile(Buffer.alloc(64 * 1024));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await unlink(path).catch(() => undefined);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,7 +2,8 @@
  * Sending a PIN: the one effect every PIN window invokes. Keyed `workflowId:sendNo` in an SMS
  * ledger, so the re-run of an invocation after a restart never sends an SMS that is already
  * recorded as sent: it hands back the recorded hash instead. A send caught mid-flight by a crash
- * is sent again with a new PIN and marked `duplicatePossible`.
+ * is sent again with the same PIN (derived from the workflow id and send number) and marked
+ * `duplicatePossible`: if the first one reached the guest, its code still works.
  */
 import type { Logger } from 'pino';
 import { AppError } from '../machines/errors.ts';
@@ -39,8 +40,8 @@ export interface PinSenderOptions {
   pinLength: number;
   /** Renders the message for a PIN; each purpose has its template. */
   render(purpose: string, pin: string): { text: string; templateId: string };
-  /** Called before each new SMS; throws to refuse it (the daily SMS budget). */
-  beforeSend?: () => void;
+  /** Called before each new SMS with its billed segments; throws to refuse it (the day's budget). */
+  beforeSend?: (segments: number) => void;
   /** Told of every accepted attempt (delivery tracking). */
   onAccepted?: (workflowId: string, to: string, attempt: SmsAttempt) => void;
   /** Hard deadline of a code-by-call request. */
@@ -97,24 +98,27 @@ export function createPinSender(opts: PinSenderOptions) {
       return { pinHash: prior.pinHash, sentAt: prior.sentAt, attempts: [] };
     }
     const duplicatePossible = prior?.state === 'sending';
-    opts.beforeSend?.();
+    const call = req.purpose === 'call';
+    const pin = call ? '' : opts.vault.derive(req.id, req.sendNo, opts.pinLength);
+    const { text, templateId } = call ? { text: '', templateId: '' } : opts.render(req.purpose, pin);
+    const segments = call ? 1 : countSegments(text).segments;
+    // A re-run after a crash spent its budget the first time.
+    if (!duplicatePossible) opts.beforeSend?.(segments);
     ledger.put(key, { key, state: 'sending', pinHash: null, sentAt: null, attempts: [] });
     await opts.store.flush(); // the intent is on disk before anything can leave
     let pinHash: string;
     let attempts: SmsAttempt[];
-    if (req.purpose === 'call') {
+    if (call) {
       ({ pinHash, attempts } = await viaCall(req, key));
     } else {
-      const pin = opts.vault.generate(opts.pinLength);
       pinHash = opts.vault.hash(req.id, pin);
-      const { text, templateId } = opts.render(req.purpose, pin);
       const message = {
         to: req.phone,
         text,
         purpose: 'otp' as const,
         idempotencyKey: key,
         templateId,
-        segments: countSegments(text).segments,
+        segments,
       };
       try {
         ({ attempts } = await opts.chain.send(message, req.sendNo));

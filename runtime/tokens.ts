@@ -20,6 +20,16 @@ export interface StoredToken {
   createdAt: string;
 }
 
+/**
+ * Who presented a token: its role, a stable id (limits and budgets are kept per id, never per a
+ * field the caller chooses) and the label given when it was made (`CASH1 Тверская`).
+ */
+export interface TokenIdentity {
+  role: Role;
+  id: string;
+  label: string;
+}
+
 /** One-shot hashing: a token is hashed on every request (a fifth of `createHash`'s cost). */
 const sha256 = (token: string) => hash('sha256', token, 'hex');
 
@@ -28,8 +38,8 @@ export function makeToken(role: Role): string {
 }
 
 export class TokenRegistry {
-  private byHash = new Map<string, Role>();
-  private readonly fromConfig = new Map<string, Role>();
+  private byHash = new Map<string, TokenIdentity>();
+  private readonly fromConfig = new Map<string, TokenIdentity>();
   private stored: StoredToken[] = [];
   private readonly path: string;
   /** `tokens.json` as last read (its mtime and size), and when that was last checked. */
@@ -42,9 +52,15 @@ export class TokenRegistry {
     private readonly now: () => number = Date.now,
   ) {
     this.path = join(dataDir, 'tokens.json');
-    for (const t of config.auth.terminalTokens) this.fromConfig.set(sha256(t), 'terminal');
-    for (const t of config.auth.supportTokens) this.fromConfig.set(sha256(t), 'support');
-    for (const t of config.auth.adminTokens) this.fromConfig.set(sha256(t), 'admin');
+    const configured = (role: Role, list: readonly string[]) =>
+      list.forEach((t, i) => {
+        const h = sha256(t);
+        // A configured token is named by its role and place in the list; its id by its hash.
+        this.fromConfig.set(h, { role, id: `cfg-${h.slice(0, 12)}`, label: `config ${role} #${i + 1}` });
+      });
+    configured('terminal', config.auth.terminalTokens);
+    configured('support', config.auth.supportTokens);
+    configured('admin', config.auth.adminTokens);
     this.load();
     this.checkedAt = this.now();
   }
@@ -64,7 +80,7 @@ export class TokenRegistry {
       ? (JSON.parse(readFileSync(this.path, 'utf8')) as { tokens: StoredToken[] }).tokens
       : [];
     const byHash = new Map(this.fromConfig);
-    for (const t of this.stored) byHash.set(t.hash, t.role);
+    for (const t of this.stored) byHash.set(t.hash, { role: t.role, id: t.id, label: t.label });
     this.byHash = byHash;
   }
 
@@ -87,6 +103,11 @@ export class TokenRegistry {
 
   /** The role of a presented token, or null. Lookup by hash: no comparison leaks timing. */
   roleOf(token: string | undefined): Role | null {
+    return this.identify(token)?.role ?? null;
+  }
+
+  /** The identity of a presented token, or null. */
+  identify(token: string | undefined): TokenIdentity | null {
     if (!token || token.length > 200) return null;
     this.refresh();
     return this.byHash.get(sha256(token)) ?? null;
@@ -107,7 +128,7 @@ export class TokenRegistry {
       createdAt: at,
     };
     this.stored.push(entry);
-    this.byHash.set(entry.hash, role);
+    this.byHash.set(entry.hash, { role, id: entry.id, label });
     this.save();
     return { token, entry };
   }

@@ -10,6 +10,8 @@ import { FakeSmsSender } from './fakes/sms.ts';
 
 export const TOKENS = {
   terminal: 'terminal-token-0123456789',
+  /** A second till: its own limits and budgets. */
+  till2: 'terminal-token-2-abcdefgh',
   support: 'support-token-0123456789',
   admin: 'admin-token-0123456789ab',
 };
@@ -34,7 +36,11 @@ export async function startService(opts: TestServiceOptions = {}) {
   const sms = new FakeSmsSender();
   const config = parseConfig({
     dataDir,
-    auth: { terminalTokens: [TOKENS.terminal], supportTokens: [TOKENS.support], adminTokens: [TOKENS.admin] },
+    auth: {
+      terminalTokens: [TOKENS.terminal, TOKENS.till2],
+      supportTokens: [TOKENS.support],
+      adminTokens: [TOKENS.admin],
+    },
     ...opts.config,
   });
   const service = await buildService(config, {

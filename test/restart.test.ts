@@ -8,11 +8,13 @@ import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import { call, sleep, tempDir } from './helpers.ts';
 import { freePort, outboxPins, spawnService, writeConfig } from './process.ts';
+import { FakeSmsc } from './fakes/providers/smsc.ts';
 
 const Restart = suite<{ dir: string; config: string; port: number }>('restart after SIGKILL');
 Restart.before.each(async (ctx) => {
   ctx.dir = tempDir();
-  ctx.config = writeConfig(ctx.dir, { otp: { ttlSeconds: 3 } });
+  // PINs outlive any restart, however slow the machine; the deadline test sets its own lifetimes.
+  ctx.config = writeConfig(ctx.dir, { otp: { ttlSeconds: 300 } });
   ctx.port = await freePort();
 });
 Restart.after.each((ctx) => rmSync(ctx.dir, { recursive: true, force: true }));
@@ -54,28 +56,38 @@ Restart(
 
 Restart(
   'deadlines: passed while down → expired at once; still ahead → fires on time by itself',
-  async ({ dir, config, port }) => {
+  async ({ dir, port }) => {
     const data = `${dir}/data`;
-    let svc = await spawnService(config, data, port);
+    // A 1 s PIN for the window that lapses while the service is down; 10 s for the one that
+    // must still be ahead after a restart (a start takes far less, even on a busy machine).
+    let svc = await spawnService(writeConfig(dir, { otp: { ttlSeconds: 1 } }), data, port);
     await call(svc.url, 'POST', '/api/v1/cards/ranges', { json: { from: '200', to: '209' } });
     const early = await call(svc.url, 'POST', '/api/v1/cards/activate', {
       as: 'terminal',
       json: { ...holder, cardNumber: '201', phone: '+79160000001' },
     });
-    await sleep(1500);
-    const late = await call(svc.url, 'POST', '/api/v1/cards/activate', {
-      as: 'terminal',
-      json: { ...holder, cardNumber: '202', phone: '+79160000002' },
-    });
     svc.child.kill('SIGKILL');
     await svc.exited;
-    await sleep(Date.parse(early.json.activation.expiresAt) - Date.now() + 200); // early's deadline passes while down
+    await sleep(Date.parse(early.json.activation.expiresAt) - Date.now() + 200); // it lapses while down
+    const config = writeConfig(dir, { otp: { ttlSeconds: 10 } });
     svc = await spawnService(config, data, port);
+    let late;
     try {
       const a = await call(svc.url, 'GET', `/api/v1/cards/activations/${early.json.activation.id}`, {
         as: 'support',
       });
       assert.is(a.json.activation.state, 'expired', 'expired at once on restore');
+      late = await call(svc.url, 'POST', '/api/v1/cards/activate', {
+        as: 'terminal',
+        json: { ...holder, cardNumber: '202', phone: '+79160000002' },
+      });
+      assert.is(late.status, 201, late.text);
+    } finally {
+      svc.child.kill('SIGKILL');
+      await svc.exited;
+    }
+    svc = await spawnService(config, data, port);
+    try {
       const b = await call(svc.url, 'GET', `/api/v1/cards/activations/${late.json.activation.id}`, {
         as: 'support',
       });
@@ -97,6 +109,53 @@ Restart(
     } finally {
       svc.child.kill('SIGKILL');
       await svc.exited;
+    }
+  },
+);
+
+Restart(
+  'killed between the provider’s acceptance and our record: the code the guest got still works',
+  async ({ dir, port }) => {
+    const data = `${dir}/data`;
+    const smsc = await new FakeSmsc().start();
+    const config = writeConfig(dir, {
+      otp: { ttlSeconds: 300 },
+      sms: { providers: ['smsc'], smsc: { login: 'venue', password: 'secret', url: smsc.url } },
+    });
+    let svc = await spawnService(config, data, port);
+    try {
+      await call(svc.url, 'POST', '/api/v1/cards/import', {
+        body: 'number,name,phone\n310,Анна Ли,+79161234567\n',
+        headers: { 'Content-Type': 'text/csv' },
+      });
+      smsc.queue('hang'); // smsc takes the message, and its answer never comes back
+      const pending = call(svc.url, 'POST', '/api/v1/auth', {
+        as: 'terminal',
+        json: { phone: '+79161234567', terminal: 'T1' },
+      }).catch(() => null);
+      for (let i = 0; i < 400 && smsc.sent('/sys/send.php').length === 0; i++) await sleep(10);
+      assert.is(smsc.delivered().length, 1, 'the guest has the SMS');
+      svc.child.kill('SIGKILL');
+      await svc.exited;
+      await pending;
+      svc = await spawnService(config, data, port);
+      // The restored send runs again under the same id; smsc drops it as a repeat.
+      for (let i = 0; i < 400 && smsc.sent('/sys/send.php').length < 2; i++) await sleep(10);
+      const [first, again] = smsc.sent('/sys/send.php');
+      assert.ok(again, 'the interrupted send was re-run');
+      assert.is(again!.fields.id, first!.fields.id, 'under the same id');
+      assert.is(again!.fields.mes, first!.fields.mes, 'with the same code');
+      assert.is(smsc.delivered().length, 1, 'smsc delivered it once');
+      const sessions = await call(svc.url, 'GET', '/api/v1/sessions?phone=%2B79161234567');
+      const id = sessions.json.items[0].id;
+      const pin = smsc.delivered()[0]!.text.match(/\d{6}/)![0];
+      const ok = await call(svc.url, 'POST', `/api/v1/auth/${id}/verify`, { as: 'terminal', json: { pin } });
+      assert.is(ok.status, 200, ok.text);
+      assert.is(ok.json.session.card.number, '310');
+    } finally {
+      svc.child.kill('SIGKILL');
+      await svc.exited;
+      await smsc.stop();
     }
   },
 );

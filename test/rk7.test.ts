@@ -44,6 +44,7 @@ const FIELDS: Record<string, string[]> = {
   '/auth/:id/cancel': ['reason', 'terminal'],
   '/cards/activate': Object.keys(activateSchema.shape),
   '/cards/activations/:id/verify': ['pin', 'terminal'],
+  '/cards/activations/:id/resend': ['terminal'],
   '/cards/activations/:id/cancel': ['reason', 'terminal'],
 };
 
@@ -106,27 +107,34 @@ Rk7('every key=value name a script reads is in the answers of the calls it makes
     return res.kv;
   };
   await svc.call('POST', '/api/v1/cards/ranges', { json: { from: '100', to: '105' } });
-  // The issue-card script, both ways, with a wrong code on the way.
-  await kv('/cards/activate', {
-    cardNumber: '100',
-    fullName: 'Анна Ли',
-    birthday: '01.02.1990',
-    phone: '79160000001',
-    marketingConsent: 'true',
-    confirm: 'none',
-  });
+  // The issue-card script: the phone confirmed by SMS, a resend and a wrong code on the way.
   const a = await kv('/cards/activate', {
     cardNumber: '101',
     fullName: 'Борис Ким',
     birthday: '01.02.1990',
     phone: '79160000002',
     marketingConsent: 'false',
-    confirm: 'sms',
   });
+  assert.is(a.state, 'awaitingPin');
+  await kv(`/cards/activations/${a.activationId}/resend`, {});
   await kv(`/cards/activations/${a.activationId}/verify`, {
     pin: svc.sms.lastPin() === '000000' ? '111111' : '000000',
   });
-  await kv(`/cards/activations/${a.activationId}/verify`, { pin: svc.sms.lastPin() });
+  assert.is(
+    (await kv(`/cards/activations/${a.activationId}/verify`, { pin: svc.sms.lastPin() })).state,
+    'activated',
+  );
+  const b = await kv('/cards/activate', {
+    cardNumber: '100',
+    fullName: 'Анна Ли',
+    birthday: '01.02.1990',
+    phone: '79160000001',
+    marketingConsent: 'true',
+  });
+  assert.is(
+    (await kv(`/cards/activations/${b.activationId}/verify`, { pin: svc.sms.lastPin() })).state,
+    'activated',
+  );
   // The auth scripts: SMS with resend, a wrong and a right code; phone only; a refusal.
   const s = await kv('/auth', { phone: '79160000001', channel: 'sms' });
   await kv(`/auth/${s.sessionId}/resend`, {});

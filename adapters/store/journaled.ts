@@ -17,6 +17,7 @@ import {
   constants as fsConstants,
   closeSync,
   openSync,
+  readSync,
   write,
   mkdirSync,
   existsSync,
@@ -380,10 +381,15 @@ export class JournaledStore implements RecordStore {
     try {
       this.seq += 1;
       lines.push(JSON.stringify({ c: this.seq }));
-      const payload = lines.join('\n') + '\n';
-      await this.journal.write(payload);
+      const payload = Buffer.from(lines.join('\n') + '\n');
+      // A write may take only part of the bytes (a disk filling up): the rest follows, or the
+      // next try fails and the batch, with no commit line on disk, is never acknowledged.
+      for (let at = 0; at < payload.length;) {
+        const { bytesWritten } = await this.journal.write(payload, at, payload.length - at);
+        at += bytesWritten;
+      }
       if (!SYNC_WRITES) await this.journal.datasync();
-      this.journalBytes += Buffer.byteLength(payload);
+      this.journalBytes += payload.length;
       this.options.onCommit?.(performance.now() - started);
       // Durable now: the journal holds the archive lines too. Their day files are written
       // before the next commit, and a flush() made meanwhile waits for that commit.
@@ -395,7 +401,10 @@ export class JournaledStore implements RecordStore {
       this.copying.clear();
       if (this.journalBytes > this.compactBytes) await this.compact();
     } catch (err) {
-      this.failure = err as Error;
+      this.failure = Object.assign(new Error(`the store cannot write: ${(err as Error).message}`), {
+        code: 'STORE_UNAVAILABLE',
+        cause: err,
+      });
       waiters.forEach((w) => w.reject(this.failure!));
       this.waiters.forEach((w) => w.reject(this.failure!));
       this.waiters = [];
@@ -418,8 +427,12 @@ export class JournaledStore implements RecordStore {
     if (fd === undefined) {
       const [kind, day] = key.split('/') as [string, string];
       mkdirSync(join(this.dir, 'archive', kind), { recursive: true, mode: 0o700 });
-      fd = openSync(this.archivePath(kind, day), 'a', 0o600);
+      const path = this.archivePath(kind, day);
+      fd = openSync(path, 'a', 0o600);
       this.archiveFiles.set(key, fd);
+      // A line torn by a crash or a full disk ends here without its newline: start on a new
+      // line, or the next record would be glued to it and lost with it.
+      if (endsMidLine(path)) text = '\n' + text;
       if (this.archiveFiles.size > 8) {
         const [oldest, old] = this.archiveFiles.entries().next().value!;
         this.archiveFiles.delete(oldest);
@@ -458,6 +471,21 @@ export class JournaledStore implements RecordStore {
     await this.journal.truncate(0);
     await this.journal.sync();
     this.journalBytes = 0;
+  }
+
+  /**
+   * Let go of the files without writing anything more: the store failed, and what is in memory
+   * but not on disk must not reach it. The data folder is read again by the next open.
+   */
+  async abandon(): Promise<void> {
+    this.failure ??= Object.assign(new Error('the store was abandoned'), { code: 'STORE_UNAVAILABLE' });
+    while (this.writing) await new Promise((r) => setImmediate(r));
+    try {
+      this.closeArchiveFiles();
+    } catch {
+      /* already closed */
+    }
+    await this.journal.close().catch(() => undefined);
   }
 
   /** Flush, snapshot every changed table and close the journal (graceful shutdown). */
@@ -516,6 +544,20 @@ function visitLines<T>(bytes: Buffer, end: number, visit: (entry: T) => void, ne
  * the thread pool. Elsewhere (Windows) the commit calls fdatasync after the write.
  */
 const SYNC_WRITES: number = fsConstants.O_DSYNC ?? 0;
+
+/** Whether a file's last byte is not a newline (a line was torn there). */
+function endsMidLine(path: string): boolean {
+  const size = statSync(path).size;
+  if (size === 0) return false;
+  const fd = openSync(path, 'r');
+  try {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== NEWLINE;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Write the whole text at the end of an append-mode file. */
 async function writeAll(fd: number, text: string): Promise<void> {

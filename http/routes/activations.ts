@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { ActivationService } from '../../runtime/activations.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import type { WorkflowRecord } from '../../runtime/host.ts';
-import { allow, actor } from '../auth.ts';
+import { allow, actor, tokenIdOf } from '../auth.ts';
 import { reply } from '../respond.ts';
 import { activationKv, activationView } from '../views.ts';
 import { bodyOf, pinWorkflowRoutes, terminalOf } from './pinWorkflow.ts';
@@ -16,7 +16,7 @@ export function activationRoutes(router: Router, service: ActivationService, pin
   };
 
   router.post('/api/v1/cards/activate', allow('terminal'), async (ctx) => {
-    answer(ctx, 201, await service.start(bodyOf(ctx), actor(ctx, terminalOf(ctx))));
+    answer(ctx, 201, await service.start(bodyOf(ctx), actor(ctx, terminalOf(ctx)), tokenIdOf(ctx)));
   });
 
   pinWorkflowRoutes(router, '/api/v1/cards/activations', service, answer);

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { AuthService } from '../../runtime/auth.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import type { WorkflowRecord } from '../../runtime/host.ts';
-import { allow, actor } from '../auth.ts';
+import { allow, actor, tokenIdOf } from '../auth.ts';
 import { reply } from '../respond.ts';
 import { sessionKv, sessionView } from '../views.ts';
 import { bodyOf, pinWorkflowRoutes, terminalOf } from './pinWorkflow.ts';
@@ -16,7 +16,7 @@ export function authRoutes(router: Router, service: AuthService, pinLength: numb
   };
 
   router.post('/api/v1/auth', allow('terminal'), async (ctx) => {
-    const record = await service.start(bodyOf(ctx), actor(ctx, terminalOf(ctx)));
+    const record = await service.start(bodyOf(ctx), actor(ctx, terminalOf(ctx)), tokenIdOf(ctx));
     answer(ctx, record.state === 'verified' ? 200 : 201, record);
   });
 

@@ -5,7 +5,7 @@ import { AppError } from '../../machines/errors.ts';
 import type { CampaignDef, CampaignService } from '../../runtime/campaigns.ts';
 import type { WorkflowHost } from '../../runtime/host.ts';
 import type { Role } from '../../runtime/tokens.ts';
-import { allow, actor } from '../auth.ts';
+import { allow, actor, tokenIdOf } from '../auth.ts';
 import { reply } from '../respond.ts';
 import { phoneFor } from '../views.ts';
 
@@ -116,7 +116,7 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
   });
 
   router.post('/api/v1/campaigns/:id/test', allow(), async (ctx) => {
-    const { text, receipt, attempts } = await campaigns.test(ctx.params.id!, body(ctx).phone);
+    const { text, receipt, attempts } = await campaigns.test(ctx.params.id!, body(ctx).phone, tokenIdOf(ctx));
     reply(
       ctx,
       200,

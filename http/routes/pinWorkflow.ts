@@ -7,7 +7,7 @@ import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import type { PinWorkflows } from '../../runtime/pinWorkflows.ts';
 import type { WorkflowRecord } from '../../runtime/host.ts';
-import { allow, actor } from '../auth.ts';
+import { allow, actor, tokenIdOf } from '../auth.ts';
 
 /** The request body as an object (JSON or form). */
 export const bodyOf = (ctx: Context) => (ctx.state.body ?? {}) as Record<string, unknown>;
@@ -33,7 +33,7 @@ export function pinWorkflowRoutes(
   });
 
   router.post(`${base}/:id/resend`, allow('terminal'), async (ctx) => {
-    answer(ctx, 200, await service.resend(ctx.params.id!, actor(ctx, terminalOf(ctx))));
+    answer(ctx, 200, await service.resend(ctx.params.id!, actor(ctx, terminalOf(ctx)), tokenIdOf(ctx)));
   });
 
   router.post(`${base}/:id/cancel`, allow('terminal', 'support'), async (ctx) => {

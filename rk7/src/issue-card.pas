@@ -1,25 +1,26 @@
 { ===========================================================================
   SMS PDS — функциональная клавиша «Выдать карту».
   Номер карты из диапазона (пусто — виртуальная карта), ФИО, день рождения, телефон,
-  согласие на новости; по желанию — подтверждение телефона кодом из СМС.
+  согласие на новости. Телефон гостя подтверждается кодом из СМС (так решает настройка
+  cards.confirmPhone в SMS PDS, а не касса): карта привязывается к номеру, только когда гость
+  назвал код, поэтому чужой номер занять нельзя.
   =========================================================================== }
 procedure ProcessOperation1001512(Parameter: integer);
 var
-  cardNumber, fullName, birthday, phone, consent, confirm, body, answer, activationId, pin: string;
-  status: integer;
+  cardNumber, fullName, birthday, phone, consent, body, answer, activationId, pin: string;
+  status, choice: integer;
   done: boolean;
 begin
   cardNumber := gui.InputBox('Выдать карту', 'Номер карты (пусто — виртуальная)', '', true);
   fullName := gui.InputBox('Выдать карту', 'ФИО гостя', '', false);
   if fullName = '' then exit;
   birthday := gui.InputBox('Выдать карту', 'День рождения (ДД.ММ.ГГГГ)', '', false);
-  phone := gui.InputBox('Выдать карту', 'Телефон гостя (79161234567)', '', true);
+  phone := gui.InputBox('Выдать карту', 'Мобильный телефон гостя (79161234567)', '', true);
   if phone = '' then exit;
   if gui.RKMessageDlg('Гость согласен получать новости по СМС?', mtConfirmation, mbYes + mbNo, 0) = mrYes then consent := 'true' else consent := 'false';
-  if gui.RKMessageDlg('Подтвердить телефон кодом из СМС?', mtConfirmation, mbYes + mbNo, 0) = mrYes then confirm := 'sms' else confirm := 'none';
 
   body := 'fullName=' + UrlEncode(fullName) + '&birthday=' + UrlEncode(birthday) + '&phone=' + UrlEncode(phone) +
-    '&marketingConsent=' + consent + '&confirm=' + confirm;
+    '&marketingConsent=' + consent;
   if cardNumber <> '' then body := body + '&cardNumber=' + UrlEncode(cardNumber);
   status := CallSmsPds('/cards/activate', body, answer);
   if KvValue(answer, 'status') <> 'ok' then
@@ -32,20 +33,35 @@ begin
   done := KvValue(answer, 'state') = 'activated';
   while not done do
   begin
-    pin := gui.InputBox('Выдать карту', 'Код из СМС на ' + KvValue(answer, 'phone') + ' (пусто — отменить)', '', true);
+    pin := gui.InputBox('Выдать карту', 'Код из СМС на ' + KvValue(answer, 'phone') + ' (пусто — другие действия)', '', true);
     if pin = '' then
     begin
-      status := CallSmsPds('/cards/activations/' + activationId + '/cancel', 'reason=cashier', answer);
-      gui.ShowMessage('Выдача карты отменена.');
-      exit;
-    end;
-    status := CallSmsPds('/cards/activations/' + activationId + '/verify', 'pin=' + UrlEncode(pin), answer);
-    if KvValue(answer, 'status') = 'ok' then
-      done := true
+      choice := gui.MessageDlgEx('Код не введён. Что сделать?', mtConfirmation, mbYes + mbNo + mbCancel, 'Отправить СМС ещё раз;Отменить выдачу;Вернуться к вводу');
+      if choice = mrYes then
+      begin
+        status := CallSmsPds('/cards/activations/' + activationId + '/resend', '', answer);
+        if KvValue(answer, 'status') = 'ok' then
+          gui.ShowMessage('Новый код отправлен на ' + KvValue(answer, 'phone') + '. Прежний код больше не действует.')
+        else
+          ShowSmsPdsError(answer);
+      end
+      else if choice = mrNo then
+      begin
+        status := CallSmsPds('/cards/activations/' + activationId + '/cancel', 'reason=cashier', answer);
+        gui.ShowMessage('Выдача карты отменена.');
+        exit;
+      end;
+    end
     else
     begin
-      ShowSmsPdsError(answer);
-      if KvValue(answer, 'code') <> 'PIN_INVALID' then exit;
+      status := CallSmsPds('/cards/activations/' + activationId + '/verify', 'pin=' + UrlEncode(pin), answer);
+      if KvValue(answer, 'status') = 'ok' then
+        done := true
+      else
+      begin
+        ShowSmsPdsError(answer);
+        if KvValue(answer, 'code') <> 'PIN_INVALID' then exit;
+      end;
     end;
   end;
   gui.ShowMessage('Карта выдана: ' + KvValue(answer, 'card') + #13#10 + KvValue(answer, 'holder'));

@@ -10,12 +10,15 @@ export class FakeSmsSender implements SmsSender {
   failKind: SmsFailureKind = 'account';
   /** Hold every send until released (to catch a workflow mid-flight). */
   hold: Promise<void> | null = null;
+  /** Take this long to accept each message (a provider's round trip). */
+  delayMs = 0;
   private count = 0;
 
   constructor(readonly name = 'fake') {}
 
   async send(message: SmsMessage): Promise<SmsReceipt> {
     if (this.hold) await this.hold;
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.failNext > 0) {
       this.failNext -= 1;
       throw smsFailure(this.failKind, this.name, 'FAKE_DOWN', 'fake provider refused');

@@ -259,13 +259,21 @@ Limits('sessions per terminal per hour', async () => {
     await start(svc, { phone: '+79160000003' });
     const res = await start(svc);
     assert.equal([res.status, res.json.error.limit], [429, 'perTerminalPerHour']);
-    assert.is((await start(svc, { terminal: 'T2' })).status, 201);
+    const hopped = await start(svc, { terminal: 'T2' });
+    assert.is(hopped.status, 429, 'a new terminal field is the same token: the same bucket');
+    const another = await svc.call('POST', '/api/v1/auth', {
+      as: 'till2',
+      json: { phone: '+79161234567', terminal: 'T1' },
+    });
+    assert.is(another.status, 201, 'another token is another till');
   } finally {
     await svc.stop();
   }
 });
 Limits('the daily SMS budget stops starts and resends', async () => {
-  const svc = await withCards({ config: { limits: { smsPerDay: 2 }, otp: { resendCooldownSeconds: 0 } } });
+  const svc = await withCards({
+    config: { limits: { smsPerDay: 2 }, campaigns: { pinReserve: 0 }, otp: { resendCooldownSeconds: 0 } },
+  });
   try {
     const s = (await start(svc)).json.session;
     assert.is((await svc.call('POST', `/api/v1/auth/${s.id}/resend`, { as: 'terminal' })).status, 200);

@@ -130,10 +130,17 @@ Cards('export: CardImp CSV in Windows-1251, since filters by change time', async
   await svc.call('POST', '/api/v1/cards/ranges', {
     json: { from: '100', to: '102', discount: 4, bonus: 1, expiresAt: '2028-01-31' },
   });
-  await svc.call('POST', '/api/v1/cards/activate', {
+  // The default activation confirms the guest's phone by SMS before the card is bound.
+  const started = await svc.call('POST', '/api/v1/cards/activate', {
     as: 'terminal',
     json: { cardNumber: '101', fullName: 'Иванов Иван', birthday: '1985-03-12', phone: '+79161234567' },
   });
+  assert.is(started.json.activation.state, 'awaitingPin');
+  const confirmed = await svc.call('POST', `/api/v1/cards/activations/${started.json.activation.id}/verify`, {
+    as: 'terminal',
+    json: { pin: svc.sms.lastPin() },
+  });
+  assert.is(confirmed.status, 200, confirmed.text);
   // An imported name may carry quotes; CardImp wants names without them.
   await svc.call('POST', '/api/v1/cards/import', {
     body: '102,31.01.2028,4,1,,"Петров ""Петя"" Пётр",0,,\n',

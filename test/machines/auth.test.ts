@@ -34,7 +34,7 @@ const pinMatches = pinMatchesWith(vault);
 
 const spec = (channel: 'sms' | 'none'): ModelSpec => ({
   model: authMachine.provide({ guards: { pinMatches } } as never),
-  effects: ['findCard', 'sendPin'],
+  effects: ['findCard', 'sendPin', 'recheckCard'],
   input: input(channel),
   eventsFor: ({ value }) => {
     switch (value) {
@@ -47,6 +47,11 @@ const spec = (channel: 'sms' | 'none'): ModelSpec => ({
         return [
           { type: 'xstate.done.actor.findCard', output: card },
           { type: 'xstate.error.actor.findCard', error: failure('CARD_NOT_FOUND') },
+        ];
+      case 'checkingCard':
+        return [
+          { type: 'xstate.done.actor.recheckCard', output: card },
+          { type: 'xstate.error.actor.recheckCard', error: failure('CARD_BLOCKED') },
         ];
       case 'sendingSms':
       case 'awaitingPin':
@@ -65,6 +70,8 @@ const spec = (channel: 'sms' | 'none'): ModelSpec => ({
   check(sut, actual) {
     assert.not.ok(JSON.stringify(actual.context).includes(PIN), 'no PIN in context');
     if (actual.value === 'verified') assert.equal(actual.context.card, card, 'verified carries the card');
+    if (actual.value === 'rejected' && sut.calls.includes('recheckCard'))
+      assert.is(actual.context.error?.code, 'CARD_BLOCKED', 'a card changed in the window is refused');
     if (actual.context.channel === 'none')
       assert.not.ok(sut.calls.includes('sendPin'), 'phone-only sends no SMS');
   },
@@ -81,6 +88,7 @@ for (const channel of ['sms', 'none'] as const) {
             'lookingUp',
             'sendingSms',
             'awaitingPin',
+            'checkingCard',
             'verified',
             'rejected',
             'expired',

@@ -22,6 +22,39 @@ export class FakeSmsc extends FakeProvider<SmscMode> {
   /** Numbers this fake refuses (error 8) inside list requests. */
   refuse = new Set<string>();
 
+  /**
+   * Messages that reached phones: a send with a client `id` already taken is dropped (smsc keeps
+   * one message per id), so a repeated request never reaches the phone twice. A request that is
+   * never answered (`hang`) still delivers, as a provider that accepted and then lost the line.
+   */
+  delivered(): Array<{ id: string | undefined; phone: string; text: string }> {
+    const seen = new Set<string>();
+    const out = [];
+    for (const r of this.sent('/sys/send.php')) {
+      const f = r.fields;
+      if (f.cost === '1') continue;
+      // `phones` + `mes`, or a `list` of "phone:text" lines (campaign batches).
+      const messages: Array<[string, string]> = f.list
+        ? String(f.list)
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)])
+        : f.phones
+          ? [[String(f.phones), String(f.mes)]]
+          : [];
+      for (const [phone, text] of messages) {
+        if (f.id !== undefined) {
+          const key = `${f.id}|${phone}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
+        if (this.refuse.has(phone)) continue;
+        out.push({ id: f.id === undefined ? undefined : String(f.id), phone, text });
+      }
+    }
+    return out;
+  }
+
   protected answer(req: FakeRequest, mode: SmscMode | 'ok') {
     const f = req.fields;
     if (mode.startsWith('error:')) {
