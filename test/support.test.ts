@@ -97,7 +97,15 @@ if (!existsSync(CHROMIUM)) {
       await page.click(`#results tr[data-id="${sessionId}"]`);
       await page.waitForSelector('#session:not([hidden]) ol.timeline li');
       const steps = await page.$$eval('#session ol.timeline li b', (els) => els.map((e) => e.textContent));
-      assert.equal(steps, ['start', 'SUBMIT', 'findCard.done', 'sendPin.done', 'VERIFY', 'VERIFY']);
+      assert.equal(steps, [
+        'start',
+        'SUBMIT',
+        'findCard.done',
+        'sendPin.done',
+        'VERIFY',
+        'VERIFY',
+        'recheckCard.done',
+      ]);
       assert.is(await page.getAttribute('#session ol.timeline li:last-child', 'class'), 'ok');
       assert.ok(
         await page.isVisible('#session table.sms td:has-text("fake")'),
@@ -111,9 +119,16 @@ if (!existsSync(CHROMIUM)) {
       const visited = await page.$$eval('svg.diagram g.visited', (els) =>
         els.map((e) => e.getAttribute('data-state')),
       );
-      assert.equal(visited.sort(), ['awaitingPin', 'lookingUp', 'requested', 'sendingSms', 'verified']);
+      assert.equal(visited.sort(), [
+        'awaitingPin',
+        'checkingCard',
+        'lookingUp',
+        'requested',
+        'sendingSms',
+        'verified',
+      ]);
       assert.ok((await page.$$('svg.diagram path.taken')).length >= 4, 'the path taken is highlighted');
-      assert.ok((await page.$$('svg.diagram g')).length === 10, 'every state of the machine is drawn');
+      assert.ok((await page.$$('svg.diagram g')).length === 11, 'every state of the machine is drawn');
       await page.screenshot({ path: resolve(ARTIFACTS, 'support-session.png'), fullPage: true });
     },
   );
