@@ -84,7 +84,8 @@ cards
       check.update(done);
     });
     check.stop();
-    for (const r of rejected.slice(0, 50)) process.stderr.write(`  line ${r.line}: ${r.reason}\n`);
+    for (const r of rejected.slice(0, 50))
+      process.stderr.write(`  line ${r.line} (${r.field}): ${r.reason}\n`);
     if (rejected.length > 50) process.stderr.write(`  … and ${rejected.length - 50} more\n`);
     if (rejected.length && !opts.partial) {
       process.stderr.write(
@@ -104,7 +105,7 @@ cards
         totals.imported += result.imported;
         totals.updated += result.updated;
         totals.rejected += result.rejected.length;
-        for (const r of result.rejected) process.stderr.write(`  line ${r.line}: ${r.reason}\n`);
+        for (const r of result.rejected) process.stderr.write(`  line ${r.line} (${r.field}): ${r.reason}\n`);
         write.update(Math.min(rows.length, i + size));
       }
       write.stop();
@@ -121,9 +122,18 @@ cards
   .option('--since <iso>', 'only cards changed since this time')
   .action(async (opts: { out: string; since?: string }) => {
     const since = opts.since ? new Date(opts.since).toISOString() : null;
-    const { body, count } = await withStore((_s, directory) => cardImpFile(directory.changedSince(since)));
+    const { body, count, transliterated } = await withStore((_s, directory) =>
+      cardImpFile(directory.changedSince(since)),
+    );
     writeFileSync(opts.out, body);
     process.stdout.write(`${count} card(s) written to ${opts.out}\n`);
+    if (transliterated.length) {
+      // Windows-1251 lacks some letters of these names: said, never silent.
+      process.stdout.write(`${transliterated.length} name(s) written in letters CardImp can read:\n`);
+      for (const t of transliterated.slice(0, 20))
+        process.stdout.write(`  ${t.number}  ${t.name} → ${t.exported}\n`);
+      if (transliterated.length > 20) process.stdout.write(`  … and ${transliterated.length - 20} more\n`);
+    }
   });
 
 const tokens = program.command('tokens').description('API tokens (only their hashes are kept)');

@@ -198,7 +198,8 @@ const ops: Record<string, Record<string, Op>> = {
   },
   '/api/v1/cards/import': {
     post: {
-      summary: 'Import the PDS base from CSV (UTF-8 or Windows-1251); all-or-nothing unless partial=true',
+      summary:
+        'Import the PDS base from CSV (UTF-8 or Windows-1251); all-or-nothing unless partial=true; a 422 lists bad lines {line, field, code, reason} (first 1,000, notListed counts the rest)',
       roles: 'admin',
       query: ['partial'],
       ok: [200, '{imported, updated, rejected}'],
@@ -207,10 +208,11 @@ const ops: Record<string, Record<string, Op>> = {
   },
   '/api/v1/cards/export': {
     get: {
-      summary: 'CardImp CSV (Windows-1251) of issued cards',
+      summary:
+        'CardImp CSV (Windows-1251) of issued cards; names transliterated where Windows-1251 lacks a letter (X-Export-Transliterated), the list with report=true',
       roles: 'admin',
-      query: ['format', 'since'],
-      ok: [200, 'text/csv'],
+      query: ['format', 'since', 'report'],
+      ok: [200, 'text/csv; with report=true {count, transliterated: [{number, name, exported}]}'],
     },
   },
   '/api/v1/cards': {

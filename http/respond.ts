@@ -95,7 +95,7 @@ export function errorPipeline(logger: Logger, defaultLang: Lang) {
         ctx.body = toKv({ status: 'error', code: appErr.code, message, ...appErr.extra });
       } else {
         ctx.type = 'application/json; charset=utf-8';
-        ctx.body = { error: { code: appErr.code, message, ...appErr.extra } };
+        ctx.body = { error: { code: appErr.code, message, ...appErr.extra, ...appErr.data } };
       }
     }
   };

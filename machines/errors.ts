@@ -169,6 +169,8 @@ export type ErrorCode = keyof typeof catalog;
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly extra: Extra;
+  /** Structured detail for JSON answers only (e.g. an import's bad lines); never in key=value. */
+  data?: Record<string, unknown>;
   constructor(code: ErrorCode, extra: Extra = {}, detail?: string) {
     // A refusal the cashier reads (4xx) needs no stack trace, and capturing one is most of what
     // an error costs: a brute-force run of wrong PINs makes thousands. 5xx keep theirs.

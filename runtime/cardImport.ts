@@ -15,12 +15,24 @@ import { AppError } from '../machines/errors.ts';
 import type { ImportRow } from './ports.ts';
 import { CARD_NUMBER } from './cardNumbers.ts';
 import { normalizePhone, type PhonePolicy } from './phone.ts';
-import { parseDate } from './validate.ts';
+import { normalizeName, parseDate } from './validate.ts';
 
 export interface ImportRejection {
   line: number;
+  /** The column at fault (`number`, `fullName`, `phone`…), or `line` for the line as a whole. */
+  field: string;
   code: string;
   reason: string;
+}
+
+/** A bad value in a column: the line is rejected naming it. */
+class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export function decodeCsv(buf: Buffer): string {
@@ -65,7 +77,7 @@ function columnsOf(first: string[]): { columns: string[]; header: boolean } {
 function group(text: string | undefined, field: string): number {
   const t = (text ?? '').trim();
   if (t === '') return 0;
-  if (!/^\d{1,2}$/.test(t)) throw new Error(`${field}: ожидается 0–99 / expected 0–99`);
+  if (!/^\d{1,2}$/.test(t)) throw new FieldError(field, `${field}: ожидается 0–99 / expected 0–99`);
   return Number(t);
 }
 
@@ -112,26 +124,37 @@ export function parseCardCsv(
     try {
       const number = get('number') ?? '';
       if (!CARD_NUMBER.test(number))
-        throw new Error('номер карты: от 1 до 20 цифр / card number: 1 to 20 digits');
+        throw new FieldError('number', 'номер карты: от 1 до 20 цифр / card number: 1 to 20 digits');
       if (seen.has(number))
-        throw new Error(
+        throw new FieldError(
+          'number',
           `номер повторяется (строка ${seen.get(number)}) / duplicate of line ${seen.get(number)}`,
         );
       const expiryText = get('expiresAt');
       const expiresAt = expiryText ? parseDate(expiryText) : null;
-      if (expiryText && !expiresAt) throw new Error('срок действия: ДД.ММ.ГГГГ / expiry: DD.MM.YYYY');
+      if (expiryText && !expiresAt)
+        throw new FieldError('expiresAt', 'срок действия: ДД.ММ.ГГГГ / expiry: DD.MM.YYYY');
       const birthdayText = get('birthday');
       const birthday = birthdayText ? parseDate(birthdayText) : null;
-      if (birthdayText && !birthday) throw new Error('день рождения: ДД.ММ.ГГГГ / birthday: DD.MM.YYYY');
-      const fullName = (get('fullName') ?? '').replace(/\s+/g, ' ');
-      if (fullName.length > 100) throw new Error('ФИО длиннее 100 символов / name longer than 100');
+      if (birthdayText && !birthday)
+        throw new FieldError('birthday', 'день рождения: ДД.ММ.ГГГГ / birthday: DD.MM.YYYY');
+      // The same name rule as the till and PATCH; an empty name is a blank card.
+      const nameText = get('fullName') ?? '';
+      let fullName = '';
+      if (nameText !== '') {
+        try {
+          fullName = normalizeName(nameText);
+        } catch (err) {
+          throw new FieldError('fullName', `ФИО / name: ${(err as Error).message}`);
+        }
+      }
       const phoneText = get('phone');
       let phone: string | null = null;
       if (phoneText) {
         try {
           phone = normalizePhone(phoneText, phones);
         } catch (err) {
-          throw new Error(`телефон: ${(err as AppError).code}`);
+          throw new FieldError('phone', `телефон / phone: ${(err as AppError).code}`);
         }
       }
       const blockedText = (get('blocked') ?? '').toLowerCase();
@@ -139,14 +162,15 @@ export function parseCardCsv(
         line,
         number,
         expiresAt,
-        discount: group(get('discount'), 'скидка / discount'),
-        bonus: group(get('bonus'), 'бонус / bonus'),
+        discount: group(get('discount'), 'discount'),
+        bonus: group(get('bonus'), 'bonus'),
         holder: fullName || phone ? { fullName, birthday, phone, email: get('email') || null } : null,
         blocked: ['1', 'true', 'yes', 'да', '+'].includes(blockedText),
       });
       seen.set(number, line);
     } catch (err) {
-      rejected.push({ line, code: 'VALIDATION_FAILED', reason: (err as Error).message });
+      const field = err instanceof FieldError ? err.field : 'line';
+      rejected.push({ line, field, code: 'VALIDATION_FAILED', reason: (err as Error).message });
     }
   }
   onProgress?.(body.length, body.length);

@@ -119,7 +119,7 @@ export interface ImportRow {
 export interface ImportResult {
   imported: number;
   updated: number;
-  rejected: Array<{ line: number; code: string; reason: string }>;
+  rejected: Array<{ line: number; field: string; code: string; reason: string }>;
 }
 
 export interface CardPatch {

@@ -31,18 +31,36 @@ export const optionalText = (max: number) =>
     z.string().trim().min(1).max(max).optional(),
   );
 
-/** Cyrillic or Latin letters, spaces, hyphens, apostrophes and dots; 2–100 characters. */
-export const fullName = z.preprocess(
-  (v) => (typeof v === 'string' ? v.trim().replace(/\s+/g, ' ') : v),
-  z
-    .string()
-    .min(2, 'не короче 2 символов / at least 2 characters')
-    .max(100, 'не длиннее 100 символов / at most 100 characters')
-    .regex(
-      /^[\p{Script=Cyrillic}\p{Script=Latin}][\p{Script=Cyrillic}\p{Script=Latin} '’.\-]*$/u,
-      'только буквы (кириллица или латиница), пробел, дефис / letters, spaces and hyphens only',
-    ),
-);
+/**
+ * The holder-name rule, one for every way a name comes in (the till, `PATCH /cards`, the CSV
+ * import): NFC, trimmed, inner spaces collapsed; then refused when it holds a control or
+ * direction-format character, begins with `=`, `+`, `-` or `@` (a spreadsheet would run it as a
+ * formula), has no letter, or is shorter than 2 or longer than 100 characters. Any script is
+ * a name: Kazakh, Latin with diacritics, even an emoji after a letter — the CardImp export
+ * transliterates what Windows-1251 lacks, the stored name stays as typed.
+ * Returns the normalised name, or throws an Error whose message is the reason (ru / en).
+ */
+export function normalizeName(value: string): string {
+  const name = value.normalize('NFC').trim().replace(/\s+/gu, ' ');
+  if (/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name))
+    throw new Error('управляющие символы в ФИО / control characters in the name');
+  if (/^[=+\-@]/.test(name))
+    throw new Error('ФИО не может начинаться с = + - @ / a name cannot begin with = + - @');
+  if ([...name].length > 100) throw new Error('не длиннее 100 символов / at most 100 characters');
+  if ([...name].length < 2) throw new Error('не короче 2 символов / at least 2 characters');
+  if (!/\p{L}/u.test(name)) throw new Error('в ФИО нет букв / a name needs letters');
+  return name;
+}
+
+/** `normalizeName` as a zod schema: VALIDATION_FAILED naming the field. */
+export const fullName = z.string().transform((v, ctx) => {
+  try {
+    return normalizeName(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 export interface AgePolicy {
   minAgeYears: number;

@@ -300,6 +300,7 @@ export class EmbeddedCardDirectory implements CardDirectory {
       if (existing?.state === 'reserved') {
         result.rejected.push({
           line: row.line,
+          field: 'number',
           code: 'CARD_ALREADY_ACTIVE',
           reason: 'карта сейчас выдаётся на кассе / the card is being issued at a till',
         });
@@ -310,7 +311,9 @@ export class EmbeddedCardDirectory implements CardDirectory {
     if (result.rejected.length && !opts.partial) return result;
     for (const row of accepted) {
       const existing = this.cards.get(row.number);
-      const holder = row.holder ?? existing?.holder ?? null;
+      // A field the file leaves empty (or has no column for) keeps what the card has: a CardImp
+      // file, which carries no phone, never erases a holder's phone.
+      const holder = mergeHolder(existing?.holder ?? null, row.holder);
       const state = row.blocked ? 'blocked' : holder ? 'active' : (existing?.state ?? 'inactive');
       const card: StoredCard = {
         number: row.number,
@@ -366,4 +369,17 @@ export class EmbeddedCardDirectory implements CardDirectory {
     }
     if (page.length) yield page;
   }
+}
+
+/** An imported holder over the stored one: empty imported fields keep the stored values. */
+function mergeHolder(stored: Holder | null, imported: Holder | null): Holder | null {
+  if (!imported) return stored;
+  if (!stored) return imported;
+  return {
+    ...stored,
+    fullName: imported.fullName || stored.fullName,
+    birthday: imported.birthday ?? stored.birthday,
+    phone: imported.phone ?? stored.phone,
+    ...(imported.email ? { email: imported.email } : {}),
+  };
 }

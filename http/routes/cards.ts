@@ -8,7 +8,7 @@ import type { Config } from '../../runtime/config.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import { CARD_NUMBER } from '../../runtime/cardNumbers.ts';
 import { normalizePhone } from '../../runtime/phone.ts';
-import { decodeCsv, parseCardCsv } from '../../runtime/cardImport.ts';
+import { decodeCsv, parseCardCsv, type ImportRejection } from '../../runtime/cardImport.ts';
 import { cardImpFile } from '../../runtime/cardExport.ts';
 import {
   expiryDate,
@@ -57,6 +57,19 @@ function parseOrThrow<T>(schema: z.ZodType<T>, body: unknown): T {
   return parsed.data;
 }
 
+/** How many bad lines a `422 IMPORT_REJECTED` lists; the rest are counted. */
+export const REJECTED_LISTED = 1000;
+
+/** Nothing was imported: every bad line with its number, field and reason (the first 1,000). */
+function importRejected(rejected: ImportRejection[]): AppError {
+  const err = new AppError('IMPORT_REJECTED', { rejected: rejected.length, imported: 0, updated: 0 });
+  err.data = {
+    lines: rejected.slice(0, REJECTED_LISTED),
+    notListed: Math.max(0, rejected.length - REJECTED_LISTED),
+  };
+  return err;
+}
+
 export function cardRoutes(router: Router, deps: CardRoutesDeps) {
   const iso = () => new Date(deps.clock.now()).toISOString();
   const role = (ctx: Context) => ctx.state.role as Role;
@@ -81,18 +94,10 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
     }
     const partial = ['1', 'true', 'yes'].includes(String(ctx.query.partial ?? '').toLowerCase());
     const { rows, rejected } = parseCardCsv(decodeCsv(raw), deps.config.phones);
-    if (rejected.length && !partial) {
-      throw new AppError(
-        'IMPORT_REJECTED',
-        { rejected: rejected.length, imported: 0, updated: 0 },
-        JSON.stringify(rejected),
-      );
-    }
+    if (rejected.length && !partial) throw importRejected(rejected);
     const result = await deps.directory.import(rows, { partial, at: iso() });
     const all = [...rejected, ...result.rejected].sort((a, b) => a.line - b.line);
-    if (all.length && !partial) {
-      throw new AppError('IMPORT_REJECTED', { rejected: all.length, imported: 0, updated: 0 });
-    }
+    if (all.length && !partial) throw importRejected(all);
     reply(
       ctx,
       200,
@@ -112,11 +117,18 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
         throw new AppError('VALIDATION_FAILED', { field: 'since', reason: 'since: ISO 8601' });
       since = new Date(t).toISOString();
     }
-    const { body, count } = await cardImpFile(deps.directory.changedSince(since));
+    const { body, count, transliterated } = await cardImpFile(deps.directory.changedSince(since));
+    if (['1', 'true', 'yes'].includes(String(ctx.query.report ?? '').toLowerCase())) {
+      // What the file would change: every card whose name is written differently, as typed and
+      // as exported.
+      reply(ctx, 200, { count, transliterated }, { count, transliterated: transliterated.length });
+      return;
+    }
     ctx.status = 200;
     ctx.type = 'text/csv; charset=windows-1251';
     ctx.set('Content-Disposition', `attachment; filename="cardimp-${iso().slice(0, 10)}.csv"`);
     ctx.set('X-Card-Count', String(count));
+    ctx.set('X-Export-Transliterated', String(transliterated.length));
     ctx.body = body;
   });
 
@@ -173,7 +185,10 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
       patch.holder = {};
       if (h.fullName !== undefined) {
         const name = fullName.safeParse(h.fullName);
-        if (!name.success) throw validationError(name.error);
+        if (!name.success) {
+          const reason = name.error.issues[0]?.message ?? 'fullName';
+          throw new AppError('VALIDATION_FAILED', { field: 'fullName', reason: `fullName: ${reason}` });
+        }
         patch.holder.fullName = name.data;
       }
       if (h.birthday !== undefined)

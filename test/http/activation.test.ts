@@ -409,7 +409,11 @@ Activate('the same correct PIN sent twice at once: exactly one 200', async ({ sv
 Activate('validation: each field named, 400 VALIDATION_FAILED, nothing written', async ({ svc }) => {
   const cases: Array<[Record<string, unknown>, string]> = [
     [{ ...holder, fullName: '' }, 'fullName'],
-    [{ ...holder, fullName: 'R2D2' }, 'fullName'],
+    [{ ...holder, fullName: '=HYPERLINK("http://x","Иван")' }, 'fullName'],
+    [{ ...holder, fullName: '+79161234567' }, 'fullName'],
+    [{ ...holder, fullName: '@Иван' }, 'fullName'],
+    [{ ...holder, fullName: 'Иван\u0007Петров' }, 'fullName'],
+    [{ ...holder, fullName: '12345' }, 'fullName'],
     [{ ...holder, fullName: 'x'.repeat(101) }, 'fullName'],
     [{ ...holder, birthday: '31.02.1990' }, 'birthday'],
     [{ ...holder, birthday: '2999-01-01' }, 'birthday'],
