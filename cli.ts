@@ -4,14 +4,15 @@
  * run while the service is stopped (the service's own API covers the running case).
  */
 import { Command } from 'commander';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadConfig, ConfigError, type Config } from './runtime/config.ts';
 import { JournaledStore } from './adapters/store/journaled.ts';
 import { lockDataDir, DataDirLockedError } from './adapters/store/lock.ts';
 import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
-import { decodeCsv, parseCardCsv } from './runtime/cardImport.ts';
+import { detectEncoding, importCards } from './runtime/cardImport.ts';
+import iconv from 'iconv-lite';
 import { cardImpFile } from './runtime/cardExport.ts';
 import { TokenRegistry, roles, type Role } from './runtime/tokens.ts';
 import pino from 'pino';
@@ -74,46 +75,66 @@ cards
   .command('import <file>')
   .description('import the PDS card base from CSV (UTF-8 or Windows-1251); all-or-nothing unless --partial')
   .option('--partial', 'import the good lines and report the bad ones')
-  .option('--batch <n>', 'cards written per batch', '5000')
+  .option('--batch <n>', 'cards checked and written per batch', '5000')
   .action(async (file: string, opts: { partial?: boolean; batch: string }) => {
-    const text = decodeCsv(readFileSync(file));
-    const check = bar('checking');
-    check.start(1, 0);
-    const { rows, rejected } = parseCardCsv(text, config().phones, (done, total) => {
-      check.setTotal(total);
-      check.update(done);
-    });
-    check.stop();
-    for (const r of rejected.slice(0, 50))
+    // The file is read twice as a stream (check, then write): memory holds a batch, not the file.
+    const size = statSync(file).size;
+    const head = Buffer.alloc(Math.min(size, 4 << 20));
+    const fd = openSync(file, 'r');
+    readSync(fd, head, 0, head.length, 0);
+    closeSync(fd);
+    const encoding = detectEncoding(head, head.length === size);
+    const source = async function* () {
+      for await (const piece of createReadStream(file).pipe(iconv.decodeStream(encoding)))
+        yield piece as string;
+    };
+    const total = await countFileLines(file);
+    const batchSize = Math.max(1, Number(opts.batch) || 5000);
+    const bars = { checking: bar('checking'), importing: bar('importing') };
+    const state: { current: 'checking' | 'importing' | null } = { current: null };
+    const outcome = await withStore((_store, directory) =>
+      importCards(source, directory, {
+        phones: config().phones,
+        partial: Boolean(opts.partial),
+        at: new Date().toISOString(),
+        batchSize,
+        keepRejected: opts.partial ? Infinity : 1000,
+        onProgress: (pass, lines) => {
+          if (state.current !== pass) {
+            if (state.current) bars[state.current].stop();
+            state.current = pass;
+            bars[pass].start(total, 0);
+          }
+          bars[pass].update(Math.min(lines, total));
+        },
+      }),
+    );
+    if (state.current) bars[state.current].stop();
+    for (const r of outcome.rejected.slice(0, 50))
       process.stderr.write(`  line ${r.line} (${r.field}): ${r.reason}\n`);
-    if (rejected.length > 50) process.stderr.write(`  … and ${rejected.length - 50} more\n`);
-    if (rejected.length && !opts.partial) {
+    if (outcome.rejectedCount > 50) process.stderr.write(`  … and ${outcome.rejectedCount - 50} more\n`);
+    if (!outcome.written && outcome.rejectedCount) {
       process.stderr.write(
-        `${rejected.length} bad line(s): nothing imported (use --partial to import the rest)\n`,
+        `${outcome.rejectedCount} bad line(s): nothing imported (use --partial to import the rest)\n`,
       );
       process.exitCode = 3;
       return;
     }
-    const size = Math.max(1, Number(opts.batch) || 5000);
-    const totals = { imported: 0, updated: 0, rejected: rejected.length };
-    await withStore(async (_store, directory) => {
-      const write = bar('importing');
-      write.start(rows.length, 0);
-      const at = new Date().toISOString();
-      for (let i = 0; i < rows.length; i += size) {
-        const result = await directory.import(rows.slice(i, i + size), { partial: true, at });
-        totals.imported += result.imported;
-        totals.updated += result.updated;
-        totals.rejected += result.rejected.length;
-        for (const r of result.rejected) process.stderr.write(`  line ${r.line} (${r.field}): ${r.reason}\n`);
-        write.update(Math.min(rows.length, i + size));
-      }
-      write.stop();
-    });
     process.stdout.write(
-      `imported ${totals.imported}, updated ${totals.updated}, rejected ${totals.rejected}\n`,
+      `imported ${outcome.imported}, updated ${outcome.updated}, rejected ${outcome.rejectedCount}\n`,
     );
   });
+
+/** Lines of a file, counted as a stream (for the progress bars). */
+async function countFileLines(file: string): Promise<number> {
+  let n = 0;
+  let last = 10;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) n += 1;
+    if (chunk.length) last = chunk[chunk.length - 1]!;
+  }
+  return last === 10 ? n : n + 1;
+}
 
 cards
   .command('export')

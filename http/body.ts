@@ -18,7 +18,12 @@ export function bodyReader(limitBytes: number) {
         });
       } catch (err) {
         const type = (err as { type?: string }).type;
-        if (type === 'entity.too.large') throw new AppError('BODY_TOO_LARGE');
+        if (type === 'entity.too.large') {
+          // A CSV import over the body limit: say where large files go.
+          if (ctx.path === '/api/v1/cards/import')
+            throw new AppError('IMPORT_TOO_LARGE', { limit: `${Math.round(limitBytes / 1024 / 1024)} MB` });
+          throw new AppError('BODY_TOO_LARGE');
+        }
         throw new AppError('VALIDATION_FAILED', {
           field: 'body',
           reason: 'тело запроса не прочитано / body unreadable',

@@ -203,7 +203,7 @@ const ops: Record<string, Record<string, Op>> = {
       roles: 'admin',
       query: ['partial'],
       ok: [200, '{imported, updated, rejected}'],
-      errors: ['IMPORT_REJECTED', 'BODY_TOO_LARGE'],
+      errors: ['IMPORT_REJECTED', 'IMPORT_TOO_LARGE'],
     },
   },
   '/api/v1/cards/export': {

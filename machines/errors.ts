@@ -38,6 +38,11 @@ export const catalog = {
     en: "The guest's phone must be confirmed with an SMS code",
   },
   BODY_TOO_LARGE: { status: 413, ru: 'Слишком большой запрос', en: 'Request body too large' },
+  IMPORT_TOO_LARGE: {
+    status: 413,
+    ru: 'Файл слишком большой для загрузки через API (предел: {limit}): загрузите его командой npm run cli -- cards import <файл>',
+    en: 'The file is too large for the API (limit: {limit}): import it with npm run cli -- cards import <file>',
+  },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     ru: 'Неподдерживаемый формат запроса',

@@ -8,11 +8,18 @@
  * header, CardImp's order (RK7.md) followed by the phone: number, expiry, discount, bonus,
  * birthday, holder name, card type, payment limit, phone. A card with a holder name or phone is
  * imported as issued (`active`); one without, as a blank card waiting to be issued.
+ *
+ * `importCards` streams: the text is read twice, a batch of records at a time, with the event
+ * loop let go between batches (other requests are answered meanwhile). The first pass checks
+ * every line and writes nothing; an all-or-nothing import with a bad line stops there, every bad
+ * line listed. The second pass writes in batches, each durable before the next; the answer comes
+ * after the last. What stays in memory is the current batch and one 12-byte slot per card number
+ * seen (for duplicates), not the file's rows.
  */
-import { parse } from 'csv-parse/sync';
+import { parse } from 'csv-parse';
 import iconv from 'iconv-lite';
 import { AppError } from '../machines/errors.ts';
-import type { ImportRow } from './ports.ts';
+import type { CardDirectory, ImportRow } from './ports.ts';
 import { CARD_NUMBER } from './cardNumbers.ts';
 import { normalizePhone, type PhonePolicy } from './phone.ts';
 import { normalizeName, parseDate } from './validate.ts';
@@ -35,13 +42,54 @@ class FieldError extends Error {
   }
 }
 
-export function decodeCsv(buf: Buffer): string {
-  if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) return buf.subarray(3).toString('utf8');
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
-  } catch {
-    return iconv.decode(buf, 'win1251');
+/**
+ * The file's encoding, decided on the whole file (or a large sample of it): a BOM or text that
+ * is valid UTF-8 is UTF-8 — unless its UTF-8 reading is made of letters no holder name has
+ * (Greek, Armenian, Hebrew, Arabic, CJK…), the sign of Windows-1251 bytes that happen to form
+ * UTF-8 sequences; anything else is Windows-1251.
+ */
+export function detectEncoding(sample: Buffer, complete = true): 'utf8' | 'win1251' {
+  if (sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf) return 'utf8';
+  let bytes = sample;
+  if (!complete) {
+    // A sample may end inside a UTF-8 sequence: leave the last incomplete one out.
+    let cut = bytes.length;
+    for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 3); i--) {
+      if ((bytes[i]! & 0xc0) === 0xc0) {
+        cut = i;
+        break;
+      }
+      if ((bytes[i]! & 0x80) === 0) break;
+    }
+    bytes = bytes.subarray(0, cut);
   }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return 'win1251';
+  }
+  let high = 0;
+  let foreign = 0;
+  for (const c of text) {
+    const cp = c.codePointAt(0)!;
+    if (cp < 0x80) continue;
+    high += 1;
+    const plausible =
+      (cp >= 0xa0 && cp <= 0x24f) || // Latin-1, Latin Extended
+      (cp >= 0x300 && cp <= 0x36f) || // combining accents (a name typed decomposed)
+      (cp >= 0x400 && cp <= 0x52f) || // Cyrillic (Kazakh included)
+      (cp >= 0x2000 && cp <= 0x22ff) || // punctuation, №, €, arrows, maths
+      cp >= 0x1f000; // emoji
+    if (!plausible) foreign += 1;
+  }
+  return high > 0 && foreign * 20 > high ? 'win1251' : 'utf8';
+}
+
+/** A whole file as text, in its detected encoding. */
+export function decodeCsv(buf: Buffer): string {
+  const text = iconv.decode(buf, detectEncoding(buf));
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 const HEADERS: Record<string, string[]> = {
@@ -81,24 +129,67 @@ function group(text: string | undefined, field: string): number {
   return Number(t);
 }
 
-/** Parse and validate; valid rows and line-numbered rejections. Never throws for a bad row. */
-export function parseCardCsv(
-  text: string,
-  phones: PhonePolicy,
-  onProgress?: (done: number, total: number) => void,
-): { rows: ImportRow[]; rejected: ImportRejection[] } {
-  const firstLine = text.slice(0, text.indexOf('\n') >>> 0);
-  const delimiter = (firstLine.match(/;/g)?.length ?? 0) > (firstLine.match(/,/g)?.length ?? 0) ? ';' : ',';
-  let records: { record: string[]; info: { lines: number } }[];
+/** The delimiter of a CSV: `;` when its first line has more of them than of `,`. */
+function delimiterOf(text: string): ';' | ',' {
+  const end = text.indexOf('\n');
+  const first = end < 0 ? text : text.slice(0, end);
+  return (first.match(/;/g)?.length ?? 0) > (first.match(/,/g)?.length ?? 0) ? ';' : ',';
+}
+
+/** A CSV source read from the start for each pass: its text in pieces. */
+export type CsvSource = () => AsyncIterable<string>;
+
+/** A text already in memory as a source (64K-character pieces). */
+export function textSource(text: string): CsvSource {
+  return async function* () {
+    for (let at = 0; at < text.length; at += 65_536) yield text.slice(at, at + 65_536);
+  };
+}
+
+/**
+ * The records of a source, a batch at a time, with their line numbers; the event loop is let go
+ * between batches. A malformed CSV (an unclosed quote…) is VALIDATION_FAILED naming its line.
+ */
+async function* recordBatches(
+  source: CsvSource,
+  batchSize: number,
+): AsyncGenerator<Array<{ record: string[]; line: number }>> {
+  const pieces = source()[Symbol.asyncIterator]();
+  const first = await pieces.next();
+  if (first.done) return;
+  const parser = parse({
+    delimiter: delimiterOf(first.value),
+    relax_column_count: true,
+    skip_empty_lines: true,
+    info: true,
+    bom: true,
+  });
+  const feed = (async () => {
+    try {
+      if (!parser.write(first.value)) await new Promise((r) => parser.once('drain', r));
+      for (let p = await pieces.next(); !p.done; p = await pieces.next()) {
+        if (!parser.write(p.value)) await new Promise((r) => parser.once('drain', r));
+      }
+      parser.end();
+    } catch (err) {
+      parser.destroy(err as Error);
+    }
+  })();
+  let batch: Array<{ record: string[]; line: number }> = [];
   try {
-    records = parse(text, {
-      delimiter,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      info: true,
-      bom: true,
-    }) as never;
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: string[];
+      info: { lines: number };
+    }>) {
+      batch.push({ record, line: info.lines });
+      if (batch.length >= batchSize) {
+        yield batch;
+        batch = [];
+        await new Promise((r) => setImmediate(r));
+      }
+    }
   } catch (err) {
+    if (err instanceof AppError) throw err;
     const line = (err as { lines?: number }).lines ?? 0;
     throw new AppError('VALIDATION_FAILED', {
       field: 'body',
@@ -106,73 +197,220 @@ export function parseCardCsv(
       line,
     });
   }
-  if (records.length === 0)
-    throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'пустой файл / empty file' });
-  const { columns, header } = columnsOf(records[0]!.record);
-  const rows: ImportRow[] = [];
-  const rejected: ImportRejection[] = [];
-  const seen = new Map<string, number>();
-  const body = header ? records.slice(1) : records;
-  let done = 0;
-  for (const { record, info } of body) {
-    if (onProgress && ++done % 1000 === 0) onProgress(done, body.length);
-    const line = info.lines;
-    const get = (name: string) => {
-      const i = columns.indexOf(name);
-      return i < 0 ? undefined : record[i]?.trim();
-    };
-    try {
-      const number = get('number') ?? '';
-      if (!CARD_NUMBER.test(number))
-        throw new FieldError('number', 'номер карты: от 1 до 20 цифр / card number: 1 to 20 digits');
-      if (seen.has(number))
-        throw new FieldError(
-          'number',
-          `номер повторяется (строка ${seen.get(number)}) / duplicate of line ${seen.get(number)}`,
-        );
-      const expiryText = get('expiresAt');
-      const expiresAt = expiryText ? parseDate(expiryText) : null;
-      if (expiryText && !expiresAt)
-        throw new FieldError('expiresAt', 'срок действия: ДД.ММ.ГГГГ / expiry: DD.MM.YYYY');
-      const birthdayText = get('birthday');
-      const birthday = birthdayText ? parseDate(birthdayText) : null;
-      if (birthdayText && !birthday)
-        throw new FieldError('birthday', 'день рождения: ДД.ММ.ГГГГ / birthday: DD.MM.YYYY');
-      // The same name rule as the till and PATCH; an empty name is a blank card.
-      const nameText = get('fullName') ?? '';
-      let fullName = '';
-      if (nameText !== '') {
-        try {
-          fullName = normalizeName(nameText);
-        } catch (err) {
-          throw new FieldError('fullName', `ФИО / name: ${(err as Error).message}`);
-        }
+  await feed;
+  if (batch.length) yield batch;
+}
+
+/**
+ * Card numbers seen in this file and the line of each: an open-addressing table of 12 bytes a
+ * slot (two 32-bit hashes and the line) instead of a Map of strings — 5,000,000 numbers in
+ * 100 MB, a million in 24 MB. Two different numbers with both hashes equal (about one chance in
+ * 10^19 a pair) would be reported as a duplicate, never let through twice.
+ */
+class SeenNumbers {
+  private h1 = new Uint32Array(1 << 16);
+  private h2 = new Uint32Array(1 << 16);
+  private lines = new Uint32Array(1 << 16);
+  private size = 0;
+
+  /** The line where `number` was first seen, or undefined (and it is noted at `line`). */
+  noteOrFind(number: string, line: number): number | undefined {
+    if ((this.size + 1) * 4 > this.h1.length * 3) this.grow();
+    const [a, b] = hashes(number);
+    const mask = this.h1.length - 1;
+    for (let i = a & mask; ; i = (i + 1) & mask) {
+      if (this.h1[i] === 0) {
+        this.h1[i] = a;
+        this.h2[i] = b;
+        this.lines[i] = line;
+        this.size += 1;
+        return undefined;
       }
-      const phoneText = get('phone');
-      let phone: string | null = null;
-      if (phoneText) {
-        try {
-          phone = normalizePhone(phoneText, phones);
-        } catch (err) {
-          throw new FieldError('phone', `телефон / phone: ${(err as AppError).code}`);
-        }
-      }
-      const blockedText = (get('blocked') ?? '').toLowerCase();
-      rows.push({
-        line,
-        number,
-        expiresAt,
-        discount: group(get('discount'), 'discount'),
-        bonus: group(get('bonus'), 'bonus'),
-        holder: fullName || phone ? { fullName, birthday, phone, email: get('email') || null } : null,
-        blocked: ['1', 'true', 'yes', 'да', '+'].includes(blockedText),
-      });
-      seen.set(number, line);
-    } catch (err) {
-      const field = err instanceof FieldError ? err.field : 'line';
-      rejected.push({ line, field, code: 'VALIDATION_FAILED', reason: (err as Error).message });
+      if (this.h1[i] === a && this.h2[i] === b) return this.lines[i];
     }
   }
-  onProgress?.(body.length, body.length);
-  return { rows, rejected };
+
+  private grow() {
+    const { h1, h2, lines } = this;
+    this.h1 = new Uint32Array(h1.length * 2);
+    this.h2 = new Uint32Array(h1.length * 2);
+    this.lines = new Uint32Array(h1.length * 2);
+    const mask = this.h1.length - 1;
+    for (let j = 0; j < h1.length; j++) {
+      if (h1[j] === 0) continue;
+      let i = h1[j]! & mask;
+      while (this.h1[i] !== 0) i = (i + 1) & mask;
+      this.h1[i] = h1[j]!;
+      this.h2[i] = h2[j]!;
+      this.lines[i] = lines[j]!;
+    }
+  }
+}
+
+/** Two independent 32-bit hashes of a text (FNV-1a and a Murmur-style mix); the first never 0. */
+function hashes(text: string): [number, number] {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return [a >>> 0 || 1, b >>> 0];
+}
+
+/** One record as a row, or a thrown FieldError naming what is wrong. */
+function rowOf(record: string[], line: number, columns: string[], phones: PhonePolicy): ImportRow {
+  const get = (name: string) => {
+    const i = columns.indexOf(name);
+    return i < 0 ? undefined : record[i]?.trim();
+  };
+  const number = get('number') ?? '';
+  if (!CARD_NUMBER.test(number))
+    throw new FieldError('number', 'номер карты: от 1 до 20 цифр / card number: 1 to 20 digits');
+  const expiryText = get('expiresAt');
+  const expiresAt = expiryText ? parseDate(expiryText) : null;
+  if (expiryText && !expiresAt)
+    throw new FieldError('expiresAt', 'срок действия: ДД.ММ.ГГГГ / expiry: DD.MM.YYYY');
+  const birthdayText = get('birthday');
+  const birthday = birthdayText ? parseDate(birthdayText) : null;
+  if (birthdayText && !birthday)
+    throw new FieldError('birthday', 'день рождения: ДД.ММ.ГГГГ / birthday: DD.MM.YYYY');
+  // The same name rule as the till and PATCH; an empty name is a blank card.
+  const nameText = get('fullName') ?? '';
+  let fullName = '';
+  if (nameText !== '') {
+    try {
+      fullName = normalizeName(nameText);
+    } catch (err) {
+      throw new FieldError('fullName', `ФИО / name: ${(err as Error).message}`);
+    }
+  }
+  const phoneText = get('phone');
+  let phone: string | null = null;
+  if (phoneText) {
+    try {
+      phone = normalizePhone(phoneText, phones);
+    } catch (err) {
+      throw new FieldError('phone', `телефон / phone: ${(err as AppError).code}`);
+    }
+  }
+  const blockedText = (get('blocked') ?? '').toLowerCase();
+  return {
+    line,
+    number,
+    expiresAt,
+    discount: group(get('discount'), 'discount'),
+    bonus: group(get('bonus'), 'bonus'),
+    holder: fullName || phone ? { fullName, birthday, phone, email: get('email') || null } : null,
+    blocked: ['1', 'true', 'yes', 'да', '+'].includes(blockedText),
+  };
+}
+
+export interface ImportOutcome {
+  imported: number;
+  updated: number;
+  /** Bad lines in line order (the first `keepRejected`; `rejectedCount` counts them all). */
+  rejected: ImportRejection[];
+  rejectedCount: number;
+  /** Whether anything was written (false: an all-or-nothing import with bad lines). */
+  written: boolean;
+}
+
+export interface ImportOptions {
+  phones: PhonePolicy;
+  partial: boolean;
+  at: string;
+  /** Records per batch (checked, then written, per batch). */
+  batchSize?: number;
+  /** How many bad lines to keep for the answer. */
+  keepRejected?: number;
+  /** Each pass reports the lines it has read. */
+  onProgress?: (pass: 'checking' | 'importing', lines: number) => void;
+}
+
+/**
+ * Import a CSV into a directory: check every line (nothing written), then, unless an
+ * all-or-nothing import found a bad line, write it batch by batch, each durable.
+ */
+export async function importCards(
+  source: CsvSource,
+  directory: Pick<CardDirectory, 'get' | 'import'>,
+  opts: ImportOptions,
+): Promise<ImportOutcome> {
+  const batchSize = opts.batchSize ?? 2000;
+  const keep = opts.keepRejected ?? Infinity;
+  const rejected: ImportRejection[] = [];
+  let rejectedCount = 0;
+  const reject = (r: ImportRejection) => {
+    rejectedCount += 1;
+    if (rejected.length < keep) rejected.push(r);
+  };
+  const seen = new SeenNumbers();
+  let columns: string[] | null = null;
+  let header = false;
+  let lines = 0;
+  // Pass 1: every line checked; nothing written.
+  for await (const batch of recordBatches(source, batchSize)) {
+    for (const { record, line } of batch) {
+      if (columns === null) {
+        ({ columns, header } = columnsOf(record));
+        if (header) continue;
+      }
+      try {
+        const row = rowOf(record, line, columns, opts.phones);
+        const first = seen.noteOrFind(row.number, line);
+        if (first !== undefined)
+          throw new FieldError('number', `номер повторяется (строка ${first}) / duplicate of line ${first}`);
+        const card = await directory.get(row.number);
+        if (card?.state === 'reserved')
+          reject({
+            line,
+            field: 'number',
+            code: 'CARD_ALREADY_ACTIVE',
+            reason: 'карта сейчас выдаётся на кассе / the card is being issued at a till',
+          });
+      } catch (err) {
+        const field = err instanceof FieldError ? err.field : 'line';
+        reject({ line, field, code: 'VALIDATION_FAILED', reason: (err as Error).message });
+      }
+    }
+    lines += batch.length;
+    opts.onProgress?.('checking', lines);
+  }
+  if (columns === null)
+    throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'пустой файл / empty file' });
+  const outcome: ImportOutcome = { imported: 0, updated: 0, rejected, rejectedCount, written: false };
+  if (rejectedCount && !opts.partial) return outcome;
+  // Pass 2: the good lines written a batch at a time (the bad ones found again the same way).
+  const cols: string[] = columns;
+  const seenAgain = new SeenNumbers();
+  lines = 0;
+  let skippedHeader = !header;
+  for await (const batch of recordBatches(source, batchSize)) {
+    const rows: ImportRow[] = [];
+    for (const { record, line } of batch) {
+      if (!skippedHeader) {
+        skippedHeader = true;
+        continue;
+      }
+      try {
+        const row = rowOf(record, line, cols, opts.phones);
+        if (seenAgain.noteOrFind(row.number, line) === undefined) rows.push(row);
+      } catch {
+        /* listed by the first pass */
+      }
+    }
+    const result = await directory.import(rows, { partial: true, at: opts.at });
+    outcome.imported += result.imported;
+    outcome.updated += result.updated;
+    outcome.written = true;
+    // A reserved card (listed by the first pass, or reserved by a till since) is left as it is.
+    for (const r of result.rejected) if (!rejected.some((k) => k.line === r.line)) reject(r);
+    lines += batch.length;
+    opts.onProgress?.('importing', lines);
+  }
+  rejected.sort((a, b) => a.line - b.line);
+  return outcome;
 }

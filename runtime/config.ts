@@ -52,6 +52,13 @@ const schema = z
           .min(1024)
           .max(64 * 1024 * 1024)
           .default(8 * 1024 * 1024),
+        /**
+         * Most lines a CSV import through the API may have: every imported card lives in the
+         * service's memory, so a larger base goes through the CLI (and a base of millions, on
+         * the PostgreSQL engine). A larger file is refused (413 IMPORT_TOO_LARGE) before any card
+         * is read.
+         */
+        importMaxLines: z.number().int().min(1).max(5_000_000).default(500_000),
         /** How long a request may wait for a workflow step before answering 504. */
         requestTimeoutMs: z.number().int().min(100).max(110_000).default(45_000),
         /** Language of cashier messages unless the request asks for another. */

@@ -68,7 +68,8 @@ export async function spawnService(
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
+  // Up to a minute: a start that loads a large data folder on a busy machine is slow, not broken.
+  for (const until = Date.now() + 60_000; Date.now() < until;) {
     if (child.exitCode !== null) throw new Error(`the service exited: ${out}`);
     try {
       if ((await fetch(url + '/healthz')).ok) return { child, url, output: () => out, exited };

@@ -8,7 +8,7 @@ import type { Config } from '../../runtime/config.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import { CARD_NUMBER } from '../../runtime/cardNumbers.ts';
 import { normalizePhone } from '../../runtime/phone.ts';
-import { decodeCsv, parseCardCsv, type ImportRejection } from '../../runtime/cardImport.ts';
+import { decodeCsv, importCards, textSource, type ImportRejection } from '../../runtime/cardImport.ts';
 import { cardImpFile } from '../../runtime/cardExport.ts';
 import {
   expiryDate,
@@ -61,13 +61,17 @@ function parseOrThrow<T>(schema: z.ZodType<T>, body: unknown): T {
 export const REJECTED_LISTED = 1000;
 
 /** Nothing was imported: every bad line with its number, field and reason (the first 1,000). */
-function importRejected(rejected: ImportRejection[]): AppError {
-  const err = new AppError('IMPORT_REJECTED', { rejected: rejected.length, imported: 0, updated: 0 });
-  err.data = {
-    lines: rejected.slice(0, REJECTED_LISTED),
-    notListed: Math.max(0, rejected.length - REJECTED_LISTED),
-  };
+function importRejected(listed: ImportRejection[], count: number): AppError {
+  const err = new AppError('IMPORT_REJECTED', { rejected: count, imported: 0, updated: 0 });
+  err.data = { lines: listed.slice(0, REJECTED_LISTED), notListed: Math.max(0, count - REJECTED_LISTED) };
   return err;
+}
+
+/** Lines of a file (newlines, and a last line without one). */
+function countLines(raw: Buffer): number {
+  let n = 0;
+  for (let at = raw.indexOf(10); at >= 0; at = raw.indexOf(10, at + 1)) n += 1;
+  return raw.length && raw[raw.length - 1] !== 10 ? n + 1 : n;
 }
 
 export function cardRoutes(router: Router, deps: CardRoutesDeps) {
@@ -93,16 +97,34 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
       });
     }
     const partial = ['1', 'true', 'yes'].includes(String(ctx.query.partial ?? '').toLowerCase());
-    const { rows, rejected } = parseCardCsv(decodeCsv(raw), deps.config.phones);
-    if (rejected.length && !partial) throw importRejected(rejected);
-    const result = await deps.directory.import(rows, { partial, at: iso() });
-    const all = [...rejected, ...result.rejected].sort((a, b) => a.line - b.line);
-    if (all.length && !partial) throw importRejected(all);
+    // A file larger than the API takes is refused before anything is read into cards: the
+    // command line imports any size in bounded memory.
+    const maxLines = deps.config.server.importMaxLines;
+    const lines = countLines(raw);
+    if (lines > maxLines)
+      throw new AppError('IMPORT_TOO_LARGE', { lines, maxLines, limit: `${maxLines} строк / lines` });
+    const outcome = await importCards(textSource(decodeCsv(raw)), deps.directory, {
+      phones: deps.config.phones,
+      partial,
+      at: iso(),
+      keepRejected: REJECTED_LISTED,
+      // Small batches: requests of the tills are answered between them.
+      batchSize: 500,
+    });
+    if (!outcome.written && outcome.rejectedCount)
+      throw importRejected(outcome.rejected, outcome.rejectedCount);
     reply(
       ctx,
       200,
-      { imported: result.imported, updated: result.updated, rejected: all },
-      { imported: result.imported, updated: result.updated, rejected: all.length },
+      {
+        imported: outcome.imported,
+        updated: outcome.updated,
+        rejected: outcome.rejected,
+        ...(outcome.rejectedCount > outcome.rejected.length
+          ? { notListed: outcome.rejectedCount - outcome.rejected.length }
+          : {}),
+      },
+      { imported: outcome.imported, updated: outcome.updated, rejected: outcome.rejectedCount },
     );
   });
 

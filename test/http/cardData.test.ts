@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import iconv from 'iconv-lite';
 import { startService, TOKENS, type TestService } from '../helpers.ts';
 import { forCardImp } from '../../runtime/cardExport.ts';
+import { decodeCsv, detectEncoding } from '../../runtime/cardImport.ts';
 
 const Data = suite<{ svc: TestService }>('card data');
 Data.before.each(async (ctx) => {
@@ -150,6 +151,36 @@ Data('the transliteration table, letter by letter', () => {
   assert.is(forCardImp('Иван "Ваня" Петров'), 'Иван Ваня Петров');
   assert.is(forCardImp('👍 Ли ✓'), 'Ли');
   assert.is(forCardImp('Ёлкин №1'), 'Ёлкин №1', 'what Windows-1251 has stays');
+});
+
+Data('encoding: decided on the whole file; Windows-1251 bytes that happen to be UTF-8 read as 1251', () => {
+  const corpus: Array<[string, 'utf8' | 'win1251', Buffer]> = [];
+  const texts = [
+    'номер;фио\n1;Иванов Иван\n2;Пётр Сёмин\n',
+    'number,name\n1,Әлия Нұрғалиқызы\n2,Zoë Müller\n3,Анна 🌸\n',
+    'number,name\n1,Anna Lee\n',
+  ];
+  for (const t of texts) {
+    corpus.push([t, 'utf8', Buffer.from(t, 'utf8')]);
+    if (!/[🌸әңғқұӨ]/u.test(t) && !/[ëü]/.test(t)) corpus.push([t, 'win1251', iconv.encode(t, 'win1251')]);
+  }
+  corpus.push([
+    'number,name\n1,Иван\n',
+    'utf8',
+    Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('number,name\n1,Иван\n')]),
+  ]);
+  // Windows-1251 text whose bytes are all valid UTF-8: its UTF-8 reading is Greek and Armenian.
+  const tricky = 'number,name\n1,Рё Сё Тё Уё Фё\n';
+  const bytes = iconv.encode(tricky, 'win1251');
+  assert.not.throws(() => new TextDecoder('utf-8', { fatal: true }).decode(bytes), 'valid UTF-8 bytes');
+  corpus.push([tricky, 'win1251', bytes]);
+  for (const [text, encoding, buf] of corpus) {
+    if (/[^\x00-\x7f]/.test(text)) assert.is(detectEncoding(buf), encoding, text);
+    assert.is(decodeCsv(buf), text.replace(/^\uFEFF/, ''), text);
+  }
+  // A sample cut inside a UTF-8 sequence is still UTF-8.
+  const utf = Buffer.from('number,name\n1,Иван Петров\n');
+  assert.is(detectEncoding(utf.subarray(0, 18), false), 'utf8');
 });
 
 Data.run();

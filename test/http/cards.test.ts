@@ -249,7 +249,13 @@ Cards(
       headers: { 'Content-Type': 'text/csv' },
     });
     assert.is(big.status, 413);
-    assert.is(big.json.error.code, 'BODY_TOO_LARGE');
+    assert.is(big.json.error.code, 'IMPORT_TOO_LARGE');
+    assert.match(big.json.error.message, 'npm run cli -- cards import', 'it names the way for large files');
+    const bigJson = await svc.call('POST', '/api/v1/cards/ranges', {
+      body: JSON.stringify({ from: '1', to: '2', pad: 'x'.repeat(9 * 1024 * 1024) }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    assert.equal([bigJson.status, bigJson.json.error.code], [413, 'BODY_TOO_LARGE']);
     const json = await svc.call('POST', '/api/v1/cards/ranges', {
       body: '{"from": ',
       headers: { 'Content-Type': 'application/json' },
