@@ -8,7 +8,7 @@ import { closeSync, createReadStream, mkdirSync, openSync, readSync, statSync, w
 import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadConfig, ConfigError, type Config } from './runtime/config.ts';
-import { JournaledStore } from './adapters/store/journaled.ts';
+import { JournaledStore, type JournaledStoreOptions } from './adapters/store/journaled.ts';
 import { lockDataDir, DataDirLockedError } from './adapters/store/lock.ts';
 import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
 import { detectEncoding, importCards } from './runtime/cardImport.ts';
@@ -46,12 +46,13 @@ function bar(label: string) {
 /** Open the data folder the way the service does (lock first), run `fn`, close cleanly. */
 async function withStore<T>(
   fn: (store: JournaledStore, dir: EmbeddedCardDirectory) => Promise<T>,
+  options: JournaledStoreOptions = {},
 ): Promise<T> {
   const dataDir = resolve(config().dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(dataDir);
   try {
-    const store = await JournaledStore.open(dataDir, EmbeddedCardDirectory.tables);
+    const store = await JournaledStore.open(dataDir, EmbeddedCardDirectory.tables, options);
     try {
       return await fn(store, new EmbeddedCardDirectory(store));
     } finally {
@@ -92,22 +93,26 @@ cards
     const batchSize = Math.max(1, Number(opts.batch) || 5000);
     const bars = { checking: bar('checking'), importing: bar('importing') };
     const state: { current: 'checking' | 'importing' | null } = { current: null };
-    const outcome = await withStore((_store, directory) =>
-      importCards(source, directory, {
-        phones: config().phones,
-        partial: Boolean(opts.partial),
-        at: new Date().toISOString(),
-        batchSize,
-        keepRejected: opts.partial ? Infinity : 1000,
-        onProgress: (pass, lines) => {
-          if (state.current !== pass) {
-            if (state.current) bars[state.current].stop();
-            state.current = pass;
-            bars[pass].start(total, 0);
-          }
-          bars[pass].update(Math.min(lines, total));
-        },
-      }),
+    const outcome = await withStore(
+      (_store, directory) =>
+        importCards(source, directory, {
+          phones: config().phones,
+          partial: Boolean(opts.partial),
+          at: new Date().toISOString(),
+          batchSize,
+          keepRejected: opts.partial ? Infinity : 1000,
+          onProgress: (pass, lines) => {
+            if (state.current !== pass) {
+              if (state.current) bars[state.current].stop();
+              state.current = pass;
+              bars[pass].start(total, 0);
+            }
+            bars[pass].update(Math.min(lines, total));
+          },
+        }),
+      // One compaction, at the end: a snapshot of the whole table every 32 MB of journal would
+      // write a growing table again and again (quadratic in the file's size).
+      { compactBytes: Number.MAX_SAFE_INTEGER },
     );
     if (state.current) bars[state.current].stop();
     for (const r of outcome.rejected.slice(0, 50))

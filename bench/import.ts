@@ -26,6 +26,12 @@ const CARDS = Number(args.cards);
 const HTTP_LINES = Number(args.http);
 const ADMIN = 'bench-admin-token-000000000';
 const TERMINAL = 'bench-terminal-token-00000000';
+/** The node flags of `npm run cli` (package.json). */
+const CLI_FLAGS = (
+  JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { cli: string } }
+).scripts.cli
+  .split(/\s+/)
+  .filter((a) => a.startsWith('--max') || a.startsWith('--heap'));
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function writeCsv(path: string, count: number) {
@@ -42,11 +48,15 @@ async function writeCsv(path: string, count: number) {
 /** Run the CLI import, sampling the child's RSS; wall seconds and peak MB. */
 async function cliImport(dir: string, file: string): Promise<{ seconds: number; peak: number; out: string }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', 'cards', 'import', file], {
-    cwd: ROOT,
-    env: { ...process.env, SMSPDS_DATA_DIR: join(dir, 'data'), SMSPDS_CONFIG: join(dir, 'config.json') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...CLI_FLAGS, '--import', 'tsx', 'cli.ts', 'cards', 'import', file],
+    {
+      cwd: ROOT,
+      env: { ...process.env, SMSPDS_DATA_DIR: join(dir, 'data'), SMSPDS_CONFIG: join(dir, 'config.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', () => undefined);

@@ -29,29 +29,56 @@ export class DurableJsonLinesFile implements Adapter<TableSnapshot> {
   ) {}
 
   async read(): Promise<TableSnapshot | null> {
+    const rows: [string, unknown][] = [];
+    const seq = await this.readRows((key, value) => rows.push([key, value]));
+    return seq === null ? null : { seq, rows };
+  }
+
+  /**
+   * Stream the rows to `onRow`, a line at a time (no array of the whole table); the snapshot's
+   * seq, or null when there is none.
+   */
+  async readRows(onRow: (key: string, value: unknown) => void): Promise<number | null> {
     if (!existsSync(this.path)) {
-      return this.legacyPath ? new DurableJsonFile<TableSnapshot>(this.legacyPath).read() : null;
+      if (!this.legacyPath) return null;
+      const legacy = await new DurableJsonFile<TableSnapshot>(this.legacyPath).read();
+      if (!legacy) return null;
+      for (const [key, value] of legacy.rows) onRow(key, value);
+      return legacy.seq;
     }
     const lines = createInterface({ input: createReadStream(this.path, 'utf8'), crlfDelay: Infinity });
-    let snapshot: TableSnapshot | null = null;
+    let seq: number | null = null;
     for await (const line of lines) {
       if (!line) continue;
-      if (!snapshot) snapshot = { seq: (JSON.parse(line) as { seq: number }).seq, rows: [] };
-      else snapshot.rows.push(JSON.parse(line) as [string, unknown]);
+      if (seq === null) seq = (JSON.parse(line) as { seq: number }).seq;
+      else {
+        const [key, value] = JSON.parse(line) as [string, unknown];
+        onRow(key, value);
+      }
     }
-    return snapshot;
+    return seq;
   }
 
   async write(data: TableSnapshot): Promise<void> {
+    await this.writeRows(data.seq, data.rows);
+  }
+
+  /** Write a snapshot from any iterable of rows (a table's entries, without copying them). */
+  async writeRows(seq: number, rows: Iterable<[string, unknown]>): Promise<void> {
     const tmp = `${this.path}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.write(JSON.stringify({ seq: data.seq }) + '\n');
-      for (let i = 0; i < data.rows.length; i += CHUNK_ROWS) {
-        let chunk = '';
-        for (const row of data.rows.slice(i, i + CHUNK_ROWS)) chunk += JSON.stringify(row) + '\n';
-        await fh.write(chunk);
+      await fh.write(JSON.stringify({ seq }) + '\n');
+      let chunk = '';
+      let n = 0;
+      for (const row of rows) {
+        chunk += JSON.stringify(row) + '\n';
+        if (++n % CHUNK_ROWS === 0) {
+          await fh.write(chunk);
+          chunk = '';
+        }
       }
+      if (chunk) await fh.write(chunk);
       await fh.sync();
     } finally {
       await fh.close();

@@ -6,8 +6,11 @@
  *
  * Why not lowdb alone: lowdb serialises the whole database on every write, so a write would
  * cost more as history grows. Here a write costs the size of the change. Each table is
- * compacted now and then into its own lowdb snapshot file (only tables changed since the last
- * snapshot), after which the journal is cut. Closed workflow records leave the live tables for
+ * compacted now and then into its own snapshot file (only tables changed since the last
+ * snapshot), after which the journal is cut. The snapshot files are lowdb adapters
+ * (`DurableJsonLinesFile`), but the store streams their rows in and out rather than through
+ * `Low.read()`/`write()`, which hold a whole table as one array beside the table itself: at a
+ * million cards, that copy alone is what made a start run out of its 512 MB heap. Closed workflow records leave the live tables for
  * an append-only archive, one file per kind and day, so live tables stay small.
  *
  * A batch of journal lines ends with a commit line; on replay, lines after the last commit (a
@@ -21,7 +24,6 @@ import {
   write,
   mkdirSync,
   existsSync,
-  readFileSync,
   readdirSync,
   statSync,
   truncateSync,
@@ -30,9 +32,9 @@ import {
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Low } from 'lowdb';
 import { syncDir } from './durableJsonFile.ts';
-import { DurableJsonLinesFile, type TableSnapshot as Snapshot } from './durableJsonLinesFile.ts';
+import { DurableJsonLinesFile } from './durableJsonLinesFile.ts';
+import { createInterface } from 'node:readline';
 import type { RecordStore, Table } from '../../runtime/ports.ts';
 
 type JournalLine =
@@ -118,23 +120,19 @@ export class JournaledStore implements RecordStore {
     const store = new JournaledStore(dir, options);
     mkdirSync(join(dir, 'tables'), { recursive: true, mode: 0o700 });
     mkdirSync(join(dir, 'archive'), { recursive: true, mode: 0o700 });
+    // Rows are read a line at a time straight into their tables, repeated short strings
+    // (timestamps, states, range ids) shared as they come: no copy of a table is ever made.
+    const share = new StringPool();
     for (const name of tableNames) {
       const table = new MemoryTable<unknown>(name, store);
       store.tables.set(name, table);
-      const low = new Low<Snapshot>(store.snapshotFile(name), { seq: 0, rows: [] });
-      await low.read();
-      for (const [k, v] of low.data.rows) table.rows.set(k, v);
-      store.snapshotSeq.set(name, low.data.seq);
-      store.seq = Math.max(store.seq, low.data.seq);
+      const seq =
+        (await store.snapshotFile(name).readRows((k, v) => table.rows.set(share.key(k), share.value(v)))) ??
+        0;
+      store.snapshotSeq.set(name, seq);
+      store.seq = Math.max(store.seq, seq);
     }
-    await store.replay();
-    const seen = new Map<string, string>();
-    for (const table of store.tables.values()) {
-      const rows = [...table.rows];
-      table.rows.clear();
-      for (const [key, row] of rows)
-        table.rows.set(shareStrings(key, seen) as string, shareStrings(row, seen));
-    }
+    await store.replay(share);
     store.journal = await open(
       store.journalPath,
       SYNC_WRITES ? fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_WRONLY | SYNC_WRITES : 'a',
@@ -158,14 +156,16 @@ export class JournaledStore implements RecordStore {
     return join(this.dir, 'archive', kind, `${day}.jsonl`);
   }
 
-  private async replay() {
+  private async replay(share: StringPool) {
     if (!existsSync(this.journalPath)) return;
-    const text = readFileSync(this.journalPath, 'utf8');
+    // A line at a time: a journal left by a long import that was killed can be hundreds of MB.
+    const size = statSync(this.journalPath).size;
+    const lines = createInterface({ input: createReadStream(this.journalPath, 'utf8'), crlfDelay: Infinity });
     let batch: Op[] = [];
     let committedBytes = 0;
     let offset = 0;
     const archived = new Map<string, string[]>();
-    for (const line of text.split('\n')) {
+    for await (const line of lines) {
       offset += Buffer.byteLength(line) + 1;
       if (!line) continue;
       let entry: JournalLine;
@@ -187,14 +187,15 @@ export class JournaledStore implements RecordStore {
         const table = this.tables.get(op.t);
         if (!table || entry.c <= (this.snapshotSeq.get(op.t) ?? 0)) continue;
         if ('d' in op) table.rows.delete(op.k);
-        else table.rows.set(op.k, op.v);
+        else table.rows.set(share.key(op.k), share.value(op.v));
         this.dirty.add(op.t);
       }
       this.seq = Math.max(this.seq, entry.c);
       batch = [];
       committedBytes = offset;
     }
-    if (committedBytes < Buffer.byteLength(text)) truncateSync(this.journalPath, committedBytes);
+    lines.close();
+    if (committedBytes < size) truncateSync(this.journalPath, committedBytes);
     // Archive lines may or may not have reached their files before the crash; readers keep the
     // last copy of an id, so writing them again is harmless.
     for (const [key, lines] of archived) await this.appendArchive(key, lines.join('\n') + '\n');
@@ -454,11 +455,7 @@ export class JournaledStore implements RecordStore {
   private async compact() {
     for (const name of this.dirty) {
       const table = this.tables.get(name)!;
-      const low = new Low<Snapshot>(this.snapshotFile(name), {
-        seq: this.seq,
-        rows: [...table.rows],
-      });
-      await low.write();
+      await this.snapshotFile(name).writeRows(this.seq, table.rows.entries());
       this.snapshotSeq.set(name, this.seq);
     }
     this.dirty.clear();
@@ -573,21 +570,38 @@ async function writeAll(fd: number, text: string): Promise<void> {
  * so the same import time, state or source repeated over 100,000 cards would be 100,000
  * strings; sharing them saves about a fifth of the tables' memory.
  */
-function shareStrings(value: unknown, seen: Map<string, string>): unknown {
-  if (typeof value === 'string') {
-    if (value.length > 40) return value;
-    const known = seen.get(value);
+/**
+ * Short strings read from disk, shared: every card of an import has the same `createdAt`, every
+ * one of a range the same `rangeId`, and a string parsed from JSON is a new copy each time. The
+ * pool forgets what it holds every 100,000 strings, so unique values (numbers, phones) never make
+ * it a copy of the table; repeats close together — which is how they come — are still shared.
+ */
+class StringPool {
+  private seen = new Map<string, string>();
+
+  private string(text: string): string {
+    if (text.length > 40) return text;
+    const known = this.seen.get(text);
     if (known !== undefined) return known;
-    seen.set(value, value);
+    if (this.seen.size >= 100_000) this.seen = new Map();
+    this.seen.set(text, text);
+    return text;
+  }
+
+  key(key: string): string {
+    return this.string(key);
+  }
+
+  value(value: unknown): unknown {
+    if (typeof value === 'string') return this.string(value);
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) value[i] = this.value(value[i]);
+    } else if (value !== null && typeof value === 'object') {
+      const obj = value as Record<string, unknown>;
+      for (const key of Object.keys(obj)) obj[key] = this.value(obj[key]);
+    }
     return value;
   }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = shareStrings(value[i], seen);
-  } else if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    for (const key of Object.keys(obj)) obj[key] = shareStrings(obj[key], seen);
-  }
-  return value;
 }
 
 /** Entry names without `.jsonl`, sorted: day files by date (YYYY-MM-DD), kinds alphabetically. */
