@@ -27,6 +27,7 @@ import {
   readdirSync,
   statSync,
   truncateSync,
+  rmSync,
   createReadStream,
 } from 'node:fs';
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
@@ -103,6 +104,8 @@ export class JournaledStore implements RecordStore {
   private journal!: FileHandle;
   private readonly archiveFiles = new Map<string, number>();
   private journalBytes = 0;
+  /** A compaction writing its snapshots while commits go on. */
+  private compacting: Promise<void> | null = null;
   private scheduled = false;
   private writing = false;
   private failure: Error | null = null;
@@ -133,11 +136,7 @@ export class JournaledStore implements RecordStore {
       store.seq = Math.max(store.seq, seq);
     }
     await store.replay(share);
-    store.journal = await open(
-      store.journalPath,
-      SYNC_WRITES ? fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_WRONLY | SYNC_WRITES : 'a',
-      0o600,
-    );
+    store.journal = await open(store.journalPath, JOURNAL_FLAGS, 0o600);
     store.journalBytes = statSync(store.journalPath).size;
     return store;
   }
@@ -157,10 +156,24 @@ export class JournaledStore implements RecordStore {
   }
 
   private async replay(share: StringPool) {
-    if (!existsSync(this.journalPath)) return;
+    // Journals sealed by a compaction that a crash interrupted come first, oldest first; their
+    // changes are applied again and snapshotted by the next compaction, which deletes them.
+    for (const name of this.sealedJournals()) await this.replayFile(join(this.dir, name), share, false);
+    await this.replayFile(this.journalPath, share, true);
+  }
+
+  /** `journal-<seq>.jsonl` files, oldest first. */
+  private sealedJournals(): string[] {
+    return readdirSync(this.dir)
+      .filter((n) => /^journal-\d+\.jsonl$/.test(n))
+      .sort((a, b) => Number(a.slice(8, -6)) - Number(b.slice(8, -6)));
+  }
+
+  private async replayFile(path: string, share: StringPool, current: boolean) {
+    if (!existsSync(path)) return;
     // A line at a time: a journal left by a long import that was killed can be hundreds of MB.
-    const size = statSync(this.journalPath).size;
-    const lines = createInterface({ input: createReadStream(this.journalPath, 'utf8'), crlfDelay: Infinity });
+    const size = statSync(path).size;
+    const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
     let batch: Op[] = [];
     let committedBytes = 0;
     let offset = 0;
@@ -181,7 +194,9 @@ export class JournaledStore implements RecordStore {
       for (const op of batch) {
         if ('a' in op) {
           const key = `${op.a}/${op.day}`;
-          archived.set(key, [...(archived.get(key) ?? []), JSON.stringify(op.v)]);
+          let day = archived.get(key);
+          if (!day) archived.set(key, (day = []));
+          day.push(JSON.stringify(op.v));
           continue;
         }
         const table = this.tables.get(op.t);
@@ -195,7 +210,7 @@ export class JournaledStore implements RecordStore {
       committedBytes = offset;
     }
     lines.close();
-    if (committedBytes < size) truncateSync(this.journalPath, committedBytes);
+    if (current && committedBytes < size) truncateSync(path, committedBytes);
     // Archive lines may or may not have reached their files before the crash; readers keep the
     // last copy of an id, so writing them again is harmless.
     for (const [key, lines] of archived) await this.appendArchive(key, lines.join('\n') + '\n');
@@ -355,6 +370,8 @@ export class JournaledStore implements RecordStore {
     await this.flush();
     // A commit still copying its archive lines: the next commit starts only after it.
     if (this.writing) await this.flush();
+    // And a compaction writing its snapshots behind the commits.
+    await this.compacting;
   }
 
   private schedule() {
@@ -400,16 +417,16 @@ export class JournaledStore implements RecordStore {
         await this.appendArchive(key, entries.join('\n') + '\n');
       }
       this.copying.clear();
-      if (this.journalBytes > this.compactBytes) await this.compact();
+      if (this.journalBytes > this.compactBytes && !this.compacting) {
+        // The journal is sealed here, between two commits; the snapshots are written while the
+        // next commits go on into a fresh journal (a large table takes a second to write).
+        const sealed = await this.seal();
+        this.compacting = this.writeSnapshots(sealed)
+          .catch((err: unknown) => this.fail(err, []))
+          .finally(() => (this.compacting = null));
+      }
     } catch (err) {
-      this.failure = Object.assign(new Error(`the store cannot write: ${(err as Error).message}`), {
-        code: 'STORE_UNAVAILABLE',
-        cause: err,
-      });
-      waiters.forEach((w) => w.reject(this.failure!));
-      this.waiters.forEach((w) => w.reject(this.failure!));
-      this.waiters = [];
-      this.options.onFailure?.(this.failure);
+      this.fail(err, waiters);
       return;
     } finally {
       this.writing = false;
@@ -448,26 +465,56 @@ export class JournaledStore implements RecordStore {
     this.archiveFiles.clear();
   }
 
+  /** The store failed: every waiter is told, nothing more is written. */
+  private fail(err: unknown, waiters: Array<{ reject: (e: Error) => void }>) {
+    if (this.failure) return;
+    this.failure = Object.assign(new Error(`the store cannot write: ${(err as Error).message}`), {
+      code: 'STORE_UNAVAILABLE',
+      cause: err,
+    });
+    waiters.forEach((w) => w.reject(this.failure!));
+    this.waiters.forEach((w) => w.reject(this.failure!));
+    this.waiters = [];
+    this.options.onFailure?.(this.failure);
+  }
+
   /**
-   * Write a snapshot of every table changed since the last one, make the archive durable, then
-   * cut the journal. Runs inside the commit loop, so no batch is written meanwhile.
+   * Seal the journal (it becomes `journal-<seq>.jsonl`) and open a fresh one; called between
+   * commits. Returns what the snapshots must cover: the seq and the tables changed so far.
    */
-  private async compact() {
-    for (const name of this.dirty) {
-      const table = this.tables.get(name)!;
-      await this.snapshotFile(name).writeRows(this.seq, table.rows.entries());
-      this.snapshotSeq.set(name, this.seq);
-    }
+  private async seal(): Promise<{ seq: number; tables: string[] }> {
+    const seq = this.seq;
+    await this.journal.close();
+    await rename(this.journalPath, join(this.dir, `journal-${seq}.jsonl`));
+    this.journal = await open(this.journalPath, JOURNAL_FLAGS, 0o600);
+    await syncDir(this.dir);
+    this.journalBytes = 0;
+    const tables = [...this.dirty];
     this.dirty.clear();
+    return { seq, tables };
+  }
+
+  /**
+   * Write a snapshot of each table changed up to a sealed journal, make the archive durable,
+   * then delete the sealed journals. A snapshot may already hold changes committed after `seq`
+   * (they are in the fresh journal too, and replaying them again gives the same rows).
+   */
+  private async writeSnapshots({ seq, tables }: { seq: number; tables: string[] }) {
+    for (const name of tables) {
+      const table = this.tables.get(name)!;
+      await this.snapshotFile(name).writeRows(seq, table.rows.entries());
+      this.snapshotSeq.set(name, seq);
+    }
     for (const kind of readdirSorted(join(this.dir, 'archive'))) {
       for (const day of this.archiveDays(kind).slice(-2)) {
         const fh = await open(this.archivePath(kind, day), 'r');
         await fh.sync().finally(() => fh.close());
       }
     }
-    await this.journal.truncate(0);
-    await this.journal.sync();
-    this.journalBytes = 0;
+    for (const name of this.sealedJournals()) {
+      if (Number(name.slice(8, -6)) <= seq) rmSync(join(this.dir, name));
+    }
+    await syncDir(this.dir);
   }
 
   /**
@@ -477,6 +524,7 @@ export class JournaledStore implements RecordStore {
   async abandon(): Promise<void> {
     this.failure ??= Object.assign(new Error('the store was abandoned'), { code: 'STORE_UNAVAILABLE' });
     while (this.writing) await new Promise((r) => setImmediate(r));
+    await this.compacting?.catch(() => undefined);
     try {
       this.closeArchiveFiles();
     } catch {
@@ -492,8 +540,9 @@ export class JournaledStore implements RecordStore {
     while (this.writing) await new Promise((r) => setImmediate(r));
     this.writing = true;
     try {
-      await this.compact();
-      await syncDir(this.dir);
+      await this.compacting;
+      if (this.failure) return;
+      await this.writeSnapshots(await this.seal());
       this.closeArchiveFiles();
       await this.journal.close();
     } finally {
@@ -541,6 +590,10 @@ function visitLines<T>(bytes: Buffer, end: number, visit: (entry: T) => void, ne
  * the thread pool. Elsewhere (Windows) the commit calls fdatasync after the write.
  */
 const SYNC_WRITES: number = fsConstants.O_DSYNC ?? 0;
+/** How the journal is opened: appending, with O_DSYNC where the platform has it. */
+const JOURNAL_FLAGS = SYNC_WRITES
+  ? fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_WRONLY | SYNC_WRITES
+  : 'a';
 
 /** Whether a file's last byte is not a newline (a line was torn there). */
 function endsMidLine(path: string): boolean {

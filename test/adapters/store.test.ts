@@ -1,7 +1,16 @@
 /** The journaled store: group commit, replay after a crash, torn tails, compaction, archive. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { lockDataDir, DataDirLockedError } from '../../adapters/store/lock.ts';
@@ -50,10 +59,50 @@ Store('compaction writes table snapshots and cuts the journal', async ({ dir }) 
     store.table('a').put(`k${i}`, 'x'.repeat(50));
     await store.flush();
   }
+  await store.settled(); // snapshots are written behind the commits
   assert.ok(statSync(join(dir, 'journal.jsonl')).size < 2_000, 'the journal was cut');
   assert.ok(statSync(join(dir, 'tables', 'a.jsonl')).size > 2_000, 'table a has a snapshot');
+  assert.equal(
+    readdirSync(dir).filter((n) => /^journal-/.test(n)),
+    [],
+    'no sealed journal is left once its snapshots are written',
+  );
   const again = await JournaledStore.open(dir, ['a', 'b']);
   assert.is(again.table('a').size, 50);
+});
+
+Store('commits go on while a compaction writes; one cut short by a crash is replayed', async ({ dir }) => {
+  const store = await JournaledStore.open(dir, ['a'], { compactBytes: 1_000 });
+  // Commits made while snapshots are being written all land, in order.
+  await Promise.all(
+    Array.from({ length: 200 }, async (_, i) => {
+      store.table('a').put(`k${i}`, { n: i, pad: 'y'.repeat(40) });
+      await store.flush();
+    }),
+  );
+  store.table('a').delete('k7');
+  store.table('a').put('k8', { n: 'eight' });
+  await store.flush();
+  await store.settled();
+  const again = await JournaledStore.open(dir, ['a']);
+  assert.is(again.table('a').size, 199);
+  assert.equal(again.table('a').get('k8'), { n: 'eight' });
+  assert.is(again.table('a').get('k7'), undefined);
+  // A crash right after the journal was sealed, before any snapshot: what `seal()` leaves.
+  again.table('a').put('late', 1);
+  await again.flush();
+  renameSync(join(dir, 'journal.jsonl'), join(dir, 'journal-1.jsonl'));
+  writeFileSync(join(dir, 'journal.jsonl'), '');
+  const third = await JournaledStore.open(dir, ['a'], { compactBytes: 1_000 });
+  assert.is(third.table('a').get('late'), 1, 'the sealed journal was replayed');
+  for (let i = 0; i < 30; i++) {
+    third.table('a').put(`m${i}`, 'z'.repeat(60));
+    await third.flush();
+  }
+  await third.settled();
+  assert.not.ok(existsSync(join(dir, 'journal-1.jsonl')), 'and removed by the next compaction');
+  const fourth = await JournaledStore.open(dir, ['a']);
+  assert.equal([fourth.table('a').get('late'), fourth.table('a').size], [1, 230]);
 });
 
 Store('an empty snapshot file does not break start-up', async ({ dir }) => {
