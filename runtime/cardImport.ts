@@ -21,7 +21,7 @@ import iconv from 'iconv-lite';
 import { AppError } from '../machines/errors.ts';
 import type { CardDirectory, ImportRow } from './ports.ts';
 import { CARD_NUMBER } from './cardNumbers.ts';
-import { normalizePhone, type PhonePolicy } from './phone.ts';
+import { normalizePhoneOnce, type PhonePolicy } from './phone.ts';
 import { normalizeName, parseDate } from './validate.ts';
 
 export interface ImportRejection {
@@ -291,7 +291,7 @@ function rowOf(record: string[], line: number, columns: string[], phones: PhoneP
   let phone: string | null = null;
   if (phoneText) {
     try {
-      phone = normalizePhone(phoneText, phones);
+      phone = normalizePhoneOnce(phoneText, phones);
     } catch (err) {
       throw new FieldError('phone', `телефон / phone: ${(err as AppError).code}`);
     }

@@ -59,7 +59,16 @@ function remember<V extends string>(memo: Map<string, V>, key: string, compute: 
 /** Numbers normalised lately, per policy: a till types the same regulars' phones all day. */
 const normalized = new WeakMap<PhonePolicy, Map<string, string>>();
 
-function parsePhone(text: string, policy: PhonePolicy): string {
+/**
+ * `normalizePhone` without the memos: for a file of a million different numbers (an import),
+ * where remembering each costs more than parsing it and would push the tills' regulars out.
+ */
+export function normalizePhoneOnce(input: unknown, policy: PhonePolicy): string {
+  if (typeof input !== 'string' && typeof input !== 'number') throw new AppError('PHONE_INVALID');
+  return parsePhone(String(input).trim(), policy, false);
+}
+
+function parsePhone(text: string, policy: PhonePolicy, memo = true): string {
   // Only digits, spaces, + ( ) - . are part of a phone; anything else is a typo, not a number.
   if (text.length < 5 || text.length > 32 || !/^[+\d\s().-]+$/.test(text)) {
     throw new AppError('PHONE_INVALID');
@@ -70,7 +79,7 @@ function parsePhone(text: string, policy: PhonePolicy): string {
     throw new AppError('PHONE_COUNTRY_NOT_ALLOWED', { country: parsed.country ?? null });
   }
   // The number will be masked in the answer and the log lines: mask it from this parse.
-  remember(masks, parsed.number, () => maskOf(parsed.countryCallingCode, parsed.nationalNumber));
+  if (memo) remember(masks, parsed.number, () => maskOf(parsed.countryCallingCode, parsed.nationalNumber));
   return parsed.number;
 }
 
