@@ -41,7 +41,7 @@ import type {
 import type { SmsAttempt } from '../machines/otp.ts';
 import type { Config } from './config.ts';
 import type { ConsentLedger } from './consents.ts';
-import type { RateLimits } from './limits.ts';
+import { tokenLimits, type RateLimits } from './limits.ts';
 import type { SmsChain } from './smsChain.ts';
 import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
 import { audienceSchema, compileText, inAudience, renderFor, type Audience } from './audience.ts';
@@ -588,15 +588,14 @@ export class CampaignService {
     };
     const text = renderFor(def.text, card);
     const segments = countSegments(text).segments;
-    const { limits } = this.deps.config;
-    this.deps.limits.hit([
-      { key: `token:${token}`, limit: limits.perTerminalPerHour, name: 'perTerminalPerHour' },
-    ]);
-    this.deps.limits.spendSms(limits.perTerminalPerDay, segments, `tok:${token}:`, 'perTerminalPerDay');
+    const { config } = this.deps;
+    const owner = tokenLimits.owner(token);
+    this.deps.limits.hit([tokenLimits.hourRule(token, config)]);
+    this.deps.limits.spendSms(tokenLimits.dayCap(config), segments, owner, 'perTerminalPerDay');
     try {
-      this.deps.limits.spendSms(limits.smsPerDay, segments);
+      this.deps.limits.spendSms(config.limits.smsPerDay, segments);
     } catch (err) {
-      this.deps.limits.refundSms(segments, `tok:${token}:`);
+      this.deps.limits.refundSms(segments, owner);
       throw err;
     }
     await this.deps.store.flush(); // the spending is on disk before the message can leave
@@ -616,7 +615,7 @@ export class CampaignService {
     const { receipt, attempts } = await sent.catch((err) => {
       // Refused by every provider: nothing left, nothing paid.
       this.deps.limits.refundSms(segments);
-      this.deps.limits.refundSms(segments, `tok:${token}:`);
+      this.deps.limits.refundSms(segments, owner);
       throw err;
     });
     return { text, receipt, attempts };

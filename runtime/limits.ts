@@ -6,6 +6,7 @@
  */
 import { AppError } from '../machines/errors.ts';
 import type { Clock, RecordStore, Table } from './ports.ts';
+import type { Config } from './config.ts';
 
 const HOUR = 3_600_000;
 
@@ -92,9 +93,14 @@ export class RateLimits {
    * RATE_LIMITED naming `limit` when they do not fit.
    */
   spendSms(perDay: number, segments = 1, owner = '', limit = 'smsPerDay'): void {
+    this.checkSms(perDay, segments, owner, limit);
+    this.countSms(segments, owner);
+  }
+
+  /** Throw RATE_LIMITED naming `limit` when `segments` do not fit a day's budget; spend nothing. */
+  checkSms(perDay: number, segments = 1, owner = '', limit = 'smsPerDay'): void {
     const wait = this.smsBudgetWait(perDay, segments, owner);
     if (wait > 0) throw new AppError('RATE_LIMITED', { retryAfter: wait, limit });
-    this.countSms(segments, owner);
   }
 
   /** Count segments that left without asking (a longer text than estimated). */
@@ -141,3 +147,26 @@ export class RateLimits {
     return dropped;
   }
 }
+
+/**
+ * A token's own limits, the same wherever it spends SMS (PIN windows, campaign test sends):
+ * its hourly count of sending calls, and its day budget under `limits.perTerminalPerDay` and
+ * never into the PIN reserve of `limits.smsPerDay`.
+ */
+export const tokenLimits = {
+  /** The rule of its hourly count. */
+  hourRule: (token: string, config: Readonly<Config>) => ({
+    key: `token:${token}`,
+    limit: config.limits.perTerminalPerHour,
+    name: 'perTerminalPerHour',
+  }),
+  /** The owner key of its day budget. */
+  owner: (token: string) => `tok:${token}:`,
+  /** Its day budget in segments. */
+  dayCap(config: Readonly<Config>): number {
+    const { smsPerDay, perTerminalPerDay } = config.limits;
+    if (smsPerDay <= 0) return perTerminalPerDay;
+    const open = smsPerDay - Math.ceil(smsPerDay * config.campaigns.pinReserve);
+    return perTerminalPerDay <= 0 ? open : Math.min(perTerminalPerDay, open);
+  },
+};

@@ -18,8 +18,11 @@
  */
 import { AppError } from '../machines/errors.ts';
 import type { Config } from './config.ts';
-import type { RateLimits } from './limits.ts';
+import { tokenLimits, type RateLimits } from './limits.ts';
 import type { WorkflowHost, WorkflowRecord } from './host.ts';
+
+/** A rate-limit rule (`RateLimits.hit`). */
+type Rule = { key: string; limit: number; name: string };
 
 /** Kinds of workflow with a PIN window, and the state in which the window is open. */
 const windowKinds = new Set(['auth', 'activation']);
@@ -46,20 +49,16 @@ export class PinGate {
     host.onClosed((record) => this.closed(record));
   }
 
-  /** The day's cap of one token: its own limit, and never into the PIN reserve. */
-  private tokenDayCap(): number {
-    const { limits, campaigns } = this.deps.config;
-    const perDay = limits.smsPerDay;
-    const own = limits.perTerminalPerDay;
-    if (perDay <= 0) return own;
-    const open = perDay - Math.ceil(perDay * campaigns.pinReserve);
-    return own <= 0 ? open : Math.min(own, open);
-  }
-
   /** Refuse at once when the service's day budget cannot take one more PIN. */
   private checkServiceBudget(segments: number) {
-    const wait = this.deps.limits.smsBudgetWait(this.deps.config.limits.smsPerDay, segments);
-    if (wait > 0) throw new AppError('RATE_LIMITED', { retryAfter: wait, limit: 'smsPerDay' });
+    this.deps.limits.checkSms(this.deps.config.limits.smsPerDay, segments);
+  }
+
+  /** Count a sending call against its token's hour, and reserve its segments of the token's day. */
+  private spendToken(token: string, segments: number, rules: Rule[] = []) {
+    const { config, limits } = this.deps;
+    limits.hit([...rules, tokenLimits.hourRule(token, config)]);
+    limits.spendSms(tokenLimits.dayCap(config), segments, tokenLimits.owner(token), 'perTerminalPerDay');
   }
 
   /**
@@ -73,21 +72,19 @@ export class PinGate {
     token: string,
     purpose: string,
     open: () => Promise<WorkflowRecord>,
-    extraRules: Array<{ key: string; limit: number; name: string }> = [],
+    extraRules: Rule[] = [],
   ): Promise<WorkflowRecord> {
     if (this.deciding.has(phone)) throw new AppError('PHONE_BUSY', { retryAfter: 1 });
     this.deciding.add(phone);
     try {
       const segments = this.deps.pinSegments(purpose);
       this.checkServiceBudget(segments);
-      const { limits } = this.deps.config;
-      this.deps.limits.hit([
+      const perPhone = this.deps.config.limits.perPhonePerHour;
+      this.spendToken(token, segments, [
         ...extraRules,
-        { key: `phone:${phone}`, limit: limits.perPhonePerHour, name: 'perPhonePerHour' },
-        { key: `token:${token}`, limit: limits.perTerminalPerHour, name: 'perTerminalPerHour' },
+        { key: `phone:${phone}`, limit: perPhone, name: 'perPhonePerHour' },
       ]);
-      const owner = ownerOf(token);
-      this.deps.limits.spendSms(this.tokenDayCap(), segments, owner, 'perTerminalPerDay');
+      const owner = tokenLimits.owner(token);
       let sent = 0;
       try {
         const previous = this.liveByPhone.get(phone);
@@ -110,15 +107,8 @@ export class PinGate {
   }
 
   /** Count a start that sends no SMS against its token's hourly limit (phone-only authorization). */
-  hitToken(token: string, extraRules: Array<{ key: string; limit: number; name: string }> = []) {
-    this.deps.limits.hit([
-      ...extraRules,
-      {
-        key: `token:${token}`,
-        limit: this.deps.config.limits.perTerminalPerHour,
-        name: 'perTerminalPerHour',
-      },
-    ]);
+  hitToken(token: string, extraRules: Rule[] = []) {
+    this.deps.limits.hit([...extraRules, tokenLimits.hourRule(token, this.deps.config)]);
   }
 
   /**
@@ -135,15 +125,8 @@ export class PinGate {
     return this.serial(phone, async () => {
       const segments = this.deps.pinSegments(purpose);
       this.checkServiceBudget(segments);
-      this.deps.limits.hit([
-        {
-          key: `token:${token}`,
-          limit: this.deps.config.limits.perTerminalPerHour,
-          name: 'perTerminalPerHour',
-        },
-      ]);
-      const owner = ownerOf(token);
-      this.deps.limits.spendSms(this.tokenDayCap(), segments, owner, 'perTerminalPerDay');
+      this.spendToken(token, segments);
+      const owner = tokenLimits.owner(token);
       let sent = false;
       try {
         const outcome = await run();
@@ -202,5 +185,3 @@ export class PinGate {
     return this.liveByPhone.get(phone);
   }
 }
-
-const ownerOf = (token: string) => `tok:${token}:`;
