@@ -177,13 +177,19 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
           : [];
       }),
     );
+    // A PIN message's segments depend on its purpose only (the code has a fixed length).
+    const pinSegments = new Map<string, number>();
     const gate = new PinGate(host, {
       config,
       limits,
-      pinSegments: (purpose) =>
-        purpose === 'call'
-          ? 1
-          : countSegments(renderPinMessage(config, purpose, '0'.repeat(config.otp.length)).text).segments,
+      pinSegments: (purpose) => {
+        let n = pinSegments.get(purpose);
+        if (n === undefined) {
+          const sample = () => renderPinMessage(config, purpose, '0'.repeat(config.otp.length)).text;
+          pinSegments.set(purpose, (n = purpose === 'call' ? 1 : countSegments(sample()).segments));
+        }
+        return n;
+      },
     });
     const activations = new ActivationService(host, gate, { config, clock, limits });
     const auth = new AuthService(host, gate, { config, clock });
@@ -373,9 +379,12 @@ export async function listen(first: Service, host: string, port: number, options
 }
 
 /** Let go of a service whose store failed, writing nothing more: its memory is not the truth. */
+/** Services already let go of (a rebuild that failed is retried without releasing twice). */
+const released = new WeakSet<Service>();
+
 async function release(failed: Service) {
-  if ((failed as { released?: boolean }).released) return;
-  (failed as { released?: boolean }).released = true;
+  if (released.has(failed)) return;
+  released.add(failed);
   failed.stopTimers();
   await Promise.race([failed.campaigns.drain().catch(() => undefined), sleep(5_000)]);
   failed.host.stop();
