@@ -11,7 +11,7 @@ import { loadConfig, ConfigError, type Config } from './runtime/config.ts';
 import { JournaledStore, type JournaledStoreOptions } from './adapters/store/journaled.ts';
 import { lockDataDir, DataDirLockedError } from './adapters/store/lock.ts';
 import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
-import { detectEncoding, importCards } from './runtime/cardImport.ts';
+import { countLines, detectEncoding, importCards } from './runtime/cardImport.ts';
 import iconv from 'iconv-lite';
 import { cardImpFile } from './runtime/cardExport.ts';
 import { TokenRegistry, roles, type Role } from './runtime/tokens.ts';
@@ -89,7 +89,7 @@ cards
       for await (const piece of createReadStream(file).pipe(iconv.decodeStream(encoding)))
         yield piece as string;
     };
-    const total = await countFileLines(file);
+    const total = await countLines(createReadStream(file) as AsyncIterable<Buffer>);
     const batchSize = Math.max(1, Number(opts.batch) || 5000);
     const bars = { checking: bar('checking'), importing: bar('importing') };
     const state: { current: 'checking' | 'importing' | null } = { current: null };
@@ -129,17 +129,6 @@ cards
       `imported ${outcome.imported}, updated ${outcome.updated}, rejected ${outcome.rejectedCount}\n`,
     );
   });
-
-/** Lines of a file, counted as a stream (for the progress bars). */
-async function countFileLines(file: string): Promise<number> {
-  let n = 0;
-  let last = 10;
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
-    for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) n += 1;
-    if (chunk.length) last = chunk[chunk.length - 1]!;
-  }
-  return last === 10 ? n : n + 1;
-}
 
 cards
   .command('export')

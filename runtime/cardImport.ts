@@ -136,6 +136,17 @@ function delimiterOf(text: string): ';' | ',' {
   return (first.match(/;/g)?.length ?? 0) > (first.match(/,/g)?.length ?? 0) ? ';' : ',';
 }
 
+/** Lines of a file given as byte chunks (a stream or one buffer): its newlines, and a last line without one. */
+export async function countLines(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<number> {
+  let n = 0;
+  let last = 10;
+  for await (const chunk of chunks) {
+    for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) n += 1;
+    if (chunk.length) last = chunk[chunk.length - 1]!;
+  }
+  return last === 10 ? n : n + 1;
+}
+
 /** A CSV source read from the start for each pass: its text in pieces. */
 export type CsvSource = () => AsyncIterable<string>;
 

@@ -8,7 +8,13 @@ import type { Config } from '../../runtime/config.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import { CARD_NUMBER } from '../../runtime/cardNumbers.ts';
 import { normalizePhone } from '../../runtime/phone.ts';
-import { decodeCsv, importCards, textSource, type ImportRejection } from '../../runtime/cardImport.ts';
+import {
+  countLines,
+  decodeCsv,
+  importCards,
+  textSource,
+  type ImportRejection,
+} from '../../runtime/cardImport.ts';
 import { cardImpFile } from '../../runtime/cardExport.ts';
 import {
   expiryDate,
@@ -67,13 +73,6 @@ function importRejected(listed: ImportRejection[], count: number): AppError {
   return err;
 }
 
-/** Lines of a file (newlines, and a last line without one). */
-function countLines(raw: Buffer): number {
-  let n = 0;
-  for (let at = raw.indexOf(10); at >= 0; at = raw.indexOf(10, at + 1)) n += 1;
-  return raw.length && raw[raw.length - 1] !== 10 ? n + 1 : n;
-}
-
 export function cardRoutes(router: Router, deps: CardRoutesDeps) {
   const iso = () => new Date(deps.clock.now()).toISOString();
   const role = (ctx: Context) => ctx.state.role as Role;
@@ -100,7 +99,7 @@ export function cardRoutes(router: Router, deps: CardRoutesDeps) {
     // A file larger than the API takes is refused before anything is read into cards: the
     // command line imports any size in bounded memory.
     const maxLines = deps.config.server.importMaxLines;
-    const lines = countLines(raw);
+    const lines = await countLines([raw]);
     if (lines > maxLines)
       throw new AppError('IMPORT_TOO_LARGE', { lines, maxLines, limit: `${maxLines} строк / lines` });
     const outcome = await importCards(textSource(decodeCsv(raw)), deps.directory, {
