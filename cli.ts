@@ -11,7 +11,8 @@ import { loadConfig, ConfigError, type Config } from './runtime/config.ts';
 import { JournaledStore, type JournaledStoreOptions } from './adapters/store/journaled.ts';
 import { lockDataDir, DataDirLockedError } from './adapters/store/lock.ts';
 import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
-import { countLines, detectEncoding, importCards } from './runtime/cardImport.ts';
+import { countLines, detectEncoding } from './runtime/cardImport.ts';
+import { bulkImportCards } from './adapters/cards/bulkImport.ts';
 import iconv from 'iconv-lite';
 import { cardImpFile } from './runtime/cardExport.ts';
 import { TokenRegistry, roles, type Role } from './runtime/tokens.ts';
@@ -78,7 +79,8 @@ cards
   .option('--partial', 'import the good lines and report the bad ones')
   .option('--batch <n>', 'cards checked and written per batch', '5000')
   .action(async (file: string, opts: { partial?: boolean; batch: string }) => {
-    // The file is read twice as a stream (check, then write): memory holds a batch, not the file.
+    // The file is read once as a stream and the card table rewritten on disk a partition at a
+    // time (adapters/cards/bulkImport.ts): memory holds a batch and a partition, not the cards.
     const size = statSync(file).size;
     const head = Buffer.alloc(Math.min(size, 4 << 20));
     const fd = openSync(file, 'r');
@@ -89,31 +91,29 @@ cards
       for await (const piece of createReadStream(file).pipe(iconv.decodeStream(encoding)))
         yield piece as string;
     };
-    const total = await countLines(createReadStream(file) as AsyncIterable<Buffer>);
+    const lines = await countLines(createReadStream(file) as AsyncIterable<Buffer>);
     const batchSize = Math.max(1, Number(opts.batch) || 5000);
     const bars = { checking: bar('checking'), importing: bar('importing') };
     const state: { current: 'checking' | 'importing' | null } = { current: null };
-    const outcome = await withStore(
-      (_store, directory) =>
-        importCards(source, directory, {
-          phones: config().phones,
-          partial: Boolean(opts.partial),
-          at: new Date().toISOString(),
-          batchSize,
-          keepRejected: opts.partial ? Infinity : 1000,
-          onProgress: (pass, lines) => {
-            if (state.current !== pass) {
-              if (state.current) bars[state.current].stop();
-              state.current = pass;
-              bars[pass].start(total, 0);
-            }
-            bars[pass].update(Math.min(lines, total));
-          },
-        }),
-      // One compaction, at the end: a snapshot of the whole table every 32 MB of journal would
-      // write a growing table again and again (quadratic in the file's size).
-      { compactBytes: Number.MAX_SAFE_INTEGER },
-    );
+    const dataDir = resolve(config().dataDir);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const unlock = lockDataDir(dataDir);
+    const outcome = await bulkImportCards(dataDir, source, {
+      phones: config().phones,
+      partial: Boolean(opts.partial),
+      at: new Date().toISOString(),
+      batchSize,
+      lines,
+      keepRejected: opts.partial ? Infinity : 1000,
+      onProgress: (pass, done, total) => {
+        if (state.current !== pass) {
+          if (state.current) bars[state.current].stop();
+          state.current = pass;
+          bars[pass].start(total, 0);
+        }
+        bars[pass].update(Math.min(done, total));
+      },
+    }).finally(unlock);
     if (state.current) bars[state.current].stop();
     for (const r of outcome.rejected.slice(0, 50))
       process.stderr.write(`  line ${r.line} (${r.field}): ${r.reason}\n`);

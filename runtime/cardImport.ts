@@ -218,11 +218,20 @@ async function* recordBatches(
  * 100 MB, a million in 24 MB. Two different numbers with both hashes equal (about one chance in
  * 10^19 a pair) would be reported as a duplicate, never let through twice.
  */
-class SeenNumbers {
-  private h1 = new Uint32Array(1 << 16);
-  private h2 = new Uint32Array(1 << 16);
-  private lines = new Uint32Array(1 << 16);
+export class SeenNumbers {
+  private h1: Uint32Array;
+  private h2: Uint32Array;
+  private lines: Uint32Array;
   private size = 0;
+
+  /** `expected`: how many numbers will come (a file's line count), to size the table once. */
+  constructor(expected = 0) {
+    let slots = 1 << 16;
+    while (slots * 3 < expected * 4) slots *= 2;
+    this.h1 = new Uint32Array(slots);
+    this.h2 = new Uint32Array(slots);
+    this.lines = new Uint32Array(slots);
+  }
 
   /** The line where `number` was first seen, or undefined (and it is noted at `line`). */
   noteOrFind(number: string, line: number): number | undefined {
@@ -259,7 +268,7 @@ class SeenNumbers {
 }
 
 /** Two independent 32-bit hashes of a text (FNV-1a and a Murmur-style mix); the first never 0. */
-function hashes(text: string): [number, number] {
+export function hashes(text: string): [number, number] {
   let a = 0x811c9dc5;
   let b = 0x9747b28c ^ text.length;
   for (let i = 0; i < text.length; i++) {
@@ -342,6 +351,89 @@ export interface ImportOptions {
 }
 
 /**
+ * The good rows of a source, a batch at a time (header skipped); every bad line is told to
+ * `reject`. Duplicates are not looked for here: that takes the whole file (see `importCards`).
+ */
+export async function* checkedRows(
+  source: CsvSource,
+  opts: Pick<ImportOptions, 'phones' | 'batchSize'>,
+  reject: (r: ImportRejection) => void,
+  onLines?: (lines: number) => void,
+): AsyncGenerator<ImportRow[]> {
+  let columns: string[] | null = null;
+  let lines = 0;
+  for await (const batch of recordBatches(source, opts.batchSize ?? 2000)) {
+    lines += batch.length;
+    if (columns === null) {
+      const found = columnsOf(batch[0]!.record);
+      columns = found.columns;
+      if (found.header) batch.shift();
+    }
+    const { rows, rejected } = checkBatch(batch, columns, opts.phones);
+    rejected.forEach(reject);
+    yield rows;
+    onLines?.(lines);
+  }
+  if (columns === null)
+    throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'пустой файл / empty file' });
+}
+
+interface CheckedBatch {
+  rows: ImportRow[];
+  rejected: ImportRejection[];
+}
+
+/** Check a batch of records (the header already left out): its good rows and its bad lines. */
+function checkBatch(
+  batch: Array<{ record: string[]; line: number }>,
+  columns: string[],
+  phones: PhonePolicy,
+): CheckedBatch {
+  const rows: ImportRow[] = [];
+  const rejected: ImportRejection[] = [];
+  for (const { record, line } of batch) {
+    try {
+      rows.push(rowOf(record, line, columns, phones));
+    } catch (err) {
+      const field = err instanceof FieldError ? err.field : 'line';
+      rejected.push({ line, field, code: 'VALIDATION_FAILED', reason: (err as Error).message });
+    }
+  }
+  return { rows, rejected };
+}
+
+/** The rejection of a card number seen before in the same file. */
+export function duplicateLine(line: number, first: number): ImportRejection {
+  return {
+    line,
+    field: 'number',
+    code: 'VALIDATION_FAILED',
+    reason: `номер повторяется (строка ${first}) / duplicate of line ${first}`,
+  };
+}
+
+/** The rejection of a card a till is issuing right now. */
+export function reservedLine(line: number): ImportRejection {
+  return {
+    line,
+    field: 'number',
+    code: 'CARD_ALREADY_ACTIVE',
+    reason: 'карта сейчас выдаётся на кассе / the card is being issued at a till',
+  };
+}
+
+/** Collects bad lines: all of them counted, the first `keep` kept. */
+export class Rejections {
+  readonly list: ImportRejection[] = [];
+  count = 0;
+  constructor(private readonly keep = Infinity) {}
+  readonly add = (r: ImportRejection) => {
+    this.count += 1;
+    if (this.list.length < this.keep) this.list.push(r);
+  };
+}
+
+/**
  * Import a CSV into a directory: check every line (nothing written), then, unless an
  * all-or-nothing import found a bad line, write it batch by batch, each durable.
  */
@@ -350,78 +442,46 @@ export async function importCards(
   directory: Pick<CardDirectory, 'get' | 'import'>,
   opts: ImportOptions,
 ): Promise<ImportOutcome> {
-  const batchSize = opts.batchSize ?? 2000;
-  const keep = opts.keepRejected ?? Infinity;
-  const rejected: ImportRejection[] = [];
-  let rejectedCount = 0;
-  const reject = (r: ImportRejection) => {
-    rejectedCount += 1;
-    if (rejected.length < keep) rejected.push(r);
-  };
+  const bad = new Rejections(opts.keepRejected);
   const seen = new SeenNumbers();
-  let columns: string[] | null = null;
-  let header = false;
-  let lines = 0;
   // Pass 1: every line checked; nothing written.
-  for await (const batch of recordBatches(source, batchSize)) {
-    for (const { record, line } of batch) {
-      if (columns === null) {
-        ({ columns, header } = columnsOf(record));
-        if (header) continue;
-      }
-      try {
-        const row = rowOf(record, line, columns, opts.phones);
-        const first = seen.noteOrFind(row.number, line);
-        if (first !== undefined)
-          throw new FieldError('number', `номер повторяется (строка ${first}) / duplicate of line ${first}`);
-        const card = await directory.get(row.number);
-        if (card?.state === 'reserved')
-          reject({
-            line,
-            field: 'number',
-            code: 'CARD_ALREADY_ACTIVE',
-            reason: 'карта сейчас выдаётся на кассе / the card is being issued at a till',
-          });
-      } catch (err) {
-        const field = err instanceof FieldError ? err.field : 'line';
-        reject({ line, field, code: 'VALIDATION_FAILED', reason: (err as Error).message });
-      }
+  for await (const rows of checkedRows(source, opts, bad.add, (n) => opts.onProgress?.('checking', n))) {
+    for (const row of rows) {
+      const first = seen.noteOrFind(row.number, row.line);
+      if (first !== undefined) bad.add(duplicateLine(row.line, first));
+      else if ((await directory.get(row.number))?.state === 'reserved') bad.add(reservedLine(row.line));
     }
-    lines += batch.length;
-    opts.onProgress?.('checking', lines);
   }
-  if (columns === null)
-    throw new AppError('VALIDATION_FAILED', { field: 'body', reason: 'пустой файл / empty file' });
-  const outcome: ImportOutcome = { imported: 0, updated: 0, rejected, rejectedCount, written: false };
-  if (rejectedCount && !opts.partial) return outcome;
-  // Pass 2: the good lines written a batch at a time (the bad ones found again the same way).
-  const cols: string[] = columns;
+  const outcome: ImportOutcome = {
+    imported: 0,
+    updated: 0,
+    rejected: bad.list,
+    rejectedCount: bad.count,
+    written: false,
+  };
+  if (bad.count && !opts.partial) return sortRejections(outcome);
+  // Pass 2: the good lines written a batch at a time (the bad ones found again, not listed again).
   const seenAgain = new SeenNumbers();
-  lines = 0;
-  let skippedHeader = !header;
-  for await (const batch of recordBatches(source, batchSize)) {
-    const rows: ImportRow[] = [];
-    for (const { record, line } of batch) {
-      if (!skippedHeader) {
-        skippedHeader = true;
-        continue;
-      }
-      try {
-        const row = rowOf(record, line, cols, opts.phones);
-        if (seenAgain.noteOrFind(row.number, line) === undefined) rows.push(row);
-      } catch {
-        /* listed by the first pass */
-      }
-    }
-    const result = await directory.import(rows, { partial: true, at: opts.at });
+  const listed = new Set(bad.list.map((r) => r.line));
+  for await (const rows of checkedRows(
+    source,
+    opts,
+    () => undefined,
+    (n) => opts.onProgress?.('importing', n),
+  )) {
+    const fresh = rows.filter((row) => seenAgain.noteOrFind(row.number, row.line) === undefined);
+    const result = await directory.import(fresh, { partial: true, at: opts.at });
     outcome.imported += result.imported;
     outcome.updated += result.updated;
     outcome.written = true;
     // A reserved card (listed by the first pass, or reserved by a till since) is left as it is.
-    for (const r of result.rejected) if (!rejected.some((k) => k.line === r.line)) reject(r);
-    lines += batch.length;
-    opts.onProgress?.('importing', lines);
+    for (const r of result.rejected) if (!listed.has(r.line)) bad.add(r);
   }
-  rejected.sort((a, b) => a.line - b.line);
+  outcome.rejectedCount = bad.count;
+  return sortRejections(outcome);
+}
+
+function sortRejections(outcome: ImportOutcome): ImportOutcome {
+  outcome.rejected.sort((a, b) => a.line - b.line);
   return outcome;
 }

@@ -18,8 +18,9 @@ import type {
 } from '../../runtime/ports.ts';
 import { compareCardNumbers, enumerateRange } from '../../runtime/cardNumbers.ts';
 import { newId } from '../../runtime/ids.ts';
+import { reservedLine } from '../../runtime/cardImport.ts';
 
-interface StoredCard extends Card {
+export interface StoredCard extends Card {
   reservedPhone?: string | null;
   activationId?: string | null;
 }
@@ -296,42 +297,16 @@ export class EmbeddedCardDirectory implements CardDirectory {
     const result: ImportResult = { imported: 0, updated: 0, rejected: [] };
     const accepted: ImportRow[] = [];
     for (const row of rows) {
-      const existing = this.cards.get(row.number);
-      if (existing?.state === 'reserved') {
-        result.rejected.push({
-          line: row.line,
-          field: 'number',
-          code: 'CARD_ALREADY_ACTIVE',
-          reason: 'карта сейчас выдаётся на кассе / the card is being issued at a till',
-        });
-        continue;
-      }
-      accepted.push(row);
+      if (this.cards.get(row.number)?.state === 'reserved') result.rejected.push(reservedLine(row.line));
+      else accepted.push(row);
     }
     if (result.rejected.length && !opts.partial) return result;
     for (const row of accepted) {
       const existing = this.cards.get(row.number);
-      // A field the file leaves empty (or has no column for) keeps what the card has: a CardImp
-      // file, which carries no phone, never erases a holder's phone.
-      const holder = mergeHolder(existing?.holder ?? null, row.holder);
-      const state = row.blocked ? 'blocked' : holder ? 'active' : (existing?.state ?? 'inactive');
-      const card: StoredCard = {
-        number: row.number,
-        virtual: existing?.virtual ?? false,
-        rangeId: existing?.rangeId ?? null,
-        createdAt: existing?.createdAt ?? opts.at,
-        activatedAt: existing?.activatedAt ?? (state === 'active' ? opts.at : null),
-        discount: row.discount,
-        bonus: row.bonus,
-        expiresAt: row.expiresAt,
-        holder,
-        state,
-        ...(state === 'blocked' ? { blockedFrom: holder ? ('active' as const) : ('inactive' as const) } : {}),
-        updatedAt: opts.at,
-      };
+      const card = importedCard(existing, row, opts.at);
       if (existing) {
         this.unindexPhone(existing);
-        if (existing.virtual && existing.state === 'inactive' && state !== 'inactive') {
+        if (existing.virtual && existing.state === 'inactive' && card.state !== 'inactive') {
           this.freeVirtual = this.freeVirtual.filter((n) => n !== row.number);
         }
         result.updated += 1;
@@ -369,6 +344,30 @@ export class EmbeddedCardDirectory implements CardDirectory {
     }
     if (page.length) yield page;
   }
+}
+
+/**
+ * A card as an imported row leaves it: the row's terms over what the card had. A field the file
+ * leaves empty (or has no column for) keeps what the card has: a CardImp file, which carries no
+ * phone, never erases a holder's phone. Shared by the service's import and the command line's.
+ */
+export function importedCard(existing: StoredCard | undefined, row: ImportRow, at: string): StoredCard {
+  const holder = mergeHolder(existing?.holder ?? null, row.holder);
+  const state = row.blocked ? 'blocked' : holder ? 'active' : (existing?.state ?? 'inactive');
+  return {
+    number: row.number,
+    virtual: existing?.virtual ?? false,
+    rangeId: existing?.rangeId ?? null,
+    createdAt: existing?.createdAt ?? at,
+    activatedAt: existing?.activatedAt ?? (state === 'active' ? at : null),
+    discount: row.discount,
+    bonus: row.bonus,
+    expiresAt: row.expiresAt,
+    holder,
+    state,
+    ...(state === 'blocked' ? { blockedFrom: holder ? ('active' as const) : ('inactive' as const) } : {}),
+    updatedAt: at,
+  };
 }
 
 /** An imported holder over the stored one: empty imported fields keep the stored values. */

@@ -141,15 +141,76 @@ export class JournaledStore implements RecordStore {
     return store;
   }
 
+  /**
+   * One table as it is on disk, read without opening the store: its snapshot with every
+   * committed journal change over it. For bulk work on a folder that no store has open (the
+   * caller holds its lock): a table too large to hold in memory is streamed through `rows`, and
+   * a snapshot written by `replaceTable` with this `seq` supersedes every journal change to it.
+   * The changes themselves (journals are cut at `compactBytes`) are held in memory.
+   */
+  static async tableOnDisk(dir: string, name: string): Promise<TableOnDisk> {
+    const snapshot = tableSnapshot(dir, name);
+    const snapshotSeq = (await snapshot.seq()) ?? 0;
+    const changes = new Map<string, unknown>();
+    let seq = snapshotSeq;
+    const files = [...sealedJournalsIn(dir).map((n) => join(dir, n)), join(dir, 'journal.jsonl')];
+    for (const path of files) {
+      if (!existsSync(path)) continue;
+      const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+      let batch: Op[] = [];
+      for await (const line of lines) {
+        if (!line) continue;
+        let entry: JournalLine;
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          break; // a torn tail, never acknowledged
+        }
+        if (!('c' in entry)) {
+          if ('t' in entry && entry.t === name) batch.push(entry);
+          continue;
+        }
+        if (entry.c > snapshotSeq)
+          for (const op of batch) if ('t' in op) changes.set(op.k, 'd' in op ? DELETED : op.v);
+        seq = Math.max(seq, entry.c);
+        batch = [];
+      }
+      lines.close();
+    }
+    return {
+      seq,
+      bytes: snapshot.bytes,
+      changes: changes.size,
+      async rows(visit) {
+        await snapshot.readRawRows((k, v) => {
+          if (!changes.has(k)) visit(k, v);
+        });
+        for (const [k, v] of changes) if (v !== DELETED) visit(k, JSON.stringify(v));
+      },
+    };
+  }
+
+  /**
+   * Replace a table's snapshot (see `tableOnDisk`) with rows given as JSON lines
+   * (`["key",value]`), as of `seq`: durable when this answers true. `confirm` is asked once the
+   * rows are written: false leaves the table as it was.
+   */
+  static replaceTable(
+    dir: string,
+    name: string,
+    seq: number,
+    lines: AsyncIterable<string>,
+    confirm?: () => boolean,
+  ): Promise<boolean> {
+    mkdirSync(join(dir, 'tables'), { recursive: true, mode: 0o700 });
+    return tableSnapshot(dir, name).writeLines(seq, lines, confirm);
+  }
+
   private get journalPath() {
     return join(this.dir, 'journal.jsonl');
   }
-  /** A table's snapshot: `tables/<name>.jsonl` (earlier versions wrote `tables/<name>.json`). */
   private snapshotFile(name: string) {
-    return new DurableJsonLinesFile(
-      join(this.dir, 'tables', `${name}.jsonl`),
-      join(this.dir, 'tables', `${name}.json`),
-    );
+    return tableSnapshot(this.dir, name);
   }
   private archivePath(kind: string, day: string) {
     return join(this.dir, 'archive', kind, `${day}.jsonl`);
@@ -162,11 +223,8 @@ export class JournaledStore implements RecordStore {
     await this.replayFile(this.journalPath, share, true);
   }
 
-  /** `journal-<seq>.jsonl` files, oldest first. */
   private sealedJournals(): string[] {
-    return readdirSync(this.dir)
-      .filter((n) => /^journal-\d+\.jsonl$/.test(n))
-      .sort((a, b) => Number(a.slice(8, -6)) - Number(b.slice(8, -6)));
+    return sealedJournalsIn(this.dir);
   }
 
   private async replayFile(path: string, share: StringPool, current: boolean) {
@@ -549,6 +607,33 @@ export class JournaledStore implements RecordStore {
       this.writing = false;
     }
   }
+}
+
+/** A table on disk, streamed (see `JournaledStore.tableOnDisk`). */
+export interface TableOnDisk {
+  /** The folder's last commit: a snapshot written as of it supersedes the journals' changes. */
+  seq: number;
+  /** The snapshot's size in bytes. */
+  bytes: number;
+  /** How many rows the journals change over the snapshot. */
+  changes: number;
+  /** Every row, a line at a time, its value as JSON text. */
+  rows(visit: (key: string, value: string) => void): Promise<void>;
+}
+
+const DELETED = Symbol('deleted');
+
+/** A table's snapshot: `tables/<name>.jsonl` (earlier versions wrote `tables/<name>.json`). */
+function tableSnapshot(dir: string, name: string) {
+  return new DurableJsonLinesFile(join(dir, 'tables', `${name}.jsonl`), join(dir, 'tables', `${name}.json`));
+}
+
+/** `journal-<seq>.jsonl` files, oldest first. */
+function sealedJournalsIn(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => /^journal-\d+\.jsonl$/.test(n))
+    .sort((a, b) => Number(a.slice(8, -6)) - Number(b.slice(8, -6)));
 }
 
 const writeAsync = promisify(write);
