@@ -150,8 +150,8 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   api.use('/api', authenticate(deps.tokens));
   api.use('/api', bodyReader(deps.config.server.bodyLimitBytes));
   cardRoutes(api, deps);
-  authRoutes(api, deps.auth, deps.config.otp.length);
-  activationRoutes(api, deps.activations, deps.config.otp.length);
+  authRoutes(api, deps.auth, deps.config.otp.length, deps.config.timezone);
+  activationRoutes(api, deps.activations, deps.config.otp.length, deps.config.timezone);
   consentRoutes(api, deps);
   sessionRoutes(api, deps);
   api.get('/api/v1/whoami', (ctx) => {

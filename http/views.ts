@@ -85,7 +85,27 @@ export function activationView(record: WorkflowRecord, role: Role, pinLength: nu
   };
 }
 
-export function activationKv(record: WorkflowRecord, role: Role): KvFields {
+/**
+ * `HH:MM` of an ISO time in the venue's zone, for what the cashier reads (`expiresLocal`): the
+ * RK7 scripts print it as it is, with no time arithmetic in Pascal.
+ */
+const clockFormats = new Map<string, Intl.DateTimeFormat>();
+export function localClock(iso: string | null | undefined, timeZone: string): string | undefined {
+  if (!iso) return undefined;
+  let fmt = clockFormats.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('ru-RU', {
+      timeZone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    clockFormats.set(timeZone, fmt);
+  }
+  return fmt.format(new Date(iso));
+}
+
+export function activationKv(record: WorkflowRecord, role: Role, timeZone: string): KvFields {
   const v = activationView(record, role, 0);
   return {
     activationId: record.id,
@@ -94,6 +114,7 @@ export function activationKv(record: WorkflowRecord, role: Role): KvFields {
     holder: v.holder.fullName,
     phone: v.phone,
     expiresAt: v.expiresAt,
+    expiresLocal: localClock(v.expiresAt, timeZone),
     attemptsLeft: v.attemptsLeft,
   };
 }
@@ -145,13 +166,14 @@ export function sessionView(record: WorkflowRecord, role: Role, pinLength: numbe
   };
 }
 
-export function sessionKv(record: WorkflowRecord, role: Role): KvFields {
+export function sessionKv(record: WorkflowRecord, role: Role, timeZone: string): KvFields {
   const v = sessionView(record, role, 0);
   return {
     sessionId: record.id,
     state: record.state,
     phone: v.phone,
     expiresAt: v.expiresAt,
+    expiresLocal: localClock(v.expiresAt, timeZone),
     attemptsLeft: v.attemptsLeft,
     card: v.card?.number,
     holder: v.card?.holder,

@@ -76,7 +76,7 @@ async function recheckCard(directory: CardDirectory, phone: string, number: stri
 /** The authorization workflow kind, its effects bound to the real ports. */
 export function authKind(deps: AuthDeps): WorkflowKind {
   const pin = pinEffects(deps);
-  const today = () => dayIn(deps.config.campaigns.timezone, deps.clock.now());
+  const today = () => dayIn(deps.config.timezone, deps.clock.now());
   const machine = authMachine.provide({
     actors: {
       findCard: fromPromise(({ input }: { input: { phone: string } }) =>

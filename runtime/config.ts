@@ -41,6 +41,12 @@ export type ProviderName = (typeof providerNames)[number];
 
 const schema = z
   .object({
+    /**
+     * The venue's time zone: the day of the SMS budgets, and every time a person reads (the
+     * cashier's «код действует до», the support page, the command line). Answers in JSON keep
+     * ISO UTC. Campaigns take it unless `campaigns.timezone` says otherwise.
+     */
+    timezone: timeZone.default('Europe/Moscow'),
     server: z
       .object({
         host: z.string().default('0.0.0.0'),
@@ -54,9 +60,8 @@ const schema = z
           .default(8 * 1024 * 1024),
         /**
          * Most lines a CSV import through the API may have: every imported card lives in the
-         * service's memory, so a larger base goes through the CLI (and a base of millions, on
-         * the PostgreSQL engine). A larger file is refused (413 IMPORT_TOO_LARGE) before any card
-         * is read.
+         * service's memory, so a larger base goes through the CLI, which rewrites the card table
+         * on disk. A larger file is refused (413 IMPORT_TOO_LARGE) before any card is read.
          */
         importMaxLines: z.number().int().min(1).max(5_000_000).default(500_000),
         /** How long a request may wait for a workflow step before answering 504. */
@@ -282,9 +287,24 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * The venue's time zone was `campaigns.timezone` before it was a key of its own: a config that
+ * names only the old key keeps its meaning, and campaigns follow the venue's zone by default.
+ */
+function withVenueTimeZone(raw: unknown): unknown {
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(raw)) return raw;
+  const campaigns = raw.campaigns === undefined ? {} : raw.campaigns;
+  if (!isObject(campaigns)) return raw; // the schema names the mistake
+  const zone = raw.timezone ?? campaigns.timezone;
+  if (zone === undefined) return raw;
+  return { ...raw, timezone: zone, campaigns: { ...campaigns, timezone: campaigns.timezone ?? zone } };
+}
+
 /** Validate a raw config object and return it typed and frozen; throws ConfigError. */
 export function parseConfig(raw: unknown): Readonly<Config> {
-  const result = schema.safeParse(raw ?? {});
+  const result = schema.safeParse(withVenueTimeZone(raw ?? {}));
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const key = keyOf(issue.path);

@@ -115,7 +115,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const vault = createPinVault(loadOrCreateSecret(dataDir));
     const directory = new EmbeddedCardDirectory(store);
     const consents = new ConsentLedger(store);
-    const limits = new RateLimits(store, clock, config.campaigns.timezone);
+    const limits = new RateLimits(store, clock, config.timezone);
     const deliveries: DeliveryTracker = new DeliveryTracker({
       store,
       senders,

@@ -9,10 +9,20 @@ import { reply } from '../respond.ts';
 import { activationKv, activationView } from '../views.ts';
 import { bodyOf, pinWorkflowRoutes, terminalOf } from './pinWorkflow.ts';
 
-export function activationRoutes(router: Router, service: ActivationService, pinLength: number) {
+export function activationRoutes(
+  router: Router,
+  service: ActivationService,
+  pinLength: number,
+  timeZone: string,
+) {
   const answer = (ctx: Context, status: number, record: WorkflowRecord) => {
     const role = ctx.state.role as Role;
-    reply(ctx, status, { activation: activationView(record, role, pinLength) }, activationKv(record, role));
+    reply(
+      ctx,
+      status,
+      { activation: activationView(record, role, pinLength) },
+      activationKv(record, role, timeZone),
+    );
   };
 
   router.post('/api/v1/cards/activate', allow('terminal'), async (ctx) => {

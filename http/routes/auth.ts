@@ -9,10 +9,10 @@ import { reply } from '../respond.ts';
 import { sessionKv, sessionView } from '../views.ts';
 import { bodyOf, pinWorkflowRoutes, terminalOf } from './pinWorkflow.ts';
 
-export function authRoutes(router: Router, service: AuthService, pinLength: number) {
+export function authRoutes(router: Router, service: AuthService, pinLength: number, timeZone: string) {
   const answer = (ctx: Context, status: number, record: WorkflowRecord) => {
     const role = ctx.state.role as Role;
-    reply(ctx, status, { session: sessionView(record, role, pinLength) }, sessionKv(record, role));
+    reply(ctx, status, { session: sessionView(record, role, pinLength) }, sessionKv(record, role, timeZone));
   };
 
   router.post('/api/v1/auth', allow('terminal'), async (ctx) => {

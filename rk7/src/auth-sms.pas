@@ -25,7 +25,7 @@ begin
   end;
   sessionId := KvValue(answer, 'sessionId');
   gui.ShowMessage('Код отправлен на ' + KvValue(answer, 'phone') + '.' + #13#10 +
-    'Код действует до ' + Copy(KvValue(answer, 'expiresAt'), 12, 5) + ' (UTC). Попыток: ' + KvValue(answer, 'attemptsLeft'));
+    'Код действует до ' + KvValue(answer, 'expiresLocal') + '. Попыток: ' + KvValue(answer, 'attemptsLeft'));
 
   done := false;
   while not done do
@@ -33,8 +33,8 @@ begin
     pin := gui.InputBox('Карта по СМС', 'Код из СМС (пусто — другие действия)', '', true);
     if pin = '' then
     begin
-      choice := gui.MessageDlgEx('Код не введён. Что сделать?', mtConfirmation, mbYes + mbNo + mbCancel, 'Отправить СМС ещё раз;Отменить;Вернуться к вводу');
-      if choice = mrYes then
+      choice := AskNoCodeAction('Отменить авторизацию гостя?');
+      if choice = 1 then
       begin
         status := CallSmsPds('/auth/' + sessionId + '/resend', '', answer);
         if KvValue(answer, 'status') = 'ok' then
@@ -42,7 +42,7 @@ begin
         else
           ShowSmsPdsError(answer);
       end
-      else if choice = mrNo then
+      else if choice = 2 then
       begin
         status := CallSmsPds('/auth/' + sessionId + '/cancel', 'reason=cashier', answer);
         done := true;

@@ -6,24 +6,30 @@ const
   SMSPDS_URL      = 'http://192.168.0.10:8080/api/v1';  { адрес сервиса SMS PDS }
   SMSPDS_TOKEN    = 'ter_ВСТАВЬТЕ_КЛЮЧ_ТЕРМИНАЛА';      { ключ роли terminal }
   TERMINAL_ID     = 'CASH1';                            { имя этой кассы в журналах }
-  MCR_DEVICE_ID   = 0;                                  { устройство MCR-алгоритма «Masked Input» ПДС }
+  MCR_DEVICE_ID   = 0;                                  { код устройства для MCR-алгоритма ПДС, см. ниже }
 
-{ Кодирует строку для application/x-www-form-urlencoded (UTF-8). }
+{ MCR_DEVICE_ID — код устройства этой кассы (тип «Клавиатура» или «Магнитная карта»), к которому
+  в менеджерской станции привязан MCR-алгоритм ПДС типа «Masked Input»: его видно в свойствах
+  устройства кассы. С неверным кодом карта не применится сама, и кассир увидит номер карты,
+  чтобы ввести его через «Код с клавиатуры». }
+
+{ Кодирует строку для application/x-www-form-urlencoded: каждый байт её UTF-8, кроме букв
+  латиницы, цифр и «-._», пишется как %XX (кириллица — два байта, два %XX). }
 function UrlEncode(const S: string): string;
 var
-  U: string;
-  i: integer;
-  c: char;
+  U: utf8string;
+  i, b: integer;
 begin
   Result := '';
   U := UTF8Encode(S);
   for i := 1 to Length(U) do
   begin
-    c := U[i];
-    if ((c >= 'a') and (c <= 'z')) or ((c >= 'A') and (c <= 'Z')) or ((c >= '0') and (c <= '9')) or (c = '-') or (c = '.') or (c = '_') then
-      Result := Result + c
+    b := Ord(U[i]);
+    if ((b >= Ord('a')) and (b <= Ord('z'))) or ((b >= Ord('A')) and (b <= Ord('Z'))) or
+      ((b >= Ord('0')) and (b <= Ord('9'))) or (b = Ord('-')) or (b = Ord('.')) or (b = Ord('_')) then
+      Result := Result + Chr(b)
     else
-      Result := Result + '%' + IntToHex(Ord(c), 2);
+      Result := Result + '%' + IntToHex(b, 2);
   end;
 end;
 
@@ -43,14 +49,17 @@ end;
 
 { POST на сервис: ключ в заголовке, ответ key=value. Возвращает HTTP-статус (0 — нет связи). }
 function CallSmsPds(const Path, Body: string; var Answer: string): integer;
+var
+  res: utf8string;
 begin
-  Answer := '';
+  res := '';
   HTTP.ClearHeaders;
   HTTP.AddHeader('Authorization', 'Bearer ' + SMSPDS_TOKEN);
   HTTP.AddHeader('Accept', 'text/plain');
   HTTP.ContentType := 'application/x-www-form-urlencoded';
   HTTP.Charset := 'utf-8';
-  Result := HTTP.Post(SMSPDS_URL + Path + '?format=kv', Body + '&terminal=' + UrlEncode(TERMINAL_ID), Answer);
+  Result := HTTP.Post(SMSPDS_URL + Path + '?format=kv', Body + '&terminal=' + UrlEncode(TERMINAL_ID), res);
+  Answer := UTF8Decode(res);
   if Result = 0 then
     Answer := 'status=error' + #13#10 + 'code=NO_CONNECTION' + #13#10 + 'message=Нет связи с сервисом SMS PDS: ' + HTTP.GetLastError;
 end;
@@ -90,6 +99,18 @@ begin
   else if code = 'VALIDATION_FAILED' then msg := 'Проверьте введённые данные: ' + msg
   else if msg = '' then msg := 'Ошибка SMS PDS: ' + code;
   gui.ShowMessage(msg);
+end;
+
+{ Кассир не ввёл код: 1 — отправить СМС ещё раз, 2 — отменить (вопрос CancelQuestion),
+  0 — вернуться к вводу кода. Два вопроса «Да/Нет» вместо одного окна с тремя кнопками. }
+function AskNoCodeAction(const CancelQuestion: string): integer;
+begin
+  if gui.RKMessageDlg('Код не введён. Отправить СМС ещё раз?', mtConfirmation, [mbYes, mbNo], 0) = mrYes then
+    Result := 1
+  else if gui.RKMessageDlg(CancelQuestion, mtConfirmation, [mbYes, mbNo], 0) = mrYes then
+    Result := 2
+  else
+    Result := 0;
 end;
 
 { Передаёт номер карты в ПДС как ввод с клавиатуры (MCR-алгоритм «Masked Input»). }

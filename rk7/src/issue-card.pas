@@ -17,7 +17,7 @@ begin
   birthday := gui.InputBox('Выдать карту', 'День рождения (ДД.ММ.ГГГГ)', '', false);
   phone := gui.InputBox('Выдать карту', 'Мобильный телефон гостя (79161234567)', '', true);
   if phone = '' then exit;
-  if gui.RKMessageDlg('Гость согласен получать новости по СМС?', mtConfirmation, mbYes + mbNo, 0) = mrYes then consent := 'true' else consent := 'false';
+  if gui.RKMessageDlg('Гость согласен получать новости по СМС?', mtConfirmation, [mbYes, mbNo], 0) = mrYes then consent := 'true' else consent := 'false';
 
   body := 'fullName=' + UrlEncode(fullName) + '&birthday=' + UrlEncode(birthday) + '&phone=' + UrlEncode(phone) +
     '&marketingConsent=' + consent;
@@ -36,8 +36,8 @@ begin
     pin := gui.InputBox('Выдать карту', 'Код из СМС на ' + KvValue(answer, 'phone') + ' (пусто — другие действия)', '', true);
     if pin = '' then
     begin
-      choice := gui.MessageDlgEx('Код не введён. Что сделать?', mtConfirmation, mbYes + mbNo + mbCancel, 'Отправить СМС ещё раз;Отменить выдачу;Вернуться к вводу');
-      if choice = mrYes then
+      choice := AskNoCodeAction('Отменить выдачу карты?');
+      if choice = 1 then
       begin
         status := CallSmsPds('/cards/activations/' + activationId + '/resend', '', answer);
         if KvValue(answer, 'status') = 'ok' then
@@ -45,7 +45,7 @@ begin
         else
           ShowSmsPdsError(answer);
       end
-      else if choice = mrNo then
+      else if choice = 2 then
       begin
         status := CallSmsPds('/cards/activations/' + activationId + '/cancel', 'reason=cashier', answer);
         gui.ShowMessage('Выдача карты отменена.');

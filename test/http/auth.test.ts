@@ -71,6 +71,9 @@ Auth(
     assert.is(res.text.split('\r\n')[0], 'status=ok');
     assert.is(res.kv.state, 'awaitingPin');
     assert.ok(res.kv.sessionId && res.kv.expiresAt);
+    // The cashier reads the deadline in the venue's time (Europe/Moscow here: UTC+3, no DST).
+    const local = new Date(Date.parse(res.kv.expiresAt!) + 3 * 3600_000).toISOString().slice(11, 16);
+    assert.is(res.kv.expiresLocal, local);
     assert.is(res.kv.attemptsLeft, '3');
     const ok = await verify(svc, res.kv.sessionId!, svc.sms.lastPin(), '?format=kv');
     assert.is(ok.kv.status, 'ok');

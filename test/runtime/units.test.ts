@@ -10,7 +10,8 @@ import { parseDate } from '../../runtime/validate.ts';
 import { form } from '../../adapters/sms/http.ts';
 import { BoundedMap } from '../../runtime/boundedMap.ts';
 import { tempDir } from '../helpers.ts';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { checkTemplates } from '../../runtime/templates.ts';
 import { join } from 'node:path';
 
 const Config = suite('configuration');
@@ -50,7 +51,30 @@ Config('a bad value names its key', () => {
     'zero is kept, not defaulted',
   );
   assert.is(parseConfig({ campaigns: { quietHours: false } }).campaigns.quietHours, false);
+  // The venue's zone: its own key, or the older campaigns.timezone; campaigns follow it.
+  assert.equal(
+    [parseConfig({}).timezone, parseConfig({}).campaigns.timezone],
+    ['Europe/Moscow', 'Europe/Moscow'],
+  );
+  const venue = parseConfig({ timezone: 'Asia/Almaty' });
+  assert.equal([venue.timezone, venue.campaigns.timezone], ['Asia/Almaty', 'Asia/Almaty']);
+  const older = parseConfig({ campaigns: { timezone: 'Asia/Almaty' } });
+  assert.equal([older.timezone, older.campaigns.timezone], ['Asia/Almaty', 'Asia/Almaty']);
+  const both = parseConfig({ timezone: 'Asia/Almaty', campaigns: { timezone: 'Europe/Moscow' } });
+  assert.equal([both.timezone, both.campaigns.timezone], ['Asia/Almaty', 'Europe/Moscow']);
+  assert.throws(() => parseConfig({ timezone: 'Mars/Olympus' }), /timezone: unknown IANA time zone/);
 });
+Config('the README example config parses and sends each PIN in one SMS', () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'));
+  const block = /```json\n([\s\S]*?)\n```/
+    .exec(section)![1]!
+    .replace(/"…"/g, '"a-token-of-enough-length-0001"');
+  const config = parseConfig(JSON.parse(block));
+  assert.ok(config.otp.brand, 'the example shows a brand');
+  assert.equal(checkTemplates(config), [], 'no PIN message takes two SMS');
+});
+
 Config('file, then environment overrides; malformed JSON is named', () => {
   const dir = tempDir();
   const file = join(dir, 'c.json');
