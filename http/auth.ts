@@ -36,8 +36,12 @@ export function tokenIdOf(ctx: Context): string {
   return (ctx.state.token as TokenIdentity).id;
 }
 
-/** Who did it, for timelines: the role and the terminal id when the caller gives one. */
+/**
+ * Who did it, for timelines and lists: the role, the station when the caller names one, and the
+ * token's label (`terminal:CASH1 (Касса 1, Тверская)`).
+ */
 export function actor(ctx: Context, terminal?: string | null): string {
   const role = ctx.state.role as Role;
-  return terminal ? `${role}:${terminal}` : role;
+  const label = (ctx.state.token as TokenIdentity | undefined)?.label;
+  return `${terminal ? `${role}:${terminal}` : role}${label ? ` (${label})` : ''}`;
 }

@@ -134,12 +134,20 @@ export class ActivationService extends PinWorkflows {
   }
 
   /** Validate a request body into the workflow's input; throws VALIDATION_FAILED naming the field. */
-  parse(body: unknown): Omit<ActivationInput, 'id'> {
-    const parsed = activateSchema.safeParse(body ?? {});
-    if (!parsed.success) throw validationError(parsed.error);
+  /** The start's input, checked; `seen` learns the phone as soon as it is known. */
+  parse(
+    body: unknown,
+    seen: { phone: string | null; channel: string | null } = { phone: null, channel: null },
+  ): Omit<ActivationInput, 'id'> {
+    const raw = (body ?? {}) as Record<string, unknown>;
     const { config, clock } = this.deps;
+    // The phone first: a refusal for any other field is still noted under the guest's phone.
+    const phone = normalizePhone(raw.phone, config.phones);
+    seen.phone = phone;
+    const parsed = activateSchema.safeParse(raw);
+    if (!parsed.success) throw validationError(parsed.error);
+    seen.channel = parsed.data.confirm ?? null;
     const birthday = parseBirthday(parsed.data.birthday, clock.now(), config.cards);
-    const phone = normalizePhone(parsed.data.phone, config.phones);
     requireMobile(phone, config.phones); // the holder gets PINs and news by SMS
     return {
       cardNumber: parsed.data.cardNumber ?? null,
@@ -157,17 +165,22 @@ export class ActivationService extends PinWorkflows {
    * window under the same rules as an authorization.
    */
   async start(body: unknown, by: string, token: string): Promise<WorkflowRecord> {
-    const input = this.parse(body);
-    const perHour = this.deps.config.limits.activationsPerTerminalPerHour;
-    const rule = { key: `act:${token}`, limit: perHour, name: 'activationsPerTerminalPerHour' };
-    const run = async () =>
-      expectState(await this.host.start('activation', input as unknown as Record<string, unknown>, by), [
-        'activated',
-        'awaitingPin',
-      ]);
-    if (input.confirm === 'sms') return this.gate.open(input.holder.phone, token, 'activation', run, [rule]);
-    this.deps.limits.hit([rule]);
-    return run();
+    return this.refusable(body, by, token, async (began, seen) => {
+      const input = this.parse(body, seen);
+      const perHour = this.deps.config.limits.activationsPerTerminalPerHour;
+      const rule = { key: `act:${token}`, limit: perHour, name: 'activationsPerTerminalPerHour' };
+      const run = async () => {
+        began();
+        return expectState(
+          await this.host.start('activation', input as unknown as Record<string, unknown>, by),
+          ['activated', 'awaitingPin'],
+        );
+      };
+      if (input.confirm === 'sms')
+        return this.gate.open(input.holder.phone, token, 'activation', run, [rule]);
+      this.deps.limits.hit([rule]);
+      return run();
+    });
   }
 }
 

@@ -128,13 +128,19 @@ export class AuthService extends PinWorkflows {
     super(host, gate, 'auth', 'verified', 'auth');
   }
 
-  parse(body: unknown): Omit<AuthInput, 'id'> {
+  /** The start's input, checked; `seen` learns the phone and channel as soon as they are known. */
+  parse(
+    body: unknown,
+    seen: { phone: string | null; channel: string | null } = { phone: null, channel: null },
+  ): Omit<AuthInput, 'id'> {
     const parsed = startSchema.safeParse(body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     const { config } = this.deps;
-    const phone = normalizePhone(parsed.data.phone, config.phones);
-    const terminal = parsed.data.terminal ?? null;
     const channel = parsed.data.channel;
+    seen.channel = channel;
+    const phone = normalizePhone(parsed.data.phone, config.phones);
+    seen.phone = phone;
+    const terminal = parsed.data.terminal ?? null;
     if (channel === 'call' && !config.otp.call) throw new AppError('CHANNEL_DISABLED', { channel });
     if (channel === 'none') {
       const allowed =
@@ -154,19 +160,23 @@ export class AuthService extends PinWorkflows {
    * the id of the calling API token: the key of its limits.
    */
   async start(body: unknown, by: string, token: string): Promise<WorkflowRecord> {
-    const input = this.parse(body);
-    const run = async () =>
-      expectState(await this.host.start('auth', input as unknown as Record<string, unknown>, by), [
-        'awaitingPin',
-        'verified',
+    return this.refusable(body, by, token, async (began, seen) => {
+      const input = this.parse(body, seen);
+      const run = async () => {
+        began();
+        return expectState(await this.host.start('auth', input as unknown as Record<string, unknown>, by), [
+          'awaitingPin',
+          'verified',
+        ]);
+      };
+      if (input.channel !== 'none') {
+        return this.gate.open(input.phone, token, input.channel === 'call' ? 'call' : 'auth', run);
+      }
+      const { limits } = this.deps.config;
+      this.gate.hitToken(token, [
+        { key: `phone:${input.phone}`, limit: limits.perPhonePerHour, name: 'perPhonePerHour' },
       ]);
-    if (input.channel !== 'none') {
-      return this.gate.open(input.phone, token, input.channel === 'call' ? 'call' : 'auth', run);
-    }
-    const { limits } = this.deps.config;
-    this.gate.hitToken(token, [
-      { key: `phone:${input.phone}`, limit: limits.perPhonePerHour, name: 'perPhonePerHour' },
-    ]);
-    return run();
+      return run();
+    });
   }
 }

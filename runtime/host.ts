@@ -118,6 +118,8 @@ export interface HostOptions {
   settleTimeoutMs: number;
   /** Last touches to a record before it is archived (e.g. the latest delivery statuses). */
   finalize?: (record: WorkflowRecord) => void;
+  /** Kinds of records closed from birth (`addClosed`), with their id prefixes. */
+  closedKinds?: Array<{ kind: string; prefix: string }>;
 }
 
 /** No effect is running: the workflow ended, or its state is not a `busy` one. */
@@ -248,8 +250,9 @@ export class WorkflowHost {
     if (live) return live;
     const day = dayOfId(id);
     if (!day) return undefined;
-    for (const kind of this.kinds.keys()) {
-      if (!id.startsWith(this.kinds.get(kind)!.prefix + '_')) continue;
+    const prefixes = [...this.kinds.values(), ...(this.opts.closedKinds ?? [])];
+    for (const { kind, prefix } of prefixes) {
+      if (!id.startsWith(prefix + '_')) continue;
       const found = await this.opts.store.findArchived<WorkflowRecord>(
         kind,
         day,
@@ -490,6 +493,15 @@ export class WorkflowHost {
       });
     }
     this.table.put(record.id, record);
+  }
+
+  /**
+   * Keep a record that is closed from its birth (a start refused before any workflow began):
+   * archived like a closed workflow, found by the same `search` and `get`.
+   */
+  addClosed(record: WorkflowRecord): void {
+    this.recent.set(record.id, record);
+    this.archive(record);
   }
 
   /** Append a closed record to its kind's archive for its day, and to that day's summary. */

@@ -20,6 +20,12 @@ export class Metrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
+  private readonly refused = new Counter({
+    name: 'smspds_starts_refused_total',
+    help: 'Starts refused before any workflow began, by workflow and reason (error code)',
+    labelNames: ['kind', 'reason'],
+    registers: [this.registry],
+  });
   private readonly sent = new Counter({
     name: 'smspds_sms_sent_total',
     help: 'SMS accepted by a provider',
@@ -97,6 +103,9 @@ export class Metrics {
 
   workflowStarted(kind: string) {
     this.started.inc({ kind });
+  }
+  startRefused(kind: string, reason: string) {
+    this.refused.inc({ kind, reason });
   }
   workflowEnded(kind: string, state: string) {
     this.workflows.inc({ kind, state });

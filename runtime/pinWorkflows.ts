@@ -9,8 +9,12 @@ import type { PinSender } from './sms.ts';
 import type { PinVault } from './pin.ts';
 import { closedError, workflowRef, type WorkflowHost, type WorkflowRecord } from './host.ts';
 import type { PinGate } from './pinGate.ts';
+import type { RefusedAttempts } from './attempts.ts';
 
 export class PinWorkflows {
+  /** Where starts refused before a workflow began are noted (support sees them as records). */
+  attempts: RefusedAttempts | null = null;
+
   constructor(
     protected readonly host: WorkflowHost,
     /** The limits every PIN guess and resend passes, and the phone's one live window. */
@@ -20,6 +24,44 @@ export class PinWorkflows {
     /** The PIN message this workflow sends (its template, so its segments). */
     private readonly purpose: string,
   ) {}
+
+  /**
+   * Run a start: `begin` parses and checks (limits, budgets), then calls `began` right before
+   * the workflow starts. An AppError thrown before that — nothing of the start exists yet — is
+   * noted as a refused attempt and goes on to the caller.
+   */
+  protected async refusable(
+    body: unknown,
+    by: string,
+    token: string,
+    begin: (
+      began: () => void,
+      seen: { phone: string | null; channel: string | null },
+    ) => Promise<WorkflowRecord>,
+  ): Promise<WorkflowRecord> {
+    let started = false;
+    const seen: { phone: string | null; channel: string | null } = { phone: null, channel: null };
+    try {
+      return await begin(() => (started = true), seen);
+    } catch (err) {
+      if (!started && err instanceof AppError && this.attempts) {
+        const raw = (body ?? {}) as Record<string, unknown>;
+        this.attempts.note(
+          {
+            for: this.kind,
+            phone: seen.phone,
+            phoneInput: raw.phone,
+            terminal: typeof raw.terminal === 'string' ? raw.terminal.slice(0, 64) || null : null,
+            by,
+            token,
+            channel: seen.channel,
+          },
+          err,
+        );
+      }
+      throw err;
+    }
+  }
 
   async verify(id: string, pin: unknown, by: string): Promise<WorkflowRecord> {
     if (typeof pin !== 'string' && typeof pin !== 'number') {

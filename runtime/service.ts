@@ -28,6 +28,7 @@ import { buildSenders, buildCaller, checkBalances, type BalanceReport } from './
 import { SmsChain } from './smsChain.ts';
 import { DeliveryTracker, deliveryTables } from './delivery.ts';
 import { Metrics } from './metrics.ts';
+import { ATTEMPT_KIND, RefusedAttempts } from './attempts.ts';
 import { CampaignService, campaignTables } from './campaigns.ts';
 import cron from 'node-cron';
 
@@ -159,6 +160,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       clock,
       logger,
       settleTimeoutMs: config.server.requestTimeoutMs,
+      closedKinds: [ATTEMPT_KIND],
       finalize: (record) => {
         record.view = { ...record.view, sms: deliveries.join((record.view.sms as never) ?? []) };
       },
@@ -193,6 +195,9 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     });
     const activations = new ActivationService(host, gate, { config, clock, limits });
     const auth = new AuthService(host, gate, { config, clock });
+    const attempts = new RefusedAttempts(host, clock, metrics);
+    auth.attempts = attempts;
+    activations.attempts = attempts;
     host.onClosed((record) => metrics.workflowEnded(record.kind, record.state));
     host.onStarted((record) => metrics.workflowStarted(record.kind));
     deliveries.enabled = config.sms.statusPollSeconds > 0;

@@ -1,5 +1,6 @@
 /**
- * Support inspection: search authorization and activation sessions (newest first, paged), read
+ * Support inspection: search authorization and activation sessions, and starts refused before
+ * any session began (kind `attempt`, state `refused`), newest first, paged; read
  * one whole record with its timeline and SMS attempts, cancel a live one (recorded with who).
  */
 import type { Router } from '@koa/router';
@@ -32,7 +33,7 @@ const querySchema = z.object({
     .string()
     .regex(/^[a-zA-Z]{1,20}$/)
     .optional(),
-  kind: z.enum(['auth', 'activation']).optional(),
+  kind: z.enum(['auth', 'activation', 'attempt']).optional(),
   from: iso.optional(),
   to: iso.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -59,6 +60,8 @@ export function sessionSummary(r: WorkflowRecord, role: Role) {
     card: r.card,
     terminal: r.terminal,
     error: r.error?.code ?? null,
+    /** Who started it (role, station, token label). */
+    by: r.timeline[0]?.by ?? null,
     sms: ((r.view.sms as unknown[]) ?? []).length,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -82,7 +85,7 @@ export function sessionRoutes(
     const phone = q.phone ? normalizePhone(q.phone, deps.config.phones) : undefined;
     const { items, next } = await deps.host.search(
       {
-        kinds: ['auth', 'activation'],
+        kinds: ['auth', 'activation', 'attempt'],
         kind: q.kind,
         phone,
         card: q.card,
@@ -105,7 +108,7 @@ export function sessionRoutes(
 
   router.get('/api/v1/sessions/:id', allow('support'), async (ctx) => {
     const record = await deps.host.get(ctx.params.id!);
-    if (!record || (record.kind !== 'auth' && record.kind !== 'activation'))
+    if (!record || !['auth', 'activation', 'attempt'].includes(record.kind))
       throw new AppError('SESSION_NOT_FOUND');
     const view = recordView(record, ctx.state.role as Role, (sms) => deps.deliveries.join(sms));
     reply(ctx, 200, { session: view }, { sessionId: record.id, kind: record.kind, state: record.state });

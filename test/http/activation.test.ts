@@ -279,7 +279,7 @@ Activate('cancel by the terminal: cancelled, card released, recorded with who di
     timeline.map((t) => t.to),
     ['requested', 'validating', 'sendingSms', 'awaitingPin', 'cancelled'],
   );
-  assert.is(timeline.at(-1)!.by, 'terminal:T9');
+  assert.is(timeline.at(-1)!.by, 'terminal:T9 (config terminal #1)', 'the station and the token label');
   assert.is(timeline.at(-1)!.event, 'CANCEL');
 });
 
