@@ -18,7 +18,7 @@ import { campaignRoutes } from './routes/campaigns.ts';
 import { openApiDocument } from './openapi.ts';
 import { machineGraph } from '../runtime/graph.ts';
 import { allow } from './auth.ts';
-import { reply } from './respond.ts';
+import { langOf, reply } from './respond.ts';
 import { AppError } from '../machines/errors.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -40,6 +40,7 @@ import { cardRoutes } from './routes/cards.ts';
 import { activationRoutes } from './routes/activations.ts';
 import { consentRoutes } from './routes/consents.ts';
 import { authRoutes } from './routes/auth.ts';
+import { catalogFor } from '../runtime/catalog.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -156,6 +157,10 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   sessionRoutes(api, deps);
   api.get('/api/v1/whoami', (ctx) => {
     reply(ctx, 200, { role: ctx.state.role }, { role: ctx.state.role });
+  });
+  api.get('/api/v1/catalog', allow('support'), (ctx) => {
+    const catalog = { ...catalogFor(langOf(ctx, deps.config.server.lang)), timeZone: deps.config.timezone };
+    reply(ctx, 200, { catalog }, { lang: catalog.lang, timeZone: catalog.timeZone });
   });
   api.get('/api/v1/openapi.json', (ctx) => {
     ctx.body = document;

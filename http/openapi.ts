@@ -43,6 +43,14 @@ const ops: Record<string, Record<string, Op>> = {
   '/api/v1/whoami': {
     get: { summary: 'The role of the token presented', roles: 'any', ok: [200, '{role}'] },
   },
+  '/api/v1/catalog': {
+    get: {
+      summary:
+        'Every word support reads (states, steps, errors, limits, reasons, SMS outcomes, providers) in the Accept-Language, with the venue time zone',
+      roles: 'support',
+      ok: [200, '{catalog}'],
+    },
+  },
   '/api/v1/auth': {
     post: {
       summary:
@@ -261,7 +269,8 @@ const ops: Record<string, Record<string, Op>> = {
   },
   '/api/v1/sessions': {
     get: {
-      summary: 'Search sessions, newest first',
+      summary:
+        'Search sessions and refused starts (kind attempt), newest first; each with reason (in words) and by (token label, station)',
       roles: 'support',
       query: ['phone', 'card', 'terminal', 'state', 'kind', 'from', 'to', 'limit', 'cursor'],
       ok: [200, '{items, nextCursor}'],
@@ -269,7 +278,7 @@ const ops: Record<string, Record<string, Op>> = {
   },
   '/api/v1/sessions/{id}': {
     get: {
-      summary: 'A whole session: timeline, SMS attempts, delivery',
+      summary: 'A whole session: diagnosis (what happened, what to do), timeline, SMS attempts, delivery',
       roles: 'support',
       params: ['id'],
       ok: [200, '{session}'],

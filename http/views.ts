@@ -7,6 +7,7 @@ import type { WorkflowRecord } from '../runtime/host.ts';
 import type { SmsAttempt } from '../machines/otp.ts';
 import type { Role } from '../runtime/tokens.ts';
 import { maskPhone } from '../runtime/phone.ts';
+import { clock } from '../runtime/catalog.ts';
 import type { KvFields } from './respond.ts';
 
 export const phoneFor = (phone: string | null | undefined, role: Role) =>
@@ -89,20 +90,8 @@ export function activationView(record: WorkflowRecord, role: Role, pinLength: nu
  * `HH:MM` of an ISO time in the venue's zone, for what the cashier reads (`expiresLocal`): the
  * RK7 scripts print it as it is, with no time arithmetic in Pascal.
  */
-const clockFormats = new Map<string, Intl.DateTimeFormat>();
 export function localClock(iso: string | null | undefined, timeZone: string): string | undefined {
-  if (!iso) return undefined;
-  let fmt = clockFormats.get(timeZone);
-  if (!fmt) {
-    fmt = new Intl.DateTimeFormat('ru-RU', {
-      timeZone,
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    clockFormats.set(timeZone, fmt);
-  }
-  return fmt.format(new Date(iso));
+  return iso ? clock(iso, timeZone) : undefined;
 }
 
 export function activationKv(record: WorkflowRecord, role: Role, timeZone: string): KvFields {

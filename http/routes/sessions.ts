@@ -15,7 +15,10 @@ import type { ActivationService } from '../../runtime/activations.ts';
 import { normalizePhone } from '../../runtime/phone.ts';
 import { validationError } from '../../runtime/validate.ts';
 import { allow, actor } from '../auth.ts';
-import { reply } from '../respond.ts';
+import { langOf, reply } from '../respond.ts';
+import type { Context } from 'koa';
+import { diagnose, type DiagnoseOptions } from '../../runtime/diagnosis.ts';
+import { errorText } from '../../runtime/catalog.ts';
 import { phoneFor, recordView } from '../views.ts';
 
 const iso = z
@@ -50,8 +53,8 @@ function decodeCursor(text: string | undefined) {
   return { createdAt, id };
 }
 
-/** One line of a search result. */
-export function sessionSummary(r: WorkflowRecord, role: Role) {
+/** One line of a search result; `reason` says in words why it stopped short (or null). */
+export function sessionSummary(r: WorkflowRecord, role: Role, words?: DiagnoseOptions) {
   return {
     id: r.id,
     kind: r.kind,
@@ -60,6 +63,12 @@ export function sessionSummary(r: WorkflowRecord, role: Role) {
     card: r.card,
     terminal: r.terminal,
     error: r.error?.code ?? null,
+    reason:
+      r.error && words
+        ? r.kind === 'attempt'
+          ? diagnose(r, words)
+          : errorText(r.error.code, words.lang, r.error.extra ?? {})
+        : null,
     /** Who started it (role, station, token label). */
     by: r.timeline[0]?.by ?? null,
     sms: ((r.view.sms as unknown[]) ?? []).length,
@@ -78,6 +87,13 @@ export function sessionRoutes(
     activations: ActivationService;
   },
 ) {
+  /** The language asked for, the venue's zone and its limits: what a diagnosis is said with. */
+  const wordsFor = (ctx: Context): DiagnoseOptions => ({
+    lang: langOf(ctx, deps.config.server.lang),
+    timeZone: deps.config.timezone,
+    limits: deps.config.limits,
+  });
+
   router.get('/api/v1/sessions', allow('support'), async (ctx) => {
     const parsed = querySchema.safeParse(ctx.query);
     if (!parsed.success) throw validationError(parsed.error);
@@ -98,10 +114,14 @@ export function sessionRoutes(
       decodeCursor(q.cursor),
     );
     const role = ctx.state.role as Role;
+    const words = wordsFor(ctx);
     reply(
       ctx,
       200,
-      { items: items.map((r) => sessionSummary(r, role)), nextCursor: next ? encodeCursor(next) : null },
+      {
+        items: items.map((r) => sessionSummary(r, role, words)),
+        nextCursor: next ? encodeCursor(next) : null,
+      },
       { count: items.length },
     );
   });
@@ -111,7 +131,14 @@ export function sessionRoutes(
     if (!record || !['auth', 'activation', 'attempt'].includes(record.kind))
       throw new AppError('SESSION_NOT_FOUND');
     const view = recordView(record, ctx.state.role as Role, (sms) => deps.deliveries.join(sms));
-    reply(ctx, 200, { session: view }, { sessionId: record.id, kind: record.kind, state: record.state });
+    // The diagnosis reads the SMS as support sees them: with their latest delivery statuses.
+    const diagnosis = diagnose({ ...record, view: { ...record.view, sms: view.sms } }, wordsFor(ctx));
+    reply(
+      ctx,
+      200,
+      { session: { ...view, diagnosis } },
+      { sessionId: record.id, kind: record.kind, state: record.state },
+    );
   });
 
   router.post('/api/v1/sessions/:id/cancel', allow('support'), async (ctx) => {

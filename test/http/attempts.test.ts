@@ -44,8 +44,20 @@ Attempts('a rate-limited start: a record with its reason, who and when, found by
     assert.is(session.kind, 'auth');
     assert.is(session.by, 'terminal:T1 (config terminal #1)');
 
+    assert.match(attempt.reason, /^Лимит: 1 код в час на этот номер, следующий после \d\d:\d\d\.$/);
     const one = await svc.call('GET', `/api/v1/sessions/${attempt.id}`, { as: 'support' });
     assert.is(one.status, 200);
+    assert.is(one.json.session.diagnosis, attempt.reason, 'the same words at the top of the record');
+    const live = await svc.call('GET', `/api/v1/sessions/${session.id}`, {
+      as: 'support',
+      headers: { 'Accept-Language': 'en' },
+    });
+    assert.match(live.json.session.diagnosis, /^The code went via .+ at \d\d:\d\d/);
+    const words = await svc.call('GET', '/api/v1/catalog', { as: 'support' });
+    assert.equal(
+      [words.json.catalog.states.auth.awaitingPin, words.json.catalog.timeZone],
+      ['ждём код от гостя', 'Europe/Moscow'],
+    );
     assert.is(one.json.session.error.code, 'RATE_LIMITED');
     assert.is(one.json.session.error.extra.limit, 'perPhonePerHour');
     assert.is(one.json.session.details.for, 'auth');

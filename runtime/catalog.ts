@@ -1,0 +1,314 @@
+/**
+ * Every word support reads, in Russian and English: the states and steps of each workflow, the
+ * limits, the reasons a workflow or a campaign message stopped, SMS outcomes and delivery
+ * statuses, the kinds of provider failure and the network errors behind them, the providers'
+ * names and currencies. Error codes have their sentences in machines/errors.ts (`messageFor`).
+ *
+ * The support page asks for this catalog (`GET /api/v1/catalog`) and shows these words; the raw
+ * codes stay under «Технические подробности». A test walks every state and step of every
+ * machine and every key here, and fails on a missing translation.
+ */
+import { catalog as errorCatalog, messageFor, type ErrorCode, type Lang } from '../machines/errors.ts';
+
+export type { Lang };
+export interface Text {
+  ru: string;
+  en: string;
+}
+
+/** Workflow states, by workflow kind (`attempt`: a start refused before a workflow began). */
+export const STATES: Record<string, Record<string, Text>> = {
+  auth: {
+    requested: { ru: 'запрос принят', en: 'request received' },
+    lookingUp: { ru: 'поиск карты', en: 'looking up the card' },
+    sendingSms: { ru: 'отправка СМС', en: 'sending the SMS' },
+    awaitingPin: { ru: 'ждём код от гостя', en: 'waiting for the guest’s code' },
+    checkingCard: { ru: 'проверка карты', en: 'checking the card' },
+    verified: { ru: 'карта применена', en: 'card applied' },
+    rejected: { ru: 'отказ', en: 'refused' },
+    expired: { ru: 'время кода вышло', en: 'code expired' },
+    locked: { ru: 'закрыта после неверных кодов', en: 'closed after wrong codes' },
+    cancelled: { ru: 'отменена', en: 'cancelled' },
+    failed: { ru: 'СМС не отправлено', en: 'SMS not sent' },
+    error: { ru: 'сбой сервиса', en: 'service fault' },
+  },
+  activation: {
+    requested: { ru: 'запрос принят', en: 'request received' },
+    validating: { ru: 'проверка карты', en: 'checking the card' },
+    sendingSms: { ru: 'отправка СМС', en: 'sending the SMS' },
+    awaitingPin: { ru: 'ждём код от гостя', en: 'waiting for the guest’s code' },
+    committing: { ru: 'выдача карты', en: 'issuing the card' },
+    activated: { ru: 'карта выдана', en: 'card issued' },
+    rejected: { ru: 'отказ', en: 'refused' },
+    expired: { ru: 'время кода вышло', en: 'code expired' },
+    locked: { ru: 'закрыта после неверных кодов', en: 'closed after wrong codes' },
+    cancelled: { ru: 'отменена', en: 'cancelled' },
+    failed: { ru: 'СМС не отправлено', en: 'SMS not sent' },
+    error: { ru: 'сбой сервиса', en: 'service fault' },
+  },
+  campaign: {
+    draft: { ru: 'черновик', en: 'draft' },
+    scheduled: { ru: 'запланирована', en: 'scheduled' },
+    running: { ru: 'идёт', en: 'running' },
+    paused: { ru: 'на паузе', en: 'paused' },
+    completed: { ru: 'завершена', en: 'completed' },
+    cancelled: { ru: 'отменена', en: 'cancelled' },
+    failed: { ru: 'остановлена с ошибкой', en: 'failed' },
+    error: { ru: 'сбой сервиса', en: 'service fault' },
+  },
+  attempt: {
+    refused: { ru: 'отказ до начала', en: 'refused at the start' },
+  },
+};
+
+/**
+ * Timeline steps: what was asked (`start`, `VERIFY`…), and an effect ending (`sendPin.done`,
+ * `sendPin.error`) as `<effect>.done` / `<effect>.error`.
+ */
+export const EVENTS: Record<string, Text> = {
+  start: { ru: 'начало', en: 'start' },
+  SUBMIT: { ru: 'запрос с кассы', en: 'request from the till' },
+  VERIFY: { ru: 'введён код', en: 'code entered' },
+  RESEND: { ru: 'повторная СМС', en: 'SMS sent again' },
+  EXPIRE: { ru: 'истекло время', en: 'time ran out' },
+  CANCEL: { ru: 'отмена', en: 'cancel' },
+  SCHEDULE: { ru: 'запланирована', en: 'scheduled' },
+  START: { ru: 'запуск', en: 'start' },
+  PAUSE: { ru: 'пауза', en: 'pause' },
+  RESUME: { ru: 'продолжение', en: 'resume' },
+};
+
+/** Effects (the `invoke` ids of the machines), for `<effect>.done` and `<effect>.error` steps. */
+export const EFFECTS: Record<string, { done: Text; error: Text }> = {
+  findCard: {
+    done: { ru: 'карта найдена', en: 'card found' },
+    error: { ru: 'карта не подошла', en: 'card not usable' },
+  },
+  recheckCard: {
+    done: { ru: 'карта проверена', en: 'card checked' },
+    error: { ru: 'карта не подошла при проверке', en: 'card failed the check' },
+  },
+  reserveCard: {
+    done: { ru: 'карта закреплена', en: 'card reserved' },
+    error: { ru: 'карту нельзя выдать', en: 'card cannot be issued' },
+  },
+  activateCard: {
+    done: { ru: 'карта выдана', en: 'card issued' },
+    error: { ru: 'карту не удалось выдать', en: 'card could not be issued' },
+  },
+  sendPin: {
+    done: { ru: 'СМС отправлено', en: 'SMS sent' },
+    error: { ru: 'СМС не отправлено', en: 'SMS not sent' },
+  },
+  sendBatch: {
+    done: { ru: 'пачка сообщений отправлена', en: 'batch of messages sent' },
+    error: { ru: 'пачка сообщений не отправлена', en: 'batch of messages not sent' },
+  },
+};
+
+/**
+ * Limits by their config names: what the number counts, `{n}` being the limit and `{a|b|c}` the
+ * noun's forms for 1, 2–4 and 5 (Russian), `{a|b}` for 1 and more (English).
+ */
+export const LIMITS: Record<string, Text> = {
+  perPhonePerHour: {
+    ru: '{n} {код|кода|кодов} в час на этот номер',
+    en: '{n} {code|codes} an hour to this phone',
+  },
+  perTerminalPerHour: {
+    ru: '{n} {код|кода|кодов} в час с этой кассы',
+    en: '{n} {code|codes} an hour from this till',
+  },
+  perTerminalPerDay: {
+    ru: '{n} {код|кода|кодов} в день с этой кассы',
+    en: '{n} {code|codes} a day from this till',
+  },
+  activationsPerTerminalPerHour: {
+    ru: '{n} {выдача|выдачи|выдач} карт в час с этой кассы',
+    en: '{n} card {issue|issues} an hour from this till',
+  },
+  guessesPerPhonePerHour: {
+    ru: '{n} {попытка|попытки|попыток} ввода кода в час на этот номер',
+    en: '{n} code {entry|entries} an hour for this phone',
+  },
+  smsPerDay: { ru: '{n} СМС в день на всё заведение', en: '{n} SMS a day for the whole venue' },
+};
+
+/** Why a workflow was cancelled, or a campaign message not sent. */
+export const REASONS: Record<string, Text> = {
+  superseded: { ru: 'на этот номер запрошен новый код', en: 'a new code was asked for this phone' },
+  cashier: { ru: 'кассир отменил', en: 'the cashier cancelled' },
+  'cancelled by support': { ru: 'отменено поддержкой', en: 'cancelled by support' },
+  shutdown: { ru: 'сервис перезапускался', en: 'the service was restarting' },
+  noConsent: { ru: 'гость не давал согласия на рассылку', en: 'the guest never agreed to news' },
+  optedOut: { ru: 'гость отказался от рассылки', en: 'the guest opted out of news' },
+  quietHours: { ru: 'тихие часы: отправка утром', en: 'quiet hours: sent in the morning' },
+  dailyBudget: { ru: 'дневной лимит СМС исчерпан', en: 'the day’s SMS budget is spent' },
+  providerUnavailable: { ru: 'провайдер СМС недоступен', en: 'the SMS provider is unavailable' },
+  campaignCancelled: { ru: 'не отправлено: рассылка отменена', en: 'not sent: the campaign was cancelled' },
+};
+
+/** An SMS attempt's outcome and its delivery status, as the operator reports it. */
+export const SMS: Record<string, Text> = {
+  accepted: { ru: 'принято провайдером', en: 'accepted by the provider' },
+  failed: { ru: 'не отправлено', en: 'not sent' },
+  queued: { ru: 'в очереди у оператора', en: 'queued at the operator' },
+  sent: { ru: 'передано оператору', en: 'handed to the operator' },
+  delivered: { ru: 'доставлено', en: 'delivered' },
+  undelivered: { ru: 'не доставлено', en: 'not delivered' },
+  expired: { ru: 'не доставлено за срок жизни СМС', en: 'not delivered in time' },
+  unknown: { ru: 'доставка неизвестна', en: 'delivery unknown' },
+};
+
+/** What a failed SMS attempt means, by its kind (runtime/smsFailure.ts). */
+export const FAILURES: Record<string, Text> = {
+  permanent: {
+    ru: 'оператор не доставит СМС на этот номер',
+    en: 'the operator will not deliver to this phone',
+  },
+  account: {
+    ru: 'проблема с нашим аккаунтом у провайдера (деньги, ключ, имя отправителя)',
+    en: 'a problem with our account at the provider (money, key, sender name)',
+  },
+  transient: { ru: 'провайдер недоступен', en: 'the provider is unavailable' },
+};
+
+/** Network errors behind a transient failure (Node's codes, and our own for deadlines). */
+export const NETWORK: Record<string, Text> = {
+  ENOTFOUND: {
+    ru: 'нет связи: адрес провайдера не найден',
+    en: 'no connection: the provider’s address not found',
+  },
+  EAI_AGAIN: { ru: 'нет связи: DNS не отвечает', en: 'no connection: DNS does not answer' },
+  ECONNREFUSED: { ru: 'провайдер не принимает соединения', en: 'the provider refuses connections' },
+  ECONNRESET: { ru: 'соединение оборвалось', en: 'the connection was cut' },
+  ETIMEDOUT: { ru: 'нет ответа (время вышло)', en: 'no answer (timed out)' },
+  TIMEOUT: { ru: 'провайдер не ответил вовремя', en: 'the provider did not answer in time' },
+  NETWORK: { ru: 'нет связи с провайдером', en: 'no connection to the provider' },
+  NO_ANSWER: { ru: 'провайдер не ответил про этот номер', en: 'the provider said nothing of this phone' },
+  HTTP_5XX: { ru: 'провайдер ответил ошибкой сервера', en: 'the provider answered with a server error' },
+  HTTP_4XX: { ru: 'ответ провайдера не удалось прочитать', en: 'the provider’s answer could not be read' },
+};
+
+/** Providers as people call them, and the currency of their prices. */
+export const PROVIDERS: Record<string, { name: string; currency: string }> = {
+  console: { name: 'консоль (проверка без отправки)', currency: '₽' },
+  smsc: { name: 'smsc.ru', currency: '₽' },
+  smsru: { name: 'sms.ru', currency: '₽' },
+  kazinfoteh: { name: 'Kazinfoteh', currency: '₸' },
+};
+
+/** Words of the page itself that a catalog lookup needs. */
+export const WORDS: Record<string, Text> = {
+  auth: { ru: 'Авторизация', en: 'Authorization' },
+  activation: { ru: 'Выдача карты', en: 'Card issue' },
+  attempt: { ru: 'Отказ до начала', en: 'Refused start' },
+  system: { ru: 'сервис', en: 'the service' },
+};
+
+const pick = (text: Text | undefined, lang: Lang): string | undefined => text?.[lang];
+
+export function stateText(kind: string, state: string, lang: Lang): string {
+  return pick(STATES[kind]?.[state], lang) ?? state;
+}
+
+/** A timeline step: `VERIFY`, `start`, or an effect's `sendPin.error`. */
+export function eventText(event: string, lang: Lang): string {
+  const known = pick(EVENTS[event], lang);
+  if (known) return known;
+  const [effect, end] = event.split('.') as [string, string | undefined];
+  const entry = EFFECTS[effect];
+  return (entry && (end === 'done' || end === 'error') ? entry[end][lang] : undefined) ?? event;
+}
+
+export function limitText(name: string, n: number | string | undefined, lang: Lang): string {
+  const template = pick(LIMITS[name], lang);
+  if (!template) return name;
+  const count = Number(n ?? 0);
+  return template.replace('{n}', String(n ?? '')).replace(/\{([^}]+)\}/g, (_, forms: string) => {
+    const [one, few, many] = forms.split('|') as [string, string, string | undefined];
+    if (many === undefined) return count === 1 ? one : few;
+    const tens = count % 100;
+    const units = count % 10;
+    if (units === 1 && tens !== 11) return one;
+    return units >= 2 && units <= 4 && (tens < 12 || tens > 14) ? few : many;
+  });
+}
+
+/** A reason as written in records: `superseded`, `noConsent: 9700`, free text from support. */
+export function reasonText(reason: string, lang: Lang): string {
+  const [key, rest] = reason.split(/:\s*/, 2) as [string, string | undefined];
+  const known = pick(REASONS[key], lang);
+  if (!known) return reason;
+  return rest !== undefined ? `${known}: ${rest}` : known;
+}
+
+export function errorText(code: string, lang: Lang, extra: Record<string, unknown> = {}): string {
+  return Object.hasOwn(errorCatalog, code)
+    ? messageFor(code as ErrorCode, lang, extra as never).replace(/:\s*$/, '')
+    : code;
+}
+
+/** A provider failure in words: the network error when there is one, else the kind. */
+export function failureText(error: { code: string; text: string; kind?: string }, lang: Lang): string {
+  const http = /^HTTP_(\d)/.exec(error.code)?.[1];
+  const network = pick(NETWORK[http ? (http === '5' ? 'HTTP_5XX' : 'HTTP_4XX') : error.code], lang);
+  if (network) return network;
+  const kind = pick(FAILURES[error.kind ?? 'transient'], lang) ?? error.kind ?? '';
+  // A provider's own code comes with its documented text (in Russian): said as the provider said it.
+  return /^\d+$/.test(error.code) && error.text ? `${kind} (${error.text.replace(/^\w+:\s*/, '')})` : kind;
+}
+
+export function providerName(id: string): string {
+  return PROVIDERS[id]?.name ?? id;
+}
+
+/** Money with its currency: `1.94 ₽`. */
+export function money(amount: string | number | null | undefined, provider: string): string {
+  if (amount === null || amount === undefined || amount === '') return '';
+  return `${amount} ${PROVIDERS[provider]?.currency ?? ''}`.trim();
+}
+
+const clockFormats = new Map<string, Intl.DateTimeFormat>();
+/** `HH:MM` of an ISO time on the venue's clock; '' for no time. */
+export function clock(iso: string | null | undefined, timeZone: string): string {
+  if (!iso) return '';
+  let fmt = clockFormats.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('ru-RU', {
+      timeZone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    clockFormats.set(timeZone, fmt);
+  }
+  return fmt.format(new Date(iso));
+}
+
+/** The whole catalog in one language, for the support page. */
+export function catalogFor(lang: Lang) {
+  const flat = (table: Record<string, Text>) =>
+    Object.fromEntries(Object.entries(table).map(([k, v]) => [k, v[lang]]));
+  return {
+    lang,
+    states: Object.fromEntries(Object.entries(STATES).map(([kind, states]) => [kind, flat(states)])),
+    events: {
+      ...flat(EVENTS),
+      ...Object.fromEntries(
+        Object.entries(EFFECTS).flatMap(([id, e]) => [
+          [`${id}.done`, e.done[lang]],
+          [`${id}.error`, e.error[lang]],
+        ]),
+      ),
+    },
+    limits: flat(LIMITS),
+    reasons: flat(REASONS),
+    sms: flat(SMS),
+    failures: flat(FAILURES),
+    network: flat(NETWORK),
+    providers: PROVIDERS,
+    words: flat(WORDS),
+    errors: Object.fromEntries(Object.keys(errorCatalog).map((code) => [code, errorText(code, lang)])),
+  };
+}
