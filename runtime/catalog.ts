@@ -309,6 +309,9 @@ export function catalogFor(lang: Lang) {
     network: flat(NETWORK),
     providers: PROVIDERS,
     words: flat(WORDS),
-    errors: Object.fromEntries(Object.keys(errorCatalog).map((code) => [code, errorText(code, lang)])),
+    /** Error sentences as templates: `{attemptsLeft}` and the like are filled from the details. */
+    errors: Object.fromEntries(
+      Object.entries(errorCatalog).map(([code, texts]) => [code, (texts as Text)[lang]]),
+    ),
   };
 }

@@ -42,8 +42,8 @@ const ADVICE: Record<string, [string, string]> = {
     'The cashier mistyped the number: 11 digits, e.g. 79161234567.',
   ],
   PHONE_NOT_MOBILE: [
-    'На этот номер СМС не отправить: нужен мобильный номер гостя.',
-    'No SMS can go to this number: the guest’s mobile is needed.',
+    'Похоже на городской или служебный номер: спросите у гостя мобильный.',
+    'It looks like a landline or service number: ask the guest for a mobile.',
   ],
   PHONE_COUNTRY_NOT_ALLOWED: [
     'Номера этой страны не обслуживаются (настройка phones.allowedCountries).',

@@ -44,6 +44,11 @@ if (!existsSync(CHROMIUM)) {
       json: { pin: pin === '000000' ? '111111' : '000000' },
     });
     await ctx.svc.call('POST', `/api/v1/auth/${ctx.sessionId}/verify`, { as: 'terminal', json: { pin } });
+    // A landline typed at the till: refused before any session, kept as a record.
+    await ctx.svc.call('POST', '/api/v1/auth', {
+      as: 'terminal',
+      json: { phone: '+74951234567', terminal: 'CASH1' },
+    });
     await ctx.svc.call('POST', '/api/v1/consents', {
       json: { phone: '+79161234567', marketing: true, source: 'pos' },
     });
@@ -96,16 +101,32 @@ if (!existsSync(CHROMIUM)) {
       );
       await page.click(`#results tr[data-id="${sessionId}"]`);
       await page.waitForSelector('#session:not([hidden]) ol.timeline li');
-      const steps = await page.$$eval('#session ol.timeline li b', (els) => els.map((e) => e.textContent));
+      const steps = await page.$$eval('#session ol.timeline li b', (els) =>
+        els.map((e) => [e.getAttribute('data-event'), e.textContent]),
+      );
       assert.equal(steps, [
-        'start',
-        'SUBMIT',
-        'findCard.done',
-        'sendPin.done',
-        'VERIFY',
-        'VERIFY',
-        'recheckCard.done',
+        ['start', 'начало'],
+        ['SUBMIT', 'запрос с кассы'],
+        ['findCard.done', 'карта найдена'],
+        ['sendPin.done', 'СМС отправлено'],
+        ['VERIFY', 'введён код'],
+        ['VERIFY', 'введён код'],
+        ['recheckCard.done', 'карта проверена'],
       ]);
+      assert.match(
+        (await page.textContent('#diagnosis'))!,
+        /Код отправлен через .+ в \d\d:\d\d.*Гость назвал верный код в \d\d:\d\d: карта 100500 применена к заказу\./,
+        'what happened, in a sentence',
+      );
+      // Every word shown outside the technical fold is a person's word: no identifier, no JSON.
+      // The page's text without the technical fold and the diagram's hover titles.
+      const shown = await page.$eval('#session', (el) => {
+        const copy = el.cloneNode(true) as typeof el;
+        copy.querySelectorAll('details.technical, svg title').forEach((d: { remove(): void }) => d.remove());
+        return (copy as unknown as { innerText: string }).innerText;
+      });
+      assert.not.match(shown, /\b[a-z]+[A-Z][A-Za-z]*\b|[{}]/, 'no camelCase, no JSON on the page');
+      assert.match(shown, /кто: terminal:CASH1 \(config terminal #1\)/, 'the token label on the timeline');
       assert.is(await page.getAttribute('#session ol.timeline li:last-child', 'class'), 'ok');
       assert.ok(
         await page.isVisible('#session table.sms td:has-text("fake")'),
@@ -132,6 +153,21 @@ if (!existsSync(CHROMIUM)) {
       await page.screenshot({ path: resolve(ARTIFACTS, 'support-session.png'), fullPage: true });
     },
   );
+
+  Support('a start refused before any session is in the list with its reason', async ({ page }) => {
+    await page.click('#session .back');
+    await page.fill('#search', '+7 495 123-45-67');
+    await page.click('#search-form button[type=submit]');
+    await page.waitForSelector('#results tr[data-id^="att_"]');
+    const row = (await page.textContent('#results tr[data-id^="att_"]'))!;
+    assert.match(row, /отказ до начала/);
+    assert.match(row, /На этот номер нельзя отправить СМС|мобильный/);
+    assert.match(row, /terminal:CASH1 \(config terminal #1\)/);
+    await page.click('#results tr[data-id^="att_"]');
+    await page.waitForSelector('#session:not([hidden]) #diagnosis');
+    assert.match((await page.textContent('#diagnosis'))!, /спросите у гостя мобильный/);
+    await page.screenshot({ path: resolve(ARTIFACTS, 'support-refused-attempt.png'), fullPage: true });
+  });
 
   Support('an id typed in the search box opens the session; English switch', async ({ page, sessionId }) => {
     await page.click('#lang');

@@ -21,6 +21,10 @@
       created: 'Начата',
       auth: 'Авторизация',
       activation: 'Выдача карты',
+      attempt: 'Отказ до начала',
+      reason: 'Причина',
+      who: 'Кто',
+      technical: 'Технические подробности',
       found: (n) => `Найдено: ${n}`,
       nothing: 'Ничего не найдено',
       badToken: 'Ключ не подходит',
@@ -79,6 +83,10 @@
       created: 'Started',
       auth: 'Authorization',
       activation: 'Card issue',
+      attempt: 'Refused start',
+      reason: 'Reason',
+      who: 'Who',
+      technical: 'Technical details',
       found: (n) => `Found: ${n}`,
       nothing: 'Nothing found',
       badToken: 'This token does not work',
@@ -128,14 +136,33 @@
   };
   const $ = (sel) => document.querySelector(sel);
   const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const when = (iso) => (iso ? new Date(iso).toLocaleString(lang === 'ru' ? 'ru-RU' : 'en-GB') : t('none'));
+  /** The service's catalog of words (states, steps, reasons…) in the page's language. */
+  let words = null;
+  async function loadWords() {
+    words = (await api('/catalog')).catalog;
+  }
+  /** A time as the venue's clock shows it (the service's `timezone`). */
+  const when = (iso) =>
+    iso
+      ? new Date(iso).toLocaleString(lang === 'ru' ? 'ru-RU' : 'en-GB', {
+          timeZone: words?.timeZone,
+          dateStyle: 'short',
+          timeStyle: 'short',
+        })
+      : t('none');
+  /** A word of the catalog, or the raw key when the catalog has none. */
+  const word = (table, key) => words?.[table]?.[key] ?? key;
+  const stateWord = (kind, state) => words?.states?.[kind]?.[state] ?? words?.sms?.[state] ?? state;
   const OK = ['verified', 'activated', 'completed', 'accepted', 'delivered'];
-  const BAD = ['failed', 'locked', 'expired', 'rejected', 'undelivered', 'error'];
+  const BAD = ['failed', 'locked', 'expired', 'rejected', 'undelivered', 'error', 'refused'];
   const IDLE = ['cancelled', 'draft', 'paused'];
   const tone = (state) =>
     OK.includes(state) ? 'ok' : BAD.includes(state) ? 'bad' : IDLE.includes(state) ? 'idle' : 'live';
-  const badge = (state) =>
-    `<span class="badge ${tone(state)}" data-state="${esc(state)}">${esc(state)}</span>`;
+  const badge = (state, kind = '') =>
+    `<span class="badge ${tone(state)}" data-state="${esc(state)}">${esc(stateWord(kind, state))}</span>`;
+  /** Raw codes and details, folded away: what a developer or the vendor asks for. */
+  const technical = (content) =>
+    `<details class="technical"><summary>${t('technical')}</summary>${content}</details>`;
 
   let role = null;
   const token = () => sessionStorage.getItem('smspds.token');
@@ -186,6 +213,7 @@
       $('#signin-error').textContent = t('badToken');
       return;
     }
+    await loadWords().catch(() => undefined);
     $('#tabs').hidden = false;
     $('#signout').hidden = false;
     show('sessions');
@@ -196,7 +224,7 @@
   async function search(q) {
     q = q.trim();
     $('#session').hidden = true;
-    if (/^(ses|act)_\d{8}_[0-9a-z]{12}$/.test(q)) return openSession(q);
+    if (/^(ses|act|att)_\d{8}_[0-9a-z]{12}$/.test(q)) return openSession(q);
     const digits = q.replace(/\D/g, '');
     const looksLikePhone =
       q.startsWith('+') ||
@@ -221,7 +249,7 @@
     $('#results tbody').innerHTML = items
       .map(
         (s) =>
-          `<tr data-id="${esc(s.id)}"><td>${badge(s.state)}</td><td>${t(s.kind)}</td><td>${esc(s.phone)}</td><td>${esc(s.card ?? '')}</td><td>${esc(s.terminal ?? '')}</td><td>${when(s.createdAt)}</td></tr>`,
+          `<tr data-id="${esc(s.id)}"><td>${badge(s.state, s.kind)}</td><td>${t(s.kind)}</td><td>${esc(s.phone ?? t('none'))}</td><td>${esc(s.card ?? '')}</td><td>${esc(s.by ?? s.terminal ?? '')}</td><td class="reason">${esc(s.reason ?? '')}</td><td>${when(s.createdAt)}</td></tr>`,
       )
       .join('');
   }
@@ -233,7 +261,7 @@
   }
 
   /** The workflow's states laid out by distance from the start; the path taken highlighted. */
-  function diagram(graph, timeline, current) {
+  function diagram(graph, timeline, current, kind) {
     const depth = { [graph.initial]: 0 };
     const queue = [graph.initial];
     while (queue.length) {
@@ -274,7 +302,7 @@
         const d = back
           ? `M${a.x + W / 2},${a.y + H} C${a.x + W / 2},${a.y + H + 30} ${b.x + W / 2},${b.y + H + 30} ${b.x + W / 2},${b.y + H}`
           : `M${x1},${y1} C${x1 + GX / 2},${y1} ${x2 - GX / 2},${y2} ${x2},${y2}`;
-        return `<path class="${taken.has(`${e.from}>${e.to}`) ? 'taken' : ''}" d="${d}"><title>${esc(e.event)}</title></path>`;
+        return `<path class="${taken.has(`${e.from}>${e.to}`) ? 'taken' : ''}" d="${d}"><title>${esc(stepWord(e.event))}</title></path>`;
       })
       .join('');
     const nodes = graph.states
@@ -285,11 +313,39 @@
           s.name === current ? 'current' : '',
           s.final ? 'final' : '',
         ].join(' ');
-        return `<g class="${cls}" data-state="${esc(s.name)}"><rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="${s.final ? 14 : 4}"/><text x="${p.x + W / 2}" y="${p.y + H / 2}">${esc(s.name)}</text></g>`;
+        const label = stateWord(kind, s.name);
+        const fit = label.length > 16 ? ` textLength="${W - 12}" lengthAdjust="spacingAndGlyphs"` : '';
+        return `<g class="${cls}" data-state="${esc(s.name)}"><title>${esc(label)}</title><rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="${s.final ? 14 : 4}"/><text x="${p.x + W / 2}" y="${p.y + H / 2}"${fit}>${esc(label)}</text></g>`;
       })
       .join('');
     return `<svg class="diagram" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(graph.id)}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#98a2b3"/></marker></defs>${edges}${nodes}</svg>`;
   }
+
+  /** A failed SMS attempt in words: the network error, or what the failure kind means. */
+  function failureWords(error) {
+    const http = /^HTTP_(\d)/.exec(error.code)?.[1];
+    const network = words?.network?.[http ? (http === '5' ? 'HTTP_5XX' : 'HTTP_4XX') : error.code];
+    if (network) return network;
+    const kind = word('failures', error.kind ?? 'transient');
+    const own = /^\d+$/.test(error.code) ? error.text.replace(/^\w+:\s*/, '') : '';
+    return own ? `${kind} (${own})` : kind;
+  }
+  const providerWord = (id) => words?.providers?.[id]?.name ?? id;
+  const money = (amount, provider) =>
+    amount === null || amount === undefined || amount === ''
+      ? ''
+      : `${amount} ${words?.providers?.[provider]?.currency ?? ''}`.trim();
+  const stepWord = (event) => word('events', event);
+  /** An error's sentence with its details filled in (`Осталось попыток: 2`). */
+  const errorWord = (code, detail = {}) =>
+    String(word('errors', code))
+      .replace(/\{(\w+)\}/g, (_, name) => (detail[name] === undefined ? '' : String(detail[name])))
+      .replace(/:\s*$/, '');
+  const reasonWord = (reason) => {
+    const [key, rest] = String(reason).split(/:\s*/, 2);
+    const known = words?.reasons?.[key];
+    return known ? (rest !== undefined ? `${known}: ${rest}` : known) : reason;
+  };
 
   async function openSession(id) {
     let s;
@@ -299,38 +355,51 @@
       $('#search-status').textContent = err.message;
       return;
     }
-    const graph = await machine(s.kind);
+    const graph = s.kind === 'attempt' ? null : await machine(s.kind);
     const timeline = s.timeline
-      .map(
-        (e) =>
-          `<li class="${e.detail?.code ? 'bad' : tone(e.to)}"><time>${when(e.at)}</time><b>${esc(e.event)}</b> → ${badge(e.to)} <span class="muted">${t('by')}: ${esc(e.by)}</span>${e.detail ? ` <code>${esc(JSON.stringify(e.detail))}</code>` : ''}</li>`,
-      )
+      .map((e) => {
+        const why = e.detail?.reason
+          ? reasonWord(e.detail.reason)
+          : e.detail?.code
+            ? errorWord(e.detail.code, e.detail)
+            : '';
+        return `<li class="${e.detail?.code ? 'bad' : tone(e.to)}"><time>${when(e.at)}</time><b data-event="${esc(e.event)}">${esc(stepWord(e.event))}</b> → ${badge(e.to, s.kind)} <span class="muted">${t('by')}: ${esc(e.by === 'system' ? word('words', 'system') : e.by)}</span>${why ? ` <span class="why">${esc(why)}</span>` : ''}</li>`;
+      })
       .join('');
     const sms = s.sms.length
-      ? `<table class="sms"><thead><tr><th>${t('provider')}</th><th>${t('outcome')}</th><th>${t('answer')}</th><th>${t('delivery')}</th><th>${t('segments')}</th><th>${t('cost')}</th></tr></thead><tbody>${s.sms
+      ? `<div class="scroll"><table class="sms"><thead><tr><th>${t('provider')}</th><th>${t('outcome')}</th><th>${t('answer')}</th><th>${t('delivery')}</th><th>${t('segments')}</th><th>${t('cost')}</th></tr></thead><tbody>${s.sms
           .map(
             (a) =>
-              `<tr><td>${esc(a.provider)}<div class="muted">${when(a.at)}</div></td><td>${badge(a.outcome)}</td><td>${a.error ? `${esc(a.error.code)}: ${esc(a.error.text)}` : esc(a.messageId)}${a.duplicatePossible ? ` ⚠ ${t('duplicatePossible')}` : ''}${a.mayHaveSent ? ` ⚠ ${t('mayHaveSent')}` : ''}</td><td>${badge(a.status)}</td><td>${esc(a.segments)}</td><td>${esc(a.cost ?? '')}</td></tr>`,
+              `<tr><td>${esc(providerWord(a.provider))}<div class="muted">${when(a.at)}</div></td><td>${badge(a.outcome)}</td><td>${a.error ? esc(failureWords(a.error)) : ''}${a.duplicatePossible ? ` ⚠ ${t('duplicatePossible')}` : ''}${a.mayHaveSent ? ` ⚠ ${t('mayHaveSent')}` : ''}</td><td>${a.outcome === 'failed' ? t('none') : badge(a.status)}</td><td>${esc(a.segments)}</td><td>${esc(money(a.cost, a.provider))}</td></tr>`,
           )
-          .join('')}</tbody></table>`
+          .join('')}</tbody></table></div>`
       : `<p class="muted">${t('noSms')}</p>`;
-    const live = !['verified', 'activated', 'expired', 'locked', 'cancelled', 'failed', 'rejected'].includes(
-      s.state,
-    );
+    const live = s.live && s.kind !== 'attempt';
+    const raw = {
+      id: s.id,
+      kind: s.kind,
+      state: s.state,
+      error: s.error,
+      details: s.details,
+      steps: s.timeline.map((e) => ({ at: e.at, event: e.event, to: e.to, by: e.by, detail: e.detail })),
+      sms: s.sms,
+    };
     $('#session').innerHTML = `
       <button class="back">${t('back')}</button>
-      <h2>${t(s.kind)} ${badge(s.state)} <code>${esc(s.id)}</code></h2>
+      <h2>${t(s.kind)} ${badge(s.state, s.kind)}</h2>
+      <p class="diagnosis" id="diagnosis">${esc(s.diagnosis ?? '')}</p>
       <dl>
-        <dt>${t('phone')}</dt><dd>${esc(s.phone)}</dd>
+        <dt>${t('phone')}</dt><dd>${esc(s.phone ?? t('none'))}</dd>
         <dt>${t('card')}</dt><dd>${esc(s.card ?? t('none'))}</dd>
         <dt>${t('terminal')}</dt><dd>${esc(s.terminal ?? t('none'))}</dd>
         <dt>${t('created')}</dt><dd>${when(s.createdAt)}</dd>
         <dt>${t('updated')}</dt><dd>${when(s.updatedAt)}</dd>
         ${s.deadline ? `<dt>${t('deadline')}</dt><dd>${when(s.deadline)}</dd>` : ''}
-        ${s.error ? `<dt>${t('error')}</dt><dd>${esc(s.error.code)}</dd>` : ''}
+        ${s.error ? `<dt>${t('error')}</dt><dd>${esc(errorWord(s.error.code, s.error.extra))}</dd>` : ''}
       </dl>
-      <h2>${t('diagram')}</h2>${diagram(graph, s.timeline, s.state)}
+      ${graph ? `<h2>${t('diagram')}</h2><div class="scroll">${diagram(graph, s.timeline, s.state, s.kind)}</div>` : ''}
       <div class="grid"><div><h2>${t('timeline')}</h2><ol class="timeline">${timeline}</ol></div><div><h2>${t('sms')}</h2>${sms}</div></div>
+      ${technical(`<pre>${esc(JSON.stringify(raw, null, 2))}</pre>`)}
       ${live ? `<div class="actions"><button class="danger" id="cancel-session">${t('cancel')}</button></div>` : ''}`;
     $('#session').hidden = false;
     $('#results').hidden = true;
@@ -430,10 +499,11 @@
     sessionStorage.removeItem('smspds.token');
     location.reload();
   };
-  $('#lang').onclick = () => {
+  $('#lang').onclick = async () => {
     lang = lang === 'ru' ? 'en' : 'ru';
     sessionStorage.setItem('smspds.lang', lang);
     translate();
+    if (token()) await loadWords().catch(() => undefined);
   };
   document.querySelectorAll('#tabs button').forEach((b) => (b.onclick = () => show(b.dataset.tab)));
   $('#search-form').onsubmit = (e) => {

@@ -345,8 +345,8 @@ const CASES: Array<[string, WorkflowRecord, RegExp, RegExp]> = [
       view: {},
       error: { code: 'PHONE_NOT_MOBILE', extra: { phoneType: 'fixed_line' } },
     }),
-    /нужен мобильный номер гостя/,
-    /guest’s mobile is needed/,
+    /спросите у гостя мобильный/,
+    /ask the guest for a mobile/,
   ],
   [
     'refused: the till’s day',
