@@ -32,6 +32,31 @@ function config(): Readonly<Config> {
   return loadConfig().config;
 }
 
+const localFormats = new Map<string, Intl.DateTimeFormat>();
+/**
+ * A time as a person reads it: `2026-12-02 12:01` on the venue's clock (`timezone` in the
+ * config); machine-readable output stays ISO UTC elsewhere (the API's JSON).
+ */
+function local(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  const zone = config().timezone;
+  let fmt = localFormats.get(zone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('sv-SE', {
+      timeZone: zone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    });
+    localFormats.set(zone, fmt);
+  }
+  return fmt.format(new Date(iso));
+}
+
 function bar(label: string) {
   return new SingleBar(
     {
@@ -173,7 +198,7 @@ tokens
 
 tokens.command('list').action(() => {
   for (const t of registry().list())
-    process.stdout.write(`${t.id}  ${t.role.padEnd(8)}  ${t.createdAt}  ${t.label}\n`);
+    process.stdout.write(`${t.id}  ${t.role.padEnd(8)}  ${local(t.createdAt)}  ${t.label}\n`);
 });
 
 tokens.command('revoke <id>').action((id: string) => {
@@ -350,7 +375,7 @@ campaign
       ...(o.budget ? { budget: Number(o.budget) } : {}),
     };
     const { campaign: c } = await api('POST', '/campaigns', body);
-    process.stdout.write(`${line(c)}${c.nextRunAt ? `  next run ${c.nextRunAt}` : ''}\n`);
+    process.stdout.write(`${line(c)}${c.nextRunAt ? `  next run ${local(c.nextRunAt)}` : ''}\n`);
   });
 
 campaign.command('list').action(async () => {
@@ -361,7 +386,9 @@ campaign.command('list').action(async () => {
 campaign.command('show <id>').action(async (id: string) => {
   const { campaign: c } = (await api('GET', `/campaigns/${id}`)) as { campaign: CampaignView };
   const { estimate: e } = await api('GET', `/campaigns/${id}/estimate`);
-  process.stdout.write(`${c.name} (${c.id}): ${c.state}${c.nextRunAt ? `, next run ${c.nextRunAt}` : ''}\n`);
+  process.stdout.write(
+    `${c.name} (${c.id}): ${c.state}${c.nextRunAt ? `, next run ${local(c.nextRunAt)}` : ''}\n`,
+  );
   process.stdout.write(
     `  estimate  ${e.recipients} recipients, ${e.segmentsPerMessage} SMS each, ~${e.cost}\n`,
   );
@@ -402,7 +429,7 @@ function stateLine(c: CampaignView): string {
   const run = c.runs.at(-1);
   const why = run?.error ? (run.error.extra?.reason ?? run.error.code) : null;
   if (c.state === 'running' && run?.wakeAt && why)
-    return `waiting for the provider until ${new Date(run.wakeAt).toLocaleTimeString()}: ${why}`;
+    return `waiting for the provider until ${local(new Date(run.wakeAt).toISOString())}: ${why}`;
   if (c.state === 'paused' && why) return `paused: ${why}`;
   return c.state;
 }
@@ -463,7 +490,7 @@ sessions
     if (!items.length) process.stdout.write('no sessions\n');
     for (const s of items)
       process.stdout.write(
-        `${s.id}  ${s.createdAt}  ${s.kind.padEnd(10)} ${s.state.padEnd(11)} ${s.phone}  card ${s.card ?? '-'}  ${s.terminal ?? ''}${s.error ? `  ${s.error}` : ''}\n`,
+        `${s.id}  ${local(s.createdAt)}  ${s.kind.padEnd(10)} ${s.state.padEnd(11)} ${s.phone ?? '-'}  card ${s.card ?? '-'}  ${s.by ?? s.terminal ?? ''}${s.reason ? `  ${s.reason}` : ''}\n`,
       );
   });
 
@@ -473,18 +500,18 @@ sessions
   .action(async (id: string) => {
     const { session: s } = await api('GET', `/sessions/${encodeURIComponent(id)}`);
     process.stdout.write(
-      `${s.id}  ${s.kind}  ${s.state}\n  phone ${s.phone}  card ${s.card ?? '-'}  terminal ${s.terminal ?? '-'}${s.deadline ? `  PIN valid until ${s.deadline}` : ''}\n\n`,
+      `${s.id}  ${s.kind}  ${s.state}\n  ${s.diagnosis}\n  phone ${s.phone ?? '-'}  card ${s.card ?? '-'}  terminal ${s.terminal ?? '-'}${s.deadline ? `  PIN valid until ${local(s.deadline)}` : ''}\n\n`,
     );
     for (const e of s.timeline) {
       const mark = e.detail?.code ? '✗' : ['verified', 'activated'].includes(e.to) ? '✓' : '•';
       process.stdout.write(
-        `  ${mark} ${e.at}  ${String(e.event).padEnd(16)} ${(e.from ?? '').padStart(12)} → ${e.to.padEnd(12)} by ${e.by}${e.detail ? `  ${JSON.stringify(e.detail)}` : ''}\n`,
+        `  ${mark} ${local(e.at)}  ${String(e.event).padEnd(16)} ${(e.from ?? '').padStart(12)} → ${e.to.padEnd(12)} by ${e.by}${e.detail ? `  ${JSON.stringify(e.detail)}` : ''}\n`,
       );
     }
     process.stdout.write(s.sms.length ? '\n  SMS:\n' : '\n  no SMS\n');
     for (const a of s.sms) {
       process.stdout.write(
-        `    ${a.at}  ${a.provider.padEnd(11)} ${a.outcome.padEnd(8)} ${a.outcome === 'accepted' ? `id ${a.messageId}, ${a.segments} SMS, cost ${a.cost ?? '?'}, delivery ${a.status}` : `${a.error?.code}: ${a.error?.text}`}${a.duplicatePossible ? '  (duplicate possible)' : ''}${a.mayHaveSent ? '  (may have been sent)' : ''}\n`,
+        `    ${local(a.at)}  ${a.provider.padEnd(11)} ${a.outcome.padEnd(8)} ${a.outcome === 'accepted' ? `id ${a.messageId}, ${a.segments} SMS, cost ${a.cost ?? '?'}, delivery ${a.status}` : `${a.error?.code}: ${a.error?.text}`}${a.duplicatePossible ? '  (duplicate possible)' : ''}${a.mayHaveSent ? '  (may have been sent)' : ''}\n`,
       );
     }
   });

@@ -191,11 +191,11 @@ export const NETWORK: Record<string, Text> = {
 };
 
 /** Providers as people call them, and the currency of their prices. */
-export const PROVIDERS: Record<string, { name: string; currency: string }> = {
-  console: { name: 'консоль (проверка без отправки)', currency: '₽' },
-  smsc: { name: 'smsc.ru', currency: '₽' },
-  smsru: { name: 'sms.ru', currency: '₽' },
-  kazinfoteh: { name: 'Kazinfoteh', currency: '₸' },
+export const PROVIDERS: Record<string, { name: Text; currency: string }> = {
+  console: { name: { ru: 'консоль (без отправки)', en: 'console (nothing sent)' }, currency: '₽' },
+  smsc: { name: { ru: 'smsc.ru', en: 'smsc.ru' }, currency: '₽' },
+  smsru: { name: { ru: 'sms.ru', en: 'sms.ru' }, currency: '₽' },
+  kazinfoteh: { name: { ru: 'Kazinfoteh', en: 'Kazinfoteh' }, currency: '₸' },
 };
 
 /** Words of the page itself that a catalog lookup needs. */
@@ -259,8 +259,8 @@ export function failureText(error: { code: string; text: string; kind?: string }
   return /^\d+$/.test(error.code) && error.text ? `${kind} (${error.text.replace(/^\w+:\s*/, '')})` : kind;
 }
 
-export function providerName(id: string): string {
-  return PROVIDERS[id]?.name ?? id;
+export function providerName(id: string, lang: Lang): string {
+  return PROVIDERS[id]?.name[lang] ?? id;
 }
 
 /** Money with its currency: `1.94 ₽`. */
@@ -307,7 +307,9 @@ export function catalogFor(lang: Lang) {
     sms: flat(SMS),
     failures: flat(FAILURES),
     network: flat(NETWORK),
-    providers: PROVIDERS,
+    providers: Object.fromEntries(
+      Object.entries(PROVIDERS).map(([id, p]) => [id, { name: p.name[lang], currency: p.currency }]),
+    ),
     words: flat(WORDS),
     /** Error sentences as templates: `{attemptsLeft}` and the like are filled from the details. */
     errors: Object.fromEntries(

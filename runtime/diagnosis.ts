@@ -163,12 +163,12 @@ function story(
   const taken = current.find((a) => a.outcome === 'accepted');
   const failed = current.filter((a) => a.outcome === 'failed' && a.error);
   const failures = failed
-    .map((a) => `${providerName(a.provider)}: ${failureText(a.error!, o.lang)}`)
+    .map((a) => `${providerName(a.provider, o.lang)}: ${failureText(a.error!, o.lang)}`)
     .join('; ');
   const again = lastSend > 1 ? t(` (повторная СМС №${lastSend})`, ` (SMS sent again, #${lastSend})`) : '';
   if (!taken)
     return failures ? t(`СМС не отправлено — ${failures}.`, `The SMS was not sent — ${failures}.`) : '';
-  const via = providerName(taken.provider);
+  const via = providerName(taken.provider, o.lang);
   const before = failures ? `${failures}; ` : '';
   switch (taken.status) {
     case 'delivered':

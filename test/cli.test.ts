@@ -79,7 +79,7 @@ Cli('tokens: create shows the token once and keeps only its hash; revoke removes
   const [id, , token] = made.stdout.split('\n')[0]!.split(/\s+/);
   const file = readFileSync(join(dir, 'data', 'tokens.json'), 'utf8');
   assert.not.ok(file.includes(token!), 'the clear token is not stored');
-  assert.match(run(dir, 'tokens', 'list').stdout, /support\s+\S+\s+helpdesk/);
+  assert.match(run(dir, 'tokens', 'list').stdout, /support\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+helpdesk/);
   now += 1001;
   assert.is(service.roleOf(token), 'support', 'the running service takes the new token, no restart');
   assert.is(run(dir, 'tokens', 'revoke', id!).status, 0);
@@ -180,9 +180,15 @@ CampaignCli('create, start and follow a campaign through the running service', a
     assert.is(found.status, 0, found.stderr);
     assert.match(
       found.stdout,
-      /ses_\S+\s+\S+\s+auth\s+awaitingPin\s+\+7 916 \*\*\*-\*\*-01\s+card 1\s+CASH1/,
+      /ses_\S+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+auth\s+awaitingPin\s+\+7 916 \*\*\*-\*\*-01\s+card 1\s+terminal:CASH1 \(config terminal #1\)/,
+      'the venue’s local time, who did it',
     );
     const shown2 = await sessionsCli('show', found.stdout.split(/\s+/)[0]!);
+    assert.match(
+      shown2.stdout,
+      /(Код отправлен через консоль \(без отправки\) в|The code went via console \(nothing sent\) at) \d\d:\d\d/,
+      'the diagnosis first',
+    );
     assert.match(shown2.stdout, /start\s+→ requested/);
     assert.match(shown2.stdout, /sendPin\.done\s+sendingSms → awaitingPin/);
     assert.match(shown2.stdout, /console\s+accepted id /);
