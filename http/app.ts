@@ -5,6 +5,8 @@
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Lang } from '../machines/errors.ts';
 import type { ActivationService } from '../runtime/activations.ts';
@@ -40,6 +42,7 @@ import { cardRoutes } from './routes/cards.ts';
 import { activationRoutes } from './routes/activations.ts';
 import { consentRoutes } from './routes/consents.ts';
 import { authRoutes } from './routes/auth.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { catalogFor } from '../runtime/catalog.ts';
 
 export interface AppDeps {
@@ -135,6 +138,18 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = await readFile(new URL(file, assetDir), 'utf8');
   };
+  // Charts are drawn by Chart.js, served from the installed package (no CDN).
+  const vendor: Record<string, string> = {
+    'chart.js': join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'),
+  };
+  open.get('/support/vendor/:file', async (ctx) => {
+    const file = vendor[ctx.params.file!];
+    if (!file || !Object.hasOwn(vendor, ctx.params.file!)) throw new AppError('NOT_FOUND');
+    ctx.type = 'text/javascript; charset=utf-8';
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Cache-Control', 'public, max-age=86400');
+    ctx.body = await readFile(file, 'utf8');
+  });
   open.get('/support', (ctx) => serveAsset(ctx, 'index.html'));
   open.get('/support/:file', (ctx) => serveAsset(ctx, ctx.params.file!));
   app.use(open.routes());
@@ -171,6 +186,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
     reply(ctx, 200, { machine: machineGraph(machine) }, {});
   });
   campaignRoutes(api, deps);
+  reportRoutes(api, deps);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   const routes = [...open.stack, ...api.stack].flatMap((layer) =>

@@ -43,6 +43,16 @@ const ops: Record<string, Record<string, Op>> = {
   '/api/v1/whoami': {
     get: { summary: 'The role of the token presented', roles: 'any', ok: [200, '{role}'] },
   },
+  '/api/v1/reports/daily': {
+    get: {
+      summary:
+        'Per day of the venue: sessions by outcome, share verified, refused starts by reason, PIN SMS and cost by provider, delivery rate, campaign messages; format=csv for a spreadsheet',
+      roles: 'support',
+      query: ['from', 'to', 'format'],
+      ok: [200, '{from, to, timeZone, days}'],
+      errors: ['VALIDATION_FAILED'],
+    },
+  },
   '/api/v1/catalog': {
     get: {
       summary:

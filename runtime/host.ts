@@ -340,6 +340,34 @@ export class WorkflowHost {
     };
   }
 
+  /**
+   * Every record of the given kinds whose archive day (UTC) is in [fromDay, toDay], live and
+   * archived, each once: what a report counts. Reads the archive a day at a time.
+   */
+  async forEachRecord(
+    kinds: string[],
+    fromDay: string,
+    toDay: string,
+    visit: (r: WorkflowRecord) => void,
+  ): Promise<void> {
+    const fresh = [
+      ...this.table.values(),
+      ...[...this.live.values()].map((e) => e.record),
+      ...this.recent.values(),
+    ].filter((r) => kinds.includes(r.kind));
+    const days = new Set<string>();
+    for (const kind of kinds) for (const day of this.opts.store.archiveDays(kind)) days.add(day);
+    for (const r of fresh) days.add(archiveDay(r));
+    for (const day of [...days].sort()) {
+      if (day < fromDay || day > toDay) continue;
+      const seen = new Map<string, WorkflowRecord>();
+      for (const kind of kinds)
+        await this.opts.store.scanArchive<WorkflowRecord>(kind, day, (r) => seen.set(r.id, r));
+      for (const r of fresh) if (archiveDay(r) === day) seen.set(r.id, r);
+      for (const r of seen.values()) visit(r);
+    }
+  }
+
   /** Summarise the archive days that have no summary yet, in the background (after a start). */
   warmArchiveKeys(): Promise<number> {
     return this.keys.warm([...this.kinds.keys()]);

@@ -169,6 +169,22 @@ if (!existsSync(CHROMIUM)) {
     await page.screenshot({ path: resolve(ARTIFACTS, 'support-refused-attempt.png'), fullPage: true });
   });
 
+  Support('reports: charts per day drawn by the bundled Chart.js, CSV download', async ({ page }) => {
+    await page.click('#tabs button[data-tab=reports]');
+    await page.waitForSelector('#report-summary:has-text("Авторизаций: ")');
+    assert.match((await page.textContent('#report-summary'))!, /Авторизаций: [1-9]/);
+    assert.is(await page.evaluate('typeof window.Chart'), 'function', 'Chart.js served by the service');
+    for (const id of ['sessions', 'refused', 'sms', 'rates', 'campaigns'])
+      assert.ok(
+        await page.$eval(`#chart-${id}`, (c) => (c as unknown as { width: number }).width > 0),
+        `chart ${id} drawn`,
+      );
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#report-csv')]);
+    assert.match(download.suggestedFilename(), /^smspds-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.csv$/);
+    await page.screenshot({ path: resolve(ARTIFACTS, 'support-reports.png'), fullPage: true });
+    await page.click('#tabs button[data-tab=sessions]');
+  });
+
   Support('an id typed in the search box opens the session; English switch', async ({ page, sessionId }) => {
     await page.click('#lang');
     await page.fill('#search', sessionId);

@@ -22,6 +22,20 @@
       auth: 'Авторизация',
       activation: 'Выдача карты',
       attempt: 'Отказ до начала',
+      reports: 'Отчёты',
+      from: 'С',
+      to: 'по',
+      show: 'Показать',
+      csv: 'Скачать CSV',
+      chartSessions: 'Авторизации по итогу',
+      chartRefused: 'Отказы до начала по причинам',
+      chartSms: 'СМС и их стоимость по провайдерам',
+      chartRates: 'Доля применённых карт и доставленных СМС',
+      chartCampaigns: 'Сообщения рассылок',
+      verifiedShare: 'карта применена, %',
+      deliveryRate: 'СМС доставлено, %',
+      smsCount: 'СМС',
+      reportSummary: (n, s, c) => `Дней: ${n}. Авторизаций: ${s}. Отказов до начала: ${c}.`,
       reason: 'Причина',
       who: 'Кто',
       technical: 'Технические подробности',
@@ -84,6 +98,20 @@
       auth: 'Authorization',
       activation: 'Card issue',
       attempt: 'Refused start',
+      reports: 'Reports',
+      from: 'From',
+      to: 'to',
+      show: 'Show',
+      csv: 'Download CSV',
+      chartSessions: 'Authorizations by outcome',
+      chartRefused: 'Refused starts by reason',
+      chartSms: 'SMS and their cost by provider',
+      chartRates: 'Share of cards applied and SMS delivered',
+      chartCampaigns: 'Campaign messages',
+      verifiedShare: 'card applied, %',
+      deliveryRate: 'SMS delivered, %',
+      smsCount: 'SMS',
+      reportSummary: (n, s, c) => `Days: ${n}. Authorizations: ${s}. Refused starts: ${c}.`,
       reason: 'Reason',
       who: 'Who',
       technical: 'Technical details',
@@ -196,11 +224,12 @@
   }
 
   function show(tab) {
-    for (const id of ['signin', 'sessions', 'campaigns']) $(`#${id}`).hidden = id !== tab;
+    for (const id of ['signin', 'sessions', 'campaigns', 'reports']) $(`#${id}`).hidden = id !== tab;
     document
       .querySelectorAll('#tabs button')
       .forEach((b) => b.classList.toggle('active', b.dataset.tab === tab));
     if (tab === 'campaigns') loadCampaigns();
+    if (tab === 'reports') loadReports();
   }
 
   async function signIn(value) {
@@ -419,6 +448,173 @@
     }
   }
 
+  // ---- reports -------------------------------------------------------------------------------
+
+  const charts = {};
+  const PALETTE = ['#1d7a46', '#b42318', '#b54708', '#475467', '#2e6bd6', '#7a2e9e', '#0e7490', '#98a2b3'];
+  /** The venue's today and 13 days before, as the date inputs' defaults. */
+  function defaultRange() {
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: words?.timeZone }).format(new Date());
+    const from = new Date(Date.parse(today) - 13 * 86400000).toISOString().slice(0, 10);
+    return { from, to: today };
+  }
+  function draw(id, config) {
+    charts[id]?.destroy();
+    charts[id] = new window.Chart($(`#${id}`), {
+      ...config,
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: { legend: { position: 'bottom' } },
+        ...config.options,
+      },
+    });
+  }
+  const stacked = {
+    scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+  };
+
+  async function loadReports() {
+    if (!$('#report-from').value) {
+      const range = defaultRange();
+      $('#report-from').value = range.from;
+      $('#report-to').value = range.to;
+    }
+    const from = $('#report-from').value;
+    const to = $('#report-to').value;
+    let report;
+    try {
+      report = await api(`/reports/daily?from=${from}&to=${to}`);
+    } catch (err) {
+      $('#report-summary').textContent = err.message;
+      return;
+    }
+    const days = report.days;
+    const labels = days.map((d) => d.day.slice(5).split('-').reverse().join('.'));
+    const keys = (pick) => [...new Set(days.flatMap((d) => Object.keys(pick(d))))];
+    const series = (pick, names, label) =>
+      names.map((name, i) => ({
+        label: label(name),
+        data: days.map((d) => pick(d)[name] ?? 0),
+        backgroundColor: PALETTE[i % PALETTE.length],
+        borderColor: PALETTE[i % PALETTE.length],
+      }));
+    const sessions = keys((d) => d.auth);
+    draw('chart-sessions', {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: series(
+          (d) => d.auth,
+          sessions,
+          (k) => stateWord('auth', k),
+        ),
+      },
+      options: stacked,
+    });
+    const reasons = keys((d) => d.refused);
+    draw('chart-refused', {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: series(
+          (d) => d.refused,
+          reasons,
+          (k) => errorWord(k),
+        ),
+      },
+      options: stacked,
+    });
+    const providers = keys((d) => d.sms);
+    draw('chart-sms', {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [
+          ...providers.map((p, i) => ({
+            label: `${providerWord(p)}: ${t('smsCount')}`,
+            data: days.map((d) => d.sms[p]?.sent ?? 0),
+            backgroundColor: PALETTE[i % PALETTE.length],
+            yAxisID: 'count',
+          })),
+          ...providers.map((p, i) => ({
+            type: 'line',
+            label: `${providerWord(p)}: ${t('cost')}, ${words?.providers?.[p]?.currency ?? ''}`,
+            data: days.map((d) => Number(d.sms[p]?.cost ?? 0)),
+            borderColor: PALETTE[(i + 4) % PALETTE.length],
+            backgroundColor: PALETTE[(i + 4) % PALETTE.length],
+            yAxisID: 'money',
+          })),
+        ],
+      },
+      options: {
+        scales: {
+          count: { position: 'left', beginAtZero: true, ticks: { precision: 0 } },
+          money: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false } },
+        },
+      },
+    });
+    const pct = (x) => (x === null ? null : Math.round(x * 100));
+    draw('chart-rates', {
+      type: 'line',
+      data: {
+        labels,
+        datasets: [
+          {
+            label: t('verifiedShare'),
+            data: days.map((d) => pct(d.verifiedShare)),
+            borderColor: PALETTE[0],
+            backgroundColor: PALETTE[0],
+            spanGaps: true,
+          },
+          {
+            label: t('deliveryRate'),
+            data: days.map((d) => pct(d.deliveryRate)),
+            borderColor: PALETTE[4],
+            backgroundColor: PALETTE[4],
+            spanGaps: true,
+          },
+        ],
+      },
+      options: { scales: { y: { min: 0, max: 100 } } },
+    });
+    draw('chart-campaigns', {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: series(
+          (d) => ({ sent: d.campaign.sent, failed: d.campaign.failed, skipped: d.campaign.skipped }),
+          ['sent', 'failed', 'skipped'],
+          (k) => t(k),
+        ),
+      },
+      options: stacked,
+    });
+    const sum = (o) => Object.values(o).reduce((a, b) => a + b, 0);
+    $('#report-summary').textContent = t(
+      'reportSummary',
+      days.length,
+      days.reduce((n, d) => n + sum(d.auth), 0),
+      days.reduce((n, d) => n + sum(d.refused), 0),
+    );
+  }
+
+  async function downloadCsv() {
+    const from = $('#report-from').value;
+    const to = $('#report-to').value;
+    const res = await fetch(`/api/v1/reports/daily?from=${from}&to=${to}&format=csv`, {
+      headers: { Authorization: `Bearer ${token()}` },
+    });
+    if (!res.ok) return;
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(await res.blob());
+    link.download = `smspds-${from}-${to}.csv`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
   // ---- campaigns -----------------------------------------------------------------------------
 
   const progress = (c) => {
@@ -506,6 +702,14 @@
     if (token()) await loadWords().catch(() => undefined);
   };
   document.querySelectorAll('#tabs button').forEach((b) => (b.onclick = () => show(b.dataset.tab)));
+  $('#report-form').onsubmit = (e) => {
+    e.preventDefault();
+    loadReports();
+  };
+  $('#report-csv').onclick = (e) => {
+    e.preventDefault();
+    downloadCsv();
+  };
   $('#search-form').onsubmit = (e) => {
     e.preventDefault();
     search($('#search').value);
