@@ -256,6 +256,102 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForSelector('#campaign-halt');
     assert.match((await page.textContent('#campaign-halt'))!, /Ждёт провайдера, повтор в .*FAKE_DOWN/);
   });
+
+  Support(
+    'every view at 1280×800, 1024×768 and 768×1024: nothing overflows, no serious accessibility fault',
+    async ({ svc, sessionId }) => {
+      const AXE = resolve(import.meta.dirname, '..', 'node_modules', 'axe-core', 'axe.min.js');
+      const sizes = [
+        [1280, 800],
+        [1024, 768],
+        [768, 1024],
+      ] as const;
+      // axe is injected as a script: this page only lifts the CSP that would refuse it.
+      const browser = (await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox'],
+      }))!;
+      try {
+        for (const [width, height] of sizes) {
+          const page = await browser.newPage({ viewport: { width, height }, bypassCSP: true });
+          const views: Array<[string, () => Promise<unknown>]> = [
+            ['signin', async () => page.goto(`${svc.url}/support`)],
+            [
+              'sessions',
+              async () => {
+                await page.fill('#token', TOKENS.admin);
+                await page.click('#signin-form button[type=submit]');
+                await page.waitForSelector('#sessions:not([hidden])');
+                await page.fill('#search', '');
+                await page.click('#search-form button[type=submit]');
+                await page.waitForSelector('#results tr[data-id]');
+              },
+            ],
+            [
+              'session',
+              async () => {
+                await page.click(`#results tr[data-id="${sessionId}"]`);
+                await page.waitForSelector('#session:not([hidden]) #diagnosis');
+              },
+            ],
+            [
+              'campaigns',
+              async () => {
+                await page.click('#tabs button[data-tab=campaigns]');
+                await page.waitForSelector('#campaign-list tr[data-campaign]');
+              },
+            ],
+            [
+              'campaign',
+              async () => {
+                await page.click('#campaign-list tr[data-campaign]');
+                await page.waitForSelector('#campaign:not([hidden]) h2');
+              },
+            ],
+            [
+              'reports',
+              async () => {
+                await page.click('#tabs button[data-tab=reports]');
+                await page.waitForSelector('#report-summary:has-text(":")');
+              },
+            ],
+          ];
+          for (const [view, open] of views) {
+            await open();
+            const overflow = await page.evaluate(`(() => {
+            const out = [];
+            if (document.documentElement.scrollWidth > innerWidth + 1) out.push('page ' + document.documentElement.scrollWidth);
+            for (const el of document.querySelectorAll('main section:not([hidden]) *')) {
+              if (el.closest('.scroll, details.technical, svg') || !el.offsetParent) continue;
+              const r = el.getBoundingClientRect();
+              if (r.right > innerWidth + 1) out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right));
+            }
+            return out.slice(0, 5);
+          })()`);
+            assert.equal(overflow, [], `${view} at ${width}×${height}: nothing sticks out`);
+            const small =
+              await page.evaluate(`[...document.querySelectorAll('main section:not([hidden]) :is(p, td, th, li, dd, dt, label, button, a, figcaption, text)')]
+            .filter((el) => el.offsetParent !== null || el.tagName === 'text')
+            .map((el) => parseFloat(getComputedStyle(el).fontSize))
+            .filter((px) => px < 11).length`);
+            assert.is(small, 0, `${view} at ${width}×${height}: no text under 11 px`);
+            await page.addScriptTag({ path: AXE });
+            const serious =
+              (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) =>
+            r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ': ' + v.nodes.length))`)) as string[];
+            assert.equal(serious, [], `${view} at ${width}×${height}: axe-core`);
+            await page.screenshot({
+              path: resolve(ARTIFACTS, `${view}-${width}x${height}.png`),
+              fullPage: true,
+            });
+          }
+          await page.close();
+        }
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 }
 
 Support.run();

@@ -347,7 +347,7 @@
         return `<g class="${cls}" data-state="${esc(s.name)}"><title>${esc(label)}</title><rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="${s.final ? 14 : 4}"/><text x="${p.x + W / 2}" y="${p.y + H / 2}"${fit}>${esc(label)}</text></g>`;
       })
       .join('');
-    return `<svg class="diagram" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(graph.id)}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#98a2b3"/></marker></defs>${edges}${nodes}</svg>`;
+    return `<svg class="diagram" viewBox="0 0 ${width} ${height}" style="min-width:${width}px" role="img" aria-label="${esc(graph.id)}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#98a2b3"/></marker></defs>${edges}${nodes}</svg>`;
   }
 
   /** A failed SMS attempt in words: the network error, or what the failure kind means. */
@@ -396,7 +396,7 @@
       })
       .join('');
     const sms = s.sms.length
-      ? `<div class="scroll"><table class="sms"><thead><tr><th>${t('provider')}</th><th>${t('outcome')}</th><th>${t('answer')}</th><th>${t('delivery')}</th><th>${t('segments')}</th><th>${t('cost')}</th></tr></thead><tbody>${s.sms
+      ? `<div class="scroll" tabindex="0"><table class="sms"><thead><tr><th>${t('provider')}</th><th>${t('outcome')}</th><th>${t('answer')}</th><th>${t('delivery')}</th><th>${t('segments')}</th><th>${t('cost')}</th></tr></thead><tbody>${s.sms
           .map(
             (a) =>
               `<tr><td>${esc(providerWord(a.provider))}<div class="muted">${when(a.at)}</div></td><td>${badge(a.outcome)}</td><td>${a.error ? esc(failureWords(a.error)) : ''}${a.duplicatePossible ? ` ⚠ ${t('duplicatePossible')}` : ''}${a.mayHaveSent ? ` ⚠ ${t('mayHaveSent')}` : ''}</td><td>${a.outcome === 'failed' ? t('none') : badge(a.status)}</td><td>${esc(a.segments)}</td><td>${esc(money(a.cost, a.provider))}</td></tr>`,
@@ -426,7 +426,7 @@
         ${s.deadline ? `<dt>${t('deadline')}</dt><dd>${when(s.deadline)}</dd>` : ''}
         ${s.error ? `<dt>${t('error')}</dt><dd>${esc(errorWord(s.error.code, s.error.extra))}</dd>` : ''}
       </dl>
-      ${graph ? `<h2>${t('diagram')}</h2><div class="scroll">${diagram(graph, s.timeline, s.state, s.kind)}</div>` : ''}
+      ${graph ? `<h2>${t('diagram')}</h2><div class="scroll" tabindex="0">${diagram(graph, s.timeline, s.state, s.kind)}</div>` : ''}
       <div class="grid"><div><h2>${t('timeline')}</h2><ol class="timeline">${timeline}</ol></div><div><h2>${t('sms')}</h2>${sms}</div></div>
       ${technical(`<pre>${esc(JSON.stringify(raw, null, 2))}</pre>`)}
       ${live ? `<div class="actions"><button class="danger" id="cancel-session">${t('cancel')}</button></div>` : ''}`;
