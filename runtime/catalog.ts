@@ -158,6 +158,8 @@ export const SMS: Record<string, Text> = {
   undelivered: { ru: 'не доставлено', en: 'not delivered' },
   expired: { ru: 'не доставлено за срок жизни СМС', en: 'not delivered in time' },
   unknown: { ru: 'доставка неизвестна', en: 'delivery unknown' },
+  sending: { ru: 'отправляется', en: 'being sent' },
+  skipped: { ru: 'пропущено', en: 'skipped' },
 };
 
 /** What a failed SMS attempt means, by its kind (runtime/smsFailure.ts). */

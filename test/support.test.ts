@@ -12,6 +12,17 @@ import { startService, TOKENS, type TestService } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve(import.meta.dirname, '..', 'test-artifacts');
+/** A new page of the same browser, signed in with `token`. */
+async function page0(svc: TestService, token: string): Promise<Page> {
+  const page = await shared.browser!.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${svc.url}/support`);
+  await page.fill('#token', token);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#sessions:not([hidden])');
+  return page;
+}
+const shared: { browser?: Browser } = {};
+
 const Support = suite<{ svc: TestService; browser: Browser; page: Page; sessionId: string }>(
   'support page in Chromium',
 );
@@ -70,6 +81,7 @@ if (!existsSync(CHROMIUM)) {
         '--disable-sync',
       ],
     });
+    shared.browser = ctx.browser;
     ctx.page = await ctx.browser.newPage({ viewport: { width: 1280, height: 800 } });
   });
   Support.after(async (ctx) => {
@@ -212,6 +224,67 @@ if (!existsSync(CHROMIUM)) {
     await tablet.screenshot({ path: resolve(ARTIFACTS, 'support-tablet.png') });
     await tablet.close();
   });
+
+  Support(
+    'admin: a draft starts after a confirmation; a cancelled run says what was not sent',
+    async ({ svc }) => {
+      for (let i = 0; i < 30; i++)
+        await svc.call('POST', '/api/v1/consents', {
+          json: { phone: `+7916555${String(i).padStart(4, '0')}`, marketing: true, source: 'pos' },
+        });
+      await svc.call('POST', '/api/v1/cards/import', {
+        body: [
+          'number,name,phone',
+          ...Array.from(
+            { length: 30 },
+            (_, i) => `${900 + i},Гость ${i},+7916555${String(i).padStart(4, '0')}`,
+          ),
+        ].join('\n'),
+        headers: { 'Content-Type': 'text/csv' },
+      });
+      const draft = (
+        await svc.call('POST', '/api/v1/campaigns', {
+          json: { name: 'Черновик', text: 'Ждём вас!', ratePerSecond: 100 },
+        })
+      ).json.campaign.id as string;
+      const slow = (
+        await svc.call('POST', '/api/v1/campaigns', {
+          json: { name: 'Медленная', text: 'Ждём вас!', ratePerSecond: 1 },
+        })
+      ).json.campaign.id as string;
+      await svc.call('POST', `/api/v1/campaigns/${slow}/start`);
+      await svc.call('POST', `/api/v1/campaigns/${slow}/cancel`);
+      const admin = await page0(svc, TOKENS.admin);
+      try {
+        await admin.click('#tabs button[data-tab=campaigns]');
+        await admin.click(`#campaign-list tr[data-campaign="${draft}"]`);
+        await admin.click('#campaign [data-act=start]');
+        await admin.waitForSelector('dialog.confirm[open]');
+        assert.match((await admin.textContent('dialog.confirm p'))!, /Запустить рассылку «Черновик»\?/);
+        await admin.screenshot({ path: resolve(ARTIFACTS, 'support-campaign-confirm.png') });
+        await admin.click('dialog.confirm button[value=yes]');
+        await admin.waitForSelector('#campaign h2 [data-state]:not([data-state=draft])');
+        assert.is.not((await svc.call('GET', `/api/v1/campaigns/${draft}`)).json.campaign.state, 'draft');
+
+        await admin.click('#campaign .back');
+        await admin.click(`#campaign-list tr[data-campaign="${slow}"]`);
+        await admin.waitForSelector('#recipients tbody tr');
+        const text = (await admin.textContent('#campaign'))!;
+        assert.match(text, /не отправлено: рассылка отменена/);
+        assert.not.match(text, /В очереди/, 'a cancelled run has nothing queued');
+        await admin.selectOption('#recipient-status', 'queued');
+        await admin.waitForFunction(
+          '[...document.querySelectorAll("#recipients tbody tr [data-state]")].every((b) => b.dataset.state === "queued")',
+        );
+        await admin.screenshot({
+          path: resolve(ARTIFACTS, 'support-campaign-cancelled.png'),
+          fullPage: true,
+        });
+      } finally {
+        await admin.close();
+      }
+    },
+  );
 
   Support('a campaign the provider stopped says why', async ({ svc, page }) => {
     svc.sms.failNext = 100; // every message refused, as with a spent balance

@@ -64,6 +64,17 @@
       skipped: 'Пропущено',
       unknown: 'Неизвестно',
       queued: 'В очереди',
+      start: 'Запустить',
+      confirmStart: 'Запустить рассылку «{name}»? Сообщения уйдут всем получателям с согласием.',
+      confirmPause: 'Поставить рассылку «{name}» на паузу?',
+      confirmResume: 'Продолжить рассылку «{name}»?',
+      confirmCancel: 'Отменить рассылку «{name}»? Неотправленные сообщения не уйдут.',
+      yes: 'Да',
+      no: 'Нет',
+      all: 'Все',
+      more: 'Показать ещё',
+      filter: 'Показать',
+      notSentCancelled: 'не отправлено: рассылка отменена',
       pause: 'Пауза',
       resume: 'Продолжить',
       cancelCampaign: 'Отменить рассылку',
@@ -140,6 +151,17 @@
       skipped: 'Skipped',
       unknown: 'Unknown',
       queued: 'Queued',
+      start: 'Start',
+      confirmStart: 'Start the campaign “{name}”? Messages go to every recipient with consent.',
+      confirmPause: 'Pause the campaign “{name}”?',
+      confirmResume: 'Resume the campaign “{name}”?',
+      confirmCancel: 'Cancel the campaign “{name}”? Messages not sent yet will not go.',
+      yes: 'Yes',
+      no: 'No',
+      all: 'All',
+      more: 'Show more',
+      filter: 'Show',
+      notSentCancelled: 'not sent: the campaign was cancelled',
       pause: 'Pause',
       resume: 'Resume',
       cancelCampaign: 'Cancel campaign',
@@ -631,18 +653,64 @@
       `<table><thead><tr><th>${t('state')}</th><th>${t('campaigns')}</th><th>${t('progress')}</th><th>${t('sent')}</th><th>${t('failed')}</th><th>${t('nextRun')}</th></tr></thead><tbody>${items
         .map(
           (c) =>
-            `<tr data-campaign="${esc(c.id)}"><td>${badge(c.state)}</td><td>${esc(c.name)}</td><td>${progress(c)}</td><td>${c.counts.sent + c.counts.delivered}</td><td>${c.counts.failed}</td><td>${when(c.nextRunAt)}</td></tr>`,
+            `<tr data-campaign="${esc(c.id)}"><td>${badge(c.state, 'campaign')}</td><td>${esc(c.name)}</td><td>${progress(c)}</td><td>${c.counts.sent + c.counts.delivered}</td><td>${c.counts.failed}</td><td>${when(c.nextRunAt)}</td></tr>`,
         )
         .join('')}</tbody></table>`;
   }
 
+  /** A question with Yes / No in a modal dialog; resolves true on Yes. */
+  function confirmDialog(text) {
+    return new Promise((done) => {
+      const dialog = document.createElement('dialog');
+      dialog.className = 'confirm';
+      dialog.innerHTML = `<p>${esc(text)}</p><div class="actions"><button class="danger" value="yes">${t('yes')}</button><button value="no">${t('no')}</button></div>`;
+      document.body.append(dialog);
+      dialog.querySelectorAll('button').forEach(
+        (b) =>
+          (b.onclick = () => {
+            dialog.close();
+            dialog.remove();
+            done(b.value === 'yes');
+          }),
+      );
+      dialog.addEventListener('cancel', () => {
+        dialog.remove();
+        done(false);
+      });
+      dialog.showModal();
+    });
+  }
+
+  const RECIPIENT_STATES = ['queued', 'sent', 'delivered', 'failed', 'skipped', 'unknown'];
+
+  /** One page of a run's recipients in the campaign's table, filtered by status. */
+  async function loadRecipients(c, status, cursor, append) {
+    const query = `limit=100${status ? `&status=${status}` : ''}${cursor ? `&cursor=${cursor}` : ''}`;
+    const page = await api(`/campaigns/${encodeURIComponent(c.id)}/recipients?${query}`);
+    const cancelled = c.state === 'cancelled';
+    const rows = page.items
+      .map((r) => {
+        const untouched = cancelled && (r.status === 'queued' || r.status === 'sending');
+        const state = untouched
+          ? `<span class="badge idle" data-state="${esc(r.status)}">${t('notSentCancelled')}</span>`
+          : badge(r.status);
+        const note = r.reason ? reasonWord(r.reason) : '';
+        return `<tr><td>${esc(r.phone)}</td><td>${esc(r.card)}</td><td>${state}</td><td>${esc(note)}</td></tr>`;
+      })
+      .join('');
+    const body = $('#recipients tbody');
+    body.innerHTML = append ? body.innerHTML + rows : rows;
+    const more = $('#recipients-more');
+    more.hidden = !page.nextCursor;
+    more.onclick = () => loadRecipients(c, status, page.nextCursor, true);
+  }
+
   async function openCampaign(id) {
     const c = (await api(`/campaigns/${encodeURIComponent(id)}`)).campaign;
-    const recipients = (await api(`/campaigns/${encodeURIComponent(id)}/recipients?limit=100`)).items;
     const k = c.counts;
     const reasons =
       Object.entries(c.skippedReasons)
-        .map(([r, n]) => `<li>${esc(r)}: ${n}</li>`)
+        .map(([r, n]) => `<li>${esc(reasonWord(r))}: ${n}</li>`)
         .join('') || `<li class="muted">${t('none')}</li>`;
     const admin = role === 'admin';
     // What holds the run up, in the provider's words: a pause, or a wait for the provider.
@@ -655,30 +723,52 @@
         : c.state === 'running' && last.wakeAt
           ? `${t('waitingProvider')} ${when(last.wakeAt)}: ${why}`
           : '';
+    const provider = c.provider ?? Object.keys(words?.providers ?? {}).find((p) => p !== 'console') ?? '';
+    const queued =
+      c.state === 'cancelled'
+        ? `<dt>${t('notSentCancelled')}</dt><dd>${k.queued}</dd>`
+        : `<dt>${t('queued')}</dt><dd>${k.queued}</dd>`;
+    const actions = [
+      ['draft', 'start'],
+      ['scheduled', 'start'],
+      ['running', 'pause'],
+      ['paused', 'resume'],
+    ]
+      .filter(([state]) => state === c.state)
+      .map(([, act]) => `<button data-act="${act}">${t(act)}</button>`);
+    if (['running', 'paused', 'scheduled', 'draft'].includes(c.state))
+      actions.push(`<button class="danger" data-act="cancel">${t('cancelCampaign')}</button>`);
     $('#campaign').innerHTML = `
       <button class="back">${t('back')}</button>
-      <h2>${esc(c.name)} ${badge(c.state)}</h2>
+      <h2>${esc(c.name)} ${badge(c.state, 'campaign')}</h2>
       ${held ? `<p class="error" id="campaign-halt">${held}</p>` : ''}
       ${progress(c)}
       <dl>
         <dt>${t('total')}</dt><dd>${k.total}</dd><dt>${t('sent')}</dt><dd>${k.sent + k.delivered}</dd>
         <dt>${t('failed')}</dt><dd>${k.failed}</dd><dt>${t('skipped')}</dt><dd>${k.skipped}</dd>
-        <dt>${t('unknown')}</dt><dd>${k.unknown}</dd><dt>${t('queued')}</dt><dd>${k.queued}</dd>
-        <dt>${t('cost')}</dt><dd>${esc(c.cost.actual)}</dd><dt>${t('nextRun')}</dt><dd>${when(c.nextRunAt)}</dd>
+        <dt>${t('unknown')}</dt><dd>${k.unknown}</dd>${queued}
+        <dt>${t('cost')}</dt><dd>${esc(money(c.cost.actual, provider))}</dd><dt>${t('nextRun')}</dt><dd>${when(c.nextRunAt)}</dd>
       </dl>
       <h2>${t('reasons')}</h2><ul>${reasons}</ul>
-      ${admin ? `<div class="actions">${c.state === 'running' ? `<button data-act="pause">${t('pause')}</button>` : ''}${c.state === 'paused' ? `<button data-act="resume">${t('resume')}</button>` : ''}${['running', 'paused', 'scheduled', 'draft'].includes(c.state) ? `<button class="danger" data-act="cancel">${t('cancelCampaign')}</button>` : ''}</div>` : ''}
+      ${admin && actions.length ? `<div class="actions">${actions.join('')}</div>` : ''}
       <h2>${t('recipients')}</h2>
-      <table><thead><tr><th>${t('phone')}</th><th>${t('card')}</th><th>${t('state')}</th><th>${t('answer')}</th></tr></thead><tbody>${recipients
-        .map(
-          (r) =>
-            `<tr><td>${esc(r.phone)}</td><td>${esc(r.card)}</td><td>${badge(r.status)}</td><td>${esc(r.reason ?? r.messageId ?? '')}</td></tr>`,
-        )
-        .join('')}</tbody></table>`;
+      <form id="recipient-filter" class="range"><label for="recipient-status">${t('filter')}</label>
+        <select id="recipient-status"><option value="">${t('all')}</option>${RECIPIENT_STATES.map((st) => `<option value="${st}">${esc(stateWord('', st))}</option>`).join('')}</select></form>
+      <div class="scroll" tabindex="0"><table id="recipients"><thead><tr><th>${t('phone')}</th><th>${t('card')}</th><th>${t('state')}</th><th>${t('reason')}</th></tr></thead><tbody></tbody></table></div>
+      <button id="recipients-more" hidden>${t('more')}</button>`;
     $('#campaign').hidden = false;
     $('#campaign .back').onclick = loadCampaigns;
+    $('#recipient-status').onchange = (e) => loadRecipients(c, e.target.value, null, false);
+    await loadRecipients(c, '', null, false);
+    const ask = {
+      start: 'confirmStart',
+      pause: 'confirmPause',
+      resume: 'confirmResume',
+      cancel: 'confirmCancel',
+    };
     document.querySelectorAll('#campaign [data-act]').forEach((b) => {
       b.onclick = async () => {
+        if (!(await confirmDialog(t(ask[b.dataset.act]).replace('{name}', c.name)))) return;
         await api(`/campaigns/${encodeURIComponent(id)}/${b.dataset.act}`, { method: 'POST', body: '{}' });
         openCampaign(id);
       };
