@@ -138,9 +138,12 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = await readFile(new URL(file, assetDir), 'utf8');
   };
-  // Charts are drawn by Chart.js, served from the installed package (no CDN).
+  // Charts are drawn by Chart.js and workflow diagrams laid out by dagre, both served from the
+  // installed packages (no CDN).
+  const resolvePackage = createRequire(import.meta.url).resolve;
   const vendor: Record<string, string> = {
-    'chart.js': join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'),
+    'chart.js': join(dirname(resolvePackage('chart.js')), 'chart.umd.min.js'),
+    'dagre.js': join(dirname(resolvePackage('@dagrejs/dagre')), 'dagre.min.js'),
   };
   open.get('/support/vendor/:file', async (ctx) => {
     const file = vendor[ctx.params.file!];

@@ -311,65 +311,49 @@
     return machines[kind];
   }
 
-  /** The workflow's states laid out by distance from the start; the path taken highlighted. */
+  /**
+   * The workflow's states laid out by dagre (a layered graph layout: edges routed around the
+   * boxes, few crossings); the path taken highlighted, where it ended marked.
+   */
   function diagram(graph, timeline, current, kind) {
-    const depth = { [graph.initial]: 0 };
-    const queue = [graph.initial];
-    while (queue.length) {
-      const s = queue.shift();
-      for (const e of graph.edges.filter((x) => x.from === s)) {
-        if (depth[e.to] === undefined) {
-          depth[e.to] = depth[s] + 1;
-          queue.push(e.to);
-        }
-      }
-    }
-    const maxDepth = Math.max(...Object.values(depth));
-    for (const s of graph.states) if (depth[s.name] === undefined) depth[s.name] = maxDepth + 1;
-    const columns = {};
-    for (const s of graph.states) (columns[depth[s.name]] ??= []).push(s);
-    const W = 120,
-      H = 34,
-      GX = 50,
-      GY = 16;
-    const pos = {};
-    for (const [col, states] of Object.entries(columns))
-      states.forEach((s, i) => (pos[s.name] = { x: 10 + col * (W + GX), y: 10 + i * (H + GY) }));
-    const width = 20 + Object.keys(columns).length * (W + GX);
-    const height = 20 + Math.max(...Object.values(columns).map((c) => c.length)) * (H + GY);
-    const visited = new Set(timeline.map((e) => e.to));
-    const taken = new Set(timeline.filter((e) => e.from).map((e) => `${e.from}>${e.to}`));
+    const W = 150;
+    const H = 34;
+    const g = new window.dagre.graphlib.Graph();
+    g.setGraph({ rankdir: 'LR', nodesep: 16, ranksep: 48, edgesep: 8, marginx: 8, marginy: 8 });
+    g.setDefaultEdgeLabel(() => ({}));
+    for (const s of graph.states) g.setNode(s.name, { width: W, height: H });
     const pairs = new Map();
     for (const e of graph.edges) if (e.from !== e.to) pairs.set(`${e.from}>${e.to}`, e);
-    const edges = [...pairs.values()]
-      .map((e) => {
-        const a = pos[e.from],
-          b = pos[e.to];
-        const x1 = a.x + W,
-          y1 = a.y + H / 2,
-          x2 = b.x,
-          y2 = b.y + H / 2;
-        const back = x2 <= x1;
-        const d = back
-          ? `M${a.x + W / 2},${a.y + H} C${a.x + W / 2},${a.y + H + 30} ${b.x + W / 2},${b.y + H + 30} ${b.x + W / 2},${b.y + H}`
-          : `M${x1},${y1} C${x1 + GX / 2},${y1} ${x2 - GX / 2},${y2} ${x2},${y2}`;
-        return `<path class="${taken.has(`${e.from}>${e.to}`) ? 'taken' : ''}" d="${d}"><title>${esc(stepWord(e.event))}</title></path>`;
+    for (const e of pairs.values()) g.setEdge(e.from, e.to, { event: e.event });
+    window.dagre.layout(g);
+    const { width, height } = g.graph();
+    const visited = new Set(timeline.map((e) => e.to));
+    const taken = new Set(timeline.filter((e) => e.from).map((e) => `${e.from}>${e.to}`));
+    const edges = g
+      .edges()
+      .map((ref) => {
+        const e = g.edge(ref);
+        const [first, ...rest] = e.points;
+        const d = `M${first.x},${first.y} ${rest.map((p) => `L${p.x},${p.y}`).join(' ')}`;
+        return `<path class="${taken.has(`${ref.v}>${ref.w}`) ? 'taken' : ''}" d="${d}" marker-end="url(#arrow)"><title>${esc(stepWord(e.event))}</title></path>`;
       })
       .join('');
     const nodes = graph.states
       .map((s) => {
-        const p = pos[s.name];
+        const n = g.node(s.name);
+        const x = n.x - W / 2;
+        const y = n.y - H / 2;
         const cls = [
           visited.has(s.name) ? 'visited' : '',
           s.name === current ? 'current' : '',
           s.final ? 'final' : '',
         ].join(' ');
         const label = stateWord(kind, s.name);
-        const fit = label.length > 16 ? ` textLength="${W - 12}" lengthAdjust="spacingAndGlyphs"` : '';
-        return `<g class="${cls}" data-state="${esc(s.name)}"><title>${esc(label)}</title><rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="${s.final ? 14 : 4}"/><text x="${p.x + W / 2}" y="${p.y + H / 2}"${fit}>${esc(label)}</text></g>`;
+        const fit = label.length > 18 ? ` textLength="${W - 12}" lengthAdjust="spacingAndGlyphs"` : '';
+        return `<g class="${cls}" data-state="${esc(s.name)}"><title>${esc(label)}</title><rect x="${x}" y="${y}" width="${W}" height="${H}" rx="${s.final ? 14 : 4}"/><text x="${n.x}" y="${n.y}"${fit}>${esc(label)}</text></g>`;
       })
       .join('');
-    return `<svg class="diagram" viewBox="0 0 ${width} ${height}" style="min-width:${width}px" role="img" aria-label="${esc(graph.id)}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#98a2b3"/></marker></defs>${edges}${nodes}</svg>`;
+    return `<svg class="diagram" viewBox="0 0 ${width} ${height}" style="min-width:${width}px" role="img" aria-label="${esc(t(kind))}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#98a2b3"/></marker></defs>${edges}${nodes}</svg>`;
   }
 
   /** A failed SMS attempt in words: the network error, or what the failure kind means. */
