@@ -39,6 +39,14 @@ const ops: Record<string, Record<string, Op>> = {
   '/support/{file}': {
     get: { summary: 'Assets of the support page', roles: 'none', params: ['file'], ok: [200, 'JS, CSS'] },
   },
+  '/support/vendor/{file}': {
+    get: {
+      summary: 'Libraries of the support page from the installed packages (chart.js, dagre.js)',
+      roles: 'none',
+      params: ['file'],
+      ok: [200, 'JS'],
+    },
+  },
   '/api/v1/openapi.json': { get: { summary: 'This document', roles: 'any', ok: [200, 'OpenAPI 3.1'] } },
   '/api/v1/whoami': {
     get: { summary: 'The role of the token presented', roles: 'any', ok: [200, '{role}'] },
