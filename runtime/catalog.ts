@@ -192,6 +192,70 @@ export const NETWORK: Record<string, Text> = {
   HTTP_4XX: { ru: 'ответ провайдера не удалось прочитать', en: 'the provider’s answer could not be read' },
 };
 
+/**
+ * The providers' own error codes (PROVIDERS.md), in words. An SMS attempt that failed with one
+ * of them says it in these words; the provider's own text stays in the technical details.
+ */
+export const PROVIDER_CODES: Record<string, Record<string, Text>> = {
+  smsc: {
+    '1': { ru: 'ошибка в параметрах запроса', en: 'an error in the request parameters' },
+    '2': {
+      ru: 'неверный логин или пароль (или IP не разрешён)',
+      en: 'wrong login or password (or IP not allowed)',
+    },
+    '3': { ru: 'на счёте не хватает денег', en: 'not enough money on the account' },
+    '4': {
+      ru: 'IP временно заблокирован после частых ошибок',
+      en: 'IP blocked for a while after frequent errors',
+    },
+    '5': { ru: 'неверный формат даты', en: 'wrong date format' },
+    '6': {
+      ru: 'сообщение запрещено (текст или имя отправителя)',
+      en: 'message forbidden (text or sender name)',
+    },
+    '7': { ru: 'неверный формат номера', en: 'wrong phone format' },
+    '8': { ru: 'на этот номер сообщение не доставить', en: 'cannot be delivered to this number' },
+    '9': {
+      ru: 'повтор запроса или слишком много запросов сразу',
+      en: 'a repeated request or too many at once',
+    },
+  },
+  smsru: {
+    '200': { ru: 'неверный api_id', en: 'wrong api_id' },
+    '201': { ru: 'на счёте не хватает денег', en: 'not enough money on the account' },
+    '202': { ru: 'неверный получатель', en: 'wrong recipient' },
+    '203': { ru: 'нет текста сообщения', en: 'no message text' },
+    '204': { ru: 'имя отправителя не согласовано', en: 'sender name not approved' },
+    '205': { ru: 'сообщение длиннее 8 СМС', en: 'message longer than 8 SMS' },
+    '206': { ru: 'превышен дневной лимит', en: 'daily limit reached' },
+    '207': { ru: 'на этот номер отправлять нельзя', en: 'this number cannot be sent to' },
+    '208': { ru: 'неверное время отправки', en: 'wrong sending time' },
+    '209': { ru: 'номер в вашем стоп-листе', en: 'the number is in your stop list' },
+    '210': { ru: 'нужен POST, а не GET', en: 'POST needed, not GET' },
+    '211': { ru: 'неизвестный метод', en: 'unknown method' },
+    '212': { ru: 'текст не в UTF-8', en: 'text not in UTF-8' },
+    '213': { ru: 'больше 5000 номеров', en: 'over 5000 numbers' },
+    '214': { ru: 'номер за рубежом', en: 'a foreign number' },
+    '215': { ru: 'номер в общем стоп-листе', en: 'the number is in the global stop list' },
+    '216': { ru: 'запрещённое слово в тексте', en: 'a forbidden word in the text' },
+    '220': { ru: 'сервис временно недоступен', en: 'the service is temporarily unavailable' },
+    '230': { ru: 'дневной лимит сообщений на этот номер', en: 'daily limit of messages to this number' },
+    '231': {
+      ru: 'одинаковые сообщения на номер за минуту',
+      en: 'identical messages to a number within a minute',
+    },
+    '232': { ru: 'одинаковые сообщения на номер за день', en: 'identical messages to a number within a day' },
+    '233': { ru: 'слишком много сообщений с кодами на номер', en: 'too many code messages to this number' },
+    '300': { ru: 'неверный токен', en: 'bad token' },
+    '301': { ru: 'неверный пароль или api_id', en: 'wrong password or api_id' },
+    '302': { ru: 'аккаунт не подтверждён', en: 'account not confirmed' },
+    '500': { ru: 'ошибка на сервере sms.ru', en: 'sms.ru server error' },
+  },
+  kazinfoteh: {
+    '1163': { ru: 'на счёте нет денег', en: 'no money on the account' },
+  },
+};
+
 /** Providers as people call them, and the currency of their prices. */
 export const PROVIDERS: Record<string, { name: Text; currency: string }> = {
   console: { name: { ru: 'консоль (без отправки)', en: 'console (nothing sent)' }, currency: '₽' },
@@ -251,8 +315,17 @@ export function errorText(code: string, lang: Lang, extra: Record<string, unknow
     : code;
 }
 
-/** A provider failure in words: the network error when there is one, else the kind. */
-export function failureText(error: { code: string; text: string; kind?: string }, lang: Lang): string {
+/**
+ * A provider failure in words: the network error when there is one, the provider's own code
+ * from its table, else what the kind of failure means.
+ */
+export function failureText(
+  error: { code: string; text: string; kind?: string },
+  lang: Lang,
+  provider = '',
+): string {
+  const own = pick(PROVIDER_CODES[provider]?.[error.code], lang);
+  if (own) return `${pick(FAILURES[error.kind ?? 'transient'], lang)}: ${own}`;
   const http = /^HTTP_(\d)/.exec(error.code)?.[1];
   const network = pick(NETWORK[http ? (http === '5' ? 'HTTP_5XX' : 'HTTP_4XX') : error.code], lang);
   if (network) return network;
@@ -309,6 +382,7 @@ export function catalogFor(lang: Lang) {
     sms: flat(SMS),
     failures: flat(FAILURES),
     network: flat(NETWORK),
+    providerCodes: Object.fromEntries(Object.entries(PROVIDER_CODES).map(([id, codes]) => [id, flat(codes)])),
     providers: Object.fromEntries(
       Object.entries(PROVIDERS).map(([id, p]) => [id, { name: p.name[lang], currency: p.currency }]),
     ),

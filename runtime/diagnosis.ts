@@ -163,7 +163,7 @@ function story(
   const taken = current.find((a) => a.outcome === 'accepted');
   const failed = current.filter((a) => a.outcome === 'failed' && a.error);
   const failures = failed
-    .map((a) => `${providerName(a.provider, o.lang)}: ${failureText(a.error!, o.lang)}`)
+    .map((a) => `${providerName(a.provider, o.lang)}: ${failureText(a.error!, o.lang, a.provider)}`)
     .join('; ');
   const again = lastSend > 1 ? t(` (повторная СМС №${lastSend})`, ` (SMS sent again, #${lastSend})`) : '';
   if (!taken)

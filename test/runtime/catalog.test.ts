@@ -16,6 +16,8 @@ import {
   eventText,
   EVENTS,
   FAILURES,
+  failureText,
+  PROVIDER_CODES,
   LIMITS,
   limitText,
   NETWORK,
@@ -95,6 +97,27 @@ Catalog('every table has every key in both languages; codes, limits, providers a
     );
     assert.not.match(text, /\b[a-z]+[A-Z]\w*\b/, `no camelCase in ${lang}`);
   }
+});
+
+Catalog('the providers’ own error codes of PROVIDERS.md, in both languages', () => {
+  const listed: Record<string, string[]> = {
+    smsc: ['1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    smsru: [
+      ...['200', '201', '202', '203', '204', '205', '206', '207', '208', '209', '210'],
+      ...['211', '212', '213', '214', '215', '216', '220', '230', '231', '232', '233'],
+      ...['300', '301', '302', '500'],
+    ],
+    kazinfoteh: ['1163'],
+  };
+  for (const [provider, codes] of Object.entries(listed))
+    for (const code of codes) {
+      const text = PROVIDER_CODES[provider]?.[code];
+      assert.ok(text?.ru && text.en, `${provider} ${code}`);
+    }
+  assert.is(
+    failureText({ code: '3', text: 'account: недостаточно средств', kind: 'account' }, 'ru', 'smsc'),
+    'проблема с нашим аккаунтом у провайдера (деньги, ключ, имя отправителя): на счёте не хватает денег',
+  );
 });
 
 Catalog('limits read as Russian numbers', () => {
@@ -282,7 +305,7 @@ const CASES: Array<[string, WorkflowRecord, RegExp, RegExp]> = [
         }),
       ],
     }),
-    /СМС не отправлено — smsc\.ru: оператор не доставит СМС на этот номер \(невозможно доставить\)\. Попросите гостя проверить номер/,
+    /СМС не отправлено — smsc\.ru: оператор не доставит СМС на этот номер: неверный формат номера\. Попросите гостя проверить номер/,
     /will not deliver/,
   ],
   [
