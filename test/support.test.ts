@@ -408,6 +408,16 @@ if (!existsSync(CHROMIUM)) {
             .map((el) => parseFloat(getComputedStyle(el).fontSize))
             .filter((px) => px < 11).length`);
             assert.is(small, 0, `${view} at ${width}×${height}: no text under 11 px`);
+            const words = (await page.evaluate(`(() => {
+            const section = document.querySelector('main section:not([hidden])').cloneNode(true);
+            section.querySelectorAll('details.technical, svg title, script, select, input').forEach((e) => e.remove());
+            return section.innerText;
+          })()`)) as string;
+            assert.not.match(
+              words,
+              /\b[a-z]+[A-Z][A-Za-z]*\b|[{}]/,
+              `${view}: no identifiers or JSON on the page`,
+            );
             await page.addScriptTag({ path: AXE });
             const serious =
               (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) =>
