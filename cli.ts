@@ -22,6 +22,7 @@ import { SmsChain } from './runtime/smsChain.ts';
 import { systemClock } from './runtime/ports.ts';
 import { normalizePhone, maskPhone } from './runtime/phone.ts';
 import { countSegments } from './runtime/segments.ts';
+import { zoneFormat } from './runtime/zoneFormat.ts';
 import type { SmsAttempt } from './machines/otp.ts';
 
 const program = new Command('smspds').description(
@@ -32,30 +33,12 @@ function config(): Readonly<Config> {
   return loadConfig().config;
 }
 
-const localFormats = new Map<string, Intl.DateTimeFormat>();
 /**
- * A time as a person reads it: `2026-12-02 12:01` on the venue's clock (`timezone` in the
- * config); machine-readable output stays ISO UTC elsewhere (the API's JSON).
+ * A time as a person reads it: `2026-12-02 12:01:30` on the venue's clock (`timezone` in the
+ * config); the API's JSON keeps ISO UTC.
  */
-function local(iso: string | null | undefined): string {
-  if (!iso) return '-';
-  const zone = config().timezone;
-  let fmt = localFormats.get(zone);
-  if (!fmt) {
-    fmt = new Intl.DateTimeFormat('sv-SE', {
-      timeZone: zone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    });
-    localFormats.set(zone, fmt);
-  }
-  return fmt.format(new Date(iso));
-}
+const local = (iso: string | null | undefined): string =>
+  iso ? zoneFormat(config().timezone, 'dateTime').format(new Date(iso)) : '-';
 
 function bar(label: string) {
   return new SingleBar(

@@ -5,6 +5,7 @@
  * phone never has two PIN windows open.
  */
 import { z } from 'zod';
+import { zoneFormat } from './zoneFormat.ts';
 import { fromPromise } from 'xstate';
 import { authMachine, type AuthCard, type AuthContext, type AuthInput } from '../machines/auth.ts';
 import { AppError } from '../machines/errors.ts';
@@ -27,16 +28,8 @@ export interface AuthDeps {
   config: Readonly<Config>;
 }
 
-/** The venue's calendar day of `now` (YYYY-MM-DD), for card expiry; one formatter per zone. */
-const dayFormats = new Map<string, Intl.DateTimeFormat>();
-function dayIn(timeZone: string, now: number): string {
-  let fmt = dayFormats.get(timeZone);
-  if (!fmt) {
-    fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
-    dayFormats.set(timeZone, fmt);
-  }
-  return fmt.format(now);
-}
+/** The venue's calendar day of `now` (YYYY-MM-DD), for card expiry. */
+const dayIn = (timeZone: string, now: number): string => zoneFormat(timeZone, 'day').format(now);
 
 const cardOf = (card: Card): AuthCard => ({
   number: card.number,

@@ -8,6 +8,7 @@
  * codes stay under «Технические подробности». A test walks every state and step of every
  * machine and every key here, and fails on a missing translation.
  */
+import { zoneFormat } from './zoneFormat.ts';
 import { catalog as errorCatalog, messageFor, type ErrorCode, type Lang } from '../machines/errors.ts';
 
 export type { Lang };
@@ -344,21 +345,9 @@ export function money(amount: string | number | null | undefined, provider: stri
   return `${amount} ${PROVIDERS[provider]?.currency ?? ''}`.trim();
 }
 
-const clockFormats = new Map<string, Intl.DateTimeFormat>();
 /** `HH:MM` of an ISO time on the venue's clock; '' for no time. */
 export function clock(iso: string | null | undefined, timeZone: string): string {
-  if (!iso) return '';
-  let fmt = clockFormats.get(timeZone);
-  if (!fmt) {
-    fmt = new Intl.DateTimeFormat('ru-RU', {
-      timeZone,
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    clockFormats.set(timeZone, fmt);
-  }
-  return fmt.format(new Date(iso));
+  return iso ? zoneFormat(timeZone, 'clock').format(new Date(iso)) : '';
 }
 
 /** The whole catalog in one language, for the support page. */

@@ -4,6 +4,7 @@
  * calendar day: one for the whole service, one per token. Kept in the store, so a restart does
  * not reset them.
  */
+import { zoneFormat } from './zoneFormat.ts';
 import { AppError } from '../machines/errors.ts';
 import type { Clock, RecordStore, Table } from './ports.ts';
 import type { Config } from './config.ts';
@@ -31,12 +32,7 @@ export class RateLimits {
     timeZone: string,
   ) {
     this.windows = store.table<Window | DayCount>('limits');
-    const fmt = new Intl.DateTimeFormat('en-CA', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-    });
+    const fmt = zoneFormat(timeZone, 'day');
     // A local day begins on a whole minute in every zone: one formatting per minute is enough.
     let minute = NaN;
     let day = '';

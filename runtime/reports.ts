@@ -8,6 +8,7 @@
 import { AppError } from '../machines/errors.ts';
 import type { SmsAttempt } from '../machines/otp.ts';
 import type { WorkflowHost, WorkflowRecord } from './host.ts';
+import { zoneFormat } from './zoneFormat.ts';
 
 export interface ProviderDay {
   /** SMS accepted by the provider (billed segments in `segments`). */
@@ -63,7 +64,7 @@ export class Reports {
     const days = daysBetween(from, to);
     const byDay = new Map(days.map((day) => [day, emptyDay(day)]));
     const costs = new Map<string, Map<string, number>>(); // day → provider → ten-thousandths
-    const dayOf = dayFormat(this.timeZone);
+    const dayOf = zoneFormat(this.timeZone, 'day');
     // A venue's day spans two UTC days at most: read one more on each side.
     const utcFrom = new Date(Date.parse(from) - DAY_MS).toISOString().slice(0, 10);
     const utcTo = new Date(Date.parse(to) + DAY_MS).toISOString().slice(0, 10);
@@ -196,10 +197,6 @@ function daysBetween(from: string, to: string): string[] {
   if (count > MAX_DAYS)
     throw new AppError('VALIDATION_FAILED', { field: 'to', reason: `at most ${MAX_DAYS} days at once` });
   return Array.from({ length: count }, (_, i) => new Date(start + i * DAY_MS).toISOString().slice(0, 10));
-}
-
-function dayFormat(timeZone: string) {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
 }
 
 /** A decimal string in ten-thousandths (exact sums). */

@@ -4,6 +4,7 @@ import type { WorkflowHost } from '../../runtime/host.ts';
 import type { Config } from '../../runtime/config.ts';
 import { Reports, reportsCsv, type RunCountsSource } from '../../runtime/reports.ts';
 import { allow } from '../auth.ts';
+import { zoneFormat } from '../../runtime/zoneFormat.ts';
 import { reply } from '../respond.ts';
 
 export function reportRoutes(
@@ -12,7 +13,7 @@ export function reportRoutes(
 ) {
   const reports = new Reports(deps.host, deps.campaigns, deps.config.timezone);
   router.get('/api/v1/reports/daily', allow('support'), async (ctx) => {
-    const today = new Intl.DateTimeFormat('en-CA', { timeZone: deps.config.timezone }).format(Date.now());
+    const today = zoneFormat(deps.config.timezone, 'day').format(Date.now());
     const to = typeof ctx.query.to === 'string' && ctx.query.to ? ctx.query.to : today;
     const from =
       typeof ctx.query.from === 'string' && ctx.query.from
