@@ -163,6 +163,17 @@ export const SMS: Record<string, Text> = {
   skipped: { ru: 'пропущено', en: 'skipped' },
 };
 
+/** A campaign recipient's status (not an operator's: `queued` here is still ours to send). */
+export const RECIPIENTS: Record<string, Text> = {
+  queued: { ru: 'ждёт отправки', en: 'waiting to be sent' },
+  sending: { ru: 'отправляется', en: 'being sent' },
+  sent: { ru: 'отправлено', en: 'sent' },
+  delivered: { ru: 'доставлено', en: 'delivered' },
+  failed: { ru: 'не отправлено', en: 'not sent' },
+  skipped: { ru: 'пропущено', en: 'skipped' },
+  unknown: { ru: 'неизвестно, повторно не отправлялось', en: 'unknown, not sent again' },
+};
+
 /** What a failed SMS attempt means, by its kind (runtime/smsFailure.ts). */
 export const FAILURES: Record<string, Text> = {
   permanent: {
@@ -369,6 +380,7 @@ export function catalogFor(lang: Lang) {
     limits: flat(LIMITS),
     reasons: flat(REASONS),
     sms: flat(SMS),
+    recipients: flat(RECIPIENTS),
     failures: flat(FAILURES),
     network: flat(NETWORK),
     providerCodes: Object.fromEntries(Object.entries(PROVIDER_CODES).map(([id, codes]) => [id, flat(codes)])),

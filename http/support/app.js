@@ -679,7 +679,7 @@
         const untouched = cancelled && (r.status === 'queued' || r.status === 'sending');
         const state = untouched
           ? `<span class="badge idle" data-state="${esc(r.status)}">${t('notSentCancelled')}</span>`
-          : badge(r.status);
+          : `<span class="badge ${tone(r.status)}" data-state="${esc(r.status)}">${esc(word('recipients', r.status))}</span>`;
         const note = r.reason ? reasonWord(r.reason) : '';
         return `<tr><td>${esc(r.phone)}</td><td>${esc(r.card)}</td><td>${state}</td><td>${esc(note)}</td></tr>`;
       })
@@ -739,7 +739,7 @@
       ${admin && actions.length ? `<div class="actions">${actions.join('')}</div>` : ''}
       <h2>${t('recipients')}</h2>
       <form id="recipient-filter" class="range"><label for="recipient-status">${t('filter')}</label>
-        <select id="recipient-status"><option value="">${t('all')}</option>${RECIPIENT_STATES.map((st) => `<option value="${st}">${esc(stateWord('', st))}</option>`).join('')}</select></form>
+        <select id="recipient-status"><option value="">${t('all')}</option>${RECIPIENT_STATES.map((st) => `<option value="${st}">${esc(word('recipients', st))}</option>`).join('')}</select></form>
       <div class="scroll" tabindex="0"><table id="recipients"><thead><tr><th>${t('phone')}</th><th>${t('card')}</th><th>${t('state')}</th><th>${t('reason')}</th></tr></thead><tbody></tbody></table></div>
       <button id="recipients-more" hidden>${t('more')}</button>`;
     $('#campaign').hidden = false;
