@@ -563,10 +563,8 @@ export class CampaignService {
     let record = await this.host.send(run.id, (now) => ({ type, now, by }));
     // The requests already out finish first: wait for them (a request or two per sender).
     const want = { pause: 'paused', resume: 'running', cancel: 'cancelled' }[action];
-    for (let i = 0; i < 100 && record.state !== want && record.live; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      record = (await this.host.get(run.id))!;
-    }
+    if (record.state !== want && record.live)
+      record = (await this.host.until(run.id, (r) => r.state === want, 5_000)) ?? record;
     if (action === 'cancel' && def.schedule && 'cron' in def.schedule) {
       this.defs.put(def.id, { ...this.def(def.id), cancelled: true, nextRunAt: null, updatedAt: this.iso() });
       await this.deps.store.flush();

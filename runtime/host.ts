@@ -509,8 +509,10 @@ export class WorkflowHost {
     this.arm(entry, deadline);
     if (snapshot.status === 'done' || snapshot.status === 'error') {
       this.close(entry);
+      this.wake(record);
       return;
     }
+    this.wake(record);
     if (!Object.hasOwn(record, 'toJSON')) {
       // The actor's persisted snapshot is taken when the store writes the record (once per
       // commit), not at every transition.
@@ -521,6 +523,44 @@ export class WorkflowHost {
       });
     }
     this.table.put(record.id, record);
+  }
+
+  /** Waiters for a workflow to reach a state (see `until`), by workflow id. */
+  private readonly watchers = new Map<
+    string,
+    Array<{ test: (r: WorkflowRecord) => boolean; done: () => void }>
+  >();
+
+  /**
+   * The workflow's record once `test` holds for it, or once it has closed, or after `timeoutMs`
+   * (its record as it is then): no polling, each change of the workflow looks once.
+   */
+  async until(
+    id: string,
+    test: (r: WorkflowRecord) => boolean,
+    timeoutMs: number,
+  ): Promise<WorkflowRecord | undefined> {
+    const now = await this.get(id);
+    if (!now || !now.live || test(now)) return now;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => finish(), timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        const list = this.watchers.get(id)?.filter((w) => w !== waiter) ?? [];
+        if (list.length) this.watchers.set(id, list);
+        else this.watchers.delete(id);
+        resolve();
+      };
+      const waiter = { test, done: finish };
+      this.watchers.set(id, [...(this.watchers.get(id) ?? []), waiter]);
+    });
+    return this.get(id);
+  }
+
+  private wake(record: WorkflowRecord) {
+    const list = this.watchers.get(record.id);
+    if (!list) return;
+    for (const w of list) if (!record.live || w.test(record)) w.done();
   }
 
   /**

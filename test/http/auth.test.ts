@@ -234,6 +234,21 @@ PhoneOnly(
   },
 );
 
+Auth('host.until: wakes on the change it waits for, on a close, or at its timeout', async ({ svc }) => {
+  const res = await start(svc);
+  const id = res.json.session.id as string;
+  const host = svc.service.host;
+  const quiet = await host.until(id, (r) => r.state === 'verified', 30);
+  assert.is(quiet!.state, 'awaitingPin', 'the timeout answers the record as it is');
+  const waiting = host.until(id, (r) => r.state === 'verified', 5_000);
+  await verify(svc, id, svc.sms.lastPin());
+  assert.is((await waiting)!.state, 'verified');
+  const other = (await start(svc, { phone: '+79160000002' })).json.session.id as string;
+  const closing = host.until(other, () => false, 5_000);
+  await svc.call('POST', `/api/v1/auth/${other}/cancel`, { as: 'terminal', json: {} });
+  assert.is((await closing)!.state, 'cancelled', 'a close wakes every waiter');
+});
+
 const Limits = suite('abuse limits');
 Limits('sessions per phone per hour: 429 RATE_LIMITED with retryAfter; kept across a restart', async () => {
   const dataDir = (await import('../helpers.ts')).tempDir();
