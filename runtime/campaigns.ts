@@ -50,7 +50,6 @@ import { newId } from './ids.ts';
 import { nextOccurrence, sendWindow, validCron, type QuietHours } from './schedule.ts';
 import { normalizePhone, maskPhone, requireMobile } from './phone.ts';
 import { flag, validationError } from './validate.ts';
-import { smscId } from '../adapters/sms/smsc.ts';
 
 export type RecipientStatus =
   'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'expired' | 'failed' | 'skipped' | 'unknown';
@@ -966,8 +965,9 @@ export class CampaignService {
 
   /**
    * Recipients left in `sending` by a crash: the positions of the batch in flight with no
-   * outcome line (and per-recipient rows of earlier versions). smsc can find a message by our
-   * id, so ask it; anything else is `unknown` and reported, never sent again.
+   * outcome line (and per-recipient rows of earlier versions). A provider that finds a message by
+   * our key (`SmsSender.statusByKey`) is asked; anything else is `unknown` and reported, never
+   * sent again.
    */
   private async reconcile(runId: string) {
     // Only a restart can leave recipients in `sending`: look once per run per process.
@@ -977,18 +977,25 @@ export class CampaignService {
     const inFlight = this.batches.get(runId);
     if (inFlight) stuck.push(...(await this.unsettled(runId)));
     if (stuck.length > 0) {
-      const smsc = this.deps.chain.sender('smsc');
+      // Providers that can find a message by our key (smsc.ru) are asked, in the chain's order.
+      const finders = this.deps.chain.senders.filter((s) => s.statusByKey);
       for (const r of stuck) {
-        if (smsc?.status) {
-          const id = String(smscId(`${runId}:${r.phone}`));
-          const found = await smsc
-            .status([{ messageId: id, to: r.phone }], AbortSignal.timeout(this.deps.config.sms.timeoutMs))
-            .then((m) => m.get(id))
-            .catch(() => undefined);
-          if (found && found !== 'unknown') {
-            this.move(r, 'sent', { provider: 'smsc', messageId: id, reason: 'reconciled after restart' });
-            continue;
+        const key = `${runId}:${r.phone}`;
+        let found: { provider: string; messageId: string } | undefined;
+        for (const sender of finders) {
+          const answer = await sender.statusByKey!(
+            key,
+            r.phone,
+            AbortSignal.timeout(this.deps.config.sms.timeoutMs),
+          ).catch(() => undefined);
+          if (answer && answer.status !== 'unknown') {
+            found = { provider: sender.name, messageId: answer.messageId };
+            break;
           }
+        }
+        if (found) {
+          this.move(r, 'sent', { ...found, reason: 'reconciled after restart' });
+          continue;
         }
         this.move(r, 'unknown', { reason: 'interrupted while sending; not resent' });
         this.deps.logger.warn(

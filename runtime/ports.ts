@@ -229,6 +229,16 @@ export interface SmsSender {
     messages: Array<{ messageId: string; to: string }>,
     signal: AbortSignal,
   ): Promise<Map<string, DeliveryStatus>>;
+  /**
+   * What became of a message sent with the idempotency key `key` to `to`, found by the key alone
+   * (a provider whose message id derives from the key): how a send cut by a crash is settled
+   * without sending it again. Undefined when the provider knows no such message.
+   */
+  statusByKey?(
+    key: string,
+    to: string,
+    signal: AbortSignal,
+  ): Promise<{ messageId: string; status: DeliveryStatus } | undefined>;
   /** The account's balance as a decimal string. */
   balance?(signal: AbortSignal): Promise<string>;
   /** True when the provider drops a repeated request with the same idempotency key. */

@@ -156,6 +156,13 @@ export class SmscSender implements SmsSender {
     });
   }
 
+  /** smsc finds a message by our id, which derives from the idempotency key (`smscId`). */
+  async statusByKey(key: string, to: string, signal: AbortSignal) {
+    const messageId = String(smscId(key));
+    const status = (await this.status([{ messageId, to }], signal)).get(messageId);
+    return status === undefined ? undefined : { messageId, status };
+  }
+
   async status(messages: Array<{ messageId: string; to: string }>, signal: AbortSignal) {
     const result = new Map<string, DeliveryStatus>();
     for (const m of messages) {

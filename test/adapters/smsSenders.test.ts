@@ -168,6 +168,25 @@ Extra('sms.ru code by call: the provider gives the 4-digit code', async () => {
     await smsru.stop();
   }
 });
+Extra('smsc finds a message by our key alone: a send cut by a crash is settled, not resent', async () => {
+  const smsc = await new FakeSmsc().start();
+  try {
+    const sender = new SmscSender({
+      login: 'venue',
+      password: 'secret',
+      url: smsc.url,
+      sender: '',
+      dryRun: false,
+    });
+    const found = await sender.statusByKey('run_x:+79161234567', '+79161234567', AbortSignal.timeout(2000));
+    assert.equal(found, { messageId: String(smscId('run_x:+79161234567')), status: 'delivered' });
+    const asked = smsc.requests.at(-1)!;
+    assert.equal([asked.path, asked.fields.id], ['/sys/status.php', String(smscId('run_x:+79161234567'))]);
+  } finally {
+    await smsc.stop();
+  }
+});
+
 Extra.run();
 
 const Many = suite('multi-recipient requests');
