@@ -155,27 +155,11 @@ export class JournaledStore implements RecordStore {
     let seq = snapshotSeq;
     const files = [...sealedJournalsIn(dir).map((n) => join(dir, n)), join(dir, 'journal.jsonl')];
     for (const path of files) {
-      if (!existsSync(path)) continue;
-      const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
-      let batch: Op[] = [];
-      for await (const line of lines) {
-        if (!line) continue;
-        let entry: JournalLine;
-        try {
-          entry = JSON.parse(line);
-        } catch {
-          break; // a torn tail, never acknowledged
-        }
-        if (!('c' in entry)) {
-          if ('t' in entry && entry.t === name) batch.push(entry);
-          continue;
-        }
-        if (entry.c > snapshotSeq)
-          for (const op of batch) if ('t' in op) changes.set(op.k, 'd' in op ? DELETED : op.v);
-        seq = Math.max(seq, entry.c);
-        batch = [];
+      for await (const { ops, c } of committedBatches(path)) {
+        if (c > snapshotSeq)
+          for (const op of ops) if ('t' in op && op.t === name) changes.set(op.k, 'd' in op ? DELETED : op.v);
+        seq = Math.max(seq, c);
       }
-      lines.close();
     }
     return {
       seq,
@@ -229,27 +213,11 @@ export class JournaledStore implements RecordStore {
 
   private async replayFile(path: string, share: StringPool, current: boolean) {
     if (!existsSync(path)) return;
-    // A line at a time: a journal left by a long import that was killed can be hundreds of MB.
     const size = statSync(path).size;
-    const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
-    let batch: Op[] = [];
     let committedBytes = 0;
-    let offset = 0;
     const archived = new Map<string, string[]>();
-    for await (const line of lines) {
-      offset += Buffer.byteLength(line) + 1;
-      if (!line) continue;
-      let entry: JournalLine;
-      try {
-        entry = JSON.parse(line);
-      } catch {
-        break; // a torn tail: everything from here on was never acknowledged
-      }
-      if (!('c' in entry)) {
-        batch.push(entry);
-        continue;
-      }
-      for (const op of batch) {
+    for await (const { ops, c, end } of committedBatches(path)) {
+      for (const op of ops) {
         if ('a' in op) {
           const key = `${op.a}/${op.day}`;
           let day = archived.get(key);
@@ -258,16 +226,14 @@ export class JournaledStore implements RecordStore {
           continue;
         }
         const table = this.tables.get(op.t);
-        if (!table || entry.c <= (this.snapshotSeq.get(op.t) ?? 0)) continue;
+        if (!table || c <= (this.snapshotSeq.get(op.t) ?? 0)) continue;
         if ('d' in op) table.rows.delete(op.k);
         else table.rows.set(share.key(op.k), share.value(op.v));
         this.dirty.add(op.t);
       }
-      this.seq = Math.max(this.seq, entry.c);
-      batch = [];
-      committedBytes = offset;
+      this.seq = Math.max(this.seq, c);
+      committedBytes = end;
     }
-    lines.close();
     if (current && committedBytes < size) truncateSync(path, committedBytes);
     // Archive lines may or may not have reached their files before the crash; readers keep the
     // last copy of an id, so writing them again is harmless.
@@ -606,6 +572,39 @@ export class JournaledStore implements RecordStore {
     } finally {
       this.writing = false;
     }
+  }
+}
+
+/**
+ * The committed batches of a journal file, a line at a time (a journal left by a long import
+ * that was killed can be hundreds of MB): each batch's operations, its commit number and the
+ * byte offset where it ends. Lines after the last commit, or from a line that does not parse
+ * on (a torn tail), were never acknowledged and are not yielded.
+ */
+async function* committedBatches(path: string): AsyncGenerator<{ ops: Op[]; c: number; end: number }> {
+  if (!existsSync(path)) return;
+  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  let ops: Op[] = [];
+  let offset = 0;
+  try {
+    for await (const line of lines) {
+      offset += Buffer.byteLength(line) + 1;
+      if (!line) continue;
+      let entry: JournalLine;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        return; // a torn tail: everything from here on was never acknowledged
+      }
+      if (!('c' in entry)) {
+        ops.push(entry);
+        continue;
+      }
+      yield { ops, c: entry.c, end: offset };
+      ops = [];
+    }
+  } finally {
+    lines.close();
   }
 }
 
