@@ -18,34 +18,31 @@ export interface Text {
 }
 
 /** Workflow states, by workflow kind (`attempt`: a start refused before a workflow began). */
+/** States both PIN workflows (authorization and card issue) share: the PIN window and its ends. */
+const PIN_WINDOW_STATES: Record<string, Text> = {
+  requested: { ru: 'запрос принят', en: 'request received' },
+  sendingSms: { ru: 'отправка СМС', en: 'sending the SMS' },
+  awaitingPin: { ru: 'ждём код от гостя', en: 'waiting for the guest’s code' },
+  rejected: { ru: 'отказ', en: 'refused' },
+  expired: { ru: 'время кода вышло', en: 'code expired' },
+  locked: { ru: 'закрыта после неверных кодов', en: 'closed after wrong codes' },
+  cancelled: { ru: 'отменена', en: 'cancelled' },
+  failed: { ru: 'СМС не отправлено', en: 'SMS not sent' },
+  error: { ru: 'сбой сервиса', en: 'service fault' },
+};
+
 export const STATES: Record<string, Record<string, Text>> = {
   auth: {
-    requested: { ru: 'запрос принят', en: 'request received' },
+    ...PIN_WINDOW_STATES,
     lookingUp: { ru: 'поиск карты', en: 'looking up the card' },
-    sendingSms: { ru: 'отправка СМС', en: 'sending the SMS' },
-    awaitingPin: { ru: 'ждём код от гостя', en: 'waiting for the guest’s code' },
     checkingCard: { ru: 'проверка карты', en: 'checking the card' },
     verified: { ru: 'карта применена', en: 'card applied' },
-    rejected: { ru: 'отказ', en: 'refused' },
-    expired: { ru: 'время кода вышло', en: 'code expired' },
-    locked: { ru: 'закрыта после неверных кодов', en: 'closed after wrong codes' },
-    cancelled: { ru: 'отменена', en: 'cancelled' },
-    failed: { ru: 'СМС не отправлено', en: 'SMS not sent' },
-    error: { ru: 'сбой сервиса', en: 'service fault' },
   },
   activation: {
-    requested: { ru: 'запрос принят', en: 'request received' },
+    ...PIN_WINDOW_STATES,
     validating: { ru: 'проверка карты', en: 'checking the card' },
-    sendingSms: { ru: 'отправка СМС', en: 'sending the SMS' },
-    awaitingPin: { ru: 'ждём код от гостя', en: 'waiting for the guest’s code' },
     committing: { ru: 'выдача карты', en: 'issuing the card' },
     activated: { ru: 'карта выдана', en: 'card issued' },
-    rejected: { ru: 'отказ', en: 'refused' },
-    expired: { ru: 'время кода вышло', en: 'code expired' },
-    locked: { ru: 'закрыта после неверных кодов', en: 'closed after wrong codes' },
-    cancelled: { ru: 'отменена', en: 'cancelled' },
-    failed: { ru: 'СМС не отправлено', en: 'SMS not sent' },
-    error: { ru: 'сбой сервиса', en: 'service fault' },
   },
   campaign: {
     draft: { ru: 'черновик', en: 'draft' },

@@ -119,10 +119,9 @@ export class Reports {
     for (const report of byDay.values()) {
       for (const [provider, units] of costs.get(report.day) ?? [])
         report.sms[provider]!.cost = fromUnits(units);
-      const { verified = 0, live = 0, ...rest } = report.auth;
-      const ended = verified + Object.values(rest).reduce((a, b) => a + b, 0);
-      void live;
-      report.verifiedShare = ended ? round(verified / ended) : null;
+      // Of the authorizations that ended (open ones are `live`), the share that applied a card.
+      const ended = Object.entries(report.auth).reduce((n, [state, k]) => (state === 'live' ? n : n + k), 0);
+      report.verifiedShare = ended ? round((report.auth.verified ?? 0) / ended) : null;
       const known = Object.values(report.sms).reduce((n, p) => n + p.delivered + p.undelivered, 0);
       const delivered = Object.values(report.sms).reduce((n, p) => n + p.delivered, 0);
       report.deliveryRate = known ? round(delivered / known) : null;
