@@ -18,7 +18,7 @@ import { allow, actor } from '../auth.ts';
 import { langOf, reply } from '../respond.ts';
 import type { Context } from 'koa';
 import { diagnose, type DiagnoseOptions } from '../../runtime/diagnosis.ts';
-import { errorText } from '../../runtime/catalog.ts';
+import { errorText, failureText } from '../../runtime/catalog.ts';
 import { phoneFor, recordView } from '../views.ts';
 
 const iso = z
@@ -132,11 +132,16 @@ export function sessionRoutes(
       throw new AppError('SESSION_NOT_FOUND');
     const view = recordView(record, ctx.state.role as Role, (sms) => deps.deliveries.join(sms));
     // The diagnosis reads the SMS as support sees them: with their latest delivery statuses.
-    const diagnosis = diagnose({ ...record, view: { ...record.view, sms: view.sms } }, wordsFor(ctx));
+    const words = wordsFor(ctx);
+    const diagnosis = diagnose({ ...record, view: { ...record.view, sms: view.sms } }, words);
+    // Each failed try in words, said by the same function as the diagnosis.
+    const sms = view.sms.map((a) =>
+      a.error ? { ...a, failure: failureText(a.error, words.lang, a.provider) } : a,
+    );
     reply(
       ctx,
       200,
-      { session: { ...view, diagnosis } },
+      { session: { ...view, sms, diagnosis } },
       { sessionId: record.id, kind: record.kind, state: record.state },
     );
   });

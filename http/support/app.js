@@ -356,17 +356,6 @@
     return `<svg class="diagram" viewBox="0 0 ${width} ${height}" style="min-width:${width}px" role="img" aria-label="${esc(t(kind))}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#98a2b3"/></marker></defs>${edges}${nodes}</svg>`;
   }
 
-  /** A failed SMS attempt in words: the network error, or what the failure kind means. */
-  function failureWords(error, provider) {
-    const coded = words?.providerCodes?.[provider]?.[error.code];
-    if (coded) return `${word('failures', error.kind ?? 'transient')}: ${coded}`;
-    const http = /^HTTP_(\d)/.exec(error.code)?.[1];
-    const network = words?.network?.[http ? (http === '5' ? 'HTTP_5XX' : 'HTTP_4XX') : error.code];
-    if (network) return network;
-    const kind = word('failures', error.kind ?? 'transient');
-    const own = /^\d+$/.test(error.code) ? error.text.replace(/^\w+:\s*/, '') : '';
-    return own ? `${kind} (${own})` : kind;
-  }
   const providerWord = (id) => words?.providers?.[id]?.name ?? id;
   const money = (amount, provider) =>
     amount === null || amount === undefined || amount === ''
@@ -407,7 +396,7 @@
       ? `<div class="scroll" tabindex="0"><table class="sms"><thead><tr><th>${t('provider')}</th><th>${t('outcome')}</th><th>${t('answer')}</th><th>${t('delivery')}</th><th>${t('segments')}</th><th>${t('cost')}</th></tr></thead><tbody>${s.sms
           .map(
             (a) =>
-              `<tr><td>${esc(providerWord(a.provider))}<div class="muted">${when(a.at)}</div></td><td>${badge(a.outcome)}</td><td>${a.error ? esc(failureWords(a.error, a.provider)) : ''}${a.duplicatePossible ? ` ⚠ ${t('duplicatePossible')}` : ''}${a.mayHaveSent ? ` ⚠ ${t('mayHaveSent')}` : ''}</td><td>${a.outcome === 'failed' ? t('none') : badge(a.status)}</td><td>${esc(a.segments)}</td><td>${esc(money(a.cost, a.provider))}</td></tr>`,
+              `<tr><td>${esc(providerWord(a.provider))}<div class="muted">${when(a.at)}</div></td><td>${badge(a.outcome)}</td><td>${a.error ? esc(a.failure ?? a.error.code) : ''}${a.duplicatePossible ? ` ⚠ ${t('duplicatePossible')}` : ''}${a.mayHaveSent ? ` ⚠ ${t('mayHaveSent')}` : ''}</td><td>${a.outcome === 'failed' ? t('none') : badge(a.status)}</td><td>${esc(a.segments)}</td><td>${esc(money(a.cost, a.provider))}</td></tr>`,
           )
           .join('')}</tbody></table></div>`
       : `<p class="muted">${t('noSms')}</p>`;

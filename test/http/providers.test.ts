@@ -122,6 +122,9 @@ Providers(
       ['smsc:3', 'smsru:201'],
     );
     assert.match(rec.sms[1].error.text, /account: Не хватает средств/);
+    // Each failed try in words, by the provider's own code.
+    assert.match(rec.sms[0].failure, /проблема с нашим аккаунтом.*: на счёте не хватает денег$/);
+    assert.match(rec.sms[1].failure, /: на счёте не хватает денег$/);
   },
 );
 
