@@ -8,7 +8,7 @@ import { closeSync, createReadStream, mkdirSync, openSync, readSync, statSync, w
 import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadConfig, ConfigError, type Config } from './runtime/config.ts';
-import { JournaledStore, type JournaledStoreOptions } from './adapters/store/journaled.ts';
+import { JournaledStore } from './adapters/store/journaled.ts';
 import { lockDataDir, DataDirLockedError } from './adapters/store/lock.ts';
 import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
 import { countLines, detectEncoding } from './runtime/cardImport.ts';
@@ -52,24 +52,28 @@ function bar(label: string) {
   );
 }
 
-/** Open the data folder the way the service does (lock first), run `fn`, close cleanly. */
-async function withStore<T>(
-  fn: (store: JournaledStore, dir: EmbeddedCardDirectory) => Promise<T>,
-  options: JournaledStoreOptions = {},
-): Promise<T> {
+/** Take the data folder's lock as the service does, run `fn` on the folder, let go of it. */
+async function withDataDir<T>(fn: (dataDir: string) => Promise<T>): Promise<T> {
   const dataDir = resolve(config().dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(dataDir);
   try {
-    const store = await JournaledStore.open(dataDir, EmbeddedCardDirectory.tables, options);
+    return await fn(dataDir);
+  } finally {
+    unlock();
+  }
+}
+
+/** Open the data folder the way the service does (lock first), run `fn`, close cleanly. */
+function withStore<T>(fn: (store: JournaledStore, dir: EmbeddedCardDirectory) => Promise<T>): Promise<T> {
+  return withDataDir(async (dataDir) => {
+    const store = await JournaledStore.open(dataDir, EmbeddedCardDirectory.tables);
     try {
       return await fn(store, new EmbeddedCardDirectory(store));
     } finally {
       await store.close();
     }
-  } finally {
-    unlock();
-  }
+  });
 }
 
 program
@@ -103,25 +107,24 @@ cards
     const batchSize = Math.max(1, Number(opts.batch) || 5000);
     const bars = { checking: bar('checking'), importing: bar('importing') };
     const state: { current: 'checking' | 'importing' | null } = { current: null };
-    const dataDir = resolve(config().dataDir);
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const unlock = lockDataDir(dataDir);
-    const outcome = await bulkImportCards(dataDir, source, {
-      phones: config().phones,
-      partial: Boolean(opts.partial),
-      at: new Date().toISOString(),
-      batchSize,
-      lines,
-      keepRejected: opts.partial ? Infinity : 1000,
-      onProgress: (pass, done, total) => {
-        if (state.current !== pass) {
-          if (state.current) bars[state.current].stop();
-          state.current = pass;
-          bars[pass].start(total, 0);
-        }
-        bars[pass].update(Math.min(done, total));
-      },
-    }).finally(unlock);
+    const outcome = await withDataDir((dataDir) =>
+      bulkImportCards(dataDir, source, {
+        phones: config().phones,
+        partial: Boolean(opts.partial),
+        at: new Date().toISOString(),
+        batchSize,
+        lines,
+        keepRejected: opts.partial ? Infinity : 1000,
+        onProgress: (pass, done, total) => {
+          if (state.current !== pass) {
+            if (state.current) bars[state.current].stop();
+            state.current = pass;
+            bars[pass].start(total, 0);
+          }
+          bars[pass].update(Math.min(done, total));
+        },
+      }),
+    );
     if (state.current) bars[state.current].stop();
     for (const r of outcome.rejected.slice(0, 50))
       process.stderr.write(`  line ${r.line} (${r.field}): ${r.reason}\n`);
