@@ -12,7 +12,7 @@ import type { Lang } from '../machines/errors.ts';
 import type { ActivationService } from '../runtime/activations.ts';
 import type { AuthService } from '../runtime/auth.ts';
 import type { Metrics } from '../runtime/metrics.ts';
-import type { WorkflowHost } from '../runtime/host.ts';
+import type { WorkflowHost } from '../runtime/workflows/host.ts';
 import type { DeliveryTracker } from '../runtime/delivery.ts';
 import type { BalanceReport } from '../runtime/providers.ts';
 import { sessionRoutes } from './routes/sessions.ts';

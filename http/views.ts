@@ -3,7 +3,7 @@
  * never a PIN or its hash (records carry neither outside the store's snapshot).
  */
 import type { Card } from '../runtime/ports.ts';
-import type { WorkflowRecord } from '../runtime/host.ts';
+import type { WorkflowRecord } from '../runtime/workflows/host.ts';
 import type { SmsAttempt } from '../machines/otp.ts';
 import type { Role } from '../runtime/tokens.ts';
 import { maskPhone } from '../runtime/phone.ts';
@@ -117,7 +117,7 @@ export function recordView(
   role: Role,
   join: (sms: SmsAttempt[]) => SmsAttempt[] = (s) => s,
 ) {
-  const { snapshot: _hidden, view, phone, ...rest } = record;
+  const { view, phone, ...rest } = record;
   const { sms, cardInfo, holder, ...details } = view as {
     sms?: SmsAttempt[];
     cardInfo?: unknown;

@@ -4,10 +4,10 @@
  * the answer or the error the cashier sees.
  */
 import { z } from 'zod';
-import { fromPromise } from 'xstate';
 import { activationMachine, type ActivationContext, type ActivationInput } from '../machines/activation.ts';
 import type { CardDirectory, Card, Clock } from './ports.ts';
-import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
+import { workflowKind, type WorkflowHost, type WorkflowRecord } from './workflows/host.ts';
+import { effect } from './workflows/types.ts';
 import type { PinSender } from './sms.ts';
 import type { PinVault } from './pin.ts';
 import type { ConsentLedger } from './consents.ts';
@@ -37,13 +37,31 @@ const summary = (card: Card) => ({
   expiresAt: card.expiresAt,
 });
 
+/** What an activation record shows besides the common fields. */
+export type ActivationView = {
+  confirm: ActivationInput['confirm'];
+  holder: { fullName: string; birthday: string | null };
+  marketingConsent: boolean;
+  cardInfo: ActivationContext['card'];
+} & ReturnType<typeof pinWindowView>;
+
 /** The activation workflow kind, its effects bound to the real ports. */
-export function activationKind(deps: ActivationDeps): WorkflowKind {
+export function activationKind(deps: ActivationDeps) {
   const iso = () => new Date(deps.clock.now()).toISOString();
   const pin = pinEffects(deps);
-  const machine = activationMachine.provide({
-    actors: {
-      reserveCard: fromInput(async (ctx: ActivationContext) =>
+  return workflowKind<ActivationContext, Omit<ActivationInput, 'id'>, ActivationView>({
+    kind: 'activation',
+    prefix: 'act',
+    machine: activationMachine.provide({
+      actions: {
+        releaseCard: ({ context }) => {
+          if (context.card) void deps.directory.release(context.card.number, context.id, iso());
+        },
+      },
+      guards: { pinMatches: pin.pinMatches },
+    }),
+    effects: {
+      reserveCard: effect(async (ctx: ActivationContext) =>
         summary(
           await deps.directory.reserve({
             number: ctx.cardNumber,
@@ -55,7 +73,7 @@ export function activationKind(deps: ActivationDeps): WorkflowKind {
         ),
       ),
       sendPin: pin.sendPin,
-      activateCard: fromInput(async (ctx: ActivationContext) => {
+      activateCard: effect(async (ctx: ActivationContext) => {
         const at = iso();
         const card = await deps.directory.activate(
           ctx.card!.number,
@@ -73,42 +91,24 @@ export function activationKind(deps: ActivationDeps): WorkflowKind {
         return summary(card);
       }),
     },
-    actions: {
-      releaseCard: ({ context }: { context: ActivationContext }) => {
-        if (context.card) void deps.directory.release(context.card.number, context.id, iso());
+    machineInput: (input, id) => ({ ...input, id }),
+    project: (ctx) => ({
+      terminal: ctx.terminal,
+      phone: ctx.holder.phone,
+      card: ctx.card?.number ?? ctx.cardNumber,
+      deadline: ctx.expiresAt,
+      view: {
+        confirm: ctx.confirm,
+        holder: { fullName: ctx.holder.fullName, birthday: ctx.holder.birthday },
+        marketingConsent: ctx.marketingConsent,
+        cardInfo: ctx.card,
+        ...pinWindowView(ctx),
       },
-    },
-    guards: { pinMatches: pin.pinMatches },
-  } as never);
-  return {
-    kind: 'activation',
-    prefix: 'act',
-    machine,
-    project(raw) {
-      const ctx = raw as unknown as ActivationContext;
-      return {
-        terminal: ctx.terminal,
-        phone: ctx.holder.phone,
-        card: ctx.card?.number ?? ctx.cardNumber,
-        deadline: ctx.expiresAt,
-        view: {
-          confirm: ctx.confirm,
-          holder: { fullName: ctx.holder.fullName, birthday: ctx.holder.birthday },
-          marketingConsent: ctx.marketingConsent,
-          cardInfo: ctx.card,
-          ...pinWindowView(ctx),
-        },
-      };
-    },
+    }),
     onClosed(record) {
-      deps.pins.forget(record.id, Number(record.view.sends ?? 0));
+      deps.pins.forget(record.id, record.view.sends);
     },
-  };
-}
-
-/** Wrap an async function as a promise actor taking the invocation's input. */
-function fromInput<I, O>(fn: (input: I) => Promise<O>) {
-  return fromPromise<O, I>(({ input }) => fn(input));
+  });
 }
 
 export const activateSchema = z.object({
@@ -171,10 +171,7 @@ export class ActivationService extends PinWorkflows {
       const rule = { key: `act:${token}`, limit: perHour, name: 'activationsPerTerminalPerHour' };
       const run = async () => {
         began();
-        return expectState(
-          await this.host.start('activation', input as unknown as Record<string, unknown>, by),
-          ['activated', 'awaitingPin'],
-        );
+        return expectState(await this.host.start('activation', input, by), ['activated', 'awaitingPin']);
       };
       if (input.confirm === 'sms')
         return this.gate.open(input.holder.phone, token, 'activation', run, [rule]);

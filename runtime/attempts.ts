@@ -10,7 +10,7 @@
  */
 import { toErrorData, type AppError } from '../machines/errors.ts';
 import { BoundedMap } from './boundedMap.ts';
-import type { WorkflowHost, WorkflowRecord } from './host.ts';
+import type { WorkflowHost, WorkflowRecord } from './workflows/host.ts';
 import { newId } from './ids.ts';
 import type { Metrics } from './metrics.ts';
 import type { Clock } from './ports.ts';

@@ -6,11 +6,11 @@
  */
 import { z } from 'zod';
 import { zoneFormat } from './zoneFormat.ts';
-import { fromPromise } from 'xstate';
 import { authMachine, type AuthCard, type AuthContext, type AuthInput } from '../machines/auth.ts';
 import { AppError } from '../machines/errors.ts';
 import type { Card, CardDirectory, Clock } from './ports.ts';
-import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
+import { workflowKind, type WorkflowHost, type WorkflowRecord } from './workflows/host.ts';
+import { effect } from './workflows/types.ts';
 import type { PinSender } from './sms.ts';
 import type { PinVault } from './pin.ts';
 import type { Config } from './config.ts';
@@ -66,44 +66,42 @@ async function recheckCard(directory: CardDirectory, phone: string, number: stri
   return cardOf(card);
 }
 
+/** What an authorization record shows besides the common fields. */
+export type AuthView = { channel: AuthInput['channel']; cardInfo: AuthCard | null } & ReturnType<
+  typeof pinWindowView
+>;
+
 /** The authorization workflow kind, its effects bound to the real ports. */
-export function authKind(deps: AuthDeps): WorkflowKind {
+export function authKind(deps: AuthDeps) {
   const pin = pinEffects(deps);
   const today = () => dayIn(deps.config.timezone, deps.clock.now());
-  const machine = authMachine.provide({
-    actors: {
-      findCard: fromPromise(({ input }: { input: { phone: string } }) =>
-        findCard(deps.directory, input.phone, today()),
-      ),
-      recheckCard: fromPromise(({ input }: { input: { phone: string; number: string } }) =>
+  return workflowKind<AuthContext, Omit<AuthInput, 'id'>, AuthView>({
+    kind: 'auth',
+    prefix: 'ses',
+    machine: authMachine.provide({ guards: { pinMatches: pin.pinMatches } }),
+    effects: {
+      findCard: effect((input: { phone: string }) => findCard(deps.directory, input.phone, today())),
+      recheckCard: effect((input: { phone: string; number: string }) =>
         recheckCard(deps.directory, input.phone, input.number, today()),
       ),
       sendPin: pin.sendPin,
     },
-    guards: { pinMatches: pin.pinMatches },
-  } as never);
-  return {
-    kind: 'auth',
-    prefix: 'ses',
-    machine,
-    project(raw) {
-      const ctx = raw as unknown as AuthContext;
-      return {
-        terminal: ctx.terminal,
-        phone: ctx.phone,
-        card: ctx.card?.number ?? null,
-        deadline: ctx.expiresAt,
-        view: {
-          channel: ctx.channel,
-          cardInfo: ctx.card,
-          ...pinWindowView(ctx),
-        },
-      };
-    },
+    machineInput: (input, id) => ({ ...input, id }),
+    project: (ctx) => ({
+      terminal: ctx.terminal,
+      phone: ctx.phone,
+      card: ctx.card?.number ?? null,
+      deadline: ctx.expiresAt,
+      view: {
+        channel: ctx.channel,
+        cardInfo: ctx.card,
+        ...pinWindowView(ctx),
+      },
+    }),
     onClosed(record) {
-      deps.pins.forget(record.id, Number(record.view.sends ?? 0));
+      deps.pins.forget(record.id, record.view.sends);
     },
-  };
+  });
 }
 
 export const startSchema = z.object({
@@ -157,10 +155,7 @@ export class AuthService extends PinWorkflows {
       const input = this.parse(body, seen);
       const run = async () => {
         began();
-        return expectState(await this.host.start('auth', input as unknown as Record<string, unknown>, by), [
-          'awaitingPin',
-          'verified',
-        ]);
+        return expectState(await this.host.start('auth', input, by), ['awaitingPin', 'verified']);
       };
       if (input.channel !== 'none') {
         return this.gate.open(input.phone, token, input.channel === 'call' ? 'call' : 'auth', run);

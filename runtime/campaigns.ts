@@ -24,9 +24,13 @@
  * outlives a short outage on its own.
  */
 import { z } from 'zod';
-import { fromPromise } from 'xstate';
 import type { Logger } from 'pino';
-import { campaignRunMachine, type BatchResult, type CampaignRunContext } from '../machines/campaign.ts';
+import {
+  campaignRunMachine,
+  type BatchResult,
+  type CampaignRunContext,
+  type CampaignRunInput,
+} from '../machines/campaign.ts';
 import { AppError, type ErrorData } from '../machines/errors.ts';
 import type {
   Card,
@@ -43,7 +47,17 @@ import type { Config } from './config.ts';
 import type { ConsentLedger } from './consents.ts';
 import { tokenLimits, type RateLimits } from './limits.ts';
 import type { SmsChain } from './smsChain.ts';
-import type { WorkflowHost, WorkflowKind, WorkflowRecord } from './host.ts';
+import { workflowKind, type WorkflowHost, type WorkflowRecord } from './workflows/host.ts';
+import { effect } from './workflows/types.ts';
+
+/** What a campaign run's record shows besides the common fields. */
+export interface CampaignRunView {
+  campaignId: string;
+  batches: number;
+  startedAt: string | null;
+  pauseRequested: boolean;
+  cancelRequested: boolean;
+}
 import { audienceSchema, compileText, inAudience, renderFor, type Audience } from './audience.ts';
 import { countSegments } from './segments.ts';
 import { newId } from './ids.ts';
@@ -294,37 +308,31 @@ export class CampaignService {
 
   // ---- the workflow kind --------------------------------------------------------------------
 
-  kind(): WorkflowKind {
-    const machine = campaignRunMachine.provide({
-      actors: {
-        sendBatch: fromPromise(({ input }: { input: { runId: string; batchNo: number } }) =>
-          this.batch(input.runId),
-        ),
-      },
-    });
-    return {
+  kind() {
+    return workflowKind<CampaignRunContext, Omit<CampaignRunInput, 'id'>, CampaignRunView>({
       kind: 'campaignRun',
       prefix: 'run',
-      machine,
-      quietEffects: true,
-      project: (raw) => {
-        const ctx = raw as unknown as CampaignRunContext;
-        return {
-          terminal: null,
-          phone: null,
-          card: null,
-          deadline: ctx.wakeAt ?? ctx.startAt,
-          view: {
-            campaignId: ctx.campaignId,
-            batches: ctx.batches,
-            startedAt: ctx.startedAt ? this.iso(ctx.startedAt) : null,
-            pauseRequested: ctx.pauseRequested,
-            cancelRequested: ctx.cancelRequested,
-          },
-        };
+      machine: campaignRunMachine,
+      effects: {
+        sendBatch: effect((input: { runId: string; batchNo: number }) => this.batch(input.runId)),
       },
+      machineInput: (input, id) => ({ ...input, id }),
+      quietEffects: true,
+      project: (ctx) => ({
+        terminal: null,
+        phone: null,
+        card: null,
+        deadline: ctx.wakeAt ?? ctx.startAt,
+        view: {
+          campaignId: ctx.campaignId,
+          batches: ctx.batches,
+          startedAt: ctx.startedAt ? this.iso(ctx.startedAt) : null,
+          pauseRequested: ctx.pauseRequested,
+          cancelRequested: ctx.cancelRequested,
+        },
+      }),
       onClosed: (record) => this.runClosed(record),
-    };
+    });
   }
 
   // ---- definitions ---------------------------------------------------------------------------
@@ -777,9 +785,12 @@ export class CampaignService {
      * Pause, cancel and shutdown take effect before the next request, not at the end of the
      * batch: a shutdown waits only for the requests already out.
      */
-    const stopAsked = () => {
-      const view = this.host.peek(runId)?.view;
-      return this.stopping || halt !== null || Boolean(view?.pauseRequested || view?.cancelRequested);
+    /** Read before each group: a pause or cancel written by any request since. */
+    let asked = false;
+    const stopAsked = () => this.stopping || halt !== null || asked;
+    const readAsked = async () => {
+      const view = (await this.host.get(runId))?.view;
+      asked = Boolean(view?.pauseRequested || view?.cancelRequested);
     };
     /**
      * The next `n` recipients to send to, marked `sending` (skipping those who opted out): the
@@ -880,6 +891,7 @@ export class CampaignService {
     const [senders, groupSize] = per > 1 ? [4, per] : [SEND_CONCURRENCY, 8];
     /** The next group, marked `sending`, on disk and rendered: ready to leave at once. */
     const ready = async () => {
+      await readAsked();
       const { group, positions } = take(groupSize);
       if (group.length === 0) return null;
       await this.deps.store.flush(); // `sending` is on disk before these SMS leave
@@ -1062,7 +1074,7 @@ export class CampaignService {
         if (sweep.nextAt > this.now()) continue;
         const pending = await this.undelivered(sweep.runId);
         read += await this.askStatuses(sweep.runId, pending);
-        const live = this.host.isLive(sweep.runId);
+        const live = await this.host.isLive(sweep.runId);
         const checks = live ? 0 : sweep.checks + 1;
         const wait = live ? SWEEP_WHILE_RUNNING_MS : SWEEPS_AFTER_MS[checks];
         if (wait === undefined || (!live && pending.size === 0)) this.sweeps.delete(sweep.runId);
@@ -1135,7 +1147,7 @@ export class CampaignService {
   }
 
   /** A run ended: nothing of it stays in memory; its delivery sweeps go on the after-run schedule. */
-  private runClosed(record: WorkflowRecord) {
+  private runClosed(record: WorkflowRecord<CampaignRunView>) {
     this.plans.delete(record.id);
     this.reconciled.delete(record.id);
     const sweep = this.sweeps.get(record.id);
@@ -1187,7 +1199,7 @@ export class CampaignService {
       for (const p of fromFile) records.set(p.phone, { runId, phone: p.phone, card: '', status: 'queued' });
       await this.runLines(runId, merge);
     }
-    if (!this.host.isLive(runId)) this.plans.delete(runId);
+    if (!(await this.host.isLive(runId))) this.plans.delete(runId);
     return {
       items: page.map((p) =>
         p.position === null

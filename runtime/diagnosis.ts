@@ -16,7 +16,7 @@ import {
   stateText,
   type Lang,
 } from './catalog.ts';
-import type { WorkflowRecord } from './host.ts';
+import type { WorkflowRecord } from './workflows/host.ts';
 
 export interface DiagnoseOptions {
   lang: Lang;

@@ -19,7 +19,7 @@
 import { AppError } from '../machines/errors.ts';
 import type { Config } from './config.ts';
 import { tokenLimits, type RateLimits } from './limits.ts';
-import type { WorkflowHost, WorkflowRecord } from './host.ts';
+import type { WorkflowHost, WorkflowRecord } from './workflows/host.ts';
 
 /** A rate-limit rule (`RateLimits.hit`). */
 type Rule = { key: string; limit: number; name: string };
@@ -29,13 +29,6 @@ const windowKinds = new Set(['auth', 'activation']);
 const openStates = new Set(['sendingSms', 'awaitingPin']);
 
 export class PinGate {
-  /** Each phone's live PIN window (workflow id). */
-  private readonly liveByPhone = new Map<string, string>();
-  /** Phones whose start is being decided now. */
-  private readonly deciding = new Set<string>();
-  /** Per phone: the tail of its queue of resends and guesses. */
-  private readonly queues = new Map<string, Promise<unknown>>();
-
   constructor(
     private readonly host: WorkflowHost,
     private readonly deps: {
@@ -44,10 +37,7 @@ export class PinGate {
       /** Segments of one PIN message of a purpose (`auth`, `activation`). */
       pinSegments: (purpose: string) => number;
     },
-  ) {
-    for (const record of host.liveRecords()) this.track(record);
-    host.onClosed((record) => this.closed(record));
-  }
+  ) {}
 
   /** Refuse at once when the service's day budget cannot take one more PIN. */
   private checkServiceBudget(segments: number) {
@@ -74,9 +64,8 @@ export class PinGate {
     open: () => Promise<WorkflowRecord>,
     extraRules: Rule[] = [],
   ): Promise<WorkflowRecord> {
-    if (this.deciding.has(phone)) throw new AppError('PHONE_BUSY', { retryAfter: 1 });
-    this.deciding.add(phone);
-    try {
+    // Starts for one phone are decided one at a time, whichever process takes them.
+    const decided = await this.host.exclusive(`start:${phone}`, async () => {
       const segments = this.deps.pinSegments(purpose);
       this.checkServiceBudget(segments);
       const perPhone = this.deps.config.limits.perPhonePerHour;
@@ -87,23 +76,21 @@ export class PinGate {
       const owner = tokenLimits.owner(token);
       let sent = 0;
       try {
-        const previous = this.liveByPhone.get(phone);
-        if (previous) await this.supersede(previous);
+        for (const previous of await this.liveWindows(phone)) await this.supersede(previous.id);
         const record = await open();
         sent = Number(record.view.sends ?? 0);
-        this.track(record);
         return record;
       } catch (err) {
         const ref = (err as AppError).extra?.sessionId ?? (err as AppError).extra?.activationId;
-        const record = typeof ref === 'string' ? this.host.peek(ref) : undefined;
+        const record = typeof ref === 'string' ? await this.host.get(ref) : undefined;
         sent = Number(record?.view.sends ?? 0);
         throw err;
       } finally {
         if (sent === 0) this.deps.limits.refundSms(segments, owner);
       }
-    } finally {
-      this.deciding.delete(phone);
-    }
+    });
+    if (!decided) throw new AppError('PHONE_BUSY', { retryAfter: 1 });
+    return decided.value;
   }
 
   /** Count a start that sends no SMS against its token's hourly limit (phone-only authorization). */
@@ -151,15 +138,7 @@ export class PinGate {
 
   /** Run `task` after the phone's earlier resends and guesses (one at a time per phone). */
   private serial<T>(phone: string | null, task: () => Promise<T>): Promise<T> {
-    if (!phone) return task();
-    const tail = this.queues.get(phone) ?? Promise.resolve();
-    const run = tail.then(task, task);
-    const settled = run.catch(() => undefined);
-    this.queues.set(phone, settled);
-    void settled.then(() => {
-      if (this.queues.get(phone) === settled) this.queues.delete(phone);
-    });
-    return run;
+    return phone ? this.host.serialize(`phone:${phone}`, task) : task();
   }
 
   private async supersede(id: string) {
@@ -168,20 +147,15 @@ export class PinGate {
       .catch(() => undefined); // already closed: nothing to supersede
   }
 
-  /** Note a record's window while it is open. */
-  track(record: WorkflowRecord) {
-    if (!windowKinds.has(record.kind) || !record.phone) return;
-    if (record.live && openStates.has(record.state)) this.liveByPhone.set(record.phone, record.id);
-  }
-
-  /** Forget a closed workflow's window. */
-  closed(record: WorkflowRecord) {
-    if (record.phone && this.liveByPhone.get(record.phone) === record.id)
-      this.liveByPhone.delete(record.phone);
+  /** The phone's open PIN windows (one, or none, outside the moment a new one supersedes it). */
+  private async liveWindows(phone: string): Promise<WorkflowRecord[]> {
+    return (await this.host.liveOfPhone(phone)).filter(
+      (r) => windowKinds.has(r.kind) && openStates.has(r.state),
+    );
   }
 
   /** The phone's live PIN window, if any (tests, support). */
-  liveWindow(phone: string): string | undefined {
-    return this.liveByPhone.get(phone);
+  async liveWindow(phone: string): Promise<string | undefined> {
+    return (await this.liveWindows(phone))[0]?.id;
   }
 }

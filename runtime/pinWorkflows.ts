@@ -2,13 +2,13 @@
  * What every PIN-confirmed workflow answers to — verify, resend, cancel, read — and how its
  * outcome maps to the answer or error the cashier sees. Authorization and activation both use it.
  */
-import { fromPromise } from 'xstate';
 import { AppError, type ErrorData } from '../machines/errors.ts';
-import type { OtpPolicy, PinWindowContext, SendPinInput } from '../machines/otp.ts';
+import type { OtpPolicy, PinWindowContext, PinWindowEvent, SendPinInput } from '../machines/otp.ts';
 import type { PinSender } from './sms.ts';
 import type { PinVault } from './pin.ts';
-import { closedError, workflowRef, type WorkflowHost, type WorkflowRecord } from './host.ts';
+import { closedError, workflowRef, type WorkflowHost, type WorkflowRecord } from './workflows/host.ts';
 import type { PinGate } from './pinGate.ts';
+import { effect } from './workflows/types.ts';
 import type { RefusedAttempts } from './attempts.ts';
 
 export class PinWorkflows {
@@ -86,9 +86,9 @@ export class PinWorkflows {
     const purpose = before.view.channel === 'call' ? 'call' : this.purpose;
     return this.gate.resend(before.phone, token, purpose, async () => {
       let sends = 0;
-      const record = await this.host.send(id, (now) => {
+      const record = await this.host.send(id, (now, current) => {
         // Read at the moment the event is handled: parallel resends each see the one before.
-        sends = Number(this.host.peek(id)?.view.sends ?? 0);
+        sends = Number(current.view.sends ?? 0);
         return { type: 'RESEND', now, by };
       });
       if (record.state === 'awaitingPin' && Number(record.view.sends) > sends) return { record, sent: true };
@@ -128,14 +128,9 @@ export function expectState(record: WorkflowRecord, ok: string[], waiting?: stri
 /** The effects every PIN window needs: sending a PIN, and checking one against its keyed hash. */
 export function pinEffects(deps: { pins: PinSender; vault: PinVault }) {
   return {
-    sendPin: fromPromise(({ input }: { input: SendPinInput }) => deps.pins.send(input)),
-    pinMatches: ({
-      context,
-      event,
-    }: {
-      context: PinWindowContext & { id: string };
-      event: { pin?: unknown };
-    }) => deps.vault.matches(context.pinHash, context.id, event.pin),
+    sendPin: effect((input: SendPinInput) => deps.pins.send(input)),
+    pinMatches: ({ context, event }: { context: PinWindowContext & { id: string }; event: PinWindowEvent }) =>
+      event.type === 'VERIFY' && deps.vault.matches(context.pinHash, context.id, event.pin),
   };
 }
 

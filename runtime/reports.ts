@@ -7,7 +7,7 @@
  */
 import { AppError } from '../machines/errors.ts';
 import type { SmsAttempt } from '../machines/otp.ts';
-import type { WorkflowHost, WorkflowRecord } from './host.ts';
+import type { WorkflowHost, WorkflowRecord } from './workflows/host.ts';
 import { zoneFormat } from './zoneFormat.ts';
 
 export interface ProviderDay {

@@ -12,7 +12,8 @@ import { systemClock, type CallSender, type Clock, type SmsSender } from './port
 import { JournaledStore } from '../adapters/store/journaled.ts';
 import { lockDataDir } from '../adapters/store/lock.ts';
 import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
-import { WorkflowHost } from './host.ts';
+import { WorkflowHost } from './workflows/host.ts';
+import { EmbeddedWorkflowStore } from '../adapters/store/workflowTable.ts';
 import { createPinSender, smsLedgerTables } from './sms.ts';
 import { createPinVault, loadOrCreateSecret } from './pin.ts';
 import { ConsentLedger, consentTables } from './consents.ts';
@@ -84,7 +85,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const store = await JournaledStore.open(
       dataDir,
       [
-        ...WorkflowHost.tables,
+        ...EmbeddedWorkflowStore.tables,
         ...EmbeddedCardDirectory.tables,
         ...consentTables,
         ...smsLedgerTables,
@@ -157,13 +158,15 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     });
     const host = new WorkflowHost({
       store,
+      workflows: new EmbeddedWorkflowStore(store),
       clock,
       logger,
       settleTimeoutMs: config.server.requestTimeoutMs,
       closedKinds: [ATTEMPT_KIND],
-      finalize: (record) => {
-        record.view = { ...record.view, sms: deliveries.join((record.view.sms as never) ?? []) };
-      },
+      finalize: (record) => ({
+        ...record,
+        view: { ...record.view, sms: deliveries.join((record.view.sms as never) ?? []) },
+      }),
       kinds: [
         activationKind({ directory, pins, vault, consents, clock, config }),
         authKind({ directory, pins, vault, clock, config }),

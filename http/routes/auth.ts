@@ -3,7 +3,7 @@ import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import type { AuthService } from '../../runtime/auth.ts';
 import type { Role } from '../../runtime/tokens.ts';
-import type { WorkflowRecord } from '../../runtime/host.ts';
+import type { WorkflowRecord } from '../../runtime/workflows/host.ts';
 import { allow, actor, tokenIdOf } from '../auth.ts';
 import { reply } from '../respond.ts';
 import { sessionKv, sessionView } from '../views.ts';

@@ -6,7 +6,7 @@
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import type { PinWorkflows } from '../../runtime/pinWorkflows.ts';
-import type { WorkflowRecord } from '../../runtime/host.ts';
+import type { WorkflowRecord } from '../../runtime/workflows/host.ts';
 import { allow, actor, tokenIdOf } from '../auth.ts';
 
 /** The request body as an object (JSON or form). */

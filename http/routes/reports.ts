@@ -1,6 +1,6 @@
 /** Daily reports for the venue owner: JSON for the support page's charts, CSV for a spreadsheet. */
 import type { Router } from '@koa/router';
-import type { WorkflowHost } from '../../runtime/host.ts';
+import type { WorkflowHost } from '../../runtime/workflows/host.ts';
 import type { Config } from '../../runtime/config.ts';
 import { Reports, reportsCsv, type RunCountsSource } from '../../runtime/reports.ts';
 import { allow } from '../auth.ts';

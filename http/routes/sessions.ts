@@ -6,7 +6,7 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { AppError } from '../../machines/errors.ts';
-import type { WorkflowHost, WorkflowRecord } from '../../runtime/host.ts';
+import type { WorkflowHost, WorkflowRecord } from '../../runtime/workflows/host.ts';
 import type { DeliveryTracker } from '../../runtime/delivery.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import type { Config } from '../../runtime/config.ts';

@@ -719,7 +719,7 @@ Far('a one-off two months ahead stays scheduled, and starts at its time', async 
   assert.is((await get(ctx.svc, c.id)).state, 'scheduled');
   const runId = (await get(ctx.svc, c.id)).runs[0].id;
   assert.ok(
-    (ctx.svc.service.host.timerDue(runId) ?? 0) > ctx.clock.now(),
+    ((await ctx.svc.service.host.timerDue(runId)) ?? 0) > ctx.clock.now(),
     'a timer is still pending for the start',
   );
   ctx.clock.advance(60 * 86_400_000);

@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
-import { ArchiveKeys } from '../../runtime/archiveKeys.ts';
+import { ArchiveKeys } from '../../runtime/workflows/archiveKeys.ts';
 import type { RecordStore } from '../../runtime/ports.ts';
 import { tempDir } from '../helpers.ts';
 

@@ -31,7 +31,7 @@ import {
 } from '../../runtime/catalog.ts';
 import { diagnose } from '../../runtime/diagnosis.ts';
 import { parseConfig, providerNames } from '../../runtime/config.ts';
-import type { WorkflowRecord } from '../../runtime/host.ts';
+import type { WorkflowRecord } from '../../runtime/workflows/host.ts';
 import type { SmsAttempt } from '../../machines/otp.ts';
 
 const LANGS = ['ru', 'en'] as const;

@@ -13,7 +13,7 @@
  * - A summary only ever answers "surely not" or "maybe": a wrong "maybe" costs a read of the day,
  *   never a missed record.
  */
-import type { RecordStore } from './ports.ts';
+import type { RecordStore } from '../ports.ts';
 
 /** The fields a search can name, as they are in an archived record. */
 export interface KeyedRecord {

@@ -1,0 +1,156 @@
+/**
+ * The embedded engine's workflow store: live workflows in the journaled store's `workflows`
+ * table, closed ones in its archive. One process owns a data folder (`lock.ts`), so its version
+ * checks, due-time index and key serialization live in this process and are exact.
+ *
+ * The due-time index is a binary heap of (due, id) that is corrected lazily: an entry whose
+ * workflow has closed or moved its due time is dropped when it reaches the top.
+ */
+import type { RecordStore, Table } from '../../runtime/ports.ts';
+import type { WorkflowStore } from '../../runtime/workflows/store.ts';
+import type { StoredWorkflow, WorkflowRecord } from '../../runtime/workflows/types.ts';
+import { archiveDay } from '../../runtime/workflows/archiveDay.ts';
+
+type Due = { at: number; id: string };
+
+export class EmbeddedWorkflowStore implements WorkflowStore {
+  static readonly tables = ['workflows'];
+  private readonly table: Table<StoredWorkflow>;
+  private readonly heap: Due[] = [];
+  private readonly byPhone = new Map<string, Set<string>>();
+  /** Per key: the tail of its queue. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly store: RecordStore) {
+    this.table = store.table<StoredWorkflow>('workflows');
+    for (const w of this.table.values()) this.index(undefined, w);
+  }
+
+  async get(id: string): Promise<StoredWorkflow | undefined> {
+    return this.table.get(id);
+  }
+
+  /** The stored row as it is now, without a wait (this process is the only writer). */
+  peek(id: string): StoredWorkflow | undefined {
+    return this.table.get(id);
+  }
+
+  async put(next: StoredWorkflow, expected: number | null): Promise<boolean> {
+    const current = this.table.get(next.id);
+    if ((current?.version ?? null) !== expected) return false;
+    this.table.put(next.id, next);
+    this.index(current, next);
+    return true;
+  }
+
+  async close(closed: WorkflowRecord, expected: number | null): Promise<boolean> {
+    const current = this.table.get(closed.id);
+    if (current && (current.version ?? null) !== expected) return false;
+    if (current) {
+      this.table.delete(closed.id);
+      this.index(current, undefined);
+    }
+    this.store.archive(closed.kind, archiveDay(closed), closed);
+    return true;
+  }
+
+  async due(now: number): Promise<StoredWorkflow[]> {
+    const found: StoredWorkflow[] = [];
+    const later: Due[] = [];
+    while (this.heap.length && this.heap[0]!.at <= now) {
+      const top = this.pop()!;
+      const w = this.table.get(top.id);
+      if (!w || w.due !== top.at) continue; // closed, or its due time moved: a stale entry
+      found.push(w);
+      later.push(top); // stays until the workflow's due time changes
+    }
+    for (const d of later) this.push(d);
+    return found;
+  }
+
+  async nextDue(): Promise<number | null> {
+    for (;;) {
+      const top = this.heap[0];
+      if (!top) return null;
+      if (this.table.get(top.id)?.due === top.at) return top.at;
+      this.pop();
+    }
+  }
+
+  async *live(): AsyncIterable<StoredWorkflow> {
+    yield* [...this.table.values()];
+  }
+
+  async liveOfPhone(phone: string): Promise<StoredWorkflow[]> {
+    const ids = this.byPhone.get(phone);
+    if (!ids) return [];
+    return [...ids].map((id) => this.table.get(id)).filter((w): w is StoredWorkflow => w !== undefined);
+  }
+
+  async count(): Promise<number> {
+    return this.table.size;
+  }
+
+  serialize<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const tail = this.queues.get(key) ?? Promise.resolve();
+    const run = tail.then(task, task);
+    const settled = run.catch(() => undefined);
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return run;
+  }
+
+  async exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined> {
+    if (this.queues.has(key)) return undefined;
+    return { value: await this.serialize(key, task) };
+  }
+
+  /** Keep the phone index and the due heap in step with a row that changed. */
+  private index(before: StoredWorkflow | undefined, after: StoredWorkflow | undefined) {
+    if (before?.phone && before.phone !== after?.phone) {
+      const ids = this.byPhone.get(before.phone);
+      ids?.delete(before.id);
+      if (ids?.size === 0) this.byPhone.delete(before.phone);
+    }
+    if (after?.phone) {
+      let ids = this.byPhone.get(after.phone);
+      if (!ids) this.byPhone.set(after.phone, (ids = new Set()));
+      ids.add(after.id);
+    }
+    if (after && typeof after.due === 'number' && after.due !== before?.due)
+      this.push({ at: after.due, id: after.id });
+  }
+
+  private push(d: Due) {
+    const h = this.heap;
+    h.push(d);
+    for (let i = h.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (h[p]!.at <= h[i]!.at) break;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+
+  private pop(): Due | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length && last) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]!.at < h[m]!.at) m = l;
+        if (r < h.length && h[r]!.at < h[m]!.at) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

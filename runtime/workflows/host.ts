@@ -1,0 +1,794 @@
+/**
+ * The workflow host. A workflow is a stored record — its machine's snapshot, a version, a due
+ * time, the effects its state started — and handling an event is:
+ *
+ *   read the record → `transition(machine, snapshot, event)` (XState's pure function) → write the
+ *   new record if its version is still the one read (compare-and-set; a lost race reads again)
+ *   → run the effects the transition started → feed each outcome back as an event, the same way.
+ *
+ * No actor lives between two events and no process owns a workflow: whichever process reads the
+ * record can advance it. The guarantees:
+ *
+ * - Every answer that reports a state is given after `store.flush()`: it is on disk.
+ * - Events to one workflow are applied one at a time (`WorkflowStore.serialize`), and an event
+ *   waits while an effect a request must see the end of runs (a `busy` state).
+ * - Deadlines are absolute times in the machine's context; the record's due time is indexed by
+ *   the store and a ticker fires EXPIRE at it, also for deadlines that passed while no process
+ *   ran. Firing is a compare-and-set write: it happens once.
+ * - Effects are idempotent (keyed by workflow id and send number): after a restart the effects a
+ *   stored record still waits for run again.
+ */
+import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import type { Logger } from 'pino';
+import { AppError, type ErrorData } from '../../machines/errors.ts';
+import type { Clock, RecordStore } from '../ports.ts';
+import { newId, dayOfId } from '../ids.ts';
+import { ArchiveKeys, type KeyField } from './archiveKeys.ts';
+import { BoundedMap } from '../boundedMap.ts';
+import { archiveDay } from './archiveDay.ts';
+import type { WorkflowStore } from './store.ts';
+import { isEarlier, upgrade } from './migrate.ts';
+import type {
+  AnyWorkflowKind,
+  PendingEffect,
+  SearchFilter,
+  StoredWorkflow,
+  TimelineEntry,
+  WorkflowKind,
+  WorkflowRecord,
+} from './types.ts';
+
+export type { SearchFilter, TimelineEntry, WorkflowRecord } from './types.ts';
+
+/** An event as the host delivers it: `by` is who sent it, `now` when it was handled. */
+export type WorkflowEvent = { type: string; by?: string; now?: number; reason?: unknown } & Record<
+  string,
+  unknown
+>;
+
+export interface HostOptions {
+  /** Archive reads and writes, and the flush every answer waits for. */
+  store: RecordStore;
+  /** Live workflows. */
+  workflows: WorkflowStore;
+  clock: Clock;
+  logger: Logger;
+  kinds: Kind[];
+  /** How long a request waits for effects (SMS, directory) before it answers TIMEOUT. */
+  settleTimeoutMs: number;
+  /** Last touches to a record before it is archived (e.g. the latest delivery statuses). */
+  finalize?: (record: WorkflowRecord) => WorkflowRecord;
+  /** Kinds of records closed from birth (`addClosed`), with their id prefixes. */
+  closedKinds?: Array<{ kind: string; prefix: string }>;
+}
+
+/** A kind with its types erased (`workflowKind`). */
+export interface Kind {
+  def: AnyWorkflowKind;
+  project(context: object): ReturnType<AnyWorkflowKind['project']>;
+  machineInput(input: object, id: string): object;
+  onClosed(record: WorkflowRecord): void;
+}
+
+const stateName = (value: unknown): string =>
+  typeof value === 'string'
+    ? value
+    : value && typeof value === 'object'
+      ? (Object.keys(value)[0] ?? String(value))
+      : String(value);
+
+/** The start of a workflow is recorded as `start`; every other event keeps its name. */
+const eventName = (type: string): string => (type === 'xstate.init' ? 'start' : type);
+
+/** The outcome of an effect, as an event: which effect, and whether it failed. */
+const DONE = 'xstate.done.actor.';
+const ERROR = 'xstate.error.actor.';
+
+const sameError = (a: ErrorData | null, b: ErrorData | null) =>
+  a === b || (a !== null && b !== null && JSON.stringify(a) === JSON.stringify(b));
+
+/** The longest single timer (Node's setTimeout takes at most 2^31−1 ms). */
+const MAX_TIMER_MS = 6 * 3600_000;
+
+/** The public record of a stored workflow: no snapshot, version or bookkeeping. */
+export function publicRecord(w: StoredWorkflow): WorkflowRecord {
+  const { version: _v, snapshot: _s, effects: _e, effectSeq: _q, busy: _b, due: _d, ...record } = w;
+  return record;
+}
+
+export class WorkflowHost {
+  private readonly kinds = new Map<string, Kind>();
+  /**
+   * Records closed lately, newest last: answers for them need no archive read, and a record is
+   * readable in the moment between its close and its archive append.
+   */
+  private readonly recent = new BoundedMap<string, WorkflowRecord>(5_000);
+  /** Resolved snapshots of recently written records, by id: most events skip the resolve. */
+  private readonly resolved = new BoundedMap<string, { version: number; snapshot: AnyMachineSnapshot }>(
+    2_000,
+  );
+  /** Which archive days may hold a phone, card or terminal: search skips the others. */
+  private readonly keys: ArchiveKeys;
+  private readonly closeListeners: Array<(record: WorkflowRecord) => void> = [];
+  private readonly startListeners: Array<(record: WorkflowRecord) => void> = [];
+  /** Waiters for a workflow to change, by workflow id (`until`). */
+  private readonly watchers = new Map<
+    string,
+    Array<{ test: (r: WorkflowRecord) => boolean; done: () => void }>
+  >();
+  /** Effects this process runs now (`id#seq`): a restore does not start them twice. */
+  private readonly running = new Set<string>();
+  private ticker: NodeJS.Timeout | null = null;
+  private tickerAt: number | null = null;
+  private stopped = false;
+  private readonly workflows: WorkflowStore;
+
+  constructor(private readonly opts: HostOptions) {
+    this.workflows = opts.workflows;
+    for (const k of opts.kinds) this.kinds.set(k.def.kind, k);
+    this.keys = new ArchiveKeys(opts.store);
+  }
+
+  /** Be told of every workflow that starts. */
+  onStarted(listener: (record: WorkflowRecord) => void) {
+    this.startListeners.push(listener);
+  }
+
+  /** Be told of every workflow that closes (after its record is written). */
+  onClosed(listener: (record: WorkflowRecord) => void) {
+    this.closeListeners.push(listener);
+  }
+
+  /** Run `task` once no other task holding `key` runs (a phone's guesses, say). */
+  serialize<T>(key: string, task: () => Promise<T>): Promise<T> {
+    return this.workflows.serialize(key, task);
+  }
+
+  /** Run `task` holding `key`, or answer undefined at once when it is held. */
+  exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined> {
+    return this.workflows.exclusive(key, task);
+  }
+
+  /**
+   * Change a closed workflow's record (a late delivery status): the archive gets the amended
+   * copy, which readers take over the earlier one. Live records are left alone.
+   */
+  async amendClosed(id: string, amend: (record: WorkflowRecord) => WorkflowRecord): Promise<void> {
+    if (await this.workflows.get(id)) return;
+    const record = await this.get(id);
+    if (!record || record.live) return;
+    const next = amend(record);
+    if (this.recent.has(id)) this.recent.set(id, next);
+    this.archive(next);
+  }
+
+  private lastIso = { ms: NaN, text: '' };
+  /** ISO time of `ms`; several stamps of one transition share the same millisecond. */
+  private iso(ms = this.opts.clock.now()) {
+    if (ms !== this.lastIso.ms) this.lastIso = { ms, text: new Date(ms).toISOString() };
+    return this.lastIso.text;
+  }
+
+  private kindOf(kind: string): Kind {
+    const k = this.kinds.get(kind);
+    if (!k) throw new Error(`unknown workflow kind ${kind}`);
+    return k;
+  }
+
+  /** Start a workflow, feed it its first event, and answer once it settled and is on disk. */
+  async start(
+    kind: string,
+    input: object,
+    by: string,
+    first: WorkflowEvent = { type: 'SUBMIT' },
+  ): Promise<WorkflowRecord> {
+    const k = this.kindOf(kind);
+    const now = this.opts.clock.now();
+    const id = newId(k.def.prefix, now);
+    const [snapshot, actions] = initialTransition(k.def.machine, k.machineInput(input, id));
+    const blank: StoredWorkflow = {
+      id,
+      kind,
+      state: 'requested',
+      live: true,
+      createdAt: this.iso(now),
+      updatedAt: this.iso(now),
+      closedAt: null,
+      terminal: null,
+      phone: null,
+      card: null,
+      deadline: null,
+      error: null,
+      timeline: [],
+      view: {},
+      version: 0,
+      snapshot: { value: 'requested', context: {} },
+      effects: [],
+      effectSeq: 0,
+      busy: false,
+      due: null,
+    };
+    const born = this.record(k, blank, snapshot, actions, { type: 'xstate.init', by }, null);
+    await this.commit(k, born, null);
+    for (const listener of this.startListeners) listener(publicRecord(born.stored ?? blank));
+    await this.apply(id, () => ({ ...first, by, now: this.opts.clock.now() }));
+    return this.settle(id);
+  }
+
+  /**
+   * Send an event made at the moment it is handled (so `now` is exact), from the record as it is
+   * then. A closed workflow gets no event: the caller learns why it closed.
+   */
+  async send(
+    id: string,
+    make: (now: number, current: WorkflowRecord) => WorkflowEvent,
+  ): Promise<WorkflowRecord> {
+    for (;;) {
+      const current = await this.workflows.get(id);
+      if (!current) {
+        const record = await this.get(id);
+        if (!record) throw new AppError('SESSION_NOT_FOUND');
+        throw closedError(record);
+      }
+      if (current.busy) await this.idle(id);
+      const outcome = await this.apply(id, (now, stored) =>
+        stored.busy ? 'busy' : make(now, publicRecord(stored)),
+      );
+      if (outcome === 'busy') continue; // an effect began in between: wait for it too
+      if (outcome === 'closed') {
+        const record = await this.get(id);
+        if (!record) throw new AppError('SESSION_NOT_FOUND');
+        throw closedError(record);
+      }
+      return this.settle(id);
+    }
+  }
+
+  async get(id: string): Promise<WorkflowRecord | undefined> {
+    const stored = await this.workflows.get(id);
+    if (stored) return publicRecord(stored);
+    const recent = this.recent.get(id);
+    if (recent) return recent;
+    const day = dayOfId(id);
+    if (!day) return undefined;
+    const prefixes = [...[...this.kinds.values()].map((k) => k.def), ...(this.opts.closedKinds ?? [])];
+    for (const { kind, prefix } of prefixes) {
+      if (!id.startsWith(prefix + '_')) continue;
+      const found = await this.opts.store.findArchived<WorkflowRecord>(
+        kind,
+        day,
+        (r) => r.id === id,
+        `"id":${JSON.stringify(id)}`,
+      );
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  machineOf(kind: string) {
+    return this.kinds.get(kind)?.def.machine;
+  }
+
+  async isLive(id: string): Promise<boolean> {
+    return (await this.workflows.get(id)) !== undefined;
+  }
+
+  /** Live workflows of a phone (its PIN windows). */
+  async liveOfPhone(phone: string): Promise<WorkflowRecord[]> {
+    return (await this.workflows.liveOfPhone(phone)).map(publicRecord);
+  }
+
+  /**
+   * Records newest first, live and archived, matching a filter; paged by the last item seen.
+   * The archive is read a day at a time from the newest, and only as far as the page needs.
+   */
+  async search(filter: SearchFilter, limit: number, after: { createdAt: string; id: string } | null) {
+    const kinds = filter.kind ? [filter.kind] : filter.kinds;
+    const fromDay = filter.from?.slice(0, 10) ?? '0000-00-00';
+    const toDay = filter.to?.slice(0, 10) ?? '9999-99-99';
+    const matches = (r: WorkflowRecord) =>
+      kinds.includes(r.kind) &&
+      (!filter.phone || r.phone === filter.phone) &&
+      (!filter.card || r.card === filter.card) &&
+      (!filter.terminal || r.terminal === filter.terminal) &&
+      (!filter.state || r.state === filter.state) &&
+      (!filter.from || r.createdAt >= filter.from) &&
+      (!filter.to || r.createdAt <= filter.to) &&
+      (!after || r.createdAt < after.createdAt || (r.createdAt === after.createdAt && r.id < after.id));
+    // Text every matching record's archive line contains (records are written by JSON.stringify):
+    // only those lines are parsed.
+    const [field, value]: [KeyField, string] | [null, null] = filter.phone
+      ? ['phone', filter.phone]
+      : filter.card
+        ? ['card', filter.card]
+        : filter.terminal
+          ? ['terminal', filter.terminal]
+          : [null, null];
+    const needle = field ? `"${field}":${JSON.stringify(value)}` : undefined;
+    const byDay = new Map<string, Map<string, WorkflowRecord>>();
+    const put = (r: WorkflowRecord) => {
+      const day = archiveDay(r);
+      let m = byDay.get(day);
+      if (!m) byDay.set(day, (m = new Map()));
+      m.set(r.id, r);
+    };
+    const days = new Set<string>();
+    for (const kind of kinds) for (const day of this.opts.store.archiveDays(kind)) days.add(day);
+    const fresh = await this.fresh(kinds);
+    for (const r of fresh) days.add(archiveDay(r));
+    const items: WorkflowRecord[] = [];
+    for (const day of [...days].sort().reverse()) {
+      if (day < fromDay || day > toDay) continue;
+      for (const kind of kinds) {
+        if (field && !(await this.keys.mayHold(kind, day, field, value))) continue; // surely not there
+        await this.opts.store.scanArchive<WorkflowRecord>(kind, day, put, needle);
+      }
+      for (const r of fresh) if (archiveDay(r) === day) put(r);
+      const found = [...(byDay.get(day)?.values() ?? [])].filter(matches);
+      items.push(...found.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id)));
+      byDay.delete(day);
+      if (items.length >= limit) break;
+    }
+    const page = items.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: page,
+      next: items.length > limit && last ? { createdAt: last.createdAt, id: last.id } : null,
+    };
+  }
+
+  /** Live records and the ones closed lately (which may not be in their archive file yet). */
+  private async fresh(kinds: string[]): Promise<WorkflowRecord[]> {
+    const out: WorkflowRecord[] = [];
+    for await (const w of this.workflows.live()) if (kinds.includes(w.kind)) out.push(publicRecord(w));
+    for (const r of this.recent.values()) if (kinds.includes(r.kind)) out.push(r);
+    return out;
+  }
+
+  /**
+   * Every record of the given kinds whose archive day (UTC) is in [fromDay, toDay], live and
+   * archived, each once: what a report counts. Reads the archive a day at a time.
+   */
+  async forEachRecord(
+    kinds: string[],
+    fromDay: string,
+    toDay: string,
+    visit: (r: WorkflowRecord) => void,
+  ): Promise<void> {
+    const fresh = await this.fresh(kinds);
+    const days = new Set<string>();
+    for (const kind of kinds) for (const day of this.opts.store.archiveDays(kind)) days.add(day);
+    for (const r of fresh) days.add(archiveDay(r));
+    for (const day of [...days].sort()) {
+      if (day < fromDay || day > toDay) continue;
+      const seen = new Map<string, WorkflowRecord>();
+      for (const kind of kinds)
+        await this.opts.store.scanArchive<WorkflowRecord>(kind, day, (r) => seen.set(r.id, r));
+      for (const r of fresh) if (archiveDay(r) === day) seen.set(r.id, r);
+      for (const r of seen.values()) visit(r);
+    }
+  }
+
+  /** Summarise the archive days that have no summary yet, in the background (after a start). */
+  warmArchiveKeys(): Promise<number> {
+    return this.keys.warm([...this.kinds.keys()]);
+  }
+
+  /** Keep the archive day summaries beside their days (at shutdown, before the store closes). */
+  saveArchiveKeys(): Promise<void> {
+    return this.keys.save();
+  }
+
+  /** Live records, for inspection. */
+  async liveRecords(): Promise<WorkflowRecord[]> {
+    const out: WorkflowRecord[] = [];
+    for await (const w of this.workflows.live()) out.push(publicRecord(w));
+    return out;
+  }
+
+  /**
+   * Take up the stored workflows: fire the deadlines that passed while nothing ran, start the
+   * ticker, and run again the effects stored records still wait for (idempotent by key).
+   */
+  async restore(): Promise<number> {
+    let count = 0;
+    const waiting: StoredWorkflow[] = [];
+    for await (const row of this.workflows.live()) {
+      count += 1;
+      const k = this.kinds.get(row.kind);
+      if (!k) continue;
+      let w = row;
+      if (isEarlier(row)) {
+        const upgraded = upgrade(row, k.def.machine, k.project);
+        if (!upgraded) {
+          // Nothing to go on from: closed as it stands, kept in the archive.
+          const closedAt = this.iso();
+          await this.workflows.close({ ...publicRecord(row), live: false, closedAt }, null);
+          continue;
+        }
+        if (!(await this.workflows.put(upgraded, null))) continue;
+        w = upgraded;
+      }
+      this.opts.logger.info({ workflow: w.id, kind: w.kind, state: w.state }, 'workflow restored');
+      if (w.effects.length) waiting.push(w);
+    }
+    for (const w of waiting) this.runEffects(this.kindOf(w.kind), w.id, w.effects);
+    await this.fireDeadlines();
+    await this.opts.store.flush();
+    return count;
+  }
+
+  // ---- handling an event -----------------------------------------------------------------------
+
+  /**
+   * Apply one event: read, transition, compare-and-set, then run the effects it started. `make`
+   * answers the event from the stored record, or a word for why none applies.
+   */
+  private apply(
+    id: string,
+    make: (now: number, stored: StoredWorkflow) => WorkflowEvent | 'busy' | null,
+  ): Promise<'applied' | 'unchanged' | 'busy' | 'closed'> {
+    return this.workflows.serialize(`workflow:${id}`, async () => {
+      for (;;) {
+        const stored = await this.workflows.get(id);
+        if (!stored) return 'closed';
+        const k = this.kindOf(stored.kind);
+        const event = make(this.opts.clock.now(), stored);
+        if (event === null || event === 'busy') return event ?? 'unchanged';
+        const from = this.resolve(k, stored);
+        let next: AnyMachineSnapshot;
+        let actions: ReturnType<typeof transition>[1];
+        try {
+          [next, actions] = transition(k.def.machine, from, event);
+        } catch (err) {
+          // A machine that throws ends its workflow: recorded, never left half-applied.
+          this.opts.logger.error({ err, workflow: id, event: event.type }, 'workflow transition failed');
+          next = { ...from, status: 'error', error: err } as AnyMachineSnapshot;
+          actions = [];
+        }
+        const outcome = event.type.startsWith(DONE) || event.type.startsWith(ERROR);
+        const seq = typeof event.seq === 'number' ? event.seq : null;
+        if (next === from && !outcome) return 'unchanged';
+        const step = this.record(k, stored, next, actions, event, seq);
+        if (await this.commit(k, step, stored.version)) return 'applied';
+        this.resolved.delete(id); // another process came first: read again
+      }
+    });
+  }
+
+  /** The machine snapshot of a stored record: from the cache when it is this version's. */
+  private resolve(k: Kind, stored: StoredWorkflow): AnyMachineSnapshot {
+    const cached = this.resolved.get(stored.id);
+    if (cached && cached.version === stored.version) return cached.snapshot;
+    const { value, context } = stored.snapshot;
+    return k.def.machine.resolveState({ value, context });
+  }
+
+  /**
+   * The record after a transition: state, timeline entry, projection, due time, and the effects
+   * still pending (those of states left are dropped; the outcome applied now is done).
+   */
+  private record(
+    k: Kind,
+    stored: StoredWorkflow,
+    next: AnyMachineSnapshot,
+    actions: ReturnType<typeof transition>[1],
+    event: WorkflowEvent,
+    appliedSeq: number | null,
+  ): Step {
+    const now = this.opts.clock.now();
+    const failed = next.status === 'error';
+    const to = failed ? 'error' : stateName(next.value);
+    const context: Record<string, unknown> = next.context ?? {};
+    const error: ErrorData | null = failed
+      ? { code: 'INTERNAL' }
+      : ((context.error as ErrorData | null | undefined) ?? null);
+    const isOutcome = event.type.startsWith(DONE) || event.type.startsWith(ERROR);
+    let cause = eventName(event.type);
+    if (isOutcome) {
+      const effect = event.type.slice(event.type.startsWith(DONE) ? DONE.length : ERROR.length);
+      const bad = event.type.startsWith(ERROR) || (error !== null && !sameError(error, stored.error));
+      cause = `${effect}.${bad ? 'error' : 'done'}`;
+    }
+    const quiet =
+      k.def.quietEffects && isOutcome && to === stored.state && !failed && sameError(error, stored.error);
+    const timeline: TimelineEntry[] = quiet ? stored.timeline : [...stored.timeline];
+    let updatedAt = stored.updatedAt;
+    let shownError = stored.error;
+    if (!quiet) {
+      const from = stored.timeline.length ? stored.state : null;
+      const detail: Record<string, unknown> = {};
+      if (error && (!sameError(error, stored.error) || from === to))
+        Object.assign(detail, { code: error.code, ...error.extra });
+      if (typeof event.reason === 'string') detail.reason = event.reason;
+      timeline.push({
+        at: this.iso(now),
+        event: cause,
+        from,
+        to,
+        by: isOutcome ? 'system' : (event.by ?? 'system'),
+        ...(Object.keys(detail).length ? { detail } : {}),
+      });
+      updatedAt = this.iso(now);
+      shownError = error;
+    }
+    // Effects: those of states left are over; the one whose outcome this is, too.
+    const activeNodes = new Set(next._nodes.map((n) => n.id));
+    const spawned: PendingEffect[] = [];
+    const custom: Array<() => void> = [];
+    let effectSeq = stored.effectSeq;
+    for (const action of actions) {
+      if (action.type === 'xstate.spawnChild') {
+        const params = action.params as { id: string; src: unknown; input: unknown };
+        const src = typeof params.src === 'string' ? params.src : params.id;
+        const node = next._nodes.find((n) => n.invoke.some((i) => i.id === params.id))?.id ?? '';
+        spawned.push({ seq: ++effectSeq, id: params.id, src, input: params.input, node });
+      } else if (!action.type.startsWith('xstate.')) {
+        const run = action.exec;
+        if (run) custom.push(() => run(action.info, action.params));
+      }
+    }
+    const respawned = new Set(spawned.map((e) => e.id));
+    const effects = [
+      ...stored.effects.filter(
+        (e) => e.seq !== appliedSeq && activeNodes.has(e.node) && !respawned.has(e.id),
+      ),
+      ...spawned,
+    ];
+    const projected = failed ? null : k.project(context);
+    const timed = !failed && next.status === 'active' && next.hasTag('timed');
+    const deadline = timed && projected ? projected.deadline : null;
+    const closing = next.status !== 'active';
+    const base: WorkflowRecord = {
+      ...publicRecord(stored),
+      state: to,
+      updatedAt,
+      error: shownError,
+      timeline,
+      terminal: projected?.terminal ?? stored.terminal,
+      phone: projected?.phone ?? stored.phone,
+      card: projected ? projected.card : stored.card,
+      view: projected?.view ?? stored.view,
+      deadline: deadline === null ? null : this.iso(deadline),
+    };
+    if (closing) {
+      const closed: WorkflowRecord = { ...base, live: false, closedAt: updatedAt };
+      return { closed: this.opts.finalize ? this.opts.finalize(closed) : closed, custom };
+    }
+    const snapshotData = { value: next.value, context };
+    return {
+      stored: {
+        ...base,
+        version: stored.version + 1,
+        snapshot: snapshotData,
+        effects,
+        effectSeq,
+        busy: next.hasTag('busy'),
+        due: deadline,
+      },
+      resolved: next,
+      spawned,
+      custom,
+    };
+  }
+
+  /** Write a step (compare-and-set on `expected`), then tell watchers and run what it started. */
+  private async commit(k: Kind, step: Step, expected: number | null): Promise<boolean> {
+    if (step.closed) {
+      if (expected === null) {
+        // Closed at its birth: nothing live was ever written.
+        this.opts.store.archive(step.closed.kind, archiveDay(step.closed), step.closed);
+      } else if (!(await this.workflows.close(step.closed, expected))) return false;
+      const record = step.closed;
+      this.resolved.delete(record.id);
+      this.recent.set(record.id, record);
+      this.keys.added(record.kind, archiveDay(record), record);
+      for (const run of step.custom) run();
+      k.onClosed(record);
+      for (const listener of this.closeListeners) listener(record);
+      this.wake(record);
+      return true;
+    }
+    const stored = step.stored!;
+    if (!(await this.workflows.put(stored, expected))) return false;
+    this.resolved.set(stored.id, { version: stored.version, snapshot: step.resolved! });
+    for (const run of step.custom) run();
+    if (step.spawned?.length) this.runEffects(k, stored.id, step.spawned);
+    this.wake(publicRecord(stored), stored.busy);
+    if (stored.due !== null) this.armTicker(stored.due);
+    return true;
+  }
+
+  /** Run effects; each outcome comes back as an event, applied only while its effect is pending. */
+  private runEffects(k: Kind, id: string, effects: PendingEffect[]) {
+    for (const e of effects) {
+      const key = `${id}#${e.seq}`;
+      if (this.running.has(key)) continue;
+      const run = k.def.effects[e.src];
+      this.running.add(key);
+      const work = run
+        ? Promise.resolve().then(() => run(e.input))
+        : Promise.reject(new AppError('INTERNAL', { effect: e.src }));
+      void work
+        .then(
+          (output) => ({ type: `${DONE}${e.id}`, output, seq: e.seq }),
+          (error: unknown) => ({ type: `${ERROR}${e.id}`, error, seq: e.seq }),
+        )
+        .then((outcome) =>
+          this.apply(id, (now, stored) =>
+            stored.effects.some((p) => p.seq === e.seq) ? { ...outcome, now, by: 'system' } : null,
+          ),
+        )
+        .catch((err) => this.opts.logger.error({ err, workflow: id, effect: e.src }, 'effect outcome lost'))
+        .finally(() => this.running.delete(key));
+    }
+  }
+
+  // ---- waiting ---------------------------------------------------------------------------------
+
+  /**
+   * The workflow's record once `test` holds for it, or once it has closed, or after `timeoutMs`
+   * (its record as it is then): no polling, each change of the workflow looks once.
+   */
+  async until(
+    id: string,
+    test: (r: WorkflowRecord) => boolean,
+    timeoutMs: number,
+  ): Promise<WorkflowRecord | undefined> {
+    const now = await this.get(id);
+    if (!now || !now.live || test(now)) return now;
+    await this.watch(id, test, timeoutMs);
+    return this.get(id);
+  }
+
+  private busyWatch = new WeakSet<(r: WorkflowRecord) => boolean>();
+
+  private watch(id: string, test: (r: WorkflowRecord) => boolean, timeoutMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const finish = (reached: boolean) => {
+        clearTimeout(timer);
+        const list = this.watchers.get(id)?.filter((w) => w !== waiter) ?? [];
+        if (list.length) this.watchers.set(id, list);
+        else this.watchers.delete(id);
+        resolve(reached);
+      };
+      const waiter = { test, done: () => finish(true) };
+      this.watchers.set(id, [...(this.watchers.get(id) ?? []), waiter]);
+    });
+  }
+
+  /** Tell the waiters of a workflow it changed. */
+  private wake(record: WorkflowRecord, busy = false) {
+    const list = this.watchers.get(record.id);
+    if (!list) return;
+    for (const w of list) if (!record.live || (this.busyWatch.has(w.test) ? !busy : w.test(record))) w.done();
+  }
+
+  /** Resolves once no effect a request waits for runs (a `busy` state); TIMEOUT after the limit. */
+  private async idle(id: string): Promise<void> {
+    if (!(await this.workflows.get(id))?.busy) return;
+    const test = () => true;
+    this.busyWatch.add(test);
+    if (await this.watch(id, test, this.opts.settleTimeoutMs)) return;
+    if ((await this.workflows.get(id))?.busy) throw new AppError('TIMEOUT');
+  }
+
+  /** The record once it is idle, flushed to disk: what an answer reports. */
+  private async settle(id: string): Promise<WorkflowRecord> {
+    await this.idle(id);
+    await this.opts.store.flush();
+    const record = await this.get(id);
+    if (!record) throw new AppError('SESSION_NOT_FOUND');
+    return record;
+  }
+
+  // ---- closed-from-birth records and the archive -------------------------------------------------
+
+  /**
+   * Keep a record that is closed from its birth (a start refused before any workflow began):
+   * archived like a closed workflow, found by the same `search` and `get`.
+   */
+  addClosed(record: WorkflowRecord): void {
+    this.recent.set(record.id, record);
+    this.archive(record);
+  }
+
+  /** Append a closed record to its kind's archive for its day, and to that day's summary. */
+  private archive(record: WorkflowRecord) {
+    const day = archiveDay(record);
+    this.opts.store.archive(record.kind, day, record);
+    this.keys.added(record.kind, day, record);
+  }
+
+  // ---- deadlines ---------------------------------------------------------------------------------
+
+  /**
+   * Fire every deadline that is due by the clock now (the ticker does this by itself; a clock
+   * moved by hand, in tests, or a machine waking from sleep may want it at once).
+   */
+  async fireDeadlines(): Promise<number> {
+    const now = this.opts.clock.now();
+    const due = await this.workflows.due(now);
+    await Promise.all(
+      due.map((w) =>
+        this.send(w.id, (t) => ({ type: 'EXPIRE', now: t, by: 'system' })).catch(() => undefined),
+      ),
+    );
+    await this.rearm();
+    return due.length;
+  }
+
+  /** When the ticker next wakes for this workflow's deadline (null: it has none). */
+  async timerDue(id: string): Promise<number | null> {
+    const stored = await this.workflows.get(id);
+    return stored?.due === null || stored === undefined ? null : this.tickerAt;
+  }
+
+  /** Make sure the ticker wakes by `due` (a far deadline is reached in steps). */
+  private armTicker(due: number) {
+    if (this.stopped) return;
+    const now = this.opts.clock.now();
+    // setTimeout fires early by up to a millisecond; the machine's guard re-checks `now`.
+    const at = now + Math.min(MAX_TIMER_MS, Math.max(0, due - now) + 5);
+    if (this.ticker && this.tickerAt !== null && this.tickerAt <= at) return;
+    if (this.ticker) clearTimeout(this.ticker);
+    this.tickerAt = at;
+    this.ticker = setTimeout(() => {
+      this.ticker = null;
+      this.tickerAt = null;
+      void this.fireDeadlines().catch((err) => this.opts.logger.error({ err }, 'deadlines failed'));
+    }, at - now);
+  }
+
+  private async rearm() {
+    const next = await this.workflows.nextDue();
+    if (next !== null) this.armTicker(next);
+  }
+
+  /** Stop the ticker; stored workflows stay live, to be taken up again by `restore`. */
+  stop() {
+    this.stopped = true;
+    if (this.ticker) clearTimeout(this.ticker);
+    this.ticker = null;
+    this.tickerAt = null;
+  }
+}
+
+/** What one transition writes: the live record, or the closed one. */
+interface Step {
+  stored?: StoredWorkflow;
+  resolved?: AnyMachineSnapshot;
+  spawned?: PendingEffect[];
+  closed?: WorkflowRecord;
+  /** The machine's own actions (a card released), run once the step is written. */
+  custom: Array<() => void>;
+}
+
+/**
+ * A workflow kind as the host holds it, its types erased: the one place a stored context is read
+ * as its own machine's context, and a start's input as the kind's.
+ */
+export function workflowKind<C extends object, I extends object, V extends object>(
+  def: WorkflowKind<C, I, V>,
+): Kind {
+  return {
+    def,
+    project: (context) => def.project(context as C),
+    machineInput: (input, id) => def.machineInput(input as I, id),
+    onClosed: (record) => def.onClosed?.(record as WorkflowRecord<V>),
+  };
+}
+
+/** How an error names the workflow it is about: `activationId` or `sessionId`. */
+export const workflowRef = (record: WorkflowRecord): Record<string, string> => ({
+  [record.kind === 'activation' ? 'activationId' : 'sessionId']: record.id,
+});
+
+/** The error an event to a closed workflow answers with: why it is closed. */
+export function closedError(record: WorkflowRecord): AppError {
+  const extra = workflowRef(record);
+  if (record.state === 'expired') return new AppError('SESSION_EXPIRED', extra);
+  if (record.state === 'locked') return new AppError('SESSION_LOCKED', { attemptsLeft: 0, ...extra });
+  return new AppError('SESSION_CLOSED', { ...extra, state: record.state });
+}

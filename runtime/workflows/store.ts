@@ -1,0 +1,39 @@
+/**
+ * The workflow store port: everything the host needs to keep workflows as data, so that any
+ * process sharing the store can serve any workflow. An engine (the embedded journaled store,
+ * a database) implements it; the host never holds a workflow between two requests.
+ *
+ * - Writes are compare-and-set on a version: of two writers that read the same version, one
+ *   wins and the other reads again.
+ * - Due times form an index a ticker reads; firing a deadline is itself a compare-and-set write,
+ *   so a deadline fires once however many tickers see it.
+ * - Serialization by key (a workflow, a phone) is a store operation: it holds for every process
+ *   the store serves.
+ */
+import type { StoredWorkflow, WorkflowRecord } from './types.ts';
+
+export interface WorkflowStore {
+  /** A live workflow as stored; undefined once it has closed, or when there is none. */
+  get(id: string): Promise<StoredWorkflow | undefined>;
+  /** Write `next` if the stored version is `expected` (null: no such workflow yet). */
+  put(next: StoredWorkflow, expected: number | null): Promise<boolean>;
+  /**
+   * End a workflow: remove its live row (if at version `expected`) and append `closed` to its
+   * kind's archive, as one change.
+   */
+  close(closed: WorkflowRecord, expected: number | null): Promise<boolean>;
+  /** Live workflows whose due time is at or before `now`. */
+  due(now: number): Promise<StoredWorkflow[]>;
+  /** The earliest due time of any live workflow, or null. */
+  nextDue(): Promise<number | null>;
+  /** Every live workflow. */
+  live(): AsyncIterable<StoredWorkflow>;
+  /** Live workflows of one phone. */
+  liveOfPhone(phone: string): Promise<StoredWorkflow[]>;
+  /** The number of live workflows. */
+  count(): Promise<number>;
+  /** Run `task` once no other task holding `key` runs, in any process this store serves. */
+  serialize<T>(key: string, task: () => Promise<T>): Promise<T>;
+  /** Run `task` holding `key`, or answer `undefined` at once when another task holds it. */
+  exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined>;
+}
