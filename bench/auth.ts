@@ -193,7 +193,7 @@ function setup(): string {
     join(dir, 'config.json'),
     JSON.stringify({
       auth: { terminalTokens: [TOKEN], adminTokens: [ADMIN] },
-      limits: { perPhonePerHour: 0, perTerminalPerHour: 0, smsPerDay: 0 },
+      limits: { perPhonePerHour: 0, perTerminalPerHour: 0, perTerminalPerDay: 0, smsPerDay: 0 },
       otp: { resendCooldownSeconds: 0 },
     }),
   );

@@ -18,7 +18,8 @@
  * - Effects are idempotent (keyed by workflow id and send number): after a restart the effects a
  *   stored record still waits for run again.
  */
-import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import type { AnyMachineSnapshot, ExecutableActionObject } from 'xstate';
+import { stepper, type Stepper } from './pure.ts';
 import type { Logger } from 'pino';
 import { AppError, type ErrorData } from '../../machines/errors.ts';
 import type { Clock, RecordStore } from '../ports.ts';
@@ -65,6 +66,7 @@ export interface HostOptions {
 /** A kind with its types erased (`workflowKind`). */
 export interface Kind {
   def: AnyWorkflowKind;
+  steps: Stepper;
   project(context: object): ReturnType<AnyWorkflowKind['project']>;
   machineInput(input: object, id: string): object;
   onClosed(record: WorkflowRecord): void;
@@ -185,7 +187,7 @@ export class WorkflowHost {
     const k = this.kindOf(kind);
     const now = this.opts.clock.now();
     const id = newId(k.def.prefix, now);
-    const [snapshot, actions] = initialTransition(k.def.machine, k.machineInput(input, id));
+    const [snapshot, actions] = k.steps.initial(k.machineInput(input, id));
     const blank: StoredWorkflow = {
       id,
       kind,
@@ -437,9 +439,9 @@ export class WorkflowHost {
         if (event === null || event === 'busy') return event ?? 'unchanged';
         const from = this.resolve(k, stored);
         let next: AnyMachineSnapshot;
-        let actions: ReturnType<typeof transition>[1];
+        let actions: ExecutableActionObject[];
         try {
-          [next, actions] = transition(k.def.machine, from, event);
+          [next, actions] = k.steps.step(from, event);
         } catch (err) {
           // A machine that throws ends its workflow: recorded, never left half-applied.
           this.opts.logger.error({ err, workflow: id, event: event.type }, 'workflow transition failed');
@@ -472,7 +474,7 @@ export class WorkflowHost {
     k: Kind,
     stored: StoredWorkflow,
     next: AnyMachineSnapshot,
-    actions: ReturnType<typeof transition>[1],
+    actions: ExecutableActionObject[],
     event: WorkflowEvent,
     appliedSeq: number | null,
   ): Step {
@@ -774,6 +776,7 @@ export function workflowKind<C extends object, I extends object, V extends objec
 ): Kind {
   return {
     def,
+    steps: stepper(def.machine),
     project: (context) => def.project(context as C),
     machineInput: (input, id) => def.machineInput(input as I, id),
     onClosed: (record) => def.onClosed?.(record as WorkflowRecord<V>),
