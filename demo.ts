@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig } from './runtime/config.ts';
-import { buildService, listen } from './runtime/service.ts';
+import { buildService, listen } from './compose.ts';
 
 const TERMINAL = 'demo-terminal-token-000000';
 const ADMIN = 'demo-admin-token-000000000';

@@ -4,7 +4,7 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { loadConfig, ConfigError } from './runtime/config.ts';
-import { buildService, listen, createLogger } from './runtime/service.ts';
+import { buildService, listen, createLogger } from './compose.ts';
 import { DataDirLockedError } from './adapters/store/lock.ts';
 
 async function main() {

@@ -4,7 +4,7 @@
  * service is built on and nothing else — Koa with @koa/router, a form body, libphonenumber-js
  * (through the service's memoised `normalizePhone`), the real auth machine (`machines/auth.ts`)
  * advanced by the host's pure transition (`runtime/workflows/pure.ts`) from a snapshot kept as data, its effects run inline,
- * and the PIN drawn, hashed and compared by the service's own vault (`runtime/pin.ts`).
+ * and the PIN drawn, hashed and compared by the service's own vault (`runtime/pin/vault.ts`).
  *
  * Left out, on purpose: the store (snapshots live in a Map, nothing is written), tokens,
  * validation, rate limits and budgets, the card directory, the SMS provider, the archive, logs
@@ -22,7 +22,7 @@ import { stepper } from '../runtime/workflows/pure.ts';
 import { randomBytes } from 'node:crypto';
 import { authMachine, type AuthCard, type AuthContext } from '../machines/auth.ts';
 import type { PinSent, SendPinInput } from '../machines/otp.ts';
-import { createPinVault } from '../runtime/pin.ts';
+import { createPinVault } from '../runtime/pin/vault.ts';
 import { normalizePhone } from '../runtime/phone.ts';
 
 const vault = createPinVault(randomBytes(32));

@@ -35,7 +35,7 @@ import { ConsentLedger, consentTables } from '../runtime/consents.ts';
 import pino from 'pino';
 import { FakeSmsru } from '../test/fakes/providers/smsru.ts';
 import { parseConfig } from '../runtime/config.ts';
-import { buildService, listen } from '../runtime/service.ts';
+import { buildService, listen } from '../compose.ts';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../runtime/ports.ts';
 import {
   ROOT,

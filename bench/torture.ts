@@ -22,7 +22,7 @@ import type { ChildProcess } from 'node:child_process';
 import { FakeSmsc } from '../test/fakes/providers/smsc.ts';
 import { serverArgs, startService } from './lib.ts';
 import { freePort } from '../test/process.ts';
-import { countSegments } from '../runtime/segments.ts';
+import { countSegments } from '../runtime/sms/segments.ts';
 
 const seconds = Number(process.argv[2] ?? process.env.TORTURE_SECONDS ?? 60);
 if (!(seconds > 0)) throw new Error('usage: npm run torture -- <seconds>');

@@ -9,16 +9,16 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Lang } from '../machines/errors.ts';
-import type { ActivationService } from '../runtime/activations.ts';
-import type { AuthService } from '../runtime/auth.ts';
+import type { ActivationService } from '../runtime/activation/activations.ts';
+import type { AuthService } from '../runtime/auth/sessions.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import type { WorkflowHost } from '../runtime/workflows/host.ts';
-import type { DeliveryTracker } from '../runtime/delivery.ts';
-import type { BalanceReport } from '../runtime/providers.ts';
+import type { DeliveryTracker } from '../runtime/sms/delivery.ts';
+import type { BalanceReport } from '../runtime/sms/balances.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
 import { openApiDocument } from './openapi.ts';
-import { machineGraph } from '../runtime/graph.ts';
+import { machineGraph } from '../runtime/workflows/graph.ts';
 import { allow } from './auth.ts';
 import { langOf, reply } from './respond.ts';
 import { AppError } from '../machines/errors.ts';
@@ -30,7 +30,7 @@ const root = [new URL('../', import.meta.url), new URL('../../', import.meta.url
   existsSync(new URL('package.json', dir)),
 )!;
 const { version } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };
-import type { CampaignService } from '../runtime/campaigns.ts';
+import type { CampaignService } from '../runtime/campaigns/service.ts';
 import type { ConsentLedger } from '../runtime/consents.ts';
 import type { CardDirectory, Clock, RecordStore } from '../runtime/ports.ts';
 import type { Config } from '../runtime/config.ts';
@@ -43,7 +43,7 @@ import { activationRoutes } from './routes/activations.ts';
 import { consentRoutes } from './routes/consents.ts';
 import { authRoutes } from './routes/auth.ts';
 import { reportRoutes } from './routes/reports.ts';
-import { catalogFor } from '../runtime/catalog.ts';
+import { catalogFor } from '../runtime/support/catalog.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;

@@ -7,7 +7,7 @@ import type { WorkflowRecord } from '../runtime/workflows/host.ts';
 import type { SmsAttempt } from '../machines/otp.ts';
 import type { Role } from '../runtime/tokens.ts';
 import { maskPhone } from '../runtime/phone.ts';
-import { clock } from '../runtime/catalog.ts';
+import { clock } from '../runtime/support/catalog.ts';
 import type { KvFields } from './respond.ts';
 
 export const phoneFor = (phone: string | null | undefined, role: Role) =>

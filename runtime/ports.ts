@@ -213,7 +213,7 @@ export interface SmsSender {
   readonly name: string;
   /**
    * Resolves with a receipt, or rejects with an AppError SMS_FAILED whose `extra.kind` says
-   * what failed (`permanent`, `account`, `transient`; see runtime/smsFailure.ts).
+   * what failed (`permanent`, `account`, `transient`; see runtime/sms/failure.ts).
    */
   send(message: SmsMessage, signal: AbortSignal): Promise<SmsReceipt>;
   /**

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig, type ConfigInput } from '../runtime/config.ts';
-import { buildService, listen, logRedact } from '../runtime/service.ts';
+import { buildService, listen, logRedact } from '../compose.ts';
 import type { Clock, SmsSender } from '../runtime/ports.ts';
 import { FakeSmsSender } from './fakes/sms.ts';
 

@@ -9,8 +9,8 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildScript, SCRIPTS } from '../rk7/build.ts';
-import { activateSchema } from '../runtime/activations.ts';
-import { startSchema } from '../runtime/auth.ts';
+import { activateSchema } from '../runtime/activation/activations.ts';
+import { startSchema } from '../runtime/auth/sessions.ts';
 import { catalog } from '../machines/errors.ts';
 import { startService, type TestService } from './helpers.ts';
 

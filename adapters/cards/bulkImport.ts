@@ -38,7 +38,7 @@ import {
   type CsvSource,
   type ImportOptions,
   type ImportOutcome,
-} from '../../runtime/cardImport.ts';
+} from '../../runtime/cards/import.ts';
 import type { ImportRow } from '../../runtime/ports.ts';
 import { importedCard, type StoredCard } from './lowdb.ts';
 

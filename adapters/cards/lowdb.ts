@@ -16,9 +16,9 @@ import type {
   RecordStore,
   Table,
 } from '../../runtime/ports.ts';
-import { compareCardNumbers, enumerateRange } from '../../runtime/cardNumbers.ts';
+import { compareCardNumbers, enumerateRange } from '../../runtime/cards/numbers.ts';
 import { newId } from '../../runtime/ids.ts';
-import { reservedLine } from '../../runtime/cardImport.ts';
+import { reservedLine } from '../../runtime/cards/import.ts';
 
 export interface StoredCard extends Card {
   reservedPhone?: string | null;

@@ -5,7 +5,7 @@
  * transient SMS failures.
  */
 import axios, { type AxiosRequestConfig } from 'axios';
-import { networkUncertain, smsFailure, statusUncertain } from '../../runtime/smsFailure.ts';
+import { networkUncertain, smsFailure, statusUncertain } from '../../runtime/sms/failure.ts';
 
 const client = axios.create({
   validateStatus: () => true,

@@ -5,7 +5,7 @@
  * run does not call it at all.
  */
 import type { DeliveryStatus, SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
-import { smsFailure } from '../../runtime/smsFailure.ts';
+import { smsFailure } from '../../runtime/sms/failure.ts';
 import { call, digits, json, refuseServerError } from './http.ts';
 
 export interface KazinfotehOptions {

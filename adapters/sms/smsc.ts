@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DeliveryStatus, SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
-import { smsFailure, type SmsFailureKind } from '../../runtime/smsFailure.ts';
+import { smsFailure, type SmsFailureKind } from '../../runtime/sms/failure.ts';
 import { call, digits, form, json, money } from './http.ts';
 
 export interface SmscOptions {

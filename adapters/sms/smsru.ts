@@ -4,7 +4,7 @@
  * send twice, which the attempt records as `duplicatePossible`. Also the code-by-call channel.
  */
 import type { CallSender, DeliveryStatus, SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
-import { smsFailure, type SmsFailureKind } from '../../runtime/smsFailure.ts';
+import { smsFailure, type SmsFailureKind } from '../../runtime/sms/failure.ts';
 import { call, digits, form, json, money } from './http.ts';
 
 export interface SmsruOptions {

@@ -2,7 +2,7 @@
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../../machines/errors.ts';
-import type { CampaignDef, CampaignService } from '../../runtime/campaigns.ts';
+import type { CampaignDef, CampaignService } from '../../runtime/campaigns/service.ts';
 import type { WorkflowHost } from '../../runtime/workflows/host.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import { allow, actor, tokenIdOf } from '../auth.ts';

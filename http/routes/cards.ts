@@ -6,7 +6,7 @@ import { AppError } from '../../machines/errors.ts';
 import type { CardDirectory, CardPatch, Clock } from '../../runtime/ports.ts';
 import type { Config } from '../../runtime/config.ts';
 import type { Role } from '../../runtime/tokens.ts';
-import { CARD_NUMBER } from '../../runtime/cardNumbers.ts';
+import { CARD_NUMBER } from '../../runtime/cards/numbers.ts';
 import { normalizePhone } from '../../runtime/phone.ts';
 import {
   countLines,
@@ -14,8 +14,8 @@ import {
   importCards,
   textSource,
   type ImportRejection,
-} from '../../runtime/cardImport.ts';
-import { cardImpFile } from '../../runtime/cardExport.ts';
+} from '../../runtime/cards/import.ts';
+import { cardImpFile } from '../../runtime/cards/export.ts';
 import {
   expiryDate,
   flag,

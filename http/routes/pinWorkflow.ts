@@ -5,7 +5,7 @@
  */
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
-import type { PinWorkflows } from '../../runtime/pinWorkflows.ts';
+import type { PinWorkflows } from '../../runtime/pin/workflows.ts';
 import type { WorkflowRecord } from '../../runtime/workflows/host.ts';
 import { allow, actor, tokenIdOf } from '../auth.ts';
 

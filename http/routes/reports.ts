@@ -2,7 +2,7 @@
 import type { Router } from '@koa/router';
 import type { WorkflowHost } from '../../runtime/workflows/host.ts';
 import type { Config } from '../../runtime/config.ts';
-import { Reports, reportsCsv, type RunCountsSource } from '../../runtime/reports.ts';
+import { Reports, reportsCsv, type RunCountsSource } from '../../runtime/support/reports.ts';
 import { allow } from '../auth.ts';
 import { zoneFormat } from '../../runtime/zoneFormat.ts';
 import { reply } from '../respond.ts';

@@ -7,18 +7,18 @@ import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { AppError } from '../../machines/errors.ts';
 import type { WorkflowHost, WorkflowRecord } from '../../runtime/workflows/host.ts';
-import type { DeliveryTracker } from '../../runtime/delivery.ts';
+import type { DeliveryTracker } from '../../runtime/sms/delivery.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import type { Config } from '../../runtime/config.ts';
-import type { AuthService } from '../../runtime/auth.ts';
-import type { ActivationService } from '../../runtime/activations.ts';
+import type { AuthService } from '../../runtime/auth/sessions.ts';
+import type { ActivationService } from '../../runtime/activation/activations.ts';
 import { normalizePhone } from '../../runtime/phone.ts';
 import { validationError } from '../../runtime/validate.ts';
 import { allow, actor } from '../auth.ts';
 import { langOf, reply } from '../respond.ts';
 import type { Context } from 'koa';
-import { diagnose, type DiagnoseOptions } from '../../runtime/diagnosis.ts';
-import { errorText, failureText } from '../../runtime/catalog.ts';
+import { diagnose, type DiagnoseOptions } from '../../runtime/support/diagnosis.ts';
+import { errorText, failureText } from '../../runtime/support/catalog.ts';
 import { phoneFor, recordView } from '../views.ts';
 
 const iso = z

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../../adapters/cards/lowdb.ts';
 import { bulkImportCards, type BulkImportOptions } from '../../adapters/cards/bulkImport.ts';
-import { textSource } from '../../runtime/cardImport.ts';
+import { textSource } from '../../runtime/cards/import.ts';
 import { parseConfig } from '../../runtime/config.ts';
 import { tempDir } from '../helpers.ts';
 

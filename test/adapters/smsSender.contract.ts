@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DeliveryStatus, SmsMessage, SmsSender } from '../../runtime/ports.ts';
-import { mayHaveSent, type SmsFailureKind } from '../../runtime/smsFailure.ts';
+import { mayHaveSent, type SmsFailureKind } from '../../runtime/sms/failure.ts';
 import type { FakeProvider, FakeRequest } from '../fakes/providers/server.ts';
 
 export interface SenderContract<F extends FakeProvider> {

@@ -1,5 +1,5 @@
 /** A fake SMS sender: records every message (the tests read PINs from it) and fails on demand. */
-import { smsFailure, type SmsFailureKind } from '../../runtime/smsFailure.ts';
+import { smsFailure, type SmsFailureKind } from '../../runtime/sms/failure.ts';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
 
 export class FakeSmsSender implements SmsSender {

@@ -7,8 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import iconv from 'iconv-lite';
 import { startService, TOKENS, type TestService } from '../helpers.ts';
-import { forCardImp } from '../../runtime/cardExport.ts';
-import { decodeCsv, detectEncoding } from '../../runtime/cardImport.ts';
+import { forCardImp } from '../../runtime/cards/export.ts';
+import { decodeCsv, detectEncoding } from '../../runtime/cards/import.ts';
 
 const Data = suite<{ svc: TestService }>('card data');
 Data.before.each(async (ctx) => {

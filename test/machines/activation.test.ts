@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { activationMachine, type ActivationInput, type CardSummary } from '../../machines/activation.ts';
-import { createPinVault } from '../../runtime/pin.ts';
+import { createPinVault } from '../../runtime/pin/vault.ts';
 import {
   failure,
   modelPaths,

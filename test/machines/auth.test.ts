@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { authMachine, type AuthInput } from '../../machines/auth.ts';
-import { createPinVault } from '../../runtime/pin.ts';
+import { createPinVault } from '../../runtime/pin/vault.ts';
 import {
   failure,
   modelPaths,

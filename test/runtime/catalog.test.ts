@@ -28,8 +28,8 @@ import {
   STATES,
   stateText,
   WORDS,
-} from '../../runtime/catalog.ts';
-import { diagnose } from '../../runtime/diagnosis.ts';
+} from '../../runtime/support/catalog.ts';
+import { diagnose } from '../../runtime/support/diagnosis.ts';
 import { parseConfig, providerNames } from '../../runtime/config.ts';
 import type { WorkflowRecord } from '../../runtime/workflows/host.ts';
 import type { SmsAttempt } from '../../machines/otp.ts';

@@ -1,8 +1,8 @@
 /** Time in the venue's zone: cron occurrences across DST, quiet hours, weekdays only. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { nextOccurrence, sendWindow, wallToInstant, validCron } from '../../runtime/schedule.ts';
-import { firstName, inAudience } from '../../runtime/audience.ts';
+import { nextOccurrence, sendWindow, wallToInstant, validCron } from '../../runtime/campaigns/schedule.ts';
+import { firstName, inAudience } from '../../runtime/campaigns/audience.ts';
 
 const iso = (t: number) => new Date(t).toISOString();
 const Schedule = suite('schedule');

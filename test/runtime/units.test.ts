@@ -3,15 +3,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseConfig, loadConfig, ConfigError } from '../../runtime/config.ts';
 import { normalizePhone, maskPhone } from '../../runtime/phone.ts';
-import { countSegments } from '../../runtime/segments.ts';
+import { countSegments } from '../../runtime/sms/segments.ts';
 import { newId, dayOfId } from '../../runtime/ids.ts';
-import { cardImpLine } from '../../runtime/cardExport.ts';
+import { cardImpLine } from '../../runtime/cards/export.ts';
 import { parseDate } from '../../runtime/validate.ts';
 import { form } from '../../adapters/sms/http.ts';
 import { BoundedMap } from '../../runtime/boundedMap.ts';
 import { tempDir } from '../helpers.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { checkTemplates } from '../../runtime/templates.ts';
+import { checkTemplates } from '../../runtime/sms/templates.ts';
 import { join } from 'node:path';
 
 const Config = suite('configuration');

@@ -5,10 +5,10 @@
  * (live and archived), so they agree with what support sees; a day's records are read once per
  * request, and a range is capped at 92 days.
  */
-import { AppError } from '../machines/errors.ts';
-import type { SmsAttempt } from '../machines/otp.ts';
-import type { WorkflowHost, WorkflowRecord } from './workflows/host.ts';
-import { zoneFormat } from './zoneFormat.ts';
+import { AppError } from '../../machines/errors.ts';
+import type { SmsAttempt } from '../../machines/otp.ts';
+import type { WorkflowHost, WorkflowRecord } from '../workflows/host.ts';
+import { zoneFormat } from '../zoneFormat.ts';
 
 export interface ProviderDay {
   /** SMS accepted by the provider (billed segments in `segments`). */

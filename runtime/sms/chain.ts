@@ -12,12 +12,12 @@
  * the till), and its receipt says `duplicatePossible`.
  */
 import type { Logger } from 'pino';
-import { AppError } from '../machines/errors.ts';
-import type { SmsAttempt } from '../machines/otp.ts';
-import type { Clock, SmsMessage, SmsReceipt, SmsSender } from './ports.ts';
-import { failureKind, mayHaveSent } from './smsFailure.ts';
-import { maskPhone } from './phone.ts';
-import type { Metrics } from './metrics.ts';
+import { AppError } from '../../machines/errors.ts';
+import type { SmsAttempt } from '../../machines/otp.ts';
+import type { Clock, SmsMessage, SmsReceipt, SmsSender } from '../ports.ts';
+import { failureKind, mayHaveSent } from './failure.ts';
+import { maskPhone } from '../phone.ts';
+import type { Metrics } from '../metrics.ts';
 
 export interface ChainOptions {
   senders: SmsSender[];

@@ -2,14 +2,14 @@
  * What every PIN-confirmed workflow answers to — verify, resend, cancel, read — and how its
  * outcome maps to the answer or error the cashier sees. Authorization and activation both use it.
  */
-import { AppError, type ErrorData } from '../machines/errors.ts';
-import type { OtpPolicy, PinWindowContext, PinWindowEvent, SendPinInput } from '../machines/otp.ts';
-import type { PinSender } from './sms.ts';
-import type { PinVault } from './pin.ts';
-import { closedError, workflowRef, type WorkflowHost, type WorkflowRecord } from './workflows/host.ts';
-import type { PinGate } from './pinGate.ts';
-import { effect } from './workflows/types.ts';
-import type { RefusedAttempts } from './attempts.ts';
+import { AppError, type ErrorData } from '../../machines/errors.ts';
+import type { OtpPolicy, PinWindowContext, PinWindowEvent, SendPinInput } from '../../machines/otp.ts';
+import type { PinSender } from '../sms/pinSender.ts';
+import type { PinVault } from './vault.ts';
+import { closedError, workflowRef, type WorkflowHost, type WorkflowRecord } from '../workflows/host.ts';
+import type { PinGate } from './gate.ts';
+import { effect } from '../workflows/types.ts';
+import type { RefusedAttempts } from '../support/attempts.ts';
 
 export class PinWorkflows {
   /** Where starts refused before a workflow began are noted (support sees them as records). */

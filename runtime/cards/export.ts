@@ -19,7 +19,7 @@
  * The stored name stays as typed; the export reports every card whose name it changed.
  */
 import iconv from 'iconv-lite';
-import type { Card } from './ports.ts';
+import type { Card } from '../ports.ts';
 
 const ddmmyyyy = (iso: string | null | undefined) => (iso ? iso.split('-').reverse().join('.') : '');
 

@@ -3,7 +3,7 @@
  * Cyrillic text is UCS-2: one SMS holds 70 characters, so a longer template costs double;
  * the service warns at start when a template does not fit one SMS.
  */
-import type { Config } from './config.ts';
+import type { Config } from '../config.ts';
 import { countSegments } from './segments.ts';
 
 const DEFAULTS: Record<string, string> = {

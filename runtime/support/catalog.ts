@@ -8,8 +8,8 @@
  * codes stay under «Технические подробности». A test walks every state and step of every
  * machine and every key here, and fails on a missing translation.
  */
-import { zoneFormat } from './zoneFormat.ts';
-import { catalog as errorCatalog, messageFor, type ErrorCode, type Lang } from '../machines/errors.ts';
+import { zoneFormat } from '../zoneFormat.ts';
+import { catalog as errorCatalog, messageFor, type ErrorCode, type Lang } from '../../machines/errors.ts';
 
 export type { Lang };
 export interface Text {
@@ -171,7 +171,7 @@ export const RECIPIENTS: Record<string, Text> = {
   unknown: { ru: 'неизвестно, повторно не отправлялось', en: 'unknown, not sent again' },
 };
 
-/** What a failed SMS attempt means, by its kind (runtime/smsFailure.ts). */
+/** What a failed SMS attempt means, by its kind (runtime/sms/failure.ts). */
 export const FAILURES: Record<string, Text> = {
   permanent: {
     ru: 'оператор не доставит СМС на этот номер',

@@ -6,13 +6,13 @@
  * `duplicatePossible`: if the first one reached the guest, its code still works.
  */
 import type { Logger } from 'pino';
-import { AppError } from '../machines/errors.ts';
-import type { PinSent, SmsAttempt } from '../machines/otp.ts';
-import type { CallSender, Clock, RecordStore, Table } from './ports.ts';
-import type { SmsChain } from './smsChain.ts';
-import type { PinVault } from './pin.ts';
+import { AppError } from '../../machines/errors.ts';
+import type { PinSent, SmsAttempt } from '../../machines/otp.ts';
+import type { CallSender, Clock, RecordStore, Table } from '../ports.ts';
+import type { SmsChain } from './chain.ts';
+import type { PinVault } from '../pin/vault.ts';
 import { countSegments } from './segments.ts';
-import { maskPhone } from './phone.ts';
+import { maskPhone } from '../phone.ts';
 
 interface LedgerEntry {
   key: string;

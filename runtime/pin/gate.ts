@@ -16,10 +16,10 @@
  * decided one at a time (a start while another is being decided is refused, `409 PHONE_BUSY`),
  * and a new window supersedes the phone's earlier one of either kind.
  */
-import { AppError } from '../machines/errors.ts';
-import type { Config } from './config.ts';
-import { tokenLimits, type RateLimits } from './limits.ts';
-import type { WorkflowHost, WorkflowRecord } from './workflows/host.ts';
+import { AppError } from '../../machines/errors.ts';
+import type { Config } from '../config.ts';
+import { tokenLimits, type RateLimits } from '../limits.ts';
+import type { WorkflowHost, WorkflowRecord } from '../workflows/host.ts';
 
 /** A rate-limit rule (`RateLimits.hit`). */
 type Rule = { key: string; limit: number; name: string };

@@ -1,13 +1,13 @@
 /**
- * The configured SMS providers, built in the order of `sms.providers`; and their balances,
- * checked against `sms.balanceWarning` for the banner and /healthz.
+ * The configured SMS providers, built in the order of `sms.providers`, and the code-by-call
+ * provider.
  */
-import type { Config } from './config.ts';
-import type { CallSender, SmsSender } from './ports.ts';
-import { ConsoleSmsSender } from '../adapters/sms/console.ts';
-import { SmscSender } from '../adapters/sms/smsc.ts';
-import { SmsruSender } from '../adapters/sms/smsru.ts';
-import { KazinfotehSender } from '../adapters/sms/kazinfoteh.ts';
+import type { Config } from '../../runtime/config.ts';
+import type { CallSender, SmsSender } from '../../runtime/ports.ts';
+import { ConsoleSmsSender } from './console.ts';
+import { SmscSender } from './smsc.ts';
+import { SmsruSender } from './smsru.ts';
+import { KazinfotehSender } from './kazinfoteh.ts';
 
 export function buildSenders(
   config: Readonly<Config>,
@@ -55,31 +55,4 @@ export function buildCaller(config: Readonly<Config>): CallSender | undefined {
     sender: config.sms.sender,
     dryRun: config.sms.dryRun,
   });
-}
-
-export interface BalanceReport {
-  provider: string;
-  balance: string | null;
-  low: boolean;
-  error?: string;
-}
-
-/** Each provider's balance (those that can tell), flagged when under the warning threshold. */
-export async function checkBalances(
-  senders: SmsSender[],
-  threshold: number | null,
-  timeoutMs: number,
-): Promise<BalanceReport[]> {
-  return Promise.all(
-    senders
-      .filter((s) => s.balance)
-      .map(async (s) => {
-        try {
-          const balance = await s.balance!(AbortSignal.timeout(timeoutMs));
-          return { provider: s.name, balance, low: threshold !== null && Number(balance) < threshold };
-        } catch (err) {
-          return { provider: s.name, balance: null, low: false, error: (err as Error).message };
-        }
-      }),
-  );
 }

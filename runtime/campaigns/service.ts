@@ -30,8 +30,8 @@ import {
   type BatchResult,
   type CampaignRunContext,
   type CampaignRunInput,
-} from '../machines/campaign.ts';
-import { AppError, type ErrorData } from '../machines/errors.ts';
+} from '../../machines/campaign.ts';
+import { AppError, type ErrorData } from '../../machines/errors.ts';
 import type {
   Card,
   CardDirectory,
@@ -41,14 +41,14 @@ import type {
   SmsMessage,
   SmsReceipt,
   Table,
-} from './ports.ts';
-import type { SmsAttempt } from '../machines/otp.ts';
-import type { Config } from './config.ts';
-import type { ConsentLedger } from './consents.ts';
-import { tokenLimits, type RateLimits } from './limits.ts';
-import type { SmsChain } from './smsChain.ts';
-import { workflowKind, type WorkflowHost, type WorkflowRecord } from './workflows/host.ts';
-import { effect } from './workflows/types.ts';
+} from '../ports.ts';
+import type { SmsAttempt } from '../../machines/otp.ts';
+import type { Config } from '../config.ts';
+import type { ConsentLedger } from '../consents.ts';
+import { tokenLimits, type RateLimits } from '../limits.ts';
+import type { SmsChain } from '../sms/chain.ts';
+import { workflowKind, type WorkflowHost, type WorkflowRecord } from '../workflows/host.ts';
+import { effect } from '../workflows/types.ts';
 
 /** What a campaign run's record shows besides the common fields. */
 export interface CampaignRunView {
@@ -59,11 +59,11 @@ export interface CampaignRunView {
   cancelRequested: boolean;
 }
 import { audienceSchema, compileText, inAudience, renderFor, type Audience } from './audience.ts';
-import { countSegments } from './segments.ts';
-import { newId } from './ids.ts';
+import { countSegments } from '../sms/segments.ts';
+import { newId } from '../ids.ts';
 import { nextOccurrence, sendWindow, validCron, type QuietHours } from './schedule.ts';
-import { normalizePhone, maskPhone, requireMobile } from './phone.ts';
-import { flag, validationError } from './validate.ts';
+import { normalizePhone, maskPhone, requireMobile } from '../phone.ts';
+import { flag, validationError } from '../validate.ts';
 
 export type RecipientStatus =
   'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'expired' | 'failed' | 'skipped' | 'unknown';

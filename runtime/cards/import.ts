@@ -18,11 +18,11 @@
  */
 import { parse } from 'csv-parse';
 import iconv from 'iconv-lite';
-import { AppError } from '../machines/errors.ts';
-import type { CardDirectory, ImportRow } from './ports.ts';
-import { CARD_NUMBER } from './cardNumbers.ts';
-import { normalizePhoneOnce, type PhonePolicy } from './phone.ts';
-import { normalizeName, parseDate } from './validate.ts';
+import { AppError } from '../../machines/errors.ts';
+import type { CardDirectory, ImportRow } from '../ports.ts';
+import { CARD_NUMBER } from './numbers.ts';
+import { normalizePhoneOnce, type PhonePolicy } from '../phone.ts';
+import { normalizeName, parseDate } from '../validate.ts';
 
 export interface ImportRejection {
   line: number;

@@ -4,21 +4,25 @@
  * the answer or the error the cashier sees.
  */
 import { z } from 'zod';
-import { activationMachine, type ActivationContext, type ActivationInput } from '../machines/activation.ts';
-import type { CardDirectory, Card, Clock } from './ports.ts';
-import { workflowKind, type WorkflowHost, type WorkflowRecord } from './workflows/host.ts';
-import { effect } from './workflows/types.ts';
-import type { PinSender } from './sms.ts';
-import type { PinVault } from './pin.ts';
-import type { ConsentLedger } from './consents.ts';
-import type { Config } from './config.ts';
-import type { PinGate } from './pinGate.ts';
-import type { RateLimits } from './limits.ts';
-import { AppError } from '../machines/errors.ts';
-import { normalizePhone, requireMobile } from './phone.ts';
-import { parseBirthday, validationError, flag, optionalText, fullName } from './validate.ts';
-import { CARD_NUMBER } from './cardNumbers.ts';
-import { PinWorkflows, expectState, pinEffects, pinWindowView } from './pinWorkflows.ts';
+import {
+  activationMachine,
+  type ActivationContext,
+  type ActivationInput,
+} from '../../machines/activation.ts';
+import type { CardDirectory, Card, Clock } from '../ports.ts';
+import { workflowKind, type WorkflowHost, type WorkflowRecord } from '../workflows/host.ts';
+import { effect } from '../workflows/types.ts';
+import type { PinSender } from '../sms/pinSender.ts';
+import type { PinVault } from '../pin/vault.ts';
+import type { ConsentLedger } from '../consents.ts';
+import type { Config } from '../config.ts';
+import type { PinGate } from '../pin/gate.ts';
+import type { RateLimits } from '../limits.ts';
+import { AppError } from '../../machines/errors.ts';
+import { normalizePhone, requireMobile } from '../phone.ts';
+import { parseBirthday, validationError, flag, optionalText, fullName } from '../validate.ts';
+import { CARD_NUMBER } from '../cards/numbers.ts';
+import { PinWorkflows, expectState, pinEffects, pinWindowView } from '../pin/workflows.ts';
 
 export interface ActivationDeps {
   directory: CardDirectory;

@@ -1,36 +1,40 @@
 /**
- * The composition root's body: from a validated configuration to a running service. `main.ts`
- * calls it with the real world; tests call it with fakes (a clock, an SMS sender).
+ * The composition root: the one place where the runtime meets its adapters and the HTTP layer,
+ * from a validated configuration to a running service. `main.ts`, `demo.ts`, the benchmarks and
+ * the tests build the service here alike (the tests with fakes: a clock, an SMS sender), and
+ * `close()` owns the shutdown order. Dependencies point inward: `machines/` ← `runtime/` ←
+ * `adapters/`, `http/` ← this file.
  */
 import { mkdirSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { open, unlink } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
-import type { Config } from './config.ts';
-import { systemClock, type CallSender, type Clock, type SmsSender } from './ports.ts';
-import { JournaledStore } from '../adapters/store/journaled.ts';
-import { lockDataDir } from '../adapters/store/lock.ts';
-import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
-import { WorkflowHost } from './workflows/host.ts';
-import { EmbeddedWorkflowStore } from '../adapters/store/workflowTable.ts';
-import { createPinSender, smsLedgerTables } from './sms.ts';
-import { createPinVault, loadOrCreateSecret } from './pin.ts';
-import { ConsentLedger, consentTables } from './consents.ts';
-import { ActivationService, activationKind } from './activations.ts';
-import { AuthService, authKind } from './auth.ts';
-import { RateLimits, limitTables } from './limits.ts';
-import { PinGate } from './pinGate.ts';
-import { countSegments } from './segments.ts';
-import { TokenRegistry } from './tokens.ts';
-import { renderPinMessage, checkTemplates } from './templates.ts';
-import { createApp } from '../http/app.ts';
-import { buildSenders, buildCaller, checkBalances, type BalanceReport } from './providers.ts';
-import { SmsChain } from './smsChain.ts';
-import { DeliveryTracker, deliveryTables } from './delivery.ts';
-import { Metrics } from './metrics.ts';
-import { ATTEMPT_KIND, RefusedAttempts } from './attempts.ts';
-import { CampaignService, campaignTables } from './campaigns.ts';
+import type { Config } from './runtime/config.ts';
+import { systemClock, type CallSender, type Clock, type SmsSender } from './runtime/ports.ts';
+import { JournaledStore } from './adapters/store/journaled.ts';
+import { lockDataDir } from './adapters/store/lock.ts';
+import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
+import { WorkflowHost } from './runtime/workflows/host.ts';
+import { EmbeddedWorkflowStore } from './adapters/store/workflowTable.ts';
+import { createPinSender, smsLedgerTables } from './runtime/sms/pinSender.ts';
+import { createPinVault, loadOrCreateSecret } from './runtime/pin/vault.ts';
+import { ConsentLedger, consentTables } from './runtime/consents.ts';
+import { ActivationService, activationKind } from './runtime/activation/activations.ts';
+import { AuthService, authKind } from './runtime/auth/sessions.ts';
+import { RateLimits, limitTables } from './runtime/limits.ts';
+import { PinGate } from './runtime/pin/gate.ts';
+import { countSegments } from './runtime/sms/segments.ts';
+import { TokenRegistry } from './runtime/tokens.ts';
+import { renderPinMessage, checkTemplates } from './runtime/sms/templates.ts';
+import { createApp } from './http/app.ts';
+import { buildSenders, buildCaller } from './adapters/sms/build.ts';
+import { checkBalances, type BalanceReport } from './runtime/sms/balances.ts';
+import { SmsChain } from './runtime/sms/chain.ts';
+import { DeliveryTracker, deliveryTables } from './runtime/sms/delivery.ts';
+import { Metrics } from './runtime/metrics.ts';
+import { ATTEMPT_KIND, RefusedAttempts } from './runtime/support/attempts.ts';
+import { CampaignService, campaignTables } from './runtime/campaigns/service.ts';
 import cron from 'node-cron';
 
 export interface ServiceOptions {
@@ -276,7 +280,30 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       if (deliverySweep) clearInterval(deliverySweep);
       deliveries.stop();
     };
+    /**
+     * The shutdown order: no new timer work, the campaign requests already out finish (bounded),
+     * the workflow ticker stops, the archive summaries are kept, the store closes (its last
+     * commit on disk), and the data folder is unlocked.
+     */
+    const close = async () => {
+      stopTimers();
+      await campaigns.drain();
+      host.stop();
+      await host.saveArchiveKeys().catch((err) => logger.warn({ err }, 'archive summaries not saved'));
+      await store.close();
+      unlock();
+    };
+    /** Let go of a service whose store failed, writing nothing more: its memory is not the truth. */
+    const abandon = async () => {
+      stopTimers();
+      await Promise.race([campaigns.drain().catch(() => undefined), sleep(5_000)]);
+      host.stop();
+      await store.abandon();
+      unlock();
+    };
     return {
+      close,
+      abandon,
       app,
       store,
       host,
@@ -374,14 +401,7 @@ export async function listen(first: Service, host: string, port: number, options
     });
     await recovering;
     if (!service.store.healthy) return release(service);
-    service.stopTimers();
-    await service.campaigns.drain();
-    service.host.stop();
-    await service.host
-      .saveArchiveKeys()
-      .catch((err) => service.logger.warn({ err }, 'archive summaries not saved'));
-    await service.store.close();
-    service.unlock();
+    await service.close();
   };
   return { server, stop, current: () => service };
 }
@@ -393,11 +413,7 @@ const released = new WeakSet<Service>();
 async function release(failed: Service) {
   if (released.has(failed)) return;
   released.add(failed);
-  failed.stopTimers();
-  await Promise.race([failed.campaigns.drain().catch(() => undefined), sleep(5_000)]);
-  failed.host.stop();
-  await failed.store.abandon();
-  failed.unlock();
+  await failed.abandon();
 }
 
 /** Whether the data folder takes a small durable write now (a full disk refuses it). */

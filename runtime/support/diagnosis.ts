@@ -5,7 +5,7 @@
  * получил», «sms.ru: нет связи; код ушёл через smsc.ru в 12:01», «Лимит: 5 кодов в час на этот
  * номер, следующий после 13:05».
  */
-import type { SmsAttempt } from '../machines/otp.ts';
+import type { SmsAttempt } from '../../machines/otp.ts';
 import {
   clock,
   errorText,
@@ -16,7 +16,7 @@ import {
   stateText,
   type Lang,
 } from './catalog.ts';
-import type { WorkflowRecord } from './workflows/host.ts';
+import type { WorkflowRecord } from '../workflows/host.ts';
 
 export interface DiagnoseOptions {
   lang: Lang;

@@ -5,20 +5,20 @@
  * phone never has two PIN windows open.
  */
 import { z } from 'zod';
-import { zoneFormat } from './zoneFormat.ts';
-import { authMachine, type AuthCard, type AuthContext, type AuthInput } from '../machines/auth.ts';
-import { AppError } from '../machines/errors.ts';
-import type { Card, CardDirectory, Clock } from './ports.ts';
-import { workflowKind, type WorkflowHost, type WorkflowRecord } from './workflows/host.ts';
-import { effect } from './workflows/types.ts';
-import type { PinSender } from './sms.ts';
-import type { PinVault } from './pin.ts';
-import type { Config } from './config.ts';
-import type { PinGate } from './pinGate.ts';
-import { normalizePhone, requireMobile } from './phone.ts';
-import { optionalText, validationError } from './validate.ts';
-import { PinWorkflows, expectState, pinEffects, pinWindowView } from './pinWorkflows.ts';
-import { otpPolicy } from './activations.ts';
+import { zoneFormat } from '../zoneFormat.ts';
+import { authMachine, type AuthCard, type AuthContext, type AuthInput } from '../../machines/auth.ts';
+import { AppError } from '../../machines/errors.ts';
+import type { Card, CardDirectory, Clock } from '../ports.ts';
+import { workflowKind, type WorkflowHost, type WorkflowRecord } from '../workflows/host.ts';
+import { effect } from '../workflows/types.ts';
+import type { PinSender } from '../sms/pinSender.ts';
+import type { PinVault } from '../pin/vault.ts';
+import type { Config } from '../config.ts';
+import type { PinGate } from '../pin/gate.ts';
+import { normalizePhone, requireMobile } from '../phone.ts';
+import { optionalText, validationError } from '../validate.ts';
+import { PinWorkflows, expectState, pinEffects, pinWindowView } from '../pin/workflows.ts';
+import { otpPolicy } from '../activation/activations.ts';
 
 export interface AuthDeps {
   directory: CardDirectory;

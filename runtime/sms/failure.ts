@@ -9,7 +9,7 @@
  * an answer we cannot read, or one that names no message. A provider's own refusal, a
  * connection never made, and `429`/`503` are certain: nothing was sent.
  */
-import { AppError } from '../machines/errors.ts';
+import { AppError } from '../../machines/errors.ts';
 
 export type SmsFailureKind = 'permanent' | 'account' | 'transient';
 

@@ -8,12 +8,12 @@
  * A caller hammering the same refusal (a script in a loop, a rate-limited till) adds one record
  * per phone (or token), reason and minute; every refusal is counted in the metrics.
  */
-import { toErrorData, type AppError } from '../machines/errors.ts';
-import { BoundedMap } from './boundedMap.ts';
-import type { WorkflowHost, WorkflowRecord } from './workflows/host.ts';
-import { newId } from './ids.ts';
-import type { Metrics } from './metrics.ts';
-import type { Clock } from './ports.ts';
+import { toErrorData, type AppError } from '../../machines/errors.ts';
+import { BoundedMap } from '../boundedMap.ts';
+import type { WorkflowHost, WorkflowRecord } from '../workflows/host.ts';
+import { newId } from '../ids.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Clock } from '../ports.ts';
 
 export const ATTEMPT_KIND = { kind: 'attempt', prefix: 'att' } as const;
 

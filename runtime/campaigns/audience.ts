@@ -5,9 +5,9 @@
  * cards it has.
  */
 import { z } from 'zod';
-import type { Card } from './ports.ts';
+import type { Card } from '../ports.ts';
 import { wallAt } from './schedule.ts';
-import { parseDate } from './validate.ts';
+import { parseDate } from '../validate.ts';
 
 export const audienceSchema = z
   .object({

@@ -5,9 +5,9 @@
  * is written into a closed workflow's archived record.
  */
 import type { Logger } from 'pino';
-import type { SmsAttempt } from '../machines/otp.ts';
-import type { Clock, DeliveryStatus, RecordStore, SmsSender, Table } from './ports.ts';
-import type { Metrics } from './metrics.ts';
+import type { SmsAttempt } from '../../machines/otp.ts';
+import type { Clock, DeliveryStatus, RecordStore, SmsSender, Table } from '../ports.ts';
+import type { Metrics } from '../metrics.ts';
 
 interface Tracked {
   provider: string;

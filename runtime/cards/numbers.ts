@@ -1,5 +1,5 @@
 /** Card numbers are digit strings; leading zeros matter, so arithmetic goes through BigInt. */
-import { AppError } from '../machines/errors.ts';
+import { AppError } from '../../machines/errors.ts';
 
 /** The most cards one range request may create (larger runs: several ranges, or the CLI import). */
 export const MAX_RANGE = 100_000;
