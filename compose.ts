@@ -235,6 +235,9 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     sweep.unref();
     const tokens = new TokenRegistry(dataDir, config);
     const newTokens = tokens.bootstrap();
+    // Data written by earlier versions is taken up once, here, before anything runs on it.
+    const migrated = await campaigns.migrateEarlier();
+    if (migrated) logger.info({ recipients: migrated }, 'campaign recipients of an earlier version taken up');
     const restored = await host.restore();
     // Archive days with no summary yet (an archive from before they existed) are read once now,
     // in the background, so that no support search waits for it.

@@ -1,0 +1,355 @@
+/**
+ * One batch of a campaign run: wait for the window, send up to a second's worth, persist every
+ * outcome.
+ *
+ * The batch streams: each of a few senders takes the next request's worth of recipients
+ * (consent checked again, the day's budget spent), marks them `sending` by widening the batch's
+ * in-flight row, waits for that commit, and only then sends. A sender readies its next group
+ * while its request is out, so commits and rendering overlap the requests in flight and the
+ * provider is not kept waiting between requests. At most two groups per sender are `sending` at
+ * once: what a crash can leave `unknown`.
+ *
+ * A campaign message is sent at most once. A request the provider may have taken without
+ * answering is not tried again: its recipients are `unknown`. A request the provider refused as
+ * a whole sent nothing: its recipients go back to `queued`, on the run's retry list, and the
+ * run pauses (or, when the provider only cannot be reached for now, waits for it first).
+ */
+import type { Logger } from 'pino';
+import type { BatchResult } from '../../machines/campaign.ts';
+import type { ErrorData } from '../../machines/errors.ts';
+import type { SmsAttempt } from '../../machines/otp.ts';
+import type { CardDirectory, RecordStore, SmsMessage, SmsReceipt, SmsSender } from '../ports.ts';
+import type { Config } from '../config.ts';
+import type { ConsentLedger } from '../consents.ts';
+import type { RateLimits } from '../limits.ts';
+import type { SmsChain } from '../sms/chain.ts';
+import { countSegments } from '../sms/segments.ts';
+import { compileText } from './audience.ts';
+import { sendWindow } from './schedule.ts';
+import type { Plan, RunBook } from './runBook.ts';
+import type { BatchInFlight, CampaignDef, Recipient, RunCounts } from './types.ts';
+
+/**
+ * Recipients per batch at most, whatever the rate: a second's worth at the highest rate a
+ * provider takes. A pause or cancel does not wait for the batch: no request leaves after it.
+ */
+const MAX_BATCH = 10_000;
+/**
+ * Requests to the provider at once within a batch. More only holds more requests in memory:
+ * a provider answers a few thousand a second either way (smsc blocks 15+ concurrent connections).
+ */
+const SEND_CONCURRENCY = 12;
+
+/** What a batch works with, shared by every batch of every run. */
+export interface BatchContext {
+  store: RecordStore;
+  book: RunBook;
+  directory: CardDirectory;
+  consents: ConsentLedger;
+  limits: RateLimits;
+  chain: SmsChain;
+  logger: Logger;
+  config: Readonly<Config>;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** Campaign SMS segments a day (0: no budget). */
+  smsPerDay: number;
+  /** The providers the campaign may use (undefined: the whole chain). */
+  providers: SmsSender[] | undefined;
+  /** A shutdown started: no new request leaves. */
+  stopping(): boolean;
+  /** Whether a pause or cancel was asked for the run since (read before each group). */
+  stopAsked(runId: string): Promise<boolean>;
+  /** A message left: its delivery status will be asked for. */
+  sent(runId: string): void;
+}
+
+type Outcome = { receipt: SmsReceipt | null; attempts: SmsAttempt[] };
+
+/** Whether every failed try of a refused request was transient and surely sent nothing. */
+const unreachable = (results: Outcome[]) =>
+  results.every((o) =>
+    o.attempts.every((a) => a.outcome !== 'failed' || (a.error?.kind === 'transient' && !a.mayHaveSent)),
+  );
+
+/**
+ * A request whose every message the provider refused (a spent balance, a blocked account, an
+ * unreachable provider): what the run pauses with, naming the provider's last answer.
+ */
+function haltFor(results: Outcome[]): ErrorData {
+  const last = results.flatMap((o) => o.attempts).at(-1);
+  return {
+    code: 'SMS_FAILED',
+    extra: {
+      provider: last?.provider ?? null,
+      reason: last?.error
+        ? `${last.error.code}: ${last.error.text}`.slice(0, 200)
+        : 'no provider took the messages',
+    },
+  };
+}
+
+export class Batch {
+  private readonly started: number;
+  /** Positions whose request was refused as a whole: they go first. */
+  private readonly again: number[];
+  private waits: number;
+  /** The cursor when the batch began: the start of its in-flight row. */
+  private readonly from: number;
+  /** Positions of the retry list in flight in this batch (before `from`). */
+  private readonly againInFlight = new Set<number>();
+  /** A message left in this batch: the provider is reachable. */
+  private anySent = false;
+  /** Every request refused in this batch was refused because the provider is out of reach. */
+  private outOfReach = true;
+  /** SMS of the day's budget spent on requests refused as a whole: given back. */
+  private refunds = 0;
+  private taken = 0;
+  /** Set when the provider refused a whole request: no further request leaves in this batch. */
+  private halt: ErrorData | null = null;
+  /** A pause or cancel was asked (read before each group). */
+  private asked = false;
+  private readonly size: number;
+  /** Segments of the text with no holder data: what each message is charged before it leaves. */
+  private readonly base: number;
+  private readonly render: (card: { number: string; holder: { fullName: string } | null }) => string;
+  private readonly templateId: string;
+
+  constructor(
+    private readonly ctx: BatchContext,
+    private readonly runId: string,
+    private readonly def: CampaignDef,
+    private readonly plan: Plan,
+    private readonly counts: RunCounts,
+  ) {
+    const retry = ctx.book.retries.get(runId);
+    this.again = [...(retry?.positions ?? [])];
+    this.waits = retry?.waits ?? 0;
+    this.from = counts.cursor;
+    this.started = ctx.now();
+    this.size = Math.max(1, Math.min(MAX_BATCH, Math.floor(def.ratePerSecond)));
+    this.render = compileText(def.text);
+    // The day's budget counts billed segments: each message is charged the text's segments with
+    // no holder data before it leaves, and the rest (a long name) once its receipt says so.
+    this.base = countSegments(this.render({ number: '', holder: null })).segments;
+    this.templateId = `campaign:${def.id}`;
+  }
+
+  private finished() {
+    return this.counts.cursor >= this.plan.phones.length && this.again.length === 0;
+  }
+
+  private stopAsked() {
+    return this.ctx.stopping() || this.halt !== null || this.asked;
+  }
+
+  private keepRetries() {
+    const { retries } = this.ctx.book;
+    if (this.again.length)
+      retries.put(this.runId, {
+        runId: this.runId,
+        positions: [...this.again],
+        ...(this.waits ? { waits: this.waits } : {}),
+      });
+    else retries.delete(this.runId);
+  }
+
+  async run(): Promise<BatchResult> {
+    const { ctx, def } = this;
+    if (this.finished()) return { done: true, waitUntil: null };
+    const window = sendWindow(this.started, def.timezone, def.quietHours, def.weekdaysOnly);
+    if (!window.open) return { done: false, waitUntil: window.opensAt, reason: 'quietHours' };
+    // Multi-recipient requests take up to `per` numbers, each with its own text, 4 at a time;
+    // otherwise a dozen senders take a few messages each.
+    const per = ctx.chain.batches(ctx.providers);
+    const [senders, groupSize] = per > 1 ? [4, per] : [SEND_CONCURRENCY, 8];
+    await Promise.all(Array.from({ length: senders }, () => this.sender(groupSize, per)));
+    return this.finish();
+  }
+
+  /**
+   * One sender: readies its next group while its request is out, and sends it before recording
+   * the answer it just got: the provider is not kept waiting on our books.
+   */
+  private async sender(groupSize: number, per: number) {
+    let current = await this.ready(groupSize);
+    let out = current ? this.request(current.messages, per) : null;
+    while (current && out) {
+      const next = this.ready(groupSize);
+      next.catch(() => undefined); // a failed commit is thrown below, not left unhandled
+      const results = await out;
+      const following = await next;
+      out = following ? this.request(following.messages, per) : null;
+      // Refused as a whole: no number taken, and not because of the numbers themselves.
+      const refused =
+        results.every((o) => !o.receipt) &&
+        results.some((o) => !o.attempts.some((a) => a.error?.kind === 'permanent'));
+      const { positions } = current;
+      current.group.forEach((r, j) => this.settle(r, positions[j]!, results[j]!, refused));
+      if (refused) {
+        this.keepRetries(); // the refused are back on the list, in the commit of their outcomes
+        this.halt ??= haltFor(results);
+        if (!unreachable(results)) this.outOfReach = false;
+      }
+      current = following;
+    }
+  }
+
+  /** The next group, marked `sending`, on disk and rendered: ready to leave at once. */
+  private async ready(groupSize: number) {
+    this.asked = await this.ctx.stopAsked(this.runId);
+    const { group, positions } = this.take(groupSize);
+    if (group.length === 0) return null;
+    await this.ctx.store.flush(); // `sending` is on disk before these SMS leave
+    const messages: SmsMessage[] = [];
+    for (const r of group) messages.push(await this.message(r));
+    return { group, positions, messages };
+  }
+
+  /**
+   * The next `n` recipients to send to, marked `sending` (skipping those who opted out): the
+   * retry list first, then the plan from the cursor. Each with its plan position.
+   */
+  private take(n: number) {
+    const group: Recipient[] = [];
+    const positions: number[] = [];
+    if (this.stopAsked()) return { group, positions };
+    const { book, consents, limits } = this.ctx;
+    const { runId, plan, counts } = this;
+    /** Plan position `i` skipped (its phone opted out) or taken, unless the day's budget is spent. */
+    const takeAt = (i: number, fromPlan: boolean): 'skipped' | 'taken' | 'budgetSpent' => {
+      const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
+      // Consent is checked again before each send: an opt-out after the start still counts.
+      if (!consents.get(r.phone)?.marketing) {
+        book.move(r, 'skipped', { reason: 'optedOut' }, fromPlan);
+        return 'skipped';
+      }
+      if (limits.smsBudgetWait(this.ctx.smsPerDay, this.base) > 0) return 'budgetSpent';
+      limits.spendSms(this.ctx.smsPerDay, this.base);
+      group.push(book.move(r, 'sending', {}, fromPlan));
+      positions.push(i);
+      this.taken += 1;
+      return 'taken';
+    };
+    let retried = false;
+    while (group.length < n && this.taken < this.size && this.again.length > 0) {
+      const i = this.again[0]!;
+      const got = takeAt(i, false);
+      if (got === 'budgetSpent') break;
+      this.again.shift();
+      retried = true;
+      if (got === 'taken') this.againInFlight.add(i);
+    }
+    while (group.length < n && this.taken < this.size && counts.cursor < plan.phones.length) {
+      if (takeAt(counts.cursor, true) === 'budgetSpent') break;
+    }
+    if (group.length > 0) {
+      const row: BatchInFlight = { runId, from: this.from, to: counts.cursor, at: book.iso() };
+      if (this.againInFlight.size) row.again = [...this.againInFlight];
+      book.batches.put(runId, row);
+    }
+    if (retried) this.keepRetries(); // in the same commit as the row that now covers them
+    return { group, positions };
+  }
+
+  private async message(r: Recipient): Promise<SmsMessage> {
+    const card = (await this.ctx.directory.get(r.card)) ?? { number: r.card, holder: null };
+    const text = this.render(card);
+    return {
+      to: r.phone,
+      text,
+      purpose: 'marketing',
+      idempotencyKey: `${this.runId}:${r.phone}`,
+      templateId: this.templateId,
+      segments: countSegments(text).segments,
+    };
+  }
+
+  /** One request of `per` numbers, or the group's messages one request each. */
+  private async request(messages: SmsMessage[], per: number): Promise<Outcome[]> {
+    const { chain, providers } = this.ctx;
+    const once = { atMostOnce: true };
+    if (per > 1) return chain.sendMany(messages, providers, once);
+    const out: Outcome[] = [];
+    for (const m of messages) {
+      try {
+        out.push(await chain.send(m, 1, providers, once));
+      } catch (err) {
+        out.push({ receipt: null, attempts: (err as { attempts?: SmsAttempt[] }).attempts ?? [] });
+      }
+    }
+    return out;
+  }
+
+  /** One recipient's outcome; `refused`: the provider refused their whole request. */
+  private settle(r: Recipient, position: number, { receipt, attempts }: Outcome, refused: boolean) {
+    const { book, limits } = this.ctx;
+    this.againInFlight.delete(position);
+    if (receipt) {
+      this.anySent = true;
+      limits.countSms(receipt.segments - this.base);
+      book.move(r, 'sent', {
+        provider: receipt.provider,
+        messageId: receipt.messageId,
+        segments: receipt.segments,
+        cost: receipt.cost,
+      });
+      this.ctx.sent(this.runId);
+      return;
+    }
+    const last = attempts.at(-1);
+    const why = last?.error ? `${last.provider} ${last.error.code}: ${last.error.text}`.slice(0, 200) : null;
+    if (attempts.some((a) => a.mayHaveSent)) {
+      // The provider may have taken it without answering: reported, never sent again.
+      book.move(r, 'unknown', { reason: `${why ?? 'no answer'}; may have been sent, not sent again` });
+      return;
+    }
+    if (refused && !attempts.some((a) => a.error?.kind === 'permanent')) {
+      // Refused with the whole request: nothing left. Back in the queue, for the resume.
+      book.move(r, 'queued', {}, false);
+      this.again.push(position); // written with the group's outcomes
+      this.refunds += 1;
+      return;
+    }
+    book.move(r, 'failed', { reason: why ?? 'SMS_FAILED' });
+  }
+
+  /** Every position has its outcome line or waits in the retry list: the batch's end. */
+  private async finish(): Promise<BatchResult> {
+    const { ctx, runId } = this;
+    const halted = this.halt;
+    const minutes =
+      halted && this.outOfReach ? ctx.config.campaigns.providerWaitMinutes[this.waits] : undefined;
+    const waitFor = minutes === undefined ? undefined : Math.round(minutes * 60_000);
+    if (this.anySent || waitFor !== undefined) {
+      this.waits = this.anySent ? 0 : this.waits + 1;
+      this.keepRetries();
+    }
+    // Every position has its outcome line or waits in the retry list, in this same commit.
+    ctx.book.batches.delete(runId);
+    ctx.limits.refundSms(this.refunds * this.base);
+    await ctx.store.flush();
+    if (halted && waitFor !== undefined) {
+      ctx.logger.warn(
+        { run: runId, ...halted.extra, waitMinutes: waitFor / 60_000, wait: this.waits },
+        'campaign waits for the provider',
+      );
+      return { done: false, waitUntil: ctx.now() + waitFor, reason: 'providerUnavailable', halt: halted };
+    }
+    if (halted) {
+      ctx.logger.warn(
+        { run: runId, ...halted.extra },
+        'campaign paused: the provider refused whole requests',
+      );
+      return { done: false, waitUntil: null, halt: halted };
+    }
+    if (this.finished()) return { done: true, waitUntil: null };
+    const wait = ctx.limits.smsBudgetWait(ctx.smsPerDay, this.base);
+    if (wait > 0) return { done: false, waitUntil: ctx.now() + wait * 1000, reason: 'dailyBudget' };
+    // Throttle: a batch of `ratePerSecond` messages takes at least a second.
+    const spent = ctx.now() - this.started;
+    const slot = (this.taken / this.def.ratePerSecond) * 1000;
+    if (spent < slot) await ctx.sleep(slot - spent);
+    return { done: false, waitUntil: null };
+  }
+}
