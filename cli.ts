@@ -25,6 +25,7 @@ import { normalizePhone, maskPhone } from './runtime/phone.ts';
 import { countSegments } from './runtime/sms/segments.ts';
 import { zoneFormat } from './runtime/zoneFormat.ts';
 import type { SmsAttempt } from './machines/otp.ts';
+import { AppError } from './machines/errors.ts';
 
 const program = new Command('smspds').description(
   'SMS PDS — discount cards by phone and SMS PIN for r_keeper 7',
@@ -520,13 +521,9 @@ program
   });
 
 program.parseAsync().catch((err: Error) => {
-  if (
-    (err as { code?: string }).code === 'PHONE_INVALID' ||
-    (err as { code?: string }).code === 'PHONE_COUNTRY_NOT_ALLOWED'
-  ) {
-    process.stderr.write(
-      `smspds: ${(err as unknown as { code: string }).code}: not a phone this venue serves\n`,
-    );
+  const code = err instanceof AppError ? err.code : undefined;
+  if (code === 'PHONE_INVALID' || code === 'PHONE_COUNTRY_NOT_ALLOWED') {
+    process.stderr.write(`smspds: ${code}: not a phone this venue serves\n`);
     process.exit(2);
   }
   if (err instanceof ConfigError || err instanceof DataDirLockedError) {

@@ -132,10 +132,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       onFinal: (workflowId, to, status) =>
         workflowId.startsWith('run_')
           ? campaigns.delivered(workflowId, to, status)
-          : void host.amendClosed(workflowId, (r) => ({
-              ...r,
-              view: { ...r.view, sms: deliveries.join((r.view.sms as never) ?? []) },
-            })),
+          : void host.refinalize(workflowId),
     });
     const pins = createPinSender({
       store,
@@ -167,13 +164,9 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       logger,
       settleTimeoutMs: config.server.requestTimeoutMs,
       closedKinds: [ATTEMPT_KIND],
-      finalize: (record) => ({
-        ...record,
-        view: { ...record.view, sms: deliveries.join((record.view.sms as never) ?? []) },
-      }),
       kinds: [
-        activationKind({ directory, pins, vault, consents, clock, config }),
-        authKind({ directory, pins, vault, clock, config }),
+        activationKind({ directory, pins, vault, consents, clock, config, deliveries }),
+        authKind({ directory, pins, vault, clock, config, deliveries }),
         campaigns.kind(),
       ],
     });
@@ -181,9 +174,14 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     metrics.watchCampaigns(() =>
       campaigns.list().flatMap((def) => {
         const run = def.runs.at(-1);
-        return run
-          ? [{ campaign: def.id, counts: campaigns.runCounts(run) as unknown as Record<string, number> }]
-          : [];
+        if (!run) return [];
+        const {
+          runId: _run,
+          skippedReasons: _reasons,
+          prepared: _prepared,
+          ...counts
+        } = campaigns.runCounts(run);
+        return [{ campaign: def.id, counts }];
       }),
     );
     // A PIN message's segments depend on its purpose only (the code has a fixed length).

@@ -9,6 +9,9 @@ import type { Role } from '../runtime/tokens.ts';
 import { maskPhone } from '../runtime/phone.ts';
 import { clock } from '../runtime/support/catalog.ts';
 import type { KvFields } from './respond.ts';
+import type { PinWindowView } from '../runtime/pin/workflows.ts';
+import type { AuthView } from '../runtime/auth/sessions.ts';
+import type { ActivationView } from '../runtime/activation/activations.ts';
 
 export const phoneFor = (phone: string | null | undefined, role: Role) =>
   phone ? (role === 'admin' ? phone : maskPhone(phone)) : null;
@@ -46,9 +49,9 @@ export function cardKv(card: Card): KvFields {
 }
 
 /** While a workflow waits for its PIN: the deadline, the resend time, attempts left, PIN length. */
-function pinWindowFields(record: WorkflowRecord, pinLength: number) {
+function pinWindowFields(record: WorkflowRecord<PinWindowView>, pinLength: number) {
   if (record.state !== 'awaitingPin') return {};
-  const v = record.view as { resendAvailableAt: string | null; attemptsLeft: number };
+  const v = record.view;
   return {
     expiresAt: record.deadline,
     resendAvailableAt: v.resendAvailableAt,
@@ -57,19 +60,8 @@ function pinWindowFields(record: WorkflowRecord, pinLength: number) {
   };
 }
 
-export function activationView(record: WorkflowRecord, role: Role, pinLength: number) {
-  const v = record.view as {
-    holder: { fullName: string; birthday: string };
-    cardInfo: {
-      number: string;
-      virtual: boolean;
-      discount: number;
-      bonus: number;
-      expiresAt: string | null;
-    } | null;
-    confirm: string;
-    marketingConsent: boolean;
-  };
+export function activationView(record: WorkflowRecord<ActivationView>, role: Role, pinLength: number) {
+  const v = record.view;
   return {
     id: record.id,
     kind: 'activation',
@@ -94,7 +86,7 @@ export function localClock(iso: string | null | undefined, timeZone: string): st
   return iso ? clock(iso, timeZone) : undefined;
 }
 
-export function activationKv(record: WorkflowRecord, role: Role, timeZone: string): KvFields {
+export function activationKv(record: WorkflowRecord<ActivationView>, role: Role, timeZone: string): KvFields {
   const v = activationView(record, role, 0);
   return {
     activationId: record.id,
@@ -118,16 +110,12 @@ export function recordView(
   join: (sms: SmsAttempt[]) => SmsAttempt[] = (s) => s,
 ) {
   const { view, phone, ...rest } = record;
-  const { sms, cardInfo, holder, ...details } = view as {
-    sms?: SmsAttempt[];
-    cardInfo?: unknown;
-    holder?: unknown;
-  };
+  const { sms, cardInfo, holder, ...details } = view;
   return {
     ...rest,
     phone: phoneFor(phone, role),
     details: { ...details, card: cardInfo ?? null, ...(holder ? { holder } : {}) },
-    sms: join(sms ?? []),
+    sms: join(Array.isArray(sms) ? sms : []),
   };
 }
 
@@ -135,11 +123,8 @@ export function recordView(
  * An authorization session as the till sees it. The card number appears only once the session
  * is verified: before that, it would hand out a card to whoever knows a phone number.
  */
-export function sessionView(record: WorkflowRecord, role: Role, pinLength: number) {
-  const v = record.view as {
-    channel: string;
-    cardInfo: { number: string; holder: string; discount: number; bonus: number } | null;
-  };
+export function sessionView(record: WorkflowRecord<AuthView>, role: Role, pinLength: number) {
+  const v = record.view;
   return {
     id: record.id,
     kind: 'auth',
@@ -155,7 +140,7 @@ export function sessionView(record: WorkflowRecord, role: Role, pinLength: numbe
   };
 }
 
-export function sessionKv(record: WorkflowRecord, role: Role, timeZone: string): KvFields {
+export function sessionKv(record: WorkflowRecord<AuthView>, role: Role, timeZone: string): KvFields {
   const v = sessionView(record, role, 0);
   return {
     sessionId: record.id,

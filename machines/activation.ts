@@ -13,7 +13,14 @@
  */
 import { setup, assign } from 'xstate';
 import type { OtpPolicy, PinSent, PinWindowContext, PinWindowEvent, SendPinInput } from './otp.ts';
-import { notProvided, otpGuards, otpErrors, pinWindowInitial, pinWindowStates } from './otp.ts';
+import {
+  notProvided,
+  otpGuards,
+  otpErrors,
+  pinWindowActions,
+  pinWindowInitial,
+  pinWindowStates,
+} from './otp.ts';
 
 export interface HolderForm {
   fullName: string;
@@ -47,7 +54,7 @@ export interface ActivationContext extends PinWindowContext, ActivationInput {
 
 export type ActivationEvent = PinWindowEvent;
 
-export const activationMachine = setup({
+const activationSetup = setup({
   types: {
     context: {} as ActivationContext,
     input: {} as ActivationInput,
@@ -67,61 +74,68 @@ export const activationMachine = setup({
     confirmBySms: ({ context }) => context.confirm === 'sms',
     isResend: ({ context }) => context.pinHash !== null,
   },
-}).createMachine({
-  id: 'activation',
-  initial: 'requested',
-  context: ({ input }) => ({
-    ...input,
-    phone: input.holder.phone,
-    card: null,
-    ...pinWindowInitial(),
-  }),
-  states: {
-    requested: {
-      tags: ['live'],
-      on: { SUBMIT: 'validating' },
-    },
-    validating: {
-      tags: ['live', 'busy'],
-      invoke: {
-        id: 'reserveCard',
-        src: 'reserveCard',
-        input: ({ context }) => context,
-        onDone: [
-          {
-            guard: 'confirmBySms',
-            target: 'sendingSms',
-            actions: assign({ card: ({ event }) => event.output }),
-          },
-          { target: 'committing', actions: assign({ card: ({ event }) => event.output }) },
-        ],
-        onError: {
-          target: 'rejected',
-          actions: assign({ error: ({ event }) => otpErrors.from(event.error) }),
-        },
-      },
-    },
-    ...pinWindowStates({ onVerified: 'committing', purpose: 'activation' }),
-    committing: {
-      tags: ['live', 'busy'],
-      invoke: {
-        id: 'activateCard',
-        src: 'activateCard',
-        input: ({ context }) => context,
-        onDone: { target: 'activated', actions: assign({ card: ({ event }) => event.output, error: null }) },
-        onError: {
-          target: 'rejected',
-          actions: assign({ error: ({ event }) => otpErrors.from(event.error) }),
-        },
-      },
-    },
-    activated: { type: 'final' },
-    rejected: { type: 'final', entry: 'releaseCard' },
-    expired: { type: 'final', entry: 'releaseCard' },
-    locked: { type: 'final', entry: 'releaseCard' },
-    cancelled: { type: 'final', entry: 'releaseCard' },
-    failed: { type: 'final', entry: 'releaseCard' },
-  },
 });
+
+export const activationMachine = activationSetup
+  .extend({ actions: pinWindowActions(activationSetup.assign) })
+  .createMachine({
+    id: 'activation',
+    initial: 'requested',
+    context: ({ input }) => ({
+      ...input,
+      phone: input.holder.phone,
+      card: null,
+      ...pinWindowInitial(),
+    }),
+    states: {
+      requested: {
+        tags: ['live'],
+        on: { SUBMIT: 'validating' },
+      },
+      validating: {
+        tags: ['live', 'busy'],
+        invoke: {
+          id: 'reserveCard',
+          src: 'reserveCard',
+          input: ({ context }) => context,
+          onDone: [
+            {
+              guard: 'confirmBySms',
+              target: 'sendingSms',
+              actions: assign({ card: ({ event }) => event.output }),
+            },
+            { target: 'committing', actions: assign({ card: ({ event }) => event.output }) },
+          ],
+          onError: {
+            target: 'rejected',
+            actions: assign({ error: ({ event }) => otpErrors.from(event.error) }),
+          },
+        },
+      },
+      ...pinWindowStates({ onVerified: 'committing', purpose: 'activation' }),
+      committing: {
+        tags: ['live', 'busy'],
+        invoke: {
+          id: 'activateCard',
+          src: 'activateCard',
+          input: ({ context }) => context,
+          onDone: {
+            target: 'activated',
+            actions: assign({ card: ({ event }) => event.output, error: null }),
+          },
+          onError: {
+            target: 'rejected',
+            actions: assign({ error: ({ event }) => otpErrors.from(event.error) }),
+          },
+        },
+      },
+      activated: { type: 'final' },
+      rejected: { type: 'final', entry: 'releaseCard' },
+      expired: { type: 'final', entry: 'releaseCard' },
+      locked: { type: 'final', entry: 'releaseCard' },
+      cancelled: { type: 'final', entry: 'releaseCard' },
+      failed: { type: 'final', entry: 'releaseCard' },
+    },
+  });
 
 export type ActivationMachine = typeof activationMachine;

@@ -17,7 +17,14 @@
  */
 import { setup, assign } from 'xstate';
 import type { OtpPolicy, PinSent, PinWindowContext, PinWindowEvent, SendPinInput } from './otp.ts';
-import { notProvided, otpGuards, otpErrors, pinWindowInitial, pinWindowStates } from './otp.ts';
+import {
+  notProvided,
+  otpGuards,
+  otpErrors,
+  pinWindowActions,
+  pinWindowInitial,
+  pinWindowStates,
+} from './otp.ts';
 
 export interface AuthCard {
   number: string;
@@ -44,7 +51,7 @@ export interface AuthContext extends PinWindowContext, AuthInput {
 
 export type AuthEvent = PinWindowEvent;
 
-export const authMachine = setup({
+const authSetup = setup({
   types: {
     context: {} as AuthContext,
     input: {} as AuthInput,
@@ -60,7 +67,9 @@ export const authMachine = setup({
     phoneOnly: ({ context }) => context.channel === 'none',
     isResend: ({ context }) => context.pinHash !== null,
   },
-}).createMachine({
+});
+
+export const authMachine = authSetup.extend({ actions: pinWindowActions(authSetup.assign) }).createMachine({
   id: 'auth',
   initial: 'requested',
   context: ({ input }) => ({

@@ -2,7 +2,7 @@
  * The PIN window shared by every workflow that confirms a phone by SMS: guards over the
  * absolute deadline, attempts and resends, and the errors the window answers with.
  */
-import { assign, fromPromise } from 'xstate';
+import { fromPromise } from 'xstate';
 import type { ErrorData } from './errors.ts';
 import { toErrorData } from './errors.ts';
 
@@ -133,49 +133,86 @@ export const otpErrors = {
   }),
 };
 
+/** The context a PIN window's states read and change. */
+type PinMachineContext = OtpContext & PinWindowContext & { id: string; phone: string; channel?: string };
+/** What an update of a PIN window sees: the context, and an event or an effect's outcome. */
+type PinUpdateArgs = {
+  context: PinMachineContext;
+  event: { type: string; output?: PinSent; error?: unknown; now?: number };
+};
+type PinUpdate = (args: PinUpdateArgs) => Partial<PinWindowContext>;
+
+/** The changes a PIN window makes to its context, as plain functions (named in its states). */
+const pinUpdates = {
+  pinSent: ({ context, event }: PinUpdateArgs) => {
+    const sent = event.output!;
+    return {
+      pinHash: sent.pinHash,
+      sends: context.sends + 1,
+      expiresAt: sent.sentAt + context.policy.ttlMs,
+      resendAt: sent.sentAt + context.policy.cooldownMs,
+      sms: [...context.sms, ...sent.attempts],
+      error: null,
+    };
+  },
+  sendFailed: ({ context, event }: PinUpdateArgs) => ({
+    error: otpErrors.from(event.error),
+    sms: [...context.sms, ...otpErrors.attempts(event.error)],
+  }),
+  windowExpired: () => ({ error: otpErrors.expired() }),
+  pinAccepted: () => ({ error: null, pinHash: null }),
+  lastWrongPin: ({ context }: PinUpdateArgs) => ({
+    attempts: context.attempts + 1,
+    error: otpErrors.locked(),
+  }),
+  wrongPin: ({ context }: PinUpdateArgs) => ({
+    attempts: context.attempts + 1,
+    error: otpErrors.pinInvalid(context),
+  }),
+  resendLimit: () => ({ error: otpErrors.resendLimit() }),
+  resendTooSoon: ({ context, event }: PinUpdateArgs) => ({
+    error: otpErrors.resendTooSoon({ context, event }),
+  }),
+  budgetSpent: () => ({ error: otpErrors.budgetSpent() }),
+  clearError: () => ({ error: null }),
+} satisfies Record<string, PinUpdate>;
+
+/**
+ * The PIN window's actions for one machine, from that machine's own `assign` (`setup(…).assign`,
+ * typed to its context and events): `machine.extend({ actions: pinWindowActions(base.assign) })`.
+ */
+export function pinWindowActions<A extends (update: PinUpdate) => unknown>(assign: A) {
+  const out: Record<string, unknown> = {};
+  for (const [name, update] of Object.entries(pinUpdates)) out[name] = assign(update);
+  // Each entry is `assign(update)` for this machine: the action type its `assign` returns.
+  return out as { [K in keyof typeof pinUpdates]: ReturnType<A> };
+}
+
 /**
  * The two states of a PIN window, shared by every machine that confirms a phone: `sendingSms`
  * invokes `sendPin` and `awaitingPin` takes VERIFY, RESEND, EXPIRE and CANCEL. A right PIN goes
  * to `onVerified`; the window's own endings are `expired`, `locked`, `cancelled`, `failed`.
- * The machine declares the `sendPin` actor and the guards of `otpGuards` (plus `isResend`).
+ * The machine declares the `sendPin` actor, the guards of `otpGuards` (plus `isResend`) and the
+ * actions of `pinWindowActions`.
  */
 export function pinWindowStates(opts: { onVerified: string; purpose: string }) {
-  const a = assign as unknown as (arg: unknown) => never;
   return {
     sendingSms: {
       tags: ['live', 'busy'],
       invoke: {
         id: 'sendPin',
         src: 'sendPin',
-        input: ({ context }: { context: OtpContext & { id: string; phone: string; channel?: string } }) => ({
+        input: ({ context }: { context: PinMachineContext }) => ({
           id: context.id,
           phone: context.phone,
           sendNo: context.sends + 1,
           purpose: context.channel === 'call' ? 'call' : opts.purpose,
         }),
-        onDone: {
-          target: 'awaitingPin',
-          actions: a(
-            ({
-              context,
-              event,
-            }: {
-              context: OtpContext & { sms: SmsAttempt[] };
-              event: { output: PinSent };
-            }) => ({
-              pinHash: event.output.pinHash,
-              sends: context.sends + 1,
-              expiresAt: event.output.sentAt + context.policy.ttlMs,
-              resendAt: event.output.sentAt + context.policy.cooldownMs,
-              sms: [...context.sms, ...event.output.attempts],
-              error: null,
-            }),
-          ),
-        },
+        onDone: { target: 'awaitingPin', actions: 'pinSent' },
         onError: [
           // A failed resend leaves the earlier PIN working.
-          { guard: 'isResend', target: 'awaitingPin', actions: a(failedSend) },
-          { target: 'failed', actions: a(failedSend) },
+          { guard: 'isResend', target: 'awaitingPin', actions: 'sendFailed' },
+          { target: 'failed', actions: 'sendFailed' },
         ],
       },
     },
@@ -183,37 +220,21 @@ export function pinWindowStates(opts: { onVerified: string; purpose: string }) {
       tags: ['live', 'timed'],
       on: {
         VERIFY: [
-          { guard: 'deadlinePassed', target: 'expired', actions: a({ error: otpErrors.expired }) },
-          { guard: 'pinMatches', target: opts.onVerified, actions: a({ error: null, pinHash: null }) },
-          {
-            guard: 'lastAttempt',
-            target: 'locked',
-            actions: a({
-              attempts: ({ context }: { context: OtpContext }) => context.attempts + 1,
-              error: otpErrors.locked,
-            }),
-          },
-          {
-            actions: a({
-              attempts: ({ context }: { context: OtpContext }) => context.attempts + 1,
-              error: ({ context }: { context: OtpContext }) => otpErrors.pinInvalid(context),
-            }),
-          },
+          { guard: 'deadlinePassed', target: 'expired', actions: 'windowExpired' },
+          { guard: 'pinMatches', target: opts.onVerified, actions: 'pinAccepted' },
+          { guard: 'lastAttempt', target: 'locked', actions: 'lastWrongPin' },
+          { actions: 'wrongPin' },
         ],
         RESEND: [
-          { guard: 'deadlinePassed', target: 'expired', actions: a({ error: otpErrors.expired }) },
-          { guard: 'resendsExhausted', actions: a({ error: otpErrors.resendLimit }) },
-          { guard: 'resendTooSoon', actions: a({ error: otpErrors.resendTooSoon }) },
-          { guard: 'resendBudgetSpent', actions: a({ error: otpErrors.budgetSpent }) },
-          { target: 'sendingSms', actions: a({ error: null }) },
+          { guard: 'deadlinePassed', target: 'expired', actions: 'windowExpired' },
+          { guard: 'resendsExhausted', actions: 'resendLimit' },
+          { guard: 'resendTooSoon', actions: 'resendTooSoon' },
+          { guard: 'resendBudgetSpent', actions: 'budgetSpent' },
+          { target: 'sendingSms', actions: 'clearError' },
         ],
-        EXPIRE: { guard: 'deadlinePassed', target: 'expired', actions: a({ error: otpErrors.expired }) },
-        CANCEL: { target: 'cancelled', actions: a({ error: null }) },
+        EXPIRE: { guard: 'deadlinePassed', target: 'expired', actions: 'windowExpired' },
+        CANCEL: { target: 'cancelled', actions: 'clearError' },
       },
     },
   } as const;
-}
-
-function failedSend({ context, event }: { context: { sms: SmsAttempt[] }; event: { error: unknown } }) {
-  return { error: otpErrors.from(event.error), sms: [...context.sms, ...otpErrors.attempts(event.error)] };
 }

@@ -1,7 +1,7 @@
 /** Card activation at the till (terminal role): start, then the PIN routes (read, verify, resend, cancel). */
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
-import type { ActivationService } from '../../runtime/activation/activations.ts';
+import type { ActivationService, ActivationView } from '../../runtime/activation/activations.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import type { WorkflowRecord } from '../../runtime/workflows/host.ts';
 import { allow, actor, tokenIdOf } from '../auth.ts';
@@ -15,7 +15,7 @@ export function activationRoutes(
   pinLength: number,
   timeZone: string,
 ) {
-  const answer = (ctx: Context, status: number, record: WorkflowRecord) => {
+  const answer = (ctx: Context, status: number, record: WorkflowRecord<ActivationView>) => {
     const role = ctx.state.role as Role;
     reply(
       ctx,

@@ -1,7 +1,7 @@
 /** Authorization at the till (terminal role): start, then the PIN routes (read, verify, resend, cancel). */
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
-import type { AuthService } from '../../runtime/auth/sessions.ts';
+import type { AuthService, AuthView } from '../../runtime/auth/sessions.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import type { WorkflowRecord } from '../../runtime/workflows/host.ts';
 import { allow, actor, tokenIdOf } from '../auth.ts';
@@ -10,7 +10,7 @@ import { sessionKv, sessionView } from '../views.ts';
 import { bodyOf, pinWorkflowRoutes, terminalOf } from './pinWorkflow.ts';
 
 export function authRoutes(router: Router, service: AuthService, pinLength: number, timeZone: string) {
-  const answer = (ctx: Context, status: number, record: WorkflowRecord) => {
+  const answer = (ctx: Context, status: number, record: WorkflowRecord<AuthView>) => {
     const role = ctx.state.role as Role;
     reply(ctx, status, { session: sessionView(record, role, pinLength) }, sessionKv(record, role, timeZone));
   };

@@ -135,8 +135,7 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
   });
 
   router.post('/api/v1/campaigns/:id/start', allow(), async (ctx) => {
-    const override =
-      ['true', '1', true].includes(body(ctx).override as never) || ctx.query.override === 'true';
+    const override = isYes(body(ctx).override) || ctx.query.override === 'true';
     await campaigns.start(ctx.params.id!, actor(ctx), override);
     await answer(ctx, 200, campaigns.def(ctx.params.id!));
   });
@@ -168,4 +167,9 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
       { count: items.length },
     );
   });
+}
+
+/** A yes from a form or JSON field: `true`, `'true'` or `'1'`. */
+function isYes(value: unknown): boolean {
+  return value === true || value === 'true' || value === '1';
 }

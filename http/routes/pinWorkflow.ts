@@ -5,7 +5,7 @@
  */
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
-import type { PinWorkflows } from '../../runtime/pin/workflows.ts';
+import type { PinWindowView, PinWorkflows } from '../../runtime/pin/workflows.ts';
 import type { WorkflowRecord } from '../../runtime/workflows/host.ts';
 import { allow, actor, tokenIdOf } from '../auth.ts';
 
@@ -18,11 +18,11 @@ export function terminalOf(ctx: Context): string | null {
   return typeof t === 'string' && t.trim() ? t.trim().slice(0, 64) : null;
 }
 
-export function pinWorkflowRoutes(
+export function pinWorkflowRoutes<V extends PinWindowView>(
   router: Router,
   base: string,
-  service: PinWorkflows,
-  answer: (ctx: Context, status: number, record: WorkflowRecord) => void,
+  service: PinWorkflows<V>,
+  answer: (ctx: Context, status: number, record: WorkflowRecord<V>) => void,
 ) {
   router.get(`${base}/:id`, allow('terminal', 'support'), async (ctx) => {
     answer(ctx, 200, await service.get(ctx.params.id!));

@@ -22,7 +22,14 @@ import { AppError } from '../../machines/errors.ts';
 import { normalizePhone, requireMobile } from '../phone.ts';
 import { parseBirthday, validationError, flag, optionalText, fullName } from '../validate.ts';
 import { CARD_NUMBER } from '../cards/numbers.ts';
-import { PinWorkflows, expectState, pinEffects, pinWindowView } from '../pin/workflows.ts';
+import {
+  PinWorkflows,
+  expectState,
+  pinEffects,
+  pinWindowView,
+  withDeliveries,
+  type DeliveryStatuses,
+} from '../pin/workflows.ts';
 
 export interface ActivationDeps {
   directory: CardDirectory;
@@ -31,6 +38,7 @@ export interface ActivationDeps {
   consents: ConsentLedger;
   clock: Clock;
   config: Readonly<Config>;
+  deliveries: DeliveryStatuses;
 }
 
 const summary = (card: Card) => ({
@@ -112,6 +120,7 @@ export function activationKind(deps: ActivationDeps) {
     onClosed(record) {
       deps.pins.forget(record.id, record.view.sends);
     },
+    finalize: withDeliveries(deps.deliveries),
   });
 }
 
@@ -128,7 +137,7 @@ export const activateSchema = z.object({
   confirm: z.preprocess((v) => (v === '' || v === null ? undefined : v), z.enum(['none', 'sms']).optional()),
 });
 
-export class ActivationService extends PinWorkflows {
+export class ActivationService extends PinWorkflows<ActivationView> {
   constructor(
     host: WorkflowHost,
     gate: PinGate,
@@ -168,14 +177,17 @@ export class ActivationService extends PinWorkflows {
    * Every activation counts against its token's hourly limit; one confirmed by SMS opens a PIN
    * window under the same rules as an authorization.
    */
-  async start(body: unknown, by: string, token: string): Promise<WorkflowRecord> {
+  async start(body: unknown, by: string, token: string): Promise<WorkflowRecord<ActivationView>> {
     return this.refusable(body, by, token, async (began, seen) => {
       const input = this.parse(body, seen);
       const perHour = this.deps.config.limits.activationsPerTerminalPerHour;
       const rule = { key: `act:${token}`, limit: perHour, name: 'activationsPerTerminalPerHour' };
       const run = async () => {
         began();
-        return expectState(await this.host.start('activation', input, by), ['activated', 'awaitingPin']);
+        return expectState(this.typed(await this.host.start('activation', input, by)), [
+          'activated',
+          'awaitingPin',
+        ]);
       };
       if (input.confirm === 'sms')
         return this.gate.open(input.holder.phone, token, 'activation', run, [rule]);

@@ -17,7 +17,14 @@ import type { Config } from '../config.ts';
 import type { PinGate } from '../pin/gate.ts';
 import { normalizePhone, requireMobile } from '../phone.ts';
 import { optionalText, validationError } from '../validate.ts';
-import { PinWorkflows, expectState, pinEffects, pinWindowView } from '../pin/workflows.ts';
+import {
+  PinWorkflows,
+  expectState,
+  pinEffects,
+  pinWindowView,
+  withDeliveries,
+  type DeliveryStatuses,
+} from '../pin/workflows.ts';
 import { otpPolicy } from '../activation/activations.ts';
 
 export interface AuthDeps {
@@ -26,6 +33,7 @@ export interface AuthDeps {
   vault: PinVault;
   clock: Clock;
   config: Readonly<Config>;
+  deliveries: DeliveryStatuses;
 }
 
 /** The venue's calendar day of `now` (YYYY-MM-DD), for card expiry. */
@@ -101,6 +109,7 @@ export function authKind(deps: AuthDeps) {
     onClosed(record) {
       deps.pins.forget(record.id, record.view.sends);
     },
+    finalize: withDeliveries(deps.deliveries),
   });
 }
 
@@ -110,7 +119,7 @@ export const startSchema = z.object({
   channel: z.preprocess((v) => (v === '' || v === undefined ? 'sms' : v), z.enum(['sms', 'none', 'call'])),
 });
 
-export class AuthService extends PinWorkflows {
+export class AuthService extends PinWorkflows<AuthView> {
   constructor(
     host: WorkflowHost,
     gate: PinGate,
@@ -150,12 +159,12 @@ export class AuthService extends PinWorkflows {
    * supersede the phone's live PIN window, then run the workflow to its first stop. `token` is
    * the id of the calling API token: the key of its limits.
    */
-  async start(body: unknown, by: string, token: string): Promise<WorkflowRecord> {
+  async start(body: unknown, by: string, token: string): Promise<WorkflowRecord<AuthView>> {
     return this.refusable(body, by, token, async (began, seen) => {
       const input = this.parse(body, seen);
       const run = async () => {
         began();
-        return expectState(await this.host.start('auth', input, by), ['awaitingPin', 'verified']);
+        return expectState(this.typed(await this.host.start('auth', input, by)), ['awaitingPin', 'verified']);
       };
       if (input.channel !== 'none') {
         return this.gate.open(input.phone, token, input.channel === 'call' ? 'call' : 'auth', run);

@@ -83,13 +83,10 @@ export function validCron(expression: string): boolean {
 
 /** The first occurrence of a 5-field cron expression strictly after `after`, in `tz`. */
 export function nextOccurrence(expression: string, tz: string, after: number): number {
-  const f = cron.parse(expression) as unknown as {
-    minute: number[];
-    hour: number[];
-    dayOfMonth: number[];
-    month: number[];
-    dayOfWeek: number[];
-  };
+  const parsed = cron.parse(expression);
+  // node-cron gives days as numbers, or as words it did not turn into numbers: those never match.
+  const numbers = (values: Array<number | string>) => values.map(Number).filter((n) => Number.isInteger(n));
+  const f = { ...parsed, dayOfMonth: numbers(parsed.dayOfMonth), dayOfWeek: numbers(parsed.dayOfWeek) };
   const allDom = f.dayOfMonth.length >= 31;
   const dows = new Set(f.dayOfWeek.map((d) => (d === 7 ? 0 : d)));
   const allDow = dows.size >= 7;

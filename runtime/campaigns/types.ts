@@ -7,13 +7,13 @@ import type { Audience } from './audience.ts';
 import type { QuietHours } from './schedule.ts';
 
 /** What a campaign run's record shows besides the common fields. */
-export interface CampaignRunView {
+export type CampaignRunView = {
   campaignId: string;
   batches: number;
   startedAt: string | null;
   pauseRequested: boolean;
   cancelRequested: boolean;
-}
+};
 export type RecipientStatus =
   'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'expired' | 'failed' | 'skipped' | 'unknown';
 

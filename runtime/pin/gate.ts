@@ -57,13 +57,13 @@ export class PinGate {
    * superseded and `open` runs (it starts the workflow). The token's day budget is reserved
    * first and given back if no SMS left.
    */
-  async open(
+  async open<R extends WorkflowRecord>(
     phone: string,
     token: string,
     purpose: string,
-    open: () => Promise<WorkflowRecord>,
+    open: () => Promise<R>,
     extraRules: Rule[] = [],
-  ): Promise<WorkflowRecord> {
+  ): Promise<R> {
     // Starts for one phone are decided one at a time, whichever process takes them.
     const decided = await this.host.exclusive(`start:${phone}`, async () => {
       const segments = this.deps.pinSegments(purpose);
@@ -103,12 +103,12 @@ export class PinGate {
    * the token's limits and the day budgets, and the token's segments given back when the
    * machine refused it (too soon, none left).
    */
-  resend(
+  resend<R extends WorkflowRecord>(
     phone: string | null,
     token: string,
     purpose: string,
-    run: () => Promise<{ record: WorkflowRecord; sent: boolean }>,
-  ): Promise<WorkflowRecord> {
+    run: () => Promise<{ record: R; sent: boolean }>,
+  ): Promise<R> {
     return this.serial(phone, async () => {
       const segments = this.deps.pinSegments(purpose);
       this.checkServiceBudget(segments);

@@ -3,7 +3,13 @@
  * outcome maps to the answer or error the cashier sees. Authorization and activation both use it.
  */
 import { AppError, type ErrorData } from '../../machines/errors.ts';
-import type { OtpPolicy, PinWindowContext, PinWindowEvent, SendPinInput } from '../../machines/otp.ts';
+import type {
+  OtpPolicy,
+  PinWindowContext,
+  PinWindowEvent,
+  SendPinInput,
+  SmsAttempt,
+} from '../../machines/otp.ts';
 import type { PinSender } from '../sms/pinSender.ts';
 import type { PinVault } from './vault.ts';
 import { closedError, workflowRef, type WorkflowHost, type WorkflowRecord } from '../workflows/host.ts';
@@ -11,7 +17,18 @@ import type { PinGate } from './gate.ts';
 import { effect } from '../workflows/types.ts';
 import type { RefusedAttempts } from '../support/attempts.ts';
 
-export class PinWorkflows {
+/** What every PIN workflow's record shows of its window (see `pinWindowView`). */
+export type PinWindowView = ReturnType<typeof pinWindowView> & { channel?: string };
+
+/** True when `record` is of `kind`, whose records show `V`: the kind names its view. */
+function isOfKind<V extends Record<string, unknown>>(
+  record: WorkflowRecord,
+  kind: string,
+): record is WorkflowRecord<V> {
+  return record.kind === kind;
+}
+
+export class PinWorkflows<V extends PinWindowView = PinWindowView> {
   /** Where starts refused before a workflow began are noted (support sees them as records). */
   attempts: RefusedAttempts | null = null;
 
@@ -37,8 +54,8 @@ export class PinWorkflows {
     begin: (
       began: () => void,
       seen: { phone: string | null; channel: string | null },
-    ) => Promise<WorkflowRecord>,
-  ): Promise<WorkflowRecord> {
+    ) => Promise<WorkflowRecord<V>>,
+  ): Promise<WorkflowRecord<V>> {
     let started = false;
     const seen: { phone: string | null; channel: string | null } = { phone: null, channel: null };
     try {
@@ -63,7 +80,7 @@ export class PinWorkflows {
     }
   }
 
-  async verify(id: string, pin: unknown, by: string): Promise<WorkflowRecord> {
+  async verify(id: string, pin: unknown, by: string): Promise<WorkflowRecord<V>> {
     if (typeof pin !== 'string' && typeof pin !== 'number') {
       throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin: обязательное поле / required' });
     }
@@ -74,13 +91,13 @@ export class PinWorkflows {
     const before = await this.get(id);
     if (!before.live) throw closedError(before);
     return this.gate.guess(before.phone, async () => {
-      const record = await this.host.send(id, (now) => ({ type: 'VERIFY', pin: text, now, by }));
+      const record = this.typed(await this.host.send(id, (now) => ({ type: 'VERIFY', pin: text, now, by })));
       return expectState(record, [this.doneState], 'awaitingPin');
     });
   }
 
   /** Send a new PIN; `token` is the calling API token (its limits and day budget pay for it). */
-  async resend(id: string, by: string, token: string): Promise<WorkflowRecord> {
+  async resend(id: string, by: string, token: string): Promise<WorkflowRecord<V>> {
     const before = await this.get(id);
     if (!before.live) throw closedError(before);
     const purpose = before.view.channel === 'call' ? 'call' : this.purpose;
@@ -91,21 +108,28 @@ export class PinWorkflows {
         sends = Number(current.view.sends ?? 0);
         return { type: 'RESEND', now, by };
       });
-      if (record.state === 'awaitingPin' && Number(record.view.sends) > sends) return { record, sent: true };
-      return { record: expectState(record, [], 'awaitingPin'), sent: false };
+      const typed = this.typed(record);
+      if (typed.state === 'awaitingPin' && typed.view.sends > sends) return { record: typed, sent: true };
+      return { record: expectState(typed, [], 'awaitingPin'), sent: false };
     });
   }
 
-  async cancel(id: string, by: string, reason?: string): Promise<WorkflowRecord> {
+  async cancel(id: string, by: string, reason?: string): Promise<WorkflowRecord<V>> {
     const current = await this.get(id);
     if (current.state === 'cancelled') return current; // cancelling twice is harmless
     const record = await this.host.send(id, (now) => ({ type: 'CANCEL', now, by, reason }));
-    return expectState(record, ['cancelled']);
+    return expectState(this.typed(record), ['cancelled']);
   }
 
-  async get(id: string): Promise<WorkflowRecord> {
+  async get(id: string): Promise<WorkflowRecord<V>> {
     const record = await this.host.get(id);
-    if (!record || record.kind !== this.kind) throw new AppError('SESSION_NOT_FOUND');
+    if (!record) throw new AppError('SESSION_NOT_FOUND');
+    return this.typed(record);
+  }
+
+  /** A record of this kind, with its view's type; another kind's is not found here. */
+  protected typed(record: WorkflowRecord): WorkflowRecord<V> {
+    if (!isOfKind<V>(record, this.kind)) throw new AppError('SESSION_NOT_FOUND');
     return record;
   }
 }
@@ -115,7 +139,11 @@ export class PinWorkflows {
  * the refusal of the last event (wrong PIN, resend too soon) while it stays in `waiting`, or
  * the reason it ended (expired, locked, closed).
  */
-export function expectState(record: WorkflowRecord, ok: string[], waiting?: string): WorkflowRecord {
+export function expectState<R extends WorkflowRecord<Record<string, unknown>>>(
+  record: R,
+  ok: string[],
+  waiting?: string,
+): R {
   if (ok.includes(record.state)) return record;
   const err: ErrorData | null = record.error;
   const refused = waiting && record.state === waiting;
@@ -132,6 +160,19 @@ export function pinEffects(deps: { pins: PinSender; vault: PinVault }) {
     pinMatches: ({ context, event }: { context: PinWindowContext & { id: string }; event: PinWindowEvent }) =>
       event.type === 'VERIFY' && deps.vault.matches(context.pinHash, context.id, event.pin),
   };
+}
+
+/** The latest delivery status of each SMS, joined into a closed record before it is archived. */
+export function withDeliveries<V extends { sms: SmsAttempt[] }>(deliveries: DeliveryStatuses) {
+  return (record: WorkflowRecord<V>): WorkflowRecord<V> => ({
+    ...record,
+    view: { ...record.view, sms: deliveries.join(record.view.sms) },
+  });
+}
+
+/** Where the delivery statuses of PIN messages are known (`DeliveryTracker`). */
+export interface DeliveryStatuses {
+  join(sms: SmsAttempt[]): SmsAttempt[];
 }
 
 /** What a record shows of its PIN window. */

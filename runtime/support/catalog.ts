@@ -9,7 +9,7 @@
  * machine and every key here, and fails on a missing translation.
  */
 import { zoneFormat } from '../zoneFormat.ts';
-import { catalog as errorCatalog, messageFor, type ErrorCode, type Lang } from '../../machines/errors.ts';
+import { catalog as errorCatalog, isErrorCode, messageFor, type Lang } from '../../machines/errors.ts';
 
 export type { Lang };
 export interface Text {
@@ -319,9 +319,21 @@ export function reasonText(reason: string, lang: Lang): string {
 }
 
 export function errorText(code: string, lang: Lang, extra: Record<string, unknown> = {}): string {
-  return Object.hasOwn(errorCatalog, code)
-    ? messageFor(code as ErrorCode, lang, extra as never).replace(/:\s*$/, '')
-    : code;
+  return isErrorCode(code) ? messageFor(code, lang, plainExtra(extra)).replace(/:\s*$/, '') : code;
+}
+
+/** The fields of an error's `extra` a message may name: plain values only. */
+function plainExtra(extra: Record<string, unknown>): Record<string, string | number | boolean | null> {
+  const out: Record<string, string | number | boolean | null> = {};
+  for (const [key, value] of Object.entries(extra))
+    if (
+      value === null ||
+      typeof value === 'string' ||
+      typeof value === 'number' ||
+      typeof value === 'boolean'
+    )
+      out[key] = value;
+  return out;
 }
 
 /**

@@ -3,7 +3,7 @@
  * support page's diagram can never disagree with the code): top-level states, and the events
  * that move between them.
  */
-import type { AnyStateMachine } from 'xstate';
+import type { AnyStateMachine, AnyStateNode } from 'xstate';
 
 export interface MachineGraph {
   id: string;
@@ -12,14 +12,7 @@ export interface MachineGraph {
   edges: Array<{ from: string; to: string; event: string }>;
 }
 
-type Node = {
-  key: string;
-  type: string;
-  parent?: Node;
-  states: Record<string, Node>;
-  transitions: Map<string, Array<{ target?: Node[] }>>;
-  initial?: { target: Node[] };
-};
+type Node = AnyStateNode;
 
 /** The top-level state a node belongs to. */
 function topOf(node: Node): string {
@@ -31,7 +24,7 @@ function topOf(node: Node): string {
 const label = (event: string) => event.replace(/^xstate\.(done|error)\.actor\.(.+)$/, '$2.$1');
 
 export function machineGraph(machine: AnyStateMachine): MachineGraph {
-  const root = machine.root as unknown as Node;
+  const root: Node = machine.root;
   const states: MachineGraph['states'] = [];
   const edges = new Map<string, MachineGraph['edges'][number]>();
   const visit = (node: Node) => {

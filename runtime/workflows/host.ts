@@ -32,6 +32,7 @@ import { isEarlier, upgrade } from './migrate.ts';
 import type {
   AnyWorkflowKind,
   PendingEffect,
+  Projection,
   SearchFilter,
   StoredWorkflow,
   TimelineEntry,
@@ -57,8 +58,6 @@ export interface HostOptions {
   kinds: Kind[];
   /** How long a request waits for effects (SMS, directory) before it answers TIMEOUT. */
   settleTimeoutMs: number;
-  /** Last touches to a record before it is archived (e.g. the latest delivery statuses). */
-  finalize?: (record: WorkflowRecord) => WorkflowRecord;
   /** Kinds of records closed from birth (`addClosed`), with their id prefixes. */
   closedKinds?: Array<{ kind: string; prefix: string }>;
 }
@@ -67,9 +66,10 @@ export interface HostOptions {
 export interface Kind {
   def: AnyWorkflowKind;
   steps: Stepper;
-  project(context: object): ReturnType<AnyWorkflowKind['project']>;
+  project(context: object): Projection<Record<string, unknown>>;
   machineInput(input: object, id: string): object;
   onClosed(record: WorkflowRecord): void;
+  finalize(record: WorkflowRecord): WorkflowRecord;
 }
 
 const stateName = (value: unknown): string =>
@@ -152,14 +152,15 @@ export class WorkflowHost {
   }
 
   /**
-   * Change a closed workflow's record (a late delivery status): the archive gets the amended
-   * copy, which readers take over the earlier one. Live records are left alone.
+   * Apply a closed workflow's last touches again (a late delivery status): the archive gets the
+   * amended copy, which readers take over the earlier one. Live records are left alone.
    */
-  async amendClosed(id: string, amend: (record: WorkflowRecord) => WorkflowRecord): Promise<void> {
+  async refinalize(id: string): Promise<void> {
     if (await this.workflows.get(id)) return;
     const record = await this.get(id);
-    if (!record || record.live) return;
-    const next = amend(record);
+    const k = record && this.kinds.get(record.kind);
+    if (!record || record.live || !k) return;
+    const next = k.finalize(record);
     if (this.recent.has(id)) this.recent.set(id, next);
     this.archive(next);
   }
@@ -555,7 +556,7 @@ export class WorkflowHost {
     };
     if (closing) {
       const closed: WorkflowRecord = { ...base, live: false, closedAt: updatedAt };
-      return { closed: this.opts.finalize ? this.opts.finalize(closed) : closed, custom };
+      return { closed: k.finalize(closed), custom };
     }
     const snapshotData = { value: next.value, context };
     return {
@@ -771,7 +772,7 @@ interface Step {
  * A workflow kind as the host holds it, its types erased: the one place a stored context is read
  * as its own machine's context, and a start's input as the kind's.
  */
-export function workflowKind<C extends object, I extends object, V extends object>(
+export function workflowKind<C extends object, I extends object, V extends Record<string, unknown>>(
   def: WorkflowKind<C, I, V>,
 ): Kind {
   return {
@@ -780,6 +781,7 @@ export function workflowKind<C extends object, I extends object, V extends objec
     project: (context) => def.project(context as C),
     machineInput: (input, id) => def.machineInput(input as I, id),
     onClosed: (record) => def.onClosed?.(record as WorkflowRecord<V>),
+    finalize: (record) => (def.finalize ? def.finalize(record as WorkflowRecord<V>) : record),
   };
 }
 

@@ -28,7 +28,7 @@ export const isEarlier = (row: StoredWorkflow | EarlierRow): row is EarlierRow =
 export function upgrade(
   row: EarlierRow,
   machine: AnyStateMachine,
-  project: (context: object) => Projection<object>,
+  project: (context: object) => Projection<Record<string, unknown>>,
 ): StoredWorkflow | null {
   const old = row.snapshot;
   if (!old) return null;

@@ -16,7 +16,8 @@ export interface TimelineEntry {
 }
 
 /** What support and the API see of a workflow; its snapshot stays inside the store. */
-export interface WorkflowRecord<View extends object = Record<string, unknown>> {
+/** `View`: the kind-specific fields (a type, not an interface: it must fit `Record<string, unknown>`). */
+export interface WorkflowRecord<View extends Record<string, unknown> = Record<string, unknown>> {
   id: string;
   kind: string;
   state: string;
@@ -69,7 +70,7 @@ export interface StoredWorkflow extends WorkflowRecord {
 }
 
 /** What a record shows of its workflow's context. */
-export interface Projection<View extends object> {
+export interface Projection<View extends Record<string, unknown>> {
   terminal: string | null;
   phone: string | null;
   card: string | null;
@@ -83,7 +84,11 @@ export interface Projection<View extends object> {
  * kind-specific part of its record. The machine stays pure: its invocations are run by the host
  * from `effects`, by name.
  */
-export interface WorkflowKind<Context extends object, Input extends object, View extends object> {
+export interface WorkflowKind<
+  Context extends object,
+  Input extends object,
+  View extends Record<string, unknown>,
+> {
   kind: string;
   /** Id prefix, e.g. `act`. */
   prefix: string;
@@ -94,6 +99,8 @@ export interface WorkflowKind<Context extends object, Input extends object, View
   machineInput(input: Input, id: string): object;
   /** Public fields of a snapshot: what the record shows. */
   project(context: Context): Projection<View>;
+  /** Last touches to a closed record before it is archived (the latest delivery statuses). */
+  finalize?(record: WorkflowRecord<View>): WorkflowRecord<View>;
   /** Called once when a workflow reaches a final state (after it is written). */
   onClosed?(record: WorkflowRecord<View>): void;
   /**
@@ -104,7 +111,7 @@ export interface WorkflowKind<Context extends object, Input extends object, View
 }
 
 /** A kind of any context, input and view: how the host holds several. */
-export type AnyWorkflowKind = WorkflowKind<never, never, object>;
+export type AnyWorkflowKind = WorkflowKind<never, never, Record<string, unknown>>;
 
 /** An effect as the host runs it: the invocation's input in, its output out. */
 export type Effect = (input: unknown) => Promise<unknown>;

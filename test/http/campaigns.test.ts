@@ -6,6 +6,7 @@ import { startService, sleep, type TestService } from '../helpers.ts';
 import { FakeClock } from '../fakes/clock.ts';
 import { FakeSmsSender } from '../fakes/sms.ts';
 import type { DeliveryStatus } from '../../runtime/ports.ts';
+import type { WorkflowRecord } from '../../runtime/workflows/types.ts';
 
 interface Ctx {
   svc: TestService;
@@ -59,13 +60,32 @@ const create = (svc: TestService, body: Record<string, unknown>) =>
 const get = async (svc: TestService, id: string) =>
   (await svc.call('GET', `/api/v1/campaigns/${id}`)).json.campaign;
 
+/**
+ * The campaign once its current run's record satisfies `test`, woken by each change of the run
+ * (`WorkflowHost.until`): no polling. Throws with the campaign as it is after `timeoutMs`.
+ */
+async function when(
+  svc: TestService,
+  id: string,
+  test: (run: WorkflowRecord) => boolean,
+  what: string,
+  timeoutMs = 4_000,
+) {
+  const runId: string | undefined = (await get(svc, id)).runs.at(-1)?.id;
+  const run = runId ? await svc.service.host.until(runId, test, timeoutMs) : undefined;
+  const campaign = await get(svc, id);
+  if (!run || !test(run))
+    throw new Error(`campaign ${id}: ${what} did not happen: ${JSON.stringify(campaign)}`);
+  return campaign;
+}
+
+/** The campaign once it is in `state`: its run's, or, for a recurring one between runs, its own. */
 async function until(svc: TestService, id: string, state: string) {
-  for (let i = 0; i < 200; i++) {
-    const c = await get(svc, id);
-    if (c.state === state) return c;
-    await sleep(20);
-  }
-  throw new Error(`campaign ${id} did not reach ${state}: ${JSON.stringify(await get(svc, id))}`);
+  const now = await get(svc, id);
+  if (now.state === state) return now;
+  const campaign = await when(svc, id, (run) => run.state === state || !run.live, `state ${state}`);
+  if (campaign.state !== state) throw new Error(`campaign ${id} is ${campaign.state}, not ${state}`);
+  return campaign;
 }
 
 const Campaigns = suite<Ctx>('campaigns');
@@ -454,17 +474,15 @@ Campaigns('killed while a retried recipient was in flight: unknown, never sent a
   assert.not.ok(sent.includes(phone), 'the recipient caught in flight is not sent again');
 });
 
-/** Wait until the run waits for the provider (running, a wake time, the provider's answer shown). */
-async function waitingForProvider(svc: TestService, id: string) {
-  for (let i = 0; i < 200; i++) {
-    const c = await get(svc, id);
-    const run = c.runs.at(-1);
-    if (c.state === 'running' && run?.wakeAt && run.error) return c;
-    if (c.state === 'paused') return c;
-    await sleep(20);
-  }
-  throw new Error(`campaign ${id} did not wait for its provider`);
-}
+/** Wait until the run waits for the provider (a wake time, the provider's answer shown), or pauses. */
+const waitingForProvider = (svc: TestService, id: string) =>
+  when(
+    svc,
+    id,
+    (run) =>
+      (run.state === 'running' && run.deadline !== null && run.error !== null) || run.state === 'paused',
+    'a wait for the provider',
+  );
 
 Campaigns(
   'a provider out of reach is waited for: the run goes on by itself, each phone once',
@@ -593,13 +611,8 @@ Campaigns(
       json: { override: true },
     });
     assert.is(overridden.status, 200);
-    let run = await get(ctx.svc, day.id);
-    for (let i = 0; i < 100 && run.runs[0].counts.sent < 2; i++) {
-      await sleep(20);
-      run = await get(ctx.svc, day.id);
-    }
-    await sleep(50);
-    run = await get(ctx.svc, day.id);
+    // Two sent, the day's budget spent: the run waits for tomorrow (a wake time on its record).
+    const run = await when(ctx.svc, day.id, (r) => r.deadline !== null, 'a wait for the next day');
     assert.equal([run.runs[0].counts.sent, run.runs[0].counts.queued], [2, 1], 'the rest waits for tomorrow');
     assert.is(run.runs[0].wakeAt, '2026-11-26T21:00:00.000Z', 'midnight in Moscow');
     const pin = await ctx.svc.call('POST', '/api/v1/auth', {
