@@ -27,7 +27,7 @@ import {
   expectState,
   pinEffects,
   pinWindowView,
-  withDeliveries,
+  pinWindowEnding,
   type DeliveryStatuses,
 } from '../pin/workflows.ts';
 
@@ -117,10 +117,7 @@ export function activationKind(deps: ActivationDeps) {
         ...pinWindowView(ctx),
       },
     }),
-    onClosed(record) {
-      deps.pins.forget(record.id, record.view.sends);
-    },
-    finalize: withDeliveries(deps.deliveries),
+    ...pinWindowEnding<ActivationView>(deps),
   });
 }
 

@@ -22,7 +22,7 @@ import {
   expectState,
   pinEffects,
   pinWindowView,
-  withDeliveries,
+  pinWindowEnding,
   type DeliveryStatuses,
 } from '../pin/workflows.ts';
 import { otpPolicy } from '../activation/activations.ts';
@@ -106,10 +106,7 @@ export function authKind(deps: AuthDeps) {
         ...pinWindowView(ctx),
       },
     }),
-    onClosed(record) {
-      deps.pins.forget(record.id, record.view.sends);
-    },
-    finalize: withDeliveries(deps.deliveries),
+    ...pinWindowEnding<AuthView>(deps),
   });
 }
 

@@ -170,6 +170,20 @@ export function withDeliveries<V extends { sms: SmsAttempt[] }>(deliveries: Deli
   });
 }
 
+/**
+ * What both PIN workflow kinds do as a workflow closes: the PIN sender forgets its sends, and
+ * the archived record carries each SMS's latest delivery status.
+ */
+export function pinWindowEnding<V extends PinWindowView>(deps: {
+  pins: Pick<PinSender, 'forget'>;
+  deliveries: DeliveryStatuses;
+}) {
+  return {
+    onClosed: (record: WorkflowRecord<V>) => deps.pins.forget(record.id, record.view.sends),
+    finalize: withDeliveries<V>(deps.deliveries),
+  };
+}
+
 /** Where the delivery statuses of PIN messages are known (`DeliveryTracker`). */
 export interface DeliveryStatuses {
   join(sms: SmsAttempt[]): SmsAttempt[];
