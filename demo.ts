@@ -56,11 +56,14 @@ async function main() {
     await post(ADMIN, '/cards/ranges', 'from=100000&to=100009&discount=5&bonus=1');
 
     process.stdout.write('\n— Function key «Выдать карту» —\n');
-    say('cashier', 'card 100003, «Иванов Иван», 12.03.1985, 79161234567, consent: yes, confirm by SMS: yes');
+    say(
+      'cashier',
+      'card 100003, «Иванов Иван», 12.03.1985, 79161234567, personal data: yes, news: yes, confirm by SMS: yes',
+    );
     const a = await post(
       TERMINAL,
       '/cards/activate',
-      'cardNumber=100003&fullName=%D0%98%D0%B2%D0%B0%D0%BD%D0%BE%D0%B2%20%D0%98%D0%B2%D0%B0%D0%BD&birthday=12.03.1985&phone=79161234567&marketingConsent=true&confirm=sms',
+      'cardNumber=100003&fullName=%D0%98%D0%B2%D0%B0%D0%BD%D0%BE%D0%B2%20%D0%98%D0%B2%D0%B0%D0%BD&birthday=12.03.1985&phone=79161234567&pdConsent=true&marketingConsent=true&confirm=sms',
     );
     say('guest', `gets the SMS: ${sms.at(-1)?.split(': ').slice(1).join(': ')}`);
     say('screen', `«Код из СМС на ${a.phone}»`);

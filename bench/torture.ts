@@ -176,7 +176,7 @@ async function till(token: string, k: number) {
         token,
         'POST',
         '/cards/activate',
-        { fullName: 'Новый Гость', birthday: '1990-01-02', phone, terminal: `CASH${k}` },
+        { fullName: 'Новый Гость', birthday: '1990-01-02', phone, terminal: `CASH${k}`, pdConsent: true },
         'till activate',
       );
       if (a.status === 201) {
@@ -271,7 +271,7 @@ async function attacker() {
         T.attacker,
         'POST',
         '/cards/activate',
-        { fullName: 'Насос', birthday: '1990-01-02', phone: randomPhone('+7916901') },
+        { fullName: 'Насос', birthday: '1990-01-02', phone: randomPhone('+7916901'), pdConsent: true },
         'attack pump',
       );
       if (a.status === 201)

@@ -72,6 +72,7 @@ export function activationView(record: WorkflowRecord<ActivationView>, role: Rol
     card: v.cardInfo ? { ...v.cardInfo, holder: v.holder.fullName } : null,
     holder: v.holder,
     marketingConsent: v.marketingConsent,
+    pdConsent: v.pdConsent,
     ...pinWindowFields(record, pinLength),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,

@@ -41,6 +41,11 @@ export interface ActivationInput {
   cardNumber: string | null;
   holder: HolderForm;
   marketingConsent: boolean;
+  /**
+   * The guest's consent to the processing of personal data, as given at the till: the text's
+   * version and who recorded it (null: not given, where the venue does not require it).
+   */
+  pdConsent?: { textVersion: string; by: string } | null;
   terminal: string | null;
   confirm: 'none' | 'sms';
   policy: OtpPolicy;

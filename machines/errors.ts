@@ -37,6 +37,11 @@ export const catalog = {
     ru: 'Телефон гостя нужно подтвердить кодом из СМС',
     en: "The guest's phone must be confirmed with an SMS code",
   },
+  PD_CONSENT_REQUIRED: {
+    status: 400,
+    ru: 'Нужно согласие гостя на обработку персональных данных',
+    en: "The guest's consent to the processing of personal data is required",
+  },
   BODY_TOO_LARGE: { status: 413, ru: 'Слишком большой запрос', en: 'Request body too large' },
   IMPORT_TOO_LARGE: {
     status: 413,

@@ -87,6 +87,7 @@ begin
   else if code = 'PHONE_NOT_MOBILE' then msg := 'На этот номер нельзя отправить СМС. Нужен мобильный номер гостя.'
   else if code = 'PHONE_BUSY' then msg := 'Код на этот номер уже отправляется с другой кассы. Повторите через ' + KvValue(Answer, 'retryAfter') + ' с.'
   else if code = 'CONFIRMATION_REQUIRED' then msg := 'Телефон гостя нужно подтвердить кодом из СМС.'
+  else if code = 'PD_CONSENT_REQUIRED' then msg := 'Нужно согласие гостя на обработку персональных данных.'
   else if code = 'STORE_UNAVAILABLE' then msg := 'Сервис SMS PDS не может сохранить данные (диск). Повторите позже и сообщите администратору.'
   else if code = 'CHANNEL_DISABLED' then msg := 'Авторизация без СМС в этом заведении не разрешена.'
   else if code = 'RATE_LIMITED' then msg := 'Слишком много попыток. Повторите через ' + KvValue(Answer, 'retryAfter') + ' с.'

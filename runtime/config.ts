@@ -206,9 +206,24 @@ const schema = z
          * can register a stranger's phone), `optional` (the till chooses with `confirm`), `never`.
          */
         confirmPhone: z.enum(['always', 'optional', 'never']).default('always'),
+        /**
+         * Refuse an activation without the guest's consent to the processing of their personal
+         * data (`pdConsent`): 152-FZ art. 9 and Kazakhstan's law on personal data ask for it.
+         */
+        requirePdConsent: z.boolean().default(true),
         /** Youngest and oldest plausible holder, in years, for the birthday check. */
         minAgeYears: z.number().int().min(0).max(30).default(7),
         maxAgeYears: z.number().int().min(50).max(130).default(110),
+      })
+      .strict()
+      .prefault({}),
+    consents: z
+      .object({
+        /**
+         * The version of the personal-data consent text the venue shows its guests (a date or a
+         * number of its own): every consent given at a till is recorded with it.
+         */
+        pdTextVersion: z.string().trim().min(1).max(40).default('1'),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,7 @@
 /**
- * The consent ledger: every change of a phone's marketing consent, with its time, source and
- * who recorded it. Russian law (38-FZ art. 18) puts the burden of proof on the sender, so
+ * The consent ledger: every change of a phone's marketing consent, and each consent to the
+ * processing of personal data (with the version of the text agreed to), with its time, source
+ * and who recorded it. Russian law (38-FZ art. 18) puts the burden of proof on the sender, so
  * entries are only ever appended.
  */
 import type { ConsentEntry, ConsentRecord, RecordStore, Table } from './ports.ts';
@@ -24,9 +25,14 @@ export class ConsentLedger {
   record(phone: string, entry: ConsentEntry & { ref?: string }): ConsentRecord {
     const current = this.table.get(phone);
     if (entry.ref && current?.history.some((h) => (h as { ref?: string }).ref === entry.ref)) return current;
+    const pd =
+      entry.pd && entry.pdTextVersion
+        ? { at: entry.at, textVersion: entry.pdTextVersion }
+        : (current?.pd ?? null);
     const next: ConsentRecord = {
       phone,
       marketing: entry.marketing,
+      pd,
       updatedAt: entry.at,
       history: [...(current?.history ?? []), entry],
     };

@@ -170,13 +170,21 @@ export interface CardDirectory {
 export interface ConsentEntry {
   at: string;
   marketing: boolean;
+  /** Consent to the processing of personal data given with this entry (at an activation). */
+  pd?: boolean;
+  /** The version of the personal-data consent text the guest agreed to (`consents.pdTextVersion`). */
+  pdTextVersion?: string;
+  /** Where it was given: `pos:<station>`, `web`, `link`… */
   source: string;
+  /** Who recorded it: role, station and the API token's label. */
   by: string;
 }
 
 export interface ConsentRecord {
   phone: string;
   marketing: boolean;
+  /** The latest personal-data consent: when, and to which text (absent: never given here). */
+  pd?: { at: string; textVersion: string } | null;
   updatedAt: string;
   history: ConsentEntry[];
 }

@@ -73,6 +73,7 @@ async function healthy(url: string, want: boolean, seconds = 30): Promise<any> {
             cardNumber: String(n),
             fullName: 'Гость Тестовый',
             birthday: '1985-03-12',
+            pdConsent: true,
             phone: `+7916000${String(n).padStart(4, '0')}`,
             confirm: 'none',
           },

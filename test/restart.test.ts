@@ -19,7 +19,7 @@ Restart.before.each(async (ctx) => {
 });
 Restart.after.each((ctx) => rmSync(ctx.dir, { recursive: true, force: true }));
 
-const holder = { fullName: 'Иванов Иван', birthday: '1985-03-12', confirm: 'sms' };
+const holder = { fullName: 'Иванов Иван', birthday: '1985-03-12', confirm: 'sms', pdConsent: true };
 
 Restart(
   'a live activation survives kill -9: the PIN still verifies after restart',

@@ -114,6 +114,7 @@ Rk7('every key=value name a script reads is in the answers of the calls it makes
     birthday: '01.02.1990',
     phone: '79160000002',
     marketingConsent: 'false',
+    pdConsent: 'true',
   });
   assert.is(a.state, 'awaitingPin');
   await kv(`/cards/activations/${a.activationId}/resend`, {});
@@ -130,6 +131,7 @@ Rk7('every key=value name a script reads is in the answers of the calls it makes
     birthday: '01.02.1990',
     phone: '79160000001',
     marketingConsent: 'true',
+    pdConsent: 'true',
   });
   assert.is(
     (await kv(`/cards/activations/${b.activationId}/verify`, { pin: svc.sms.lastPin() })).state,

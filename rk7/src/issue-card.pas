@@ -1,7 +1,8 @@
 { ===========================================================================
   SMS PDS — функциональная клавиша «Выдать карту».
   Номер карты из диапазона (пусто — виртуальная карта), ФИО, день рождения, телефон,
-  согласие на новости. Телефон гостя подтверждается кодом из СМС (так решает настройка
+  согласие на обработку персональных данных (без него карта не выдаётся, если так решает
+  настройка cards.requirePdConsent) и согласие на новости. Телефон гостя подтверждается кодом из СМС (так решает настройка
   cards.confirmPhone в SMS PDS, а не касса): карта привязывается к номеру, только когда гость
   назвал код, поэтому чужой номер занять нельзя.
   =========================================================================== }
@@ -17,10 +18,15 @@ begin
   birthday := gui.InputBox('Выдать карту', 'День рождения (ДД.ММ.ГГГГ)', '', false);
   phone := gui.InputBox('Выдать карту', 'Мобильный телефон гостя (79161234567)', '', true);
   if phone = '' then exit;
+  if gui.RKMessageDlg('Гость согласен на обработку персональных данных (ФИО, день рождения, телефон) для программы лояльности?', mtConfirmation, [mbYes, mbNo], 0) <> mrYes then
+  begin
+    gui.ShowMessage('Без согласия на обработку персональных данных карта не выдаётся.');
+    exit;
+  end;
   if gui.RKMessageDlg('Гость согласен получать новости по СМС?', mtConfirmation, [mbYes, mbNo], 0) = mrYes then consent := 'true' else consent := 'false';
 
   body := 'fullName=' + UrlEncode(fullName) + '&birthday=' + UrlEncode(birthday) + '&phone=' + UrlEncode(phone) +
-    '&marketingConsent=' + consent;
+    '&pdConsent=true&marketingConsent=' + consent;
   if cardNumber <> '' then body := body + '&cardNumber=' + UrlEncode(cardNumber);
   status := CallSmsPds('/cards/activate', body, answer);
   if KvValue(answer, 'status') <> 'ok' then

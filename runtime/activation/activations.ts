@@ -54,6 +54,8 @@ export type ActivationView = {
   confirm: ActivationInput['confirm'];
   holder: { fullName: string; birthday: string | null };
   marketingConsent: boolean;
+  /** The guest consented to the processing of personal data at the till. */
+  pdConsent: boolean;
   cardInfo: ActivationContext['card'];
 } & ReturnType<typeof pinWindowView>;
 
@@ -96,8 +98,9 @@ export function activationKind(deps: ActivationDeps) {
         deps.consents.record(ctx.holder.phone, {
           at,
           marketing: ctx.marketingConsent,
+          ...(ctx.pdConsent ? { pd: true, pdTextVersion: ctx.pdConsent.textVersion } : {}),
           source: ctx.terminal ? `pos:${ctx.terminal}` : 'pos',
-          by: ctx.terminal ?? 'terminal',
+          by: ctx.pdConsent?.by ?? ctx.terminal ?? 'terminal',
           ref: ctx.id,
         });
         return summary(card);
@@ -113,6 +116,7 @@ export function activationKind(deps: ActivationDeps) {
         confirm: ctx.confirm,
         holder: { fullName: ctx.holder.fullName, birthday: ctx.holder.birthday },
         marketingConsent: ctx.marketingConsent,
+        pdConsent: Boolean(ctx.pdConsent),
         cardInfo: ctx.card,
         ...pinWindowView(ctx),
       },
@@ -130,6 +134,7 @@ export const activateSchema = z.object({
   birthday: z.unknown(),
   phone: z.unknown(),
   marketingConsent: flag.default(false),
+  pdConsent: flag.default(false),
   terminal: optionalText(64),
   confirm: z.preprocess((v) => (v === '' || v === null ? undefined : v), z.enum(['none', 'sms']).optional()),
 });
@@ -143,11 +148,14 @@ export class ActivationService extends PinWorkflows<ActivationView> {
     super(host, gate, 'activation', 'activated', 'activation');
   }
 
-  /** Validate a request body into the workflow's input; throws VALIDATION_FAILED naming the field. */
-  /** The start's input, checked; `seen` learns the phone as soon as it is known. */
+  /**
+   * The start's input, checked (VALIDATION_FAILED names the field); `seen` learns the phone as
+   * soon as it is known; `by` (role, station, token label) is who records the guest's consents.
+   */
   parse(
     body: unknown,
     seen: { phone: string | null; channel: string | null } = { phone: null, channel: null },
+    by = 'terminal',
   ): Omit<ActivationInput, 'id'> {
     const raw = (body ?? {}) as Record<string, unknown>;
     const { config, clock } = this.deps;
@@ -157,12 +165,15 @@ export class ActivationService extends PinWorkflows<ActivationView> {
     const parsed = activateSchema.safeParse(raw);
     if (!parsed.success) throw validationError(parsed.error);
     seen.channel = parsed.data.confirm ?? null;
+    if (config.cards.requirePdConsent && !parsed.data.pdConsent)
+      throw new AppError('PD_CONSENT_REQUIRED', { field: 'pdConsent' });
     const birthday = parseBirthday(parsed.data.birthday, clock.now(), config.cards);
     requireMobile(phone, config.phones); // the holder gets PINs and news by SMS
     return {
       cardNumber: parsed.data.cardNumber ?? null,
       holder: { fullName: parsed.data.fullName, birthday, phone },
       marketingConsent: parsed.data.marketingConsent,
+      pdConsent: parsed.data.pdConsent ? { textVersion: config.consents.pdTextVersion, by } : null,
       terminal: parsed.data.terminal ?? null,
       confirm: confirmOf(parsed.data.confirm, config.cards.confirmPhone),
       policy: otpPolicy(config),
@@ -176,7 +187,7 @@ export class ActivationService extends PinWorkflows<ActivationView> {
    */
   async start(body: unknown, by: string, token: string): Promise<WorkflowRecord<ActivationView>> {
     return this.refusable(body, by, token, async (began, seen) => {
-      const input = this.parse(body, seen);
+      const input = this.parse(body, seen, by);
       const perHour = this.deps.config.limits.activationsPerTerminalPerHour;
       const rule = { key: `act:${token}`, limit: perHour, name: 'activationsPerTerminalPerHour' };
       const run = async () => {

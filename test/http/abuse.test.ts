@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { startService, type TestService, type CallInit } from '../helpers.ts';
 import type { ConfigInput } from '../../runtime/config.ts';
 
-const holder = { fullName: 'Иванов Иван', birthday: '1985-03-12' };
+const holder = { fullName: 'Иванов Иван', birthday: '1985-03-12', pdConsent: true };
 const randomMobile = () => `+7916${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
 const wrongPin = (pin: string) => (pin === '000000' ? '111111' : '000000');
 

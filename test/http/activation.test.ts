@@ -7,7 +7,12 @@ import { startService, sleep, type TestService } from '../helpers.ts';
 
 const Activate = suite<{ svc: TestService }>('POST /api/v1/cards/activate');
 
-const holder = { fullName: 'Иванов Иван Иванович', birthday: '12.03.1985', phone: '+7 (916) 123-45-67' };
+const holder = {
+  fullName: 'Иванов Иван Иванович',
+  birthday: '12.03.1985',
+  phone: '+7 (916) 123-45-67',
+  pdConsent: 'true',
+};
 
 Activate.before.each(async (ctx) => {
   ctx.svc = await startService({
@@ -485,5 +490,78 @@ Activate('the PIN is nowhere in the data folder but as a keyed hash', async ({ s
     );
   }
 });
+
+Activate(
+  'personal-data consent: refused without it (nothing reserved, the refusal noted), recorded with its text version and who took it',
+  async ({ svc }) => {
+    const { pdConsent: _given, ...noConsent } = holder;
+    const refused = await svc.call('POST', '/api/v1/cards/activate', {
+      as: 'terminal',
+      json: { cardNumber: '1004', ...noConsent, terminal: 'T1' },
+    });
+    assert.equal(
+      [refused.status, refused.json.error.code, refused.json.error.field],
+      [400, 'PD_CONSENT_REQUIRED', 'pdConsent'],
+    );
+    assert.match(refused.json.error.message, /согласие гостя на обработку персональных данных/);
+    assert.is((await svc.call('GET', '/api/v1/cards?number=1004')).json.card.state, 'inactive');
+    const noted = await svc.call('GET', '/api/v1/sessions?kind=attempt&phone=%2B79161234567', {
+      as: 'support',
+    });
+    assert.is(noted.json.items[0].error, 'PD_CONSENT_REQUIRED');
+    assert.is(
+      (await svc.call('GET', '/api/v1/consents/' + encodeURIComponent('+79161234567'))).status,
+      404,
+      'no consent entry for a refused activation',
+    );
+
+    const given = await svc.call('POST', '/api/v1/cards/activate', {
+      as: 'terminal',
+      json: { cardNumber: '1004', ...noConsent, pdConsent: 'true', terminal: 'T1' },
+    });
+    assert.equal([given.status, given.json.activation.pdConsent], [201, true]);
+    const consent = (await svc.call('GET', '/api/v1/consents/' + encodeURIComponent('+79161234567'))).json
+      .consent;
+    assert.is(consent.marketing, false);
+    assert.equal(consent.pd.textVersion, '1');
+    const entry = consent.history.at(-1);
+    assert.equal([entry.pd, entry.pdTextVersion, entry.source], [true, '1', 'pos:T1']);
+    assert.match(entry.by, /^terminal:T1 \(config terminal #1\)$/, 'role, station and token label');
+  },
+);
+
+Activate(
+  "personal-data consent: the text version is the venue's; not required where turned off",
+  async () => {
+    const svc = await startService({
+      config: {
+        cards: { confirmPhone: 'optional', requirePdConsent: false },
+        consents: { pdTextVersion: '2026-11' },
+      },
+    });
+    try {
+      await svc.call('POST', '/api/v1/cards/ranges', { json: { from: '500', to: '501' } });
+      const { pdConsent: _given, ...noConsent } = holder;
+      const without = await svc.call('POST', '/api/v1/cards/activate', {
+        as: 'terminal',
+        json: { cardNumber: '500', ...noConsent },
+      });
+      assert.equal([without.status, without.json.activation.pdConsent], [201, false]);
+      const first = (await svc.call('GET', '/api/v1/consents/' + encodeURIComponent('+79161234567'))).json
+        .consent;
+      assert.is(first.pd, null, 'no personal-data consent recorded when none was given');
+      const other = { ...noConsent, phone: '+79161234568', pdConsent: true };
+      await svc.call('POST', '/api/v1/cards/activate', {
+        as: 'terminal',
+        json: { cardNumber: '501', ...other },
+      });
+      const second = (await svc.call('GET', '/api/v1/consents/' + encodeURIComponent('+79161234568'))).json
+        .consent;
+      assert.is(second.pd.textVersion, '2026-11');
+    } finally {
+      await svc.stop();
+    }
+  },
+);
 
 Activate.run();

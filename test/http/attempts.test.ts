@@ -95,7 +95,7 @@ Attempts('a phone that cannot be read, a landline, a channel turned off: each a 
     assert.is(record.json.session.details.phoneInput, '**34', 'what was typed, masked');
     const activation = await svc.call('POST', '/api/v1/cards/activate', {
       as: 'terminal',
-      json: { fullName: 'Анна Ли', phone: PHONE, birthday: '31.02.1990', terminal: 'BAR' },
+      json: { fullName: 'Анна Ли', phone: PHONE, birthday: '31.02.1990', terminal: 'BAR', pdConsent: true },
     });
     assert.is(activation.status, 400);
     const refusedActivation = await search(svc, `kind=attempt&phone=${encodeURIComponent(PHONE)}`);

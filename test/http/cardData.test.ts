@@ -39,7 +39,13 @@ Data(
     for (const [i, name] of REFUSED.entries()) {
       const till = await svc.call('POST', '/api/v1/cards/activate', {
         as: 'terminal',
-        json: { cardNumber: '100', fullName: name, birthday: '1990-01-02', phone: '+79161234567' },
+        json: {
+          cardNumber: '100',
+          fullName: name,
+          birthday: '1990-01-02',
+          phone: '+79161234567',
+          pdConsent: true,
+        },
       });
       assert.equal([till.status, till.json.error.field], [400, 'fullName'], `till: ${name}`);
       const patch = await svc.call('PATCH', '/api/v1/cards/101', { json: { fullName: name } });
@@ -57,7 +63,13 @@ Data(
     const decomposed = '  Zoe\u0308   Mu\u0308ller ';
     const till = await svc.call('POST', '/api/v1/cards/activate', {
       as: 'terminal',
-      json: { cardNumber: '100', fullName: decomposed, birthday: '1990-01-02', phone: '+79161234567' },
+      json: {
+        cardNumber: '100',
+        fullName: decomposed,
+        birthday: '1990-01-02',
+        phone: '+79161234567',
+        pdConsent: true,
+      },
     });
     assert.is(till.json.activation.holder.fullName, 'Zoë Müller');
     await svc.call('PATCH', '/api/v1/cards/100', { json: { fullName: '  Әлия \t Нұрғалиқызы ' } });

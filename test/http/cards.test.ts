@@ -133,7 +133,13 @@ Cards('export: CardImp CSV in Windows-1251, since filters by change time', async
   // The default activation confirms the guest's phone by SMS before the card is bound.
   const started = await svc.call('POST', '/api/v1/cards/activate', {
     as: 'terminal',
-    json: { cardNumber: '101', fullName: 'Иванов Иван', birthday: '1985-03-12', phone: '+79161234567' },
+    json: {
+      cardNumber: '101',
+      fullName: 'Иванов Иван',
+      birthday: '1985-03-12',
+      phone: '+79161234567',
+      pdConsent: true,
+    },
   });
   assert.is(started.json.activation.state, 'awaitingPin');
   const confirmed = await svc.call('POST', `/api/v1/cards/activations/${started.json.activation.id}/verify`, {
