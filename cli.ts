@@ -458,6 +458,29 @@ campaign
 
 // ---- sessions: what happened to one guest's authorization ---------------------------------
 
+const retention = program
+  .command('retention')
+  .description(
+    'how long personal data is kept (retention.* in the configuration), through the running service',
+  );
+
+retention
+  .command('run')
+  .description('apply the retention rules now; --dry-run only says what would go')
+  .option('--dry-run', 'count, change nothing')
+  .action(async (o: { dryRun?: boolean }) => {
+    const { retention: r, lastRunAt } = await api('POST', '/retention/run', { dryRun: Boolean(o.dryRun) });
+    const would = r.dryRun ? 'would be ' : '';
+    const lines = [
+      `${r.dryRun ? 'dry run: nothing changed' : 'done'}; last run ${local(lastRunAt)}`,
+      `sessions and activations before ${r.keptFrom.sessions}: ${(r.anonymised.auth ?? 0) + (r.anonymised.activation ?? 0)} ${would}anonymised`,
+      `refused attempts before ${r.keptFrom.attempts}: ${r.anonymised.attempt ?? 0} ${would}anonymised`,
+      `campaign recipient lists before ${r.keptFrom.campaigns}: ${r.campaignRuns} runs ${would}deleted`,
+      `outbox messages before ${r.keptFrom.outbox}: ${r.outboxMessages} ${would}deleted`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  });
+
 const sessions = program
   .command('sessions')
   .description('authorization and activation sessions, through the running service');

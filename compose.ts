@@ -35,6 +35,7 @@ import { DeliveryTracker, deliveryTables } from './runtime/sms/delivery.ts';
 import { Metrics } from './runtime/metrics.ts';
 import { ATTEMPT_KIND, RefusedAttempts } from './runtime/support/attempts.ts';
 import { CampaignService, campaignTables } from './runtime/campaigns/service.ts';
+import { Retention } from './runtime/support/retention.ts';
 import cron from 'node-cron';
 
 export interface ServiceOptions {
@@ -118,7 +119,8 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       backoffMs: options.smsBackoffMs,
     });
     const warnings = [...senders.flatMap((s) => s.warnings ?? []), ...checkTemplates(config)];
-    const vault = createPinVault(loadOrCreateSecret(dataDir));
+    const secret = loadOrCreateSecret(dataDir);
+    const vault = createPinVault(secret);
     const directory = new EmbeddedCardDirectory(store);
     const consents = new ConsentLedger(store);
     const limits = new RateLimits(store, clock, config.timezone);
@@ -258,6 +260,30 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
               void campaigns.tick().catch((err) => logger.error({ err }, 'campaign schedule check failed')),
             { name: 'campaigns' },
           );
+    // Retention: daily at `retention.at`, venue time; a day missed while down is caught up now.
+    const retention = new Retention({
+      store,
+      clock,
+      config,
+      secret,
+      senders,
+      isLive: (runId) => host.isLive(runId),
+      logger,
+    });
+    const runRetention = () =>
+      void retention.run().catch((err) => logger.error({ err }, 'retention run failed'));
+    const [hh, mm] = config.retention.at.split(':');
+    const retentionTask =
+      options.cron === false
+        ? null
+        : cron.schedule(`${Number(mm)} ${Number(hh)} * * *`, runRetention, {
+            name: 'retention',
+            timezone: config.timezone,
+          });
+    if (options.cron !== false) {
+      const last = await retention.lastRunAt();
+      if (!last || clock.now() - Date.parse(last) > 24 * 3600_000) runRetention();
+    }
     const app = createApp({
       config,
       logger,
@@ -273,9 +299,11 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       deliveries,
       balances,
       campaigns,
+      retention,
     });
     const stopTimers = () => {
       void cronTask?.stop();
+      void retentionTask?.stop();
       clearInterval(sweep);
       clearInterval(balanceTimer);
       if (deliverySweep) clearInterval(deliverySweep);
@@ -288,6 +316,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
      */
     const close = async () => {
       stopTimers();
+      await retention.settled();
       await campaigns.drain();
       host.stop();
       await host.saveArchiveKeys().catch((err) => logger.warn({ err }, 'archive summaries not saved'));
@@ -303,6 +332,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       unlock();
     };
     return {
+      retention,
       close,
       abandon,
       app,

@@ -43,6 +43,8 @@ import { activationRoutes } from './routes/activations.ts';
 import { consentRoutes } from './routes/consents.ts';
 import { authRoutes } from './routes/auth.ts';
 import { reportRoutes } from './routes/reports.ts';
+import { retentionRoutes } from './routes/retention.ts';
+import type { Retention } from '../runtime/support/retention.ts';
 import { catalogFor } from '../runtime/support/catalog.ts';
 
 export interface AppDeps {
@@ -60,6 +62,7 @@ export interface AppDeps {
   deliveries: DeliveryTracker;
   balances: { checkedAt: string | null; reports: BalanceReport[] };
   campaigns: CampaignService;
+  retention: Retention;
 }
 
 export interface RouteInfo {
@@ -190,6 +193,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   });
   campaignRoutes(api, deps);
   reportRoutes(api, deps);
+  retentionRoutes(api, deps);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   const routes = [...open.stack, ...api.stack].flatMap((layer) =>

@@ -61,6 +61,16 @@ const ops: Record<string, Record<string, Op>> = {
       errors: ['VALIDATION_FAILED'],
     },
   },
+  '/api/v1/retention/run': {
+    post: {
+      summary:
+        'Apply the retention rules now (they also run daily at retention.at): anonymise old sessions, activations and refused attempts, delete old campaign recipient lists and outbox messages; dryRun only counts',
+      roles: 'admin',
+      body: { dryRun: 'boolean' },
+      ok: [200, '{retention: {dryRun, keptFrom, anonymised, campaignRuns, outboxMessages}, lastRunAt}'],
+      errors: [],
+    },
+  },
   '/api/v1/catalog': {
     get: {
       summary:

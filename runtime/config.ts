@@ -217,6 +217,21 @@ const schema = z
       })
       .strict()
       .prefault({}),
+    retention: z
+      .object({
+        /** Closed sessions and activations older than this are anonymised (phone → keyed hash, name removed). */
+        sessionsDays: z.number().int().min(1).max(3650).default(365),
+        /** Refused-attempt records older than this are anonymised. */
+        attemptsDays: z.number().int().min(1).max(3650).default(90),
+        /** Campaign recipient lists (phones, outcomes) older than this are deleted; run counts stay. */
+        campaignDays: z.number().int().min(1).max(3650).default(365),
+        /** Messages in the console provider's outbox older than this are deleted. */
+        outboxDays: z.number().int().min(1).max(3650).default(7),
+        /** When the daily run starts, venue time. */
+        at: hhmm.default('03:30'),
+      })
+      .strict()
+      .prefault({}),
     consents: z
       .object({
         /**

@@ -28,6 +28,19 @@ export interface RecordStore {
   ): Promise<T | undefined>;
   scanArchive<T>(kind: string, day: string, visit: (entry: T) => void, needle?: string): Promise<void>;
   archiveDays(kind: string): string[];
+  /**
+   * Rewrite one day of a kind's archive, each record through `change` (null drops it), as one
+   * durable replacement; with `dryRun`, only count.
+   */
+  rewriteArchive<T>(
+    kind: string,
+    day: string,
+    change: (entry: T) => T | null,
+    dryRun?: boolean,
+  ): Promise<{ records: number; changed: number; dropped: number }>;
+  /** Delete one day of a kind's archive. */
+  removeArchive(kind: string, day: string): Promise<void>;
+  removeBlob(name: string): Promise<void>;
   /** The bytes in one day of a kind's archive so far (0 when there is none). */
   archiveSize(kind: string, day: string): number;
   /** Write a whole named file atomically and durably (write, fsync, rename). */
@@ -251,6 +264,12 @@ export interface SmsSender {
   balance?(signal: AbortSignal): Promise<string>;
   /** True when the provider drops a repeated request with the same idempotency key. */
   readonly idempotent?: boolean;
+  /**
+   * Drop the provider's local copies of messages accepted before `before` (ms), answering how
+   * many (with `dryRun`, would be): a provider that keeps messages on our disk (the console
+   * outbox) keeps them only as long as the retention rules say.
+   */
+  prune?(before: number, dryRun?: boolean): Promise<number>;
   /** Warnings for the start-up banner (e.g. "console is not for production"). */
   readonly warnings?: string[];
 }

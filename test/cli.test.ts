@@ -192,6 +192,21 @@ CampaignCli('create, start and follow a campaign through the running service', a
     assert.match(shown2.stdout, /start\s+→ requested/);
     assert.match(shown2.stdout, /sendPin\.done\s+sendingSms → awaitingPin/);
     assert.match(shown2.stdout, /console\s+accepted id /);
+    // Retention, dry: what would go, nothing changed.
+    const retention = await runAsync(
+      dir,
+      '--url',
+      svc.url,
+      '--token',
+      TOKENS.admin,
+      'retention',
+      'run',
+      '--dry-run',
+    );
+    assert.is(retention.status, 0, retention.stderr);
+    assert.match(retention.stdout, /^dry run: nothing changed/);
+    assert.match(retention.stdout, /sessions and activations before \d{4}-\d\d-\d\d: 0 would be anonymised/);
+    assert.match(retention.stdout, /outbox messages before \d{4}-\d\d-\d\d: 0 would be deleted/);
   } finally {
     svc.child.kill('SIGTERM');
     await svc.exited;

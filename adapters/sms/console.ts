@@ -4,7 +4,18 @@
  * development outbox under the data folder. It is the one place a PIN appears in clear, which is
  * why the service warns at start that it is not for production.
  */
-import { closeSync, existsSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
@@ -75,5 +86,44 @@ export class ConsoleSmsSender implements SmsSender {
       `SMS → ${maskPhone(message.to)} [${message.templateId}, ${message.segments} SMS]: ${message.text}`,
     );
     return receipt;
+  }
+
+  /**
+   * Drop outbox lines of messages accepted before `before` (ms): the outbox holds phones and
+   * message texts in clear. The file is written anew beside the old one and renamed; the append
+   * descriptor is reopened at the next message. With `dryRun`, only counts.
+   */
+  async prune(before: number, dryRun = false): Promise<number> {
+    if (!existsSync(this.outbox)) return 0;
+    const kept: string[] = [];
+    let dropped = 0;
+    for (const line of readFileSync(this.outbox, 'utf8').split('\n')) {
+      if (!line) continue;
+      let at = NaN;
+      try {
+        at = Date.parse(
+          (JSON.parse(line) as { receipt?: { acceptedAt?: string } }).receipt?.acceptedAt ?? '',
+        );
+      } catch {
+        /* a torn line: dropped with the old ones */
+      }
+      if (Number.isNaN(at) || at < before) dropped += 1;
+      else kept.push(line);
+    }
+    if (dryRun || dropped === 0) return dropped;
+    if (this.fd !== null) {
+      closeSync(this.fd);
+      this.fd = null;
+    }
+    const tmp = `${this.outbox}.tmp`;
+    writeFileSync(tmp, kept.length ? kept.join('\n') + '\n' : '', { mode: 0o600 });
+    const fd = openSync(tmp, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.outbox);
+    return dropped;
   }
 }

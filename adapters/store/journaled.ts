@@ -30,7 +30,7 @@ import {
   rmSync,
   createReadStream,
 } from 'node:fs';
-import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { syncDir } from './durableJsonFile.ts';
@@ -334,6 +334,70 @@ export class JournaledStore implements RecordStore {
     if (rest.length) visitLines(Buffer.concat([rest, Buffer.from('\n')]), rest.length, visit, wanted);
   }
 
+  /**
+   * Rewrite one day of a kind's archive, each record through `change` (null drops it), as one
+   * durable replacement of the file (written beside it, fsynced, renamed). Lines still on their
+   * way from the journal are waited for first; the day's open append descriptor is closed so a
+   * later append goes to the new file. With `dryRun`, only counts.
+   */
+  async rewriteArchive<T>(
+    kind: string,
+    day: string,
+    change: (entry: T) => T | null,
+    dryRun = false,
+  ): Promise<{ records: number; changed: number; dropped: number }> {
+    await this.settled();
+    const path = this.archivePath(kind, day);
+    const out: string[] = [];
+    const counts = { records: 0, changed: 0, dropped: 0 };
+    await this.scanArchive<T>(kind, day, (entry) => {
+      counts.records += 1;
+      const before = JSON.stringify(entry);
+      const next = change(entry);
+      if (next === null) {
+        counts.dropped += 1;
+        return;
+      }
+      const line = JSON.stringify(next);
+      if (line !== before) counts.changed += 1;
+      out.push(line);
+    });
+    if (dryRun || (counts.changed === 0 && counts.dropped === 0)) return counts;
+    const key = `${kind}/${day}`;
+    const fd = this.archiveFiles.get(key);
+    if (fd !== undefined) {
+      this.archiveFiles.delete(key);
+      closeSync(fd);
+    }
+    const fh = await open(`${path}.tmp`, 'w', 0o600);
+    try {
+      await fh.writeFile(out.length ? out.join('\n') + '\n' : '');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(`${path}.tmp`, path);
+    await syncDir(join(this.dir, 'archive', kind));
+    return counts;
+  }
+
+  /** Delete one day of a kind's archive (a run's recipient file, say). */
+  async removeArchive(kind: string, day: string): Promise<void> {
+    await this.settled();
+    const key = `${kind}/${day}`;
+    const fd = this.archiveFiles.get(key);
+    if (fd !== undefined) {
+      this.archiveFiles.delete(key);
+      closeSync(fd);
+    }
+    await rm(this.archivePath(kind, day), { force: true });
+    await syncDir(join(this.dir, 'archive', kind)).catch(() => undefined);
+  }
+
+  async removeBlob(name: string): Promise<void> {
+    await rm(this.blobPath(name), { force: true });
+  }
+
   archiveSize(kind: string, day: string): number {
     try {
       return statSync(this.archivePath(kind, day)).size;
@@ -345,7 +409,8 @@ export class JournaledStore implements RecordStore {
   archiveDays(kind: string): string[] {
     const dir = join(this.dir, 'archive', kind);
     if (!existsSync(dir)) return [];
-    return readdirSorted(dir);
+    // A day file being rewritten (`.tmp`, left by a crash) is not a day.
+    return readdirSorted(dir).filter((name) => !name.endsWith('.tmp'));
   }
 
   private blobPath(name: string) {
