@@ -283,7 +283,20 @@ const campaign = program
   .option('--url <url>', 'the service')
   .option('--token <token>', 'an admin token');
 
-async function api(method: string, path: string, body?: unknown) {
+/** A text answer of the running service's API (an export to hand over). */
+async function apiText(path: string): Promise<string> {
+  const { url, token } = apiTarget();
+  const res = await fetch(`${url}/api/v1${path}`, { headers: { Authorization: `Bearer ${token}` } }).catch(
+    (err: Error) => {
+      throw new ConfigError(`cannot reach the service at ${url}: ${err.message}`);
+    },
+  );
+  if (!res.ok) throw new ConfigError(`HTTP ${res.status}: ${await res.text()}`);
+  return res.text();
+}
+
+/** Where the API-backed commands go, and with which token. */
+function apiTarget(): { url: string; token: string } {
   const opts = {
     ...program.opts<{ url?: string; token?: string }>(),
     ...Object.fromEntries(
@@ -292,10 +305,15 @@ async function api(method: string, path: string, body?: unknown) {
   };
   const url = opts.url ?? `http://127.0.0.1:${config().server.port}`;
   if (!opts.token) throw new ConfigError('--token (or SMSPDS_TOKEN): an admin token is needed');
+  return { url, token: opts.token };
+}
+
+async function api(method: string, path: string, body?: unknown) {
+  const { url, token } = apiTarget();
   const res = await fetch(`${url}/api/v1${path}`, {
     method,
     headers: {
-      Authorization: `Bearer ${opts.token}`,
+      Authorization: `Bearer ${token}`,
       'Content-Type': 'application/json',
       'Accept-Language': 'en',
     },
@@ -479,6 +497,23 @@ retention
       `outbox messages before ${r.keptFrom.outbox}: ${r.outboxMessages} ${would}deleted`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
+  });
+
+const holders = program
+  .command('holders')
+  .description("a guest's personal data, through the running service (admin token)");
+
+holders
+  .command('export <phone>')
+  .description('everything the service holds about a phone: JSON, or --text for the Russian text')
+  .option('--text', 'the text to hand to the guest')
+  .action(async (phone: string, o: { text?: boolean }) => {
+    const path = `/holders/${encodeURIComponent(phone)}/export`;
+    if (!o.text) {
+      process.stdout.write(JSON.stringify((await api('GET', path)).holder, null, 2) + '\n');
+      return;
+    }
+    process.stdout.write(await apiText(`${path}?format=text`));
   });
 
 const sessions = program

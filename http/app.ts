@@ -44,6 +44,7 @@ import { consentRoutes } from './routes/consents.ts';
 import { authRoutes } from './routes/auth.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { retentionRoutes } from './routes/retention.ts';
+import { holderRoutes } from './routes/holders.ts';
 import type { Retention } from '../runtime/support/retention.ts';
 import { catalogFor } from '../runtime/support/catalog.ts';
 
@@ -194,6 +195,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   campaignRoutes(api, deps);
   reportRoutes(api, deps);
   retentionRoutes(api, deps);
+  holderRoutes(api, deps);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   const routes = [...open.stack, ...api.stack].flatMap((layer) =>

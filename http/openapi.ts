@@ -61,6 +61,16 @@ const ops: Record<string, Record<string, Op>> = {
       errors: ['VALIDATION_FAILED'],
     },
   },
+  '/api/v1/holders/{phone}/export': {
+    get: {
+      summary:
+        "Everything the service holds about a guest's phone: cards, consents with every entry, sessions, card issues, refused attempts, campaign messages; format=text for a text in Russian to hand over",
+      roles: 'admin',
+      query: ['format'],
+      ok: [200, '{holder: {phone, generatedAt, cards, consent, sessions, campaignMessages}}'],
+      errors: ['PHONE_INVALID', 'PHONE_COUNTRY_NOT_ALLOWED'],
+    },
+  },
   '/api/v1/retention/run': {
     post: {
       summary:

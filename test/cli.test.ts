@@ -207,6 +207,21 @@ CampaignCli('create, start and follow a campaign through the running service', a
     assert.match(retention.stdout, /^dry run: nothing changed/);
     assert.match(retention.stdout, /sessions and activations before \d{4}-\d\d-\d\d: 0 would be anonymised/);
     assert.match(retention.stdout, /outbox messages before \d{4}-\d\d-\d\d: 0 would be deleted/);
+    // A guest's data, as the text to hand over.
+    const exported = await runAsync(
+      dir,
+      '--url',
+      svc.url,
+      '--token',
+      TOKENS.admin,
+      'holders',
+      'export',
+      '8 916 000-00-01',
+      '--text',
+    );
+    assert.is(exported.status, 0, exported.stderr);
+    assert.match(exported.stdout, /^Данные, которые SMS PDS хранит о владельце телефона \+79160000001/);
+    assert.match(exported.stdout, /• 1: действует; владелец Анна Ли/);
   } finally {
     svc.child.kill('SIGTERM');
     await svc.exited;

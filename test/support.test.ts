@@ -273,9 +273,12 @@ if (!existsSync(CHROMIUM)) {
         assert.match(text, /не отправлено: рассылка отменена/);
         assert.not.match(text, /В очереди|ждёт отправки/, 'a cancelled run has nothing waiting');
         await admin.selectOption('#recipient-status', 'queued');
-        await admin.waitForFunction(
-          '[...document.querySelectorAll("#recipients tbody tr [data-state]")].every((b) => b.dataset.state === "queued")',
-        );
+        // Every row shown is queued: no row of another state is left (a selector, not a script:
+        // the page's CSP refuses evaluated strings).
+        await admin.waitForSelector('#recipients tbody tr [data-state]:not([data-state="queued"])', {
+          state: 'detached',
+        });
+        await admin.waitForSelector('#recipients tbody tr [data-state="queued"]');
         await admin.screenshot({
           path: resolve(ARTIFACTS, 'support-campaign-cancelled.png'),
           fullPage: true,

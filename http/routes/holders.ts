@@ -1,0 +1,43 @@
+/**
+ * A guest's data (admin): everything the service holds about one phone, as JSON or as a text in
+ * Russian (`format=text`) to hand to the guest.
+ */
+import type { Router } from '@koa/router';
+import type { CardDirectory, Clock, RecordStore } from '../../runtime/ports.ts';
+import type { ConsentLedger } from '../../runtime/consents.ts';
+import type { WorkflowHost } from '../../runtime/workflows/host.ts';
+import type { Config } from '../../runtime/config.ts';
+import type { CampaignService } from '../../runtime/campaigns/service.ts';
+import { exportHolder, exportText } from '../../runtime/support/holderExport.ts';
+import { normalizePhone } from '../../runtime/phone.ts';
+import { allow } from '../auth.ts';
+import { reply } from '../respond.ts';
+
+export function holderRoutes(
+  router: Router,
+  deps: {
+    directory: CardDirectory;
+    consents: ConsentLedger;
+    host: WorkflowHost;
+    store: RecordStore;
+    campaigns: CampaignService;
+    clock: Clock;
+    config: Readonly<Config>;
+  },
+) {
+  router.get('/api/v1/holders/:phone/export', allow(), async (ctx) => {
+    const phone = normalizePhone(ctx.params.phone, deps.config.phones);
+    const data = await exportHolder(
+      { ...deps, campaigns: () => deps.campaigns.list() },
+      phone,
+      deps.clock.now(),
+    );
+    if (ctx.query.format === 'text' || ctx.get('Accept').startsWith('text/plain')) {
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.set('Content-Disposition', `attachment; filename="smspds-${phone.slice(1)}.txt"`);
+      ctx.body = exportText(data, deps.config.timezone);
+      return;
+    }
+    reply(ctx, 200, { holder: data }, { phone, cards: data.cards.length, sessions: data.sessions.length });
+  });
+}
