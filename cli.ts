@@ -516,6 +516,18 @@ holders
     process.stdout.write(await apiText(`${path}?format=text`));
   });
 
+holders
+  .command('erase <phone>')
+  .description("erase a guest's data (cards keep their numbers; cards.onErasure says blocked or released)")
+  .option('--yes', 'confirm: this cannot be undone')
+  .action(async (phone: string, o: { yes?: boolean }) => {
+    if (!o.yes) throw new ConfigError('erasing cannot be undone: add --yes');
+    const { erasure: e } = await api('DELETE', `/holders/${encodeURIComponent(phone)}`);
+    process.stdout.write(
+      `${e.id} ${local(e.at)}: cards ${e.cards.join(', ') || '-'}; ${e.records} records and ${e.recipients} campaign lines anonymised; consent ${e.consent ? 'kept as proof under ' + e.subject : 'none'}\n`,
+    );
+  });
+
 const sessions = program
   .command('sessions')
   .description('authorization and activation sessions, through the running service');

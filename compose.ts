@@ -36,6 +36,7 @@ import { Metrics } from './runtime/metrics.ts';
 import { ATTEMPT_KIND, RefusedAttempts } from './runtime/support/attempts.ts';
 import { CampaignService, campaignTables } from './runtime/campaigns/service.ts';
 import { Retention } from './runtime/support/retention.ts';
+import { Erasure } from './runtime/support/erasure.ts';
 import cron from 'node-cron';
 
 export interface ServiceOptions {
@@ -284,7 +285,21 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       const last = await retention.lastRunAt();
       if (!last || clock.now() - Date.parse(last) > 24 * 3600_000) runRetention();
     }
+    const erasure = new Erasure({
+      host,
+      directory,
+      consents,
+      limits,
+      deliveries,
+      store,
+      senders,
+      config,
+      clock,
+      secret,
+      logger,
+    });
     const app = createApp({
+      erasure,
       config,
       logger,
       clock,

@@ -46,6 +46,7 @@ import { reportRoutes } from './routes/reports.ts';
 import { retentionRoutes } from './routes/retention.ts';
 import { holderRoutes } from './routes/holders.ts';
 import type { Retention } from '../runtime/support/retention.ts';
+import type { Erasure } from '../runtime/support/erasure.ts';
 import { catalogFor } from '../runtime/support/catalog.ts';
 
 export interface AppDeps {
@@ -64,6 +65,7 @@ export interface AppDeps {
   balances: { checkedAt: string | null; reports: BalanceReport[] };
   campaigns: CampaignService;
   retention: Retention;
+  erasure: Erasure;
 }
 
 export interface RouteInfo {

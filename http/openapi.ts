@@ -61,6 +61,15 @@ const ops: Record<string, Record<string, Op>> = {
       errors: ['VALIDATION_FAILED'],
     },
   },
+  '/api/v1/holders/{phone}': {
+    delete: {
+      summary:
+        "Erase a guest's data: cards lose their holder (blocked or released per cards.onErasure), sessions and recipient lists anonymised, the consent proof kept under a keyed hash, the erasure recorded without the phone",
+      roles: 'admin',
+      ok: [200, '{erasure: {id, at, subject, cards, cancelled, records, recipients, consent}}'],
+      errors: ['PHONE_INVALID', 'PHONE_COUNTRY_NOT_ALLOWED'],
+    },
+  },
   '/api/v1/holders/{phone}/export': {
     get: {
       summary:

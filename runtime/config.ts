@@ -211,6 +211,11 @@ const schema = z
          * data (`pdConsent`): 152-FZ art. 9 and Kazakhstan's law on personal data ask for it.
          */
         requirePdConsent: z.boolean().default(true),
+        /**
+         * What becomes of a card when its holder's data is erased: `block` (the card stays out of
+         * use) or `release` (back to its range, a virtual card back to the pool).
+         */
+        onErasure: z.enum(['block', 'release']).default('block'),
         /** Youngest and oldest plausible holder, in years, for the birthday check. */
         minAgeYears: z.number().int().min(0).max(30).default(7),
         maxAgeYears: z.number().int().min(50).max(130).default(110),

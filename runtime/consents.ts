@@ -6,7 +6,8 @@
  */
 import type { ConsentEntry, ConsentRecord, RecordStore, Table } from './ports.ts';
 
-export const consentTables = ['consents'];
+/** `erasures`: each erasure of a guest (who, when, a keyed hash of the phone, what was changed). */
+export const consentTables = ['consents', 'erasures'];
 
 export class ConsentLedger {
   private readonly table: Table<ConsentRecord>;
@@ -38,6 +39,25 @@ export class ConsentLedger {
     };
     this.table.put(phone, next);
     return next;
+  }
+
+  /**
+   * A guest's erasure: the record leaves the phone's key for `subject` (a keyed hash of it), with
+   * what proves consent existed — times, sources, who recorded it, the text versions — and an
+   * entry for the erasure itself; consent to news ends.
+   */
+  erase(phone: string, subject: string, entry: { at: string; by: string }): boolean {
+    const current = this.table.get(phone);
+    if (!current) return false;
+    this.table.delete(phone);
+    this.table.put(subject, {
+      phone: subject,
+      marketing: false,
+      pd: current.pd ?? null,
+      updatedAt: entry.at,
+      history: [...current.history, { at: entry.at, marketing: false, source: 'erasure', by: entry.by }],
+    });
+    return true;
   }
 
   async flush() {

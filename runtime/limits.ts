@@ -26,6 +26,17 @@ export class RateLimits {
   private readonly windows: Table<Window | DayCount>;
   private readonly dayOf: (t: number) => string;
 
+  /** Forget every counter kept under a phone (a guest's erasure): the keys name it. */
+  forgetPhone(phone: string): number {
+    let n = 0;
+    for (const key of [...this.windows.entries()].map(([k]) => k))
+      if (key.includes(phone)) {
+        this.windows.delete(key);
+        n += 1;
+      }
+    return n;
+  }
+
   constructor(
     store: RecordStore,
     private readonly clock: Clock,

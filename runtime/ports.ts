@@ -49,6 +49,11 @@ export interface RecordStore {
   /** Resolves when every change made before the call is on disk. */
   flush(): Promise<void>;
   /**
+   * Write every changed table's snapshot now and drop the journals behind it: after an erasure,
+   * no earlier copy of a removed value stays on disk.
+   */
+  compact(): Promise<void>;
+  /**
    * Like `flush()`, and also every archive line made before the call is in its day file (a
    * commit acknowledges once its journal is on disk, before it copies archive lines).
    */
@@ -170,6 +175,11 @@ export interface CardDirectory {
   /** Give a reserved card back to its range (activation expired, locked, cancelled, failed). */
   release(number: string, activationId: string, at: string): Promise<void>;
   update(number: string, patch: CardPatch, at: string): Promise<Card>;
+  /**
+   * Remove the holder's data from a card (a guest's erasure): the card stays, `block`ed or
+   * `release`d to its range (`cards.onErasure`).
+   */
+  eraseHolder(number: string, then: 'block' | 'release', at: string): Promise<Card>;
   import(rows: ImportRow[], opts: { partial: boolean; at: string }): Promise<ImportResult>;
   /** Active cards whose holder data changed at or after `since` (all when null), by number. */
   changedSince(since: string | null): AsyncIterable<Card>;
@@ -270,6 +280,8 @@ export interface SmsSender {
    * outbox) keeps them only as long as the retention rules say.
    */
   prune?(before: number, dryRun?: boolean): Promise<number>;
+  /** Drop the provider's local copies of messages to `phone` (a guest's erasure). */
+  erase?(phone: string): Promise<number>;
   /** Warnings for the start-up banner (e.g. "console is not for production"). */
   readonly warnings?: string[];
 }

@@ -222,6 +222,35 @@ CampaignCli('create, start and follow a campaign through the running service', a
     assert.is(exported.status, 0, exported.stderr);
     assert.match(exported.stdout, /^Данные, которые SMS PDS хранит о владельце телефона \+79160000001/);
     assert.match(exported.stdout, /• 1: действует; владелец Анна Ли/);
+    // Erasure asks for --yes, then names what it changed.
+    const unsure = await runAsync(
+      dir,
+      '--url',
+      svc.url,
+      '--token',
+      TOKENS.admin,
+      'holders',
+      'erase',
+      '8 916 000-00-02',
+    );
+    assert.is(unsure.status, 2);
+    assert.match(unsure.stderr, /cannot be undone: add --yes/);
+    const erased = await runAsync(
+      dir,
+      '--url',
+      svc.url,
+      '--token',
+      TOKENS.admin,
+      'holders',
+      'erase',
+      '8 916 000-00-02',
+      '--yes',
+    );
+    assert.is(erased.status, 0, erased.stderr);
+    assert.match(
+      erased.stdout,
+      /^era_\S+ .*: cards 2; \d+ records and 1 campaign lines anonymised; consent kept as proof under anon:[0-9a-f]{20}/,
+    );
   } finally {
     svc.child.kill('SIGTERM');
     await svc.exited;

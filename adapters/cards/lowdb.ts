@@ -260,6 +260,23 @@ export class EmbeddedCardDirectory implements CardDirectory {
     await this.store.flush();
   }
 
+  async eraseHolder(number: string, then: 'block' | 'release', at: string): Promise<Card> {
+    const card = this.cards.get(number);
+    if (!card) throw new AppError('CARD_NOT_FOUND', { card: number });
+    this.unindexPhone(card);
+    const next: StoredCard = { ...card, holder: null, activatedAt: null, updatedAt: at };
+    if (then === 'block') {
+      next.state = 'blocked';
+      next.blockedFrom = 'inactive'; // unblocked, it goes back to its range with no holder
+    } else {
+      next.state = 'inactive';
+      delete next.blockedFrom;
+    }
+    this.save(next);
+    if (then === 'release' && next.virtual) this.returnToPool(number);
+    return this.durable(next);
+  }
+
   async update(number: string, patch: CardPatch, at: string): Promise<Card> {
     const card = this.cards.get(number);
     if (!card) throw new AppError('CARD_NOT_FOUND', { card: number });

@@ -22,6 +22,12 @@ import type { SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
 import { maskPhone } from '../../runtime/phone.ts';
 import { BoundedMap } from '../../runtime/boundedMap.ts';
 
+/** One message in the outbox. */
+interface OutboxLine {
+  to?: string;
+  receipt?: { acceptedAt?: string };
+}
+
 export class ConsoleSmsSender implements SmsSender {
   readonly name = 'console';
   readonly warnings = ['SMS provider "console" only prints messages: not for production'];
@@ -94,20 +100,26 @@ export class ConsoleSmsSender implements SmsSender {
    * descriptor is reopened at the next message. With `dryRun`, only counts.
    */
   async prune(before: number, dryRun = false): Promise<number> {
+    return this.rewrite((entry) => {
+      const at = Date.parse(entry?.receipt?.acceptedAt ?? '');
+      return Number.isNaN(at) || at < before; // a torn line goes with the old ones
+    }, dryRun);
+  }
+
+  /** Write the outbox anew without the lines `drop` picks (null: a line that does not parse). */
+  private async rewrite(drop: (entry: OutboxLine | null) => boolean, dryRun = false): Promise<number> {
     if (!existsSync(this.outbox)) return 0;
     const kept: string[] = [];
     let dropped = 0;
     for (const line of readFileSync(this.outbox, 'utf8').split('\n')) {
       if (!line) continue;
-      let at = NaN;
+      let entry: OutboxLine | null = null;
       try {
-        at = Date.parse(
-          (JSON.parse(line) as { receipt?: { acceptedAt?: string } }).receipt?.acceptedAt ?? '',
-        );
+        entry = JSON.parse(line) as OutboxLine;
       } catch {
-        /* a torn line: dropped with the old ones */
+        /* a torn line */
       }
-      if (Number.isNaN(at) || at < before) dropped += 1;
+      if (drop(entry)) dropped += 1;
       else kept.push(line);
     }
     if (dryRun || dropped === 0) return dropped;
@@ -125,5 +137,10 @@ export class ConsoleSmsSender implements SmsSender {
     }
     renameSync(tmp, this.outbox);
     return dropped;
+  }
+
+  /** Drop every outbox line of messages to `phone` (a guest's erasure); answers how many. */
+  async erase(phone: string): Promise<number> {
+    return this.rewrite((entry) => entry?.to === phone);
   }
 }

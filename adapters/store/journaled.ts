@@ -622,6 +622,20 @@ export class JournaledStore implements RecordStore {
     await this.journal.close().catch(() => undefined);
   }
 
+  async compact(): Promise<void> {
+    await this.settled();
+    while (this.writing) await new Promise((r) => setImmediate(r));
+    this.writing = true;
+    try {
+      await this.compacting;
+      if (this.failure) throw this.failure;
+      await this.writeSnapshots(await this.seal());
+    } finally {
+      this.writing = false;
+    }
+    if (this.hasPending) this.schedule(); // changes made meanwhile wait for no one
+  }
+
   /** Flush, snapshot every changed table and close the journal (graceful shutdown). */
   async close(): Promise<void> {
     if (this.failure) return;

@@ -1,6 +1,6 @@
 /**
  * A guest's data (admin): everything the service holds about one phone, as JSON or as a text in
- * Russian (`format=text`) to hand to the guest.
+ * Russian (`format=text`) to hand to the guest; and its erasure.
  */
 import type { Router } from '@koa/router';
 import type { CardDirectory, Clock, RecordStore } from '../../runtime/ports.ts';
@@ -10,7 +10,8 @@ import type { Config } from '../../runtime/config.ts';
 import type { CampaignService } from '../../runtime/campaigns/service.ts';
 import { exportHolder, exportText } from '../../runtime/support/holderExport.ts';
 import { normalizePhone } from '../../runtime/phone.ts';
-import { allow } from '../auth.ts';
+import { actor, allow } from '../auth.ts';
+import type { Erasure } from '../../runtime/support/erasure.ts';
 import { reply } from '../respond.ts';
 
 export function holderRoutes(
@@ -23,8 +24,20 @@ export function holderRoutes(
     campaigns: CampaignService;
     clock: Clock;
     config: Readonly<Config>;
+    erasure: Erasure;
   },
 ) {
+  router.delete('/api/v1/holders/:phone', allow(), async (ctx) => {
+    const phone = normalizePhone(ctx.params.phone, deps.config.phones);
+    const report = await deps.erasure.erase(phone, actor(ctx));
+    reply(
+      ctx,
+      200,
+      { erasure: report },
+      { erasureId: report.id, cards: report.cards.length, records: report.records },
+    );
+  });
+
   router.get('/api/v1/holders/:phone/export', allow(), async (ctx) => {
     const phone = normalizePhone(ctx.params.phone, deps.config.phones);
     const data = await exportHolder(

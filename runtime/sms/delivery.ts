@@ -72,6 +72,17 @@ export class DeliveryTracker {
     });
   }
 
+  /** Stop following the messages to a phone (a guest's erasure). */
+  forgetPhone(phone: string): number {
+    let n = 0;
+    for (const [key, t] of [...this.table.entries()])
+      if (t.to === phone) {
+        this.table.delete(key);
+        n += 1;
+      }
+    return n;
+  }
+
   statusOf(provider: string, messageId: string | null): DeliveryStatus | undefined {
     return messageId ? this.table.get(this.key(provider, messageId))?.status : undefined;
   }

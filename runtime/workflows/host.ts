@@ -390,6 +390,25 @@ export class WorkflowHost {
     }
   }
 
+  /**
+   * Rewrite every closed record of a phone (a guest's erasure): those closed lately, and in each
+   * archive day that may hold the phone. Answers how many records changed.
+   */
+  async rewriteClosedOf(phone: string, change: (r: WorkflowRecord) => WorkflowRecord): Promise<number> {
+    for (const [id, r] of this.recent) if (r.phone === phone) this.recent.set(id, change(r));
+    const kinds = [...this.kinds.keys(), ...(this.opts.closedKinds ?? []).map((k) => k.kind)];
+    let changed = 0;
+    for (const kind of kinds)
+      for (const day of this.opts.store.archiveDays(kind)) {
+        if (!(await this.keys.mayHold(kind, day, 'phone', phone))) continue;
+        const c = await this.opts.store.rewriteArchive<WorkflowRecord>(kind, day, (r) =>
+          r.phone === phone ? change(r) : r,
+        );
+        changed += c.changed;
+      }
+    return changed;
+  }
+
   /** Summarise the archive days that have no summary yet, in the background (after a start). */
   warmArchiveKeys(): Promise<number> {
     return this.keys.warm([...this.kinds.keys()]);

@@ -1,6 +1,8 @@
 /** A guest's data export: everything held about a phone, as JSON and as a text in Russian. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { startService, type TestService } from '../helpers.ts';
 
 const PHONE = '+79161234567';
@@ -88,5 +90,121 @@ Holders('cards, consents, sessions, refused attempts and campaign messages of on
   );
   assert.is((await svc.call('GET', '/api/v1/holders/12/export')).status, 400);
 });
+
+/** Every file under `dir`, recursively. */
+function filesOf(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesOf(path) : [path];
+  });
+}
+
+Holders(
+  'erasure: the person is gone from every file of the data folder, the card and the proof of consent stay',
+  async ({ svc }) => {
+    await svc.call('POST', '/api/v1/cards/ranges', { json: { from: '100', to: '101', discount: 5 } });
+    await svc.call('POST', '/api/v1/cards/activate', {
+      as: 'terminal',
+      json: {
+        cardNumber: '100',
+        fullName: 'Иванова Мария',
+        birthday: '1985-03-12',
+        phone: PHONE,
+        pdConsent: true,
+        marketingConsent: true,
+        terminal: 'CASH1',
+      },
+    });
+    await svc.call('POST', '/api/v1/auth', { as: 'terminal', json: { phone: PHONE, terminal: 'CASH1' } });
+    const verified = await svc.call('POST', '/api/v1/auth', {
+      as: 'terminal',
+      json: { phone: PHONE, terminal: 'CASH2' },
+    });
+    await svc.call('POST', `/api/v1/auth/${verified.json.session.id}/verify`, {
+      as: 'terminal',
+      json: { pin: svc.sms.lastPin() },
+    });
+    await svc.call('POST', '/api/v1/auth', {
+      as: 'terminal',
+      json: { phone: '8 916 123-45-67', channel: 'call' },
+    });
+    // Another guest, whose data stays.
+    await svc.call('POST', '/api/v1/cards/activate', {
+      as: 'terminal',
+      json: {
+        cardNumber: '101',
+        fullName: 'Борис Ким',
+        birthday: '1990-01-02',
+        phone: '+79160000002',
+        pdConsent: true,
+        marketingConsent: true,
+      },
+    });
+    const campaign = (
+      await svc.call('POST', '/api/v1/campaigns', {
+        json: { name: 'Меню', text: 'Новое меню!', ratePerSecond: 100 },
+      })
+    ).json.campaign;
+    const run = (
+      await svc.call('POST', `/api/v1/campaigns/${campaign.id}/start`, { json: { override: true } })
+    ).json.campaign.runs.at(-1).id;
+    await svc.service.host.until(run, (r) => !r.live, 4_000);
+    await svc.service.store.compact(); // the person is also in table snapshots, not only the journal
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const report = async () =>
+      (await svc.call('GET', `/api/v1/reports/daily?from=${day(-1)}&to=${day(1)}`, { as: 'support' })).json
+        .days;
+    const reportBefore = await report();
+    assert.ok(
+      reportBefore.some((d: { auth: Record<string, number> }) => Object.keys(d.auth).length > 0),
+      'the sessions are counted',
+    );
+
+    const erased = await svc.call('DELETE', `/api/v1/holders/${encodeURIComponent('8 916 123-45-67')}`);
+    assert.is(erased.status, 200, erased.text);
+    const e = erased.json.erasure;
+    assert.equal(e.cards, ['100']);
+    assert.ok(e.records >= 3, 'the card issue, the sessions and the refused start');
+    assert.is(e.recipients, 1);
+    assert.match(e.subject, /^anon:[0-9a-f]{20}$/);
+
+    // Every form of the phone, and the name, in no file of the data folder.
+    const forms = [
+      '79161234567',
+      '89161234567',
+      '9161234567',
+      '916 123-45-67',
+      '916 ***-**-67',
+      'Иванова Мария',
+    ];
+    for (const file of filesOf(svc.dataDir)) {
+      const text = readFileSync(file, 'utf8');
+      for (const form of forms)
+        assert.not.ok(text.includes(form), `${form} in ${file.slice(svc.dataDir.length)}`);
+    }
+    // The card stays, blocked, with no holder; the other guest is untouched.
+    const card = (await svc.call('GET', '/api/v1/cards/100')).json.card;
+    assert.equal([card.state, card.holder], ['blocked', null]);
+    assert.is((await svc.call('GET', '/api/v1/cards/101')).json.card.holder.fullName, 'Борис Ким');
+    // The proof of consent stays under the keyed hash, with the erasure as its last entry.
+    const proof = svc.service.consents.get(e.subject)!;
+    assert.equal(
+      [proof.marketing, proof.pd?.textVersion, proof.history.at(-1)?.source],
+      [false, '1', 'erasure'],
+    );
+    assert.is(proof.history[0]!.source, 'pos:CASH1');
+    // The export now finds nothing; the erasure is recorded without the phone.
+    const after = (await svc.call('GET', `/api/v1/holders/${encodeURIComponent(PHONE)}/export`)).json.holder;
+    assert.equal([after.cards, after.consent, after.sessions, after.campaignMessages], [[], null, [], []]);
+    const record = svc.service.store.table<{ by: string; subject: string }>('erasures').get(e.id)!;
+    assert.equal([record.subject, record.by], [e.subject, 'admin (config admin #1)']);
+    // Reports still count what happened.
+    assert.equal(await report(), reportBefore, 'reports keep their counts');
+    assert.is(
+      (await svc.call('DELETE', `/api/v1/holders/${encodeURIComponent(PHONE)}`, { as: 'support' })).status,
+      403,
+    );
+  },
+);
 
 Holders.run();
