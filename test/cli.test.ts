@@ -174,6 +174,7 @@ CampaignCli('create, start and follow a campaign through the running service', a
       as: 'terminal',
       json: { phone: '+79160000001', terminal: 'CASH1' },
     });
+    const asAdmin = (...args: string[]) => runAsync(dir, '--url', svc.url, '--token', TOKENS.admin, ...args);
     const sessionsCli = (...args: string[]) =>
       runAsync(dir, '--url', svc.url, '--token', TOKENS.support, 'sessions', ...args);
     const found = await sessionsCli('find', '8 916 000-00-01');
@@ -193,59 +194,21 @@ CampaignCli('create, start and follow a campaign through the running service', a
     assert.match(shown2.stdout, /sendPin\.done\s+sendingSms → awaitingPin/);
     assert.match(shown2.stdout, /console\s+accepted id /);
     // Retention, dry: what would go, nothing changed.
-    const retention = await runAsync(
-      dir,
-      '--url',
-      svc.url,
-      '--token',
-      TOKENS.admin,
-      'retention',
-      'run',
-      '--dry-run',
-    );
+    const retention = await asAdmin('retention', 'run', '--dry-run');
     assert.is(retention.status, 0, retention.stderr);
     assert.match(retention.stdout, /^dry run: nothing changed/);
     assert.match(retention.stdout, /sessions and activations before \d{4}-\d\d-\d\d: 0 would be anonymised/);
     assert.match(retention.stdout, /outbox messages before \d{4}-\d\d-\d\d: 0 would be deleted/);
     // A guest's data, as the text to hand over.
-    const exported = await runAsync(
-      dir,
-      '--url',
-      svc.url,
-      '--token',
-      TOKENS.admin,
-      'holders',
-      'export',
-      '8 916 000-00-01',
-      '--text',
-    );
+    const exported = await asAdmin('holders', 'export', '8 916 000-00-01', '--text');
     assert.is(exported.status, 0, exported.stderr);
     assert.match(exported.stdout, /^Данные, которые SMS PDS хранит о владельце телефона \+79160000001/);
     assert.match(exported.stdout, /• 1: действует; владелец Анна Ли/);
     // Erasure asks for --yes, then names what it changed.
-    const unsure = await runAsync(
-      dir,
-      '--url',
-      svc.url,
-      '--token',
-      TOKENS.admin,
-      'holders',
-      'erase',
-      '8 916 000-00-02',
-    );
+    const unsure = await asAdmin('holders', 'erase', '8 916 000-00-02');
     assert.is(unsure.status, 2);
     assert.match(unsure.stderr, /cannot be undone: add --yes/);
-    const erased = await runAsync(
-      dir,
-      '--url',
-      svc.url,
-      '--token',
-      TOKENS.admin,
-      'holders',
-      'erase',
-      '8 916 000-00-02',
-      '--yes',
-    );
+    const erased = await asAdmin('holders', 'erase', '8 916 000-00-02', '--yes');
     assert.is(erased.status, 0, erased.stderr);
     assert.match(
       erased.stdout,
