@@ -34,3 +34,15 @@ export function zoneFormat(timeZone: string, style: keyof typeof STYLES): Intl.D
   }
   return fmt;
 }
+
+/**
+ * ISO UTC text of a time, remembering the last one: the stamps of one transition, or of one
+ * batch's outcomes, mostly share a millisecond, and `toISOString` is not free.
+ */
+export function isoStamper(): (ms: number) => string {
+  let last = { ms: NaN, text: '' };
+  return (ms) => {
+    if (ms !== last.ms) last = { ms, text: new Date(ms).toISOString() };
+    return last.text;
+  };
+}

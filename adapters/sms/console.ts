@@ -4,23 +4,13 @@
  * development outbox under the data folder. It is the one place a PIN appears in clear, which is
  * why the service warns at start that it is not for production.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { SmsMessage, SmsReceipt, SmsSender } from '../../runtime/ports.ts';
 import { maskPhone } from '../../runtime/phone.ts';
 import { BoundedMap } from '../../runtime/boundedMap.ts';
+import { writeDurably } from '../store/durableJsonFile.ts';
 
 /** One message in the outbox. */
 interface OutboxLine {
@@ -127,15 +117,7 @@ export class ConsoleSmsSender implements SmsSender {
       closeSync(this.fd);
       this.fd = null;
     }
-    const tmp = `${this.outbox}.tmp`;
-    writeFileSync(tmp, kept.length ? kept.join('\n') + '\n' : '', { mode: 0o600 });
-    const fd = openSync(tmp, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.outbox);
+    await writeDurably(this.outbox, kept.length ? kept.join('\n') + '\n' : '');
     return dropped;
   }
 

@@ -22,17 +22,25 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    const tmp = `${this.path}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(data));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.path);
-    await syncDir(dirname(this.path));
+    await writeDurably(this.path, JSON.stringify(data));
   }
+}
+
+/**
+ * Replace a whole file so that a crash leaves either the old content or the new: written beside
+ * it (owner-only), fsynced, renamed over it, the folder fsynced.
+ */
+export async function writeDurably(path: string, content: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await syncDir(dirname(path));
 }
 
 /** fsync a folder so a rename or a new file in it is durable. */

@@ -33,7 +33,7 @@ import {
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { syncDir } from './durableJsonFile.ts';
+import { syncDir, writeDurably } from './durableJsonFile.ts';
 import { DurableJsonLinesFile } from './durableJsonLinesFile.ts';
 import { createInterface } from 'node:readline';
 import type { RecordStore, Table } from '../../runtime/ports.ts';
@@ -363,33 +363,15 @@ export class JournaledStore implements RecordStore {
       out.push(line);
     });
     if (dryRun || (counts.changed === 0 && counts.dropped === 0)) return counts;
-    const key = `${kind}/${day}`;
-    const fd = this.archiveFiles.get(key);
-    if (fd !== undefined) {
-      this.archiveFiles.delete(key);
-      closeSync(fd);
-    }
-    const fh = await open(`${path}.tmp`, 'w', 0o600);
-    try {
-      await fh.writeFile(out.length ? out.join('\n') + '\n' : '');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(`${path}.tmp`, path);
-    await syncDir(join(this.dir, 'archive', kind));
+    this.closeArchiveFile(`${kind}/${day}`);
+    await writeDurably(path, out.length ? out.join('\n') + '\n' : '');
     return counts;
   }
 
   /** Delete one day of a kind's archive (a run's recipient file, say). */
   async removeArchive(kind: string, day: string): Promise<void> {
     await this.settled();
-    const key = `${kind}/${day}`;
-    const fd = this.archiveFiles.get(key);
-    if (fd !== undefined) {
-      this.archiveFiles.delete(key);
-      closeSync(fd);
-    }
+    this.closeArchiveFile(`${kind}/${day}`);
     await rm(this.archivePath(kind, day), { force: true });
     await syncDir(join(this.dir, 'archive', kind)).catch(() => undefined);
   }
@@ -420,16 +402,7 @@ export class JournaledStore implements RecordStore {
 
   async putBlob(name: string, content: string): Promise<void> {
     mkdirSync(join(this.dir, 'blobs'), { recursive: true, mode: 0o700 });
-    const path = this.blobPath(name);
-    const fh = await open(`${path}.tmp`, 'w', 0o600);
-    try {
-      await fh.writeFile(content);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(`${path}.tmp`, path);
-    await syncDir(join(this.dir, 'blobs'));
+    await writeDurably(this.blobPath(name), content);
   }
 
   async getBlob(name: string): Promise<string | null> {
@@ -547,6 +520,14 @@ export class JournaledStore implements RecordStore {
       }
     }
     await writeAll(fd, text);
+  }
+
+  /** Close a day file's append descriptor, if open: the next append opens the file anew. */
+  private closeArchiveFile(key: string) {
+    const fd = this.archiveFiles.get(key);
+    if (fd === undefined) return;
+    this.archiveFiles.delete(key);
+    closeSync(fd);
   }
 
   private closeArchiveFiles() {

@@ -8,6 +8,7 @@
  * position of that row with no outcome line was caught in `sending` by a crash.
  */
 import type { Card, Clock, DeliveryStatus, RecordStore, Table } from '../ports.ts';
+import { isoStamper } from '../zoneFormat.ts';
 import {
   emptyCounts,
   FINAL_DELIVERY,
@@ -41,11 +42,10 @@ export class RunBook {
     this.retries = store.table<RetryList>('campaignRetries');
   }
 
-  private lastIso = { ms: NaN, text: '' };
-  /** ISO time of now; the outcomes of one batch mostly share a millisecond. */
+  private readonly stamp = isoStamper();
+  /** ISO time of `t` (now by default). */
   iso(t = this.clock.now()) {
-    if (t !== this.lastIso.ms) this.lastIso = { ms: t, text: new Date(t).toISOString() };
-    return this.lastIso.text;
+    return this.stamp(t);
   }
 
   runCounts(runId: string): RunCounts {

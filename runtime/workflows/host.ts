@@ -26,6 +26,7 @@ import type { Clock, RecordStore } from '../ports.ts';
 import { newId, dayOfId } from '../ids.ts';
 import { ArchiveKeys, type KeyField } from './archiveKeys.ts';
 import { BoundedMap } from '../boundedMap.ts';
+import { isoStamper } from '../zoneFormat.ts';
 import { archiveDay } from './archiveDay.ts';
 import type { WorkflowStore } from './store.ts';
 import { isEarlier, upgrade } from './migrate.ts';
@@ -131,11 +132,11 @@ export class WorkflowHost {
   private readonly keys: ArchiveKeys;
   private readonly closeListeners: Array<(record: WorkflowRecord) => void> = [];
   private readonly startListeners: Array<(record: WorkflowRecord) => void> = [];
-  /** Waiters for a workflow to change, by workflow id (`until`). */
-  private readonly watchers = new Map<
-    string,
-    Array<{ test: (r: WorkflowRecord) => boolean; done: () => void }>
-  >();
+  /**
+   * Waiters for a workflow to change, by workflow id: each looks at every change (the record,
+   * and whether an effect a request waits for runs) until `reached` says yes or it closes.
+   */
+  private readonly watchers = new Map<string, Array<{ reached: Reached; done: () => void }>>();
   /** Effects this process runs now (`id#seq`): a restore does not start them twice. */
   private readonly running = new Set<string>();
   private ticker: NodeJS.Timeout | null = null;
@@ -183,11 +184,10 @@ export class WorkflowHost {
     this.archive(next);
   }
 
-  private lastIso = { ms: NaN, text: '' };
-  /** ISO time of `ms`; several stamps of one transition share the same millisecond. */
+  private readonly stamp = isoStamper();
+  /** ISO time of `ms` (now by default). */
   private iso(ms = this.opts.clock.now()) {
-    if (ms !== this.lastIso.ms) this.lastIso = { ms, text: new Date(ms).toISOString() };
-    return this.lastIso.text;
+    return this.stamp(ms);
   }
 
   private kindOf(kind: string): Kind {
@@ -246,23 +246,22 @@ export class WorkflowHost {
   ): Promise<WorkflowRecord> {
     for (;;) {
       const current = await this.workflows.get(id);
-      if (!current) {
-        const record = await this.get(id);
-        if (!record) throw new AppError('SESSION_NOT_FOUND');
-        throw closedError(record);
-      }
+      if (!current) return this.refuseClosed(id);
       if (current.busy) await this.idle(id);
       const outcome = await this.apply(id, (now, stored) =>
         stored.busy ? 'busy' : make(now, publicRecord(stored)),
       );
       if (outcome === 'busy') continue; // an effect began in between: wait for it too
-      if (outcome === 'closed') {
-        const record = await this.get(id);
-        if (!record) throw new AppError('SESSION_NOT_FOUND');
-        throw closedError(record);
-      }
+      if (outcome === 'closed') return this.refuseClosed(id);
       return this.settle(id);
     }
+  }
+
+  /** An event for a workflow that is no longer live: why it closed, or that there is none. */
+  private async refuseClosed(id: string): Promise<never> {
+    const record = await this.get(id);
+    if (!record) throw new AppError('SESSION_NOT_FOUND');
+    throw closedError(record);
   }
 
   async get(id: string): Promise<WorkflowRecord | undefined> {
@@ -677,13 +676,11 @@ export class WorkflowHost {
   ): Promise<WorkflowRecord | undefined> {
     const now = await this.get(id);
     if (!now || !now.live || test(now)) return now;
-    await this.watch(id, test, timeoutMs);
+    await this.watch(id, (record) => test(record), timeoutMs);
     return this.get(id);
   }
 
-  private busyWatch = new WeakSet<(r: WorkflowRecord) => boolean>();
-
-  private watch(id: string, test: (r: WorkflowRecord) => boolean, timeoutMs: number): Promise<boolean> {
+  private watch(id: string, reached: Reached, timeoutMs: number): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => finish(false), timeoutMs);
       const finish = (reached: boolean) => {
@@ -693,7 +690,7 @@ export class WorkflowHost {
         else this.watchers.delete(id);
         resolve(reached);
       };
-      const waiter = { test, done: () => finish(true) };
+      const waiter = { reached, done: () => finish(true) };
       this.watchers.set(id, [...(this.watchers.get(id) ?? []), waiter]);
     });
   }
@@ -702,15 +699,13 @@ export class WorkflowHost {
   private wake(record: WorkflowRecord, busy = false) {
     const list = this.watchers.get(record.id);
     if (!list) return;
-    for (const w of list) if (!record.live || (this.busyWatch.has(w.test) ? !busy : w.test(record))) w.done();
+    for (const w of list) if (!record.live || w.reached(record, busy)) w.done();
   }
 
   /** Resolves once no effect a request waits for runs (a `busy` state); TIMEOUT after the limit. */
   private async idle(id: string): Promise<void> {
     if (!(await this.workflows.get(id))?.busy) return;
-    const test = () => true;
-    this.busyWatch.add(test);
-    if (await this.watch(id, test, this.opts.settleTimeoutMs)) return;
+    if (await this.watch(id, (_record, busy) => !busy, this.opts.settleTimeoutMs)) return;
     if ((await this.workflows.get(id))?.busy) throw new AppError('TIMEOUT');
   }
 
@@ -794,6 +789,9 @@ export class WorkflowHost {
     this.tickerAt = null;
   }
 }
+
+/** Whether a change of a workflow is what a waiter waits for (`busy`: an awaited effect runs). */
+type Reached = (record: WorkflowRecord, busy: boolean) => boolean;
 
 /** What one transition writes: the live record, or the closed one. */
 interface Step {
