@@ -382,6 +382,7 @@ campaign
     };
     const { campaign: c } = await api('POST', '/campaigns', body);
     process.stdout.write(`${line(c)}${c.nextRunAt ? `  next run ${local(c.nextRunAt)}` : ''}\n`);
+    if (c.message?.warning) process.stdout.write(`  warning: ${c.message.warning}\n`);
   });
 
 campaign.command('list').action(async () => {

@@ -37,6 +37,7 @@ import { ATTEMPT_KIND, RefusedAttempts } from './runtime/support/attempts.ts';
 import { CampaignService, campaignTables } from './runtime/campaigns/service.ts';
 import { Retention } from './runtime/support/retention.ts';
 import { Erasure } from './runtime/support/erasure.ts';
+import { OptOutLinks } from './runtime/campaigns/optOut.ts';
 import cron from 'node-cron';
 
 export interface ServiceOptions {
@@ -122,6 +123,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const warnings = [...senders.flatMap((s) => s.warnings ?? []), ...checkTemplates(config)];
     const secret = loadOrCreateSecret(dataDir);
     const vault = createPinVault(secret);
+    const optOut = new OptOutLinks(secret, config.publicUrl);
     const directory = new EmbeddedCardDirectory(store);
     const consents = new ConsentLedger(store);
     const limits = new RateLimits(store, clock, config.timezone);
@@ -159,6 +161,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       clock,
       logger,
       config,
+      optOut,
     });
     const host = new WorkflowHost({
       store,
@@ -300,6 +303,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     });
     const app = createApp({
       erasure,
+      optOut,
       config,
       logger,
       clock,

@@ -48,6 +48,9 @@ import { holderRoutes } from './routes/holders.ts';
 import type { Retention } from '../runtime/support/retention.ts';
 import type { Erasure } from '../runtime/support/erasure.ts';
 import { catalogFor } from '../runtime/support/catalog.ts';
+import { pageHeaders } from './pageHeaders.ts';
+import { optOutRoutes } from './routes/optOut.ts';
+import type { OptOutLinks } from '../runtime/campaigns/optOut.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -66,6 +69,7 @@ export interface AppDeps {
   campaigns: CampaignService;
   retention: Retention;
   erasure: Erasure;
+  optOut: OptOutLinks;
 }
 
 export interface RouteInfo {
@@ -77,7 +81,9 @@ export interface RouteInfo {
 export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   const app = new Koa();
   const document = openApiDocument(version);
-  app.proxy = false;
+  // Behind a reverse proxy, the client's address is the last one it appended to X-Forwarded-For.
+  app.proxy = deps.config.server.trustProxy;
+  app.maxIpsCount = 1;
   app.silent = true; // errors are answered and logged by the pipeline, not printed by Koa
 
   app.use(async (ctx, next) => {
@@ -136,12 +142,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   const serveAsset = async (ctx: Koa.Context, file: string) => {
     if (!Object.hasOwn(assets, file)) throw new AppError('NOT_FOUND');
     ctx.type = `${assets[file]}; charset=utf-8`;
-    ctx.set(
-      'Content-Security-Policy',
-      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
-    );
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Cache-Control', 'no-cache');
+    pageHeaders(ctx, "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:");
     ctx.body = await readFile(new URL(file, assetDir), 'utf8');
   };
   // Charts are drawn by Chart.js and workflow diagrams laid out by dagre, both served from the
@@ -159,6 +160,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
     ctx.set('Cache-Control', 'public, max-age=86400');
     ctx.body = await readFile(file, 'utf8');
   });
+  optOutRoutes(open, deps);
   open.get('/support', (ctx) => serveAsset(ctx, 'index.html'));
   open.get('/support/:file', (ctx) => serveAsset(ctx, ctx.params.file!));
   app.use(open.routes());

@@ -47,6 +47,24 @@ const ops: Record<string, Record<string, Op>> = {
       ok: [200, 'JS'],
     },
   },
+  '/u/{code}': {
+    get: {
+      summary:
+        "The guests' opt-out page of an SMS link (no token): one button, Russian, Kazakh or English by Accept-Language or lang; changes nothing",
+      roles: 'none',
+      params: ['code'],
+      query: ['lang'],
+      ok: [200, 'HTML'],
+    },
+    post: {
+      summary:
+        'The button of the opt-out page (no token): news consent of the phone the code names ends (consent entry, source link); the same "done" page for any code; limited per address (429 page)',
+      roles: 'none',
+      params: ['code'],
+      query: ['lang'],
+      ok: [200, 'HTML'],
+    },
+  },
   '/api/v1/openapi.json': { get: { summary: 'This document', roles: 'any', ok: [200, 'OpenAPI 3.1'] } },
   '/api/v1/whoami': {
     get: { summary: 'The role of the token presented', roles: 'any', ok: [200, '{role}'] },

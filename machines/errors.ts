@@ -170,6 +170,11 @@ export const catalog = {
     ru: 'Превышен бюджет: {reason}',
     en: 'Over budget: {reason}',
   },
+  OPT_OUT_REQUIRED: {
+    status: 400,
+    ru: 'В тексте рассылки нет ссылки для отказа {optOut}',
+    en: 'The campaign text has no opt-out link {optOut}',
+  },
   INTERNAL: { status: 500, ru: 'Внутренняя ошибка сервиса', en: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

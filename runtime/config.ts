@@ -66,12 +66,28 @@ const schema = z
         importMaxLines: z.number().int().min(1).max(5_000_000).default(500_000),
         /** How long a request may wait for a workflow step before answering 504. */
         requestTimeoutMs: z.number().int().min(100).max(110_000).default(45_000),
+        /**
+         * Behind a reverse proxy (nginx, HAProxy): take the client's address from the last entry
+         * of `X-Forwarded-For`, which the proxy appends (the opt-out page's per-address limit).
+         */
+        trustProxy: z.boolean().default(false),
         /** Language of cashier messages unless the request asks for another. */
         lang: z.enum(['ru', 'en']).default('ru'),
       })
       .strict()
       .prefault({}),
     dataDir: z.string().min(1).default('./data'),
+    /**
+     * The address guests reach the service at from the internet (`https://club.example.ru`):
+     * the opt-out links of campaign texts (`{optOut}` → `<publicUrl>/u/<code>`) lead there. Only
+     * `/u/…` needs to be public; see the README's "One-tap opt-out".
+     */
+    publicUrl: z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => !/[?#]/.test(u), 'no query or fragment')
+      .transform((u) => u.replace(/\/+$/, ''))
+      .nullable()
+      .default(null),
     auth: z
       .object({ terminalTokens: tokenList, supportTokens: tokenList, adminTokens: tokenList })
       .strict()
@@ -193,6 +209,8 @@ const schema = z
         perTerminalPerDay: z.number().int().min(0).default(500),
         /** Card activations per API token in an hour: a pool or a phone list is not emptied in seconds. */
         activationsPerTerminalPerHour: z.number().int().min(0).default(60),
+        /** Opt-out confirmations one address may send in an hour (the page for guests, no token). */
+        optOutPerAddressPerHour: z.number().int().min(1).max(10_000).default(20),
         /** Billed SMS segments the whole service may send in a day (0: no budget). */
         smsPerDay: z.number().int().min(0).default(2000),
       })
@@ -254,6 +272,11 @@ const schema = z
           to: '09:00',
         }),
         timezone: timeZone.default('Europe/Moscow'),
+        /**
+         * Refuse a campaign whose text has no `{optOut}` link (needs `publicUrl`): every
+         * campaign goes to guests who consented to news and may take it back at once.
+         */
+        requireOptOut: z.boolean().default(false),
         /** Kazakhstan: advertising only on weekdays. */
         weekdaysOnly: z.boolean().default(false),
         /** A recurring run missed while the service was down still runs if this recent. */
@@ -291,6 +314,13 @@ const schema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.campaigns.requireOptOut && !c.publicUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['campaigns', 'requireOptOut'],
+        message: 'the opt-out link needs "publicUrl"',
+      });
+    }
     if (c.otp.call && !c.sms.smsru?.apiId) {
       ctx.addIssue({ code: 'custom', path: ['otp', 'call'], message: 'code by call needs sms.smsru.apiId' });
     }
@@ -361,7 +391,7 @@ export interface LoadOptions {
 
 /**
  * Read the file named by SMSPDS_CONFIG (default ./smspds.config.json when present), then apply
- * SMSPDS_HOST, SMSPDS_PORT and SMSPDS_DATA_DIR over it.
+ * SMSPDS_HOST, SMSPDS_PORT, SMSPDS_DATA_DIR and SMSPDS_PUBLIC_URL over it.
  */
 export function loadConfig({ env = process.env, cwd = process.cwd() }: LoadOptions = {}): {
   config: Readonly<Config>;
@@ -392,7 +422,12 @@ export function loadConfig({ env = process.env, cwd = process.cwd() }: LoadOptio
     if (!/^\d+$/.test(env.SMSPDS_PORT)) throw new ConfigError('SMSPDS_PORT: expected a port number');
     server.port = Number(env.SMSPDS_PORT);
   }
-  const merged = { ...raw, server, ...(env.SMSPDS_DATA_DIR ? { dataDir: env.SMSPDS_DATA_DIR } : {}) };
+  const merged = {
+    ...raw,
+    server,
+    ...(env.SMSPDS_DATA_DIR ? { dataDir: env.SMSPDS_DATA_DIR } : {}),
+    ...(env.SMSPDS_PUBLIC_URL ? { publicUrl: env.SMSPDS_PUBLIC_URL } : {}),
+  };
   try {
     const config = parseConfig(merged);
     return { config, file: named || existsSync(file) ? file : null };

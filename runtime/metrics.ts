@@ -56,6 +56,15 @@ export class Metrics {
     labelNames: ['provider', 'status'],
     registers: [this.registry],
   });
+  /**
+   * Opt-out page confirmations. No outcome label: /metrics is open, and a count of codes that
+   * named someone would tell a guesser whether a code exists.
+   */
+  readonly optOuts = new Counter({
+    name: 'smspds_opt_out_confirmations_total',
+    help: 'Confirmations on the opt-out page (whatever the code)',
+    registers: [this.registry],
+  });
   readonly requests = new Histogram({
     name: 'smspds_http_request_seconds',
     help: 'HTTP request latency',

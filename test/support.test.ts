@@ -8,10 +8,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { ARTIFACTS, CHROMIUM, launchChromium } from './browser.ts';
 import { startService, TOKENS, type TestService } from './helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = resolve(import.meta.dirname, '..', 'test-artifacts');
 /** A new page of the same browser, signed in with `token`. */
 async function page0(svc: TestService, token: string): Promise<Page> {
   const page = await shared.browser!.newPage({ viewport: { width: 1280, height: 800 } });
@@ -68,19 +67,7 @@ if (!existsSync(CHROMIUM)) {
     });
     await ctx.svc.call('POST', `/api/v1/campaigns/${c.json.campaign.id}/start`);
     mkdirSync(ARTIFACTS, { recursive: true });
-    ctx.browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    ctx.browser = await launchChromium();
     shared.browser = ctx.browser;
     ctx.page = await ctx.browser.newPage({ viewport: { width: 1280, height: 800 } });
   });

@@ -48,6 +48,8 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
       name: def.name,
       state: await campaigns.stateOf(def),
       text: def.text,
+      /** One message before names are filled in: encoding, length, SMS, a warning past one SMS. */
+      message: campaigns.messageSize(def.text),
       audience: def.audience,
       schedule: def.schedule,
       nextRunAt: def.nextRunAt === null ? null : new Date(def.nextRunAt).toISOString(),

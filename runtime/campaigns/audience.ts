@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Card } from '../ports.ts';
 import { wallAt } from './schedule.ts';
 import { parseDate } from '../validate.ts';
+import type { OptOutLinks } from './optOut.ts';
 
 export const audienceSchema = z
   .object({
@@ -75,24 +76,31 @@ export function firstName(fullName: string): string {
   return words[0] ?? '';
 }
 
-export function renderFor(
-  text: string,
-  card: { number: string; holder: { fullName: string } | null },
-): string {
-  return compileText(text)(card);
+/** What a text is rendered for: a card and its holder; `phone` is who the message goes to. */
+export interface RenderInput {
+  number: string;
+  holder: { fullName: string; phone?: string | null } | null;
+}
+
+export function renderFor(text: string, card: RenderInput, optOut: OptOutLinks | null, phone?: string) {
+  return compileText(text, optOut)(card, phone);
 }
 
 /**
  * A campaign text made ready to render for many holders: split once at its placeholders
- * (`{firstName}`, `{fullName}`, `{card}`; anything else in braces stays as written).
+ * (`{firstName}`, `{fullName}`, `{card}`, and `{optOut}` — the phone's opt-out link — when the
+ * venue has a public address; anything else in braces stays as written). Rendered with no phone
+ * and no holder, `{optOut}` is a link of the same length: what a message costs before its
+ * holder is known.
  */
 export function compileText(
   text: string,
-): (card: { number: string; holder: { fullName: string } | null }) => string {
+  optOut: OptOutLinks | null,
+): (card: RenderInput, phone?: string | null) => string {
   const parts = text.split(/\{(\w+)\}/);
-  const known = new Set(['firstName', 'fullName', 'card']);
+  const known = new Set(['firstName', 'fullName', 'card', ...(optOut?.base ? ['optOut'] : [])]);
   for (let i = 1; i < parts.length; i += 2) if (!known.has(parts[i]!)) parts[i] = `{${parts[i]}}`;
-  return (card) => {
+  return (card, phone) => {
     const full = card.holder?.fullName ?? '';
     let out = parts[0]!;
     for (let i = 1; i < parts.length; i += 2) {
@@ -104,7 +112,9 @@ export function compileText(
             ? full
             : name === 'card'
               ? card.number
-              : name) + parts[i + 1]!;
+              : name === 'optOut'
+                ? optOut!.link(phone ?? card.holder?.phone)
+                : name) + parts[i + 1]!;
     }
     return out;
   };

@@ -24,7 +24,8 @@ import type { ConsentLedger } from '../consents.ts';
 import type { RateLimits } from '../limits.ts';
 import type { SmsChain } from '../sms/chain.ts';
 import { countSegments } from '../sms/segments.ts';
-import { compileText } from './audience.ts';
+import { compileText, type RenderInput } from './audience.ts';
+import type { OptOutLinks } from './optOut.ts';
 import { sendWindow } from './schedule.ts';
 import type { Plan, RunBook } from './runBook.ts';
 import type { BatchInFlight, CampaignDef, Recipient, RunCounts } from './types.ts';
@@ -62,6 +63,8 @@ export interface BatchContext {
   stopAsked(runId: string): Promise<boolean>;
   /** A message left: its delivery status will be asked for. */
   sent(runId: string): void;
+  /** Opt-out links for `{optOut}` (null: the venue has no public address). */
+  optOut: OptOutLinks | null;
 }
 
 type Outcome = { receipt: SmsReceipt | null; attempts: SmsAttempt[] };
@@ -112,7 +115,7 @@ export class Batch {
   private readonly size: number;
   /** Segments of the text with no holder data: what each message is charged before it leaves. */
   private readonly base: number;
-  private readonly render: (card: { number: string; holder: { fullName: string } | null }) => string;
+  private readonly render: (card: RenderInput, phone?: string) => string;
   private readonly templateId: string;
 
   constructor(
@@ -128,7 +131,7 @@ export class Batch {
     this.from = counts.cursor;
     this.started = ctx.now();
     this.size = Math.max(1, Math.min(MAX_BATCH, Math.floor(def.ratePerSecond)));
-    this.render = compileText(def.text);
+    this.render = compileText(def.text, ctx.optOut);
     // The day's budget counts billed segments: each message is charged the text's segments with
     // no holder data before it leaves, and the rest (a long name) once its receipt says so.
     this.base = countSegments(this.render({ number: '', holder: null })).segments;
@@ -254,7 +257,7 @@ export class Batch {
 
   private async message(r: Recipient): Promise<SmsMessage> {
     const card = (await this.ctx.directory.get(r.card)) ?? { number: r.card, holder: null };
-    const text = this.render(card);
+    const text = this.render(card, r.phone);
     return {
       to: r.phone,
       text,

@@ -40,7 +40,8 @@ import { tokenLimits, type RateLimits } from '../limits.ts';
 import type { SmsChain } from '../sms/chain.ts';
 import { workflowKind, type WorkflowHost, type WorkflowRecord } from '../workflows/host.ts';
 import { effect } from '../workflows/types.ts';
-import { audienceSchema, inAudience, renderFor } from './audience.ts';
+import { audienceSchema, compileText, inAudience, renderFor } from './audience.ts';
+import { hasOptOut, type OptOutLinks } from './optOut.ts';
 import { countSegments } from '../sms/segments.ts';
 import { newId } from '../ids.ts';
 import { nextOccurrence, validCron } from './schedule.ts';
@@ -92,6 +93,8 @@ export interface CampaignDeps {
   logger: Logger;
   config: Readonly<Config>;
   sleep?: (ms: number) => Promise<void>;
+  /** Opt-out links for `{optOut}` (null: no `publicUrl`). */
+  optOut: OptOutLinks | null;
 }
 
 export class CampaignService {
@@ -177,6 +180,7 @@ export class CampaignService {
     const parsed = createSchema.safeParse(body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     const b = parsed.data;
+    this.checkText(b.text);
     const { campaigns, sms } = this.deps.config;
     if (b.provider !== undefined && !this.deps.chain.sender(b.provider)) {
       throw new AppError('VALIDATION_FAILED', {
@@ -224,6 +228,51 @@ export class CampaignService {
     if (schedule && 'at' in schedule) await this.newRun(def, by, { at: Date.parse(schedule.at) });
     await this.deps.store.flush();
     return this.def(def.id);
+  }
+
+  /**
+   * A text that can go out as written: `{optOut}` needs the venue's public address, and where
+   * `campaigns.requireOptOut` is on every campaign carries the link (each goes to guests who
+   * gave consent to news, which they may take back at once: 38-FZ art. 18).
+   */
+  checkText(text: string) {
+    if (hasOptOut(text) && !this.deps.optOut?.base) {
+      throw new AppError('VALIDATION_FAILED', {
+        field: 'text',
+        reason: 'text: {optOut} needs "publicUrl" in the configuration',
+      });
+    }
+    if (this.deps.config.campaigns.requireOptOut && !hasOptOut(text)) {
+      throw new AppError('OPT_OUT_REQUIRED', { field: 'text' });
+    }
+  }
+
+  /** Why a text cannot go out now (the configuration changed since it was written), or null. */
+  private refusedText(text: string): string | null {
+    try {
+      this.checkText(text);
+      return null;
+    } catch (err) {
+      return err instanceof AppError ? err.code : String(err);
+    }
+  }
+
+  /**
+   * The size of one message of a text before any holder is known: the opt-out link at its full
+   * length, names and card numbers empty (they only add). A warning when it takes more than one SMS.
+   */
+  messageSize(text: string) {
+    const rendered = compileText(text, this.deps.optOut)({ number: '', holder: null });
+    const size = countSegments(rendered);
+    const perSms = size.encoding === 'gsm7' ? 160 : 70;
+    return {
+      ...size,
+      warning:
+        size.segments > 1
+          ? `длина ${size.units}${hasOptOut(text) ? ' со ссылкой отказа' : ''}: ${size.segments} SMS на сообщение (в одном SMS ${perSms} знаков) / ` +
+            `${size.units} characters${hasOptOut(text) ? ' with the opt-out link' : ''}: ${size.segments} SMS each (one SMS holds ${perSms})`
+          : null,
+    };
   }
 
   def(id: string): CampaignDef {
@@ -300,11 +349,12 @@ export class CampaignService {
   async estimate(id: string) {
     const def = this.def(id);
     let recipients = 0;
-    let maxSegments = countSegments(def.text).segments;
+    const render = compileText(def.text, this.deps.optOut);
+    let maxSegments = countSegments(render({ number: '', holder: null })).segments;
     let segments = 0;
     const skipped = await this.audience(def, (card) => {
       recipients += 1;
-      const n = countSegments(renderFor(def.text, card)).segments;
+      const n = countSegments(render(card)).segments;
       segments += n;
       maxSegments = Math.max(maxSegments, n);
     });
@@ -351,6 +401,7 @@ export class CampaignService {
     if (current?.live && current.state !== 'draft' && current.state !== 'scheduled') {
       throw new AppError('CAMPAIGN_STATE', { action: 'start', state: current.state });
     }
+    this.checkText(def.text);
     if (!override) await this.checkBudget(def);
     if (current?.live) return this.host.send(current.id, (now) => ({ type: 'START', now, by }));
     return this.newRun(def, by, { now: true });
@@ -441,7 +492,7 @@ export class CampaignService {
       number: '0000000000',
       holder: { fullName: 'Иванов Иван Иванович' },
     };
-    const text = renderFor(def.text, card);
+    const text = renderFor(def.text, card, this.deps.optOut, phone);
     const segments = countSegments(text).segments;
     const { config } = this.deps;
     const owner = tokenLimits.owner(token);
@@ -532,6 +583,7 @@ export class CampaignService {
           return Boolean(view?.pauseRequested || view?.cancelRequested);
         },
         sent: (id) => this.sweeps.noteSent(id),
+        optOut: this.deps.optOut,
       },
       runId,
       def,
@@ -570,7 +622,8 @@ export class CampaignService {
       const late = now - def.nextRunAt;
       const next = nextOccurrence(def.schedule.cron, def.schedule.timezone, now);
       const current = await this.currentRun(def);
-      if (late <= this.deps.config.campaigns.catchUpMinutes * 60_000 && !current?.live) {
+      const refused = this.refusedText(def.text);
+      if (late <= this.deps.config.campaigns.catchUpMinutes * 60_000 && !current?.live && !refused) {
         this.defs.put(def.id, { ...def, nextRunAt: next, updatedAt: this.iso() });
         await this.newRun(this.def(def.id), 'schedule', { now: true });
         started += 1;
@@ -583,7 +636,11 @@ export class CampaignService {
         });
         this.deps.logger.warn(
           { campaign: def.id, scheduledFor: this.iso(def.nextRunAt) },
-          current?.live ? 'previous run still going: firing skipped' : 'missed run too old to catch up',
+          refused
+            ? `campaign text refused (${refused}): firing skipped`
+            : current?.live
+              ? 'previous run still going: firing skipped'
+              : 'missed run too old to catch up',
         );
       }
     }

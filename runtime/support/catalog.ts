@@ -125,6 +125,10 @@ export const LIMITS: Record<string, Text> = {
     ru: '{n} {выдача|выдачи|выдач} карт в час с этой кассы',
     en: '{n} card {issue|issues} an hour from this till',
   },
+  optOutPerAddressPerHour: {
+    ru: '{n} {отказ|отказа|отказов} от рассылки в час с одного адреса',
+    en: '{n} opt-out {confirmation|confirmations} an hour from one address',
+  },
   guessesPerPhonePerHour: {
     ru: '{n} {попытка|попытки|попыток} ввода кода в час на этот номер',
     en: '{n} code {entry|entries} an hour for this phone',
