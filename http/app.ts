@@ -22,14 +22,9 @@ import { machineGraph } from '../runtime/workflows/graph.ts';
 import { allow } from './auth.ts';
 import { langOf, reply } from './respond.ts';
 import { AppError } from '../machines/errors.ts';
-import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
-/** The project folder, whether this runs from the sources or from their build in `dist/`. */
-const root = [new URL('../', import.meta.url), new URL('../../', import.meta.url)].find((dir) =>
-  existsSync(new URL('package.json', dir)),
-)!;
-const { version } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };
+import { projectRoot as root, version } from '../runtime/projectRoot.ts';
 import type { CampaignService } from '../runtime/campaigns/service.ts';
 import type { ConsentLedger } from '../runtime/consents.ts';
 import type { CardDirectory, Clock, RecordStore } from '../runtime/ports.ts';

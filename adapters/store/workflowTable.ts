@@ -10,6 +10,7 @@ import type { RecordStore, Table } from '../../runtime/ports.ts';
 import type { WorkflowStore } from '../../runtime/workflows/store.ts';
 import type { StoredWorkflow, WorkflowRecord } from '../../runtime/workflows/types.ts';
 import { archiveDay } from '../../runtime/workflows/archiveDay.ts';
+import { KeyedQueue } from '../../runtime/keyedQueue.ts';
 
 type Due = { at: number; id: string };
 
@@ -18,8 +19,7 @@ export class EmbeddedWorkflowStore implements WorkflowStore {
   private readonly table: Table<StoredWorkflow>;
   private readonly heap: Due[] = [];
   private readonly byPhone = new Map<string, Set<string>>();
-  /** Per key: the tail of its queue. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new KeyedQueue();
 
   constructor(private readonly store: RecordStore) {
     this.table = store.table<StoredWorkflow>('workflows');
@@ -92,19 +92,12 @@ export class EmbeddedWorkflowStore implements WorkflowStore {
   }
 
   serialize<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const tail = this.queues.get(key) ?? Promise.resolve();
-    const run = tail.then(task, task);
-    const settled = run.catch(() => undefined);
-    this.queues.set(key, settled);
-    void settled.then(() => {
-      if (this.queues.get(key) === settled) this.queues.delete(key);
-    });
-    return run;
+    return this.queues.run(key, task);
   }
 
   async exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined> {
-    if (this.queues.has(key)) return undefined;
-    return { value: await this.serialize(key, task) };
+    if (this.queues.busy(key)) return undefined;
+    return { value: await this.queues.run(key, task) };
   }
 
   /** Keep the phone index and the due heap in step with a row that changed. */

@@ -467,32 +467,37 @@ export class WorkflowHost {
     id: string,
     make: (now: number, stored: StoredWorkflow) => WorkflowEvent | 'busy' | null,
   ): Promise<'applied' | 'unchanged' | 'busy' | 'closed'> {
-    return this.workflows.serialize(`workflow:${id}`, async () => {
-      for (;;) {
-        const stored = await this.workflows.get(id);
-        if (!stored) return 'closed';
-        const k = this.kindOf(stored.kind);
-        const event = make(this.opts.clock.now(), stored);
-        if (event === null || event === 'busy') return event ?? 'unchanged';
-        const from = this.resolve(k, stored);
-        let next: AnyMachineSnapshot;
-        let actions: ExecutableActionObject[];
-        try {
-          [next, actions] = k.steps.step(from, event);
-        } catch (err) {
-          // A machine that throws ends its workflow: recorded, never left half-applied.
-          this.opts.logger.error({ err, workflow: id, event: event.type }, 'workflow transition failed');
-          next = { ...from, status: 'error', error: err } as AnyMachineSnapshot;
-          actions = [];
+    // Across processes the compare-and-set below settles a race; a lock would only cost.
+    return this.workflows.serialize(
+      `workflow:${id}`,
+      async () => {
+        for (;;) {
+          const stored = await this.workflows.get(id);
+          if (!stored) return 'closed';
+          const k = this.kindOf(stored.kind);
+          const event = make(this.opts.clock.now(), stored);
+          if (event === null || event === 'busy') return event ?? 'unchanged';
+          const from = this.resolve(k, stored);
+          let next: AnyMachineSnapshot;
+          let actions: ExecutableActionObject[];
+          try {
+            [next, actions] = k.steps.step(from, event);
+          } catch (err) {
+            // A machine that throws ends its workflow: recorded, never left half-applied.
+            this.opts.logger.error({ err, workflow: id, event: event.type }, 'workflow transition failed');
+            next = { ...from, status: 'error', error: err } as AnyMachineSnapshot;
+            actions = [];
+          }
+          const outcome = event.type.startsWith(DONE) || event.type.startsWith(ERROR);
+          const seq = typeof event.seq === 'number' ? event.seq : null;
+          if (next === from && !outcome) return 'unchanged';
+          const step = this.record(k, stored, next, actions, event, seq);
+          if (await this.commit(k, step, stored.version)) return 'applied';
+          this.resolved.delete(id); // another process came first: read again
         }
-        const outcome = event.type.startsWith(DONE) || event.type.startsWith(ERROR);
-        const seq = typeof event.seq === 'number' ? event.seq : null;
-        if (next === from && !outcome) return 'unchanged';
-        const step = this.record(k, stored, next, actions, event, seq);
-        if (await this.commit(k, step, stored.version)) return 'applied';
-        this.resolved.delete(id); // another process came first: read again
-      }
-    });
+      },
+      'process',
+    );
   }
 
   /** The machine snapshot of a stored record: from the cache when it is this version's. */
@@ -765,7 +770,8 @@ export class WorkflowHost {
     if (this.stopped) return;
     const now = this.opts.clock.now();
     // setTimeout fires early by up to a millisecond; the machine's guard re-checks `now`.
-    const at = now + Math.min(MAX_TIMER_MS, Math.max(0, due - now) + 5);
+    const at =
+      now + Math.min(MAX_TIMER_MS, this.workflows.pollMs ?? MAX_TIMER_MS, Math.max(0, due - now) + 5);
     if (this.ticker && this.tickerAt !== null && this.tickerAt <= at) return;
     if (this.ticker) clearTimeout(this.ticker);
     this.tickerAt = at;
@@ -778,7 +784,9 @@ export class WorkflowHost {
 
   private async rearm() {
     const next = await this.workflows.nextDue();
-    if (next !== null) this.armTicker(next);
+    // Where other processes write deadlines too, look again even when none is known here.
+    const poll = this.workflows.pollMs;
+    if (next !== null || poll !== undefined) this.armTicker(next ?? this.opts.clock.now() + poll!);
   }
 
   /** Stop the ticker; stored workflows stay live, to be taken up again by `restore`. */

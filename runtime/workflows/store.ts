@@ -32,8 +32,18 @@ export interface WorkflowStore {
   liveOfPhone(phone: string): Promise<StoredWorkflow[]>;
   /** The number of live workflows. */
   count(): Promise<number>;
-  /** Run `task` once no other task holding `key` runs, in any process this store serves. */
-  serialize<T>(key: string, task: () => Promise<T>): Promise<T>;
+  /**
+   * Run `task` once no other task holding `key` runs, in any process this store serves; with
+   * scope `process`, only among this process's tasks (where compare-and-set already settles a
+   * race with other processes, and a lock held across them would only cost a connection).
+   */
+  serialize<T>(key: string, task: () => Promise<T>, scope?: 'all' | 'process'): Promise<T>;
   /** Run `task` holding `key`, or answer `undefined` at once when another task holds it. */
   exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined>;
+  /**
+   * Other processes write to this store too: the ticker reads the next due time again at least
+   * this often, so a deadline another process wrote (and cannot fire, having stopped) is fired
+   * here. Undefined: this process is the only writer.
+   */
+  readonly pollMs?: number;
 }

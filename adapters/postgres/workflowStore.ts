@@ -1,0 +1,188 @@
+/**
+ * The PostgreSQL engine's workflow store: live workflows are rows of `workflows`, closed ones
+ * rows of `archive`, shared by every instance on the database.
+ *
+ * - A write is compare-and-set on `version` (`UPDATE … WHERE version = $expected`); a start is
+ *   an insert that a second start of the same id cannot repeat.
+ * - Closing deletes the live row and appends the closed record to the archive in one
+ *   transaction.
+ * - Due deadlines are claimed with `FOR UPDATE SKIP LOCKED` for a short lease: instances polling
+ *   together each take different rows, and a row whose claimer stopped is taken again once the
+ *   lease runs out. Firing is itself a compare-and-set write, so a deadline fires once whatever
+ *   the timing.
+ * - Serialization by key: in this process, a queue per key; across instances, a PostgreSQL
+ *   advisory lock on a hash of the key, held on a connection of the lock pool for the task's
+ *   length (released by the server if the instance dies).
+ */
+import { createHash } from 'node:crypto';
+import type { WorkflowStore } from '../../runtime/workflows/store.ts';
+import type { StoredWorkflow, WorkflowRecord } from '../../runtime/workflows/types.ts';
+import { archiveDay } from '../../runtime/workflows/archiveDay.ts';
+import { KeyedQueue } from '../../runtime/keyedQueue.ts';
+import type { Database } from './database.ts';
+
+/** How long an instance holds a due row it claimed before another may take it. */
+const CLAIM_MS = 5_000;
+/** Rows claimed at a time. */
+const CLAIM_BATCH = 500;
+/** Rows read at a time when every live workflow is walked. */
+const PAGE = 1_000;
+
+type Row = { record: StoredWorkflow; version: number };
+
+/** A 64-bit advisory-lock key for a string key (SHA-1's first 8 bytes, signed). */
+export function lockKey(key: string): string {
+  return createHash('sha1').update(key).digest().readBigInt64BE(0).toString();
+}
+
+const toStored = (row: Row): StoredWorkflow => ({ ...row.record, version: row.version });
+
+export class PostgresWorkflowStore implements WorkflowStore {
+  /** Other instances write deadlines too: look at the due index at least every second. */
+  readonly pollMs = 1_000;
+  private readonly queues = new KeyedQueue();
+
+  constructor(private readonly db: Database) {}
+
+  async get(id: string): Promise<StoredWorkflow | undefined> {
+    const { rows } = await this.db.query<Row>('SELECT record, version FROM workflows WHERE id = $1', [id]);
+    return rows[0] ? toStored(rows[0]) : undefined;
+  }
+
+  async put(next: StoredWorkflow, expected: number | null): Promise<boolean> {
+    const values = [next.id, next.version, next.due, next.phone, JSON.stringify(next)];
+    if (expected === null) {
+      const { rowCount } = await this.db.query(
+        `INSERT INTO workflows (id, kind, version, due, phone, record)
+         VALUES ($1, $6, $2, $3, $4, $5::jsonb) ON CONFLICT (id) DO NOTHING`,
+        [...values, next.kind],
+      );
+      return rowCount === 1;
+    }
+    const { rowCount } = await this.db.query(
+      `UPDATE workflows SET version = $2, due = $3, phone = $4, record = $5::jsonb, claimed_until = NULL
+       WHERE id = $1 AND version = $6`,
+      [...values, expected],
+    );
+    return rowCount === 1;
+  }
+
+  async close(closed: WorkflowRecord, expected: number | null): Promise<boolean> {
+    return this.db.tx(async (client) => {
+      const current = await client.query<{ version: number }>(
+        'SELECT version FROM workflows WHERE id = $1 FOR UPDATE',
+        [closed.id],
+      );
+      const row = current.rows[0];
+      if (row && row.version !== expected) return false;
+      if (row) await client.query('DELETE FROM workflows WHERE id = $1', [closed.id]);
+      await client.query(
+        `INSERT INTO archive (kind, day, id, phone, card, terminal, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
+        [
+          closed.kind,
+          archiveDay(closed),
+          closed.id,
+          closed.phone,
+          closed.card,
+          closed.terminal,
+          JSON.stringify(closed),
+        ],
+      );
+      return true;
+    });
+  }
+
+  async due(now: number): Promise<StoredWorkflow[]> {
+    const { rows } = await this.db.query<Row>(
+      `UPDATE workflows w SET claimed_until = $2
+       FROM (SELECT id FROM workflows
+             WHERE due <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
+             ORDER BY due LIMIT ${CLAIM_BATCH}
+             FOR UPDATE SKIP LOCKED) d
+       WHERE w.id = d.id
+       RETURNING w.record, w.version`,
+      [now, now + CLAIM_MS],
+    );
+    return rows.map(toStored);
+  }
+
+  async nextDue(): Promise<number | null> {
+    // A row another instance claimed is due again when its lease ends.
+    const { rows } = await this.db.query<{ at: number | null }>(
+      `SELECT min(greatest(due, coalesce(claimed_until, 0)))::bigint AS at FROM workflows WHERE due IS NOT NULL`,
+    );
+    return rows[0]?.at ?? null;
+  }
+
+  async *live(): AsyncIterable<StoredWorkflow> {
+    let after = '';
+    for (;;) {
+      const { rows } = await this.db.query<Row & { id: string }>(
+        `SELECT id, record, version FROM workflows WHERE id > $1 ORDER BY id LIMIT ${PAGE}`,
+        [after],
+      );
+      for (const row of rows) yield toStored(row);
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  async liveOfPhone(phone: string): Promise<StoredWorkflow[]> {
+    const { rows } = await this.db.query<Row>(
+      'SELECT record, version FROM workflows WHERE phone = $1 ORDER BY id',
+      [phone],
+    );
+    return rows.map(toStored);
+  }
+
+  async count(): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>('SELECT count(*)::bigint AS n FROM workflows');
+    return rows[0]!.n;
+  }
+
+  serialize<T>(key: string, task: () => Promise<T>, scope: 'all' | 'process' = 'all'): Promise<T> {
+    return this.queues.run(key, scope === 'process' ? task : () => this.locked(key, task));
+  }
+
+  async exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined> {
+    if (this.queues.busy(key)) return undefined;
+    let held = true;
+    const value = await this.queues.run(key, async () => {
+      const client = await this.db.locks.connect();
+      try {
+        const { rows } = await client.query<{ ok: boolean }>(
+          'SELECT pg_try_advisory_lock($1::bigint) AS ok',
+          [lockKey(key)],
+        );
+        if (!rows[0]!.ok) {
+          held = false;
+          return undefined;
+        }
+        try {
+          return await task();
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey(key)]);
+        }
+      } finally {
+        client.release();
+      }
+    });
+    return held ? { value: value as T } : undefined;
+  }
+
+  /** `task` holding the key's advisory lock (waiting for it). */
+  private async locked<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const client = await this.db.locks.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey(key)]);
+      try {
+        return await task();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey(key)]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * The contract every WorkflowStore engine passes: compare-and-set writes, closing into the
+ * archive, the due index, the phone index, and serialization by key. An engine that several
+ * processes share also passes it between two stores on the same data (`second`).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { WorkflowStore } from '../../runtime/workflows/store.ts';
+import type { StoredWorkflow, WorkflowRecord } from '../../runtime/workflows/types.ts';
+
+export interface WorkflowStoreEnv {
+  store: WorkflowStore;
+  /** A closed record as the archive holds it. */
+  archived(kind: string, id: string): Promise<WorkflowRecord | undefined>;
+  /** Another store on the same data, as another process has it (engines shared by processes). */
+  second?(): Promise<WorkflowStore>;
+  close(): Promise<void>;
+}
+
+export interface WorkflowStoreFactory {
+  name: string;
+  /** Why the suite cannot run here (it is counted as skipped), or null. */
+  missing?: string | null;
+  make(): Promise<WorkflowStoreEnv>;
+}
+
+const AT = '2026-11-29T10:00:00.000Z';
+let serial = 0;
+
+export function workflow(over: Partial<StoredWorkflow> = {}): StoredWorkflow {
+  serial += 1;
+  return {
+    id: `ses_20261129_${String(serial).padStart(12, '0')}`,
+    kind: 'auth',
+    state: 'awaitingPin',
+    live: true,
+    createdAt: AT,
+    updatedAt: AT,
+    closedAt: null,
+    terminal: 'CASH1',
+    phone: '+79160000001',
+    card: '100',
+    deadline: null,
+    error: null,
+    timeline: [{ at: AT, state: 'awaitingPin', event: 'START', by: 'terminal' }],
+    view: { sends: 1 },
+    version: 1,
+    snapshot: { value: 'awaitingPin', context: { attempts: 0 } },
+    effects: [],
+    effectSeq: 0,
+    busy: false,
+    due: null,
+    ...over,
+  } as StoredWorkflow;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function workflowStoreContract(factory: WorkflowStoreFactory) {
+  const s = suite<{ env: WorkflowStoreEnv }>(`WorkflowStore contract: ${factory.name}`);
+  if (factory.missing) {
+    process.stderr.write(`    WorkflowStore contract (${factory.name}) skipped: ${factory.missing}\n`);
+    const skip = (name: string) => s.skip(name, () => undefined);
+    for (const name of NAMES) skip(name);
+    return s.run();
+  }
+  s.before.each(async (ctx) => {
+    ctx.env = await factory.make();
+  });
+  s.after.each(async (ctx) => ctx.env.close());
+
+  s(NAMES[0]!, async ({ env: { store } }) => {
+    const w = workflow();
+    assert.ok(await store.put(w, null));
+    assert.not.ok(await store.put({ ...w, state: 'other' }, null), 'an id starts once');
+    const read = await store.get(w.id);
+    assert.equal(read, w);
+    assert.ok(await store.put({ ...w, version: 2, state: 'verifying' }, 1));
+    assert.not.ok(await store.put({ ...w, version: 2, state: 'lost' }, 1), 'a stale version loses');
+    assert.is((await store.get(w.id))?.state, 'verifying');
+    assert.is((await store.get(w.id))?.version, 2);
+    assert.is(await store.get('ses_20261129_nothing'), undefined);
+  });
+
+  s(NAMES[1]!, async ({ env: { store, archived } }) => {
+    const w = workflow();
+    await store.put(w, null);
+    const closed: WorkflowRecord = { ...w, live: false, state: 'verified', closedAt: AT };
+    delete (closed as Partial<StoredWorkflow>).snapshot;
+    assert.not.ok(await store.close(closed, 7), 'a stale version does not close');
+    assert.ok(await store.get(w.id));
+    assert.ok(await store.close(closed, 1));
+    assert.is(await store.get(w.id), undefined);
+    assert.is(await store.count(), 0);
+    const kept = await archived(w.kind, w.id);
+    assert.is(kept?.state, 'verified');
+    assert.is(kept?.phone, w.phone);
+  });
+
+  s(NAMES[2]!, async ({ env: { store } }) => {
+    const now = Date.parse(AT);
+    const soon = workflow({ due: now - 10 });
+    const later = workflow({ due: now + 60_000 });
+    const none = workflow();
+    for (const w of [soon, later, none]) await store.put(w, null);
+    assert.is(await store.nextDue(), now - 10);
+    const due = await store.due(now);
+    assert.equal(
+      due.map((w) => w.id),
+      [soon.id],
+    );
+    // Its deadline moved: the earlier one is gone from the index.
+    assert.ok(await store.put({ ...soon, version: 2, due: now + 30_000 }, 1));
+    assert.equal(await store.due(now + 1), []);
+    assert.is(await store.nextDue(), now + 30_000);
+    const both = await store.due(now + 60_000);
+    assert.equal(both.map((w) => w.id).sort(), [soon.id, later.id].sort());
+    assert.is((await store.due(now + 120_000)).length <= 2, true);
+  });
+
+  s(NAMES[3]!, async ({ env: { store } }) => {
+    const a = workflow({ phone: '+79160000011' });
+    const b = workflow({ phone: '+79160000011', kind: 'activation' });
+    const c = workflow({ phone: '+79160000012' });
+    for (const w of [a, b, c]) await store.put(w, null);
+    assert.equal((await store.liveOfPhone('+79160000011')).map((w) => w.id).sort(), [a.id, b.id].sort());
+    assert.equal(await store.liveOfPhone('+79160000099'), []);
+    await store.put({ ...a, version: 2, phone: '+79160000012' }, 1);
+    assert.equal(
+      (await store.liveOfPhone('+79160000011')).map((w) => w.id),
+      [b.id],
+    );
+    assert.is(await store.count(), 3);
+  });
+
+  s(NAMES[4]!, async ({ env: { store } }) => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 1_200; i++) {
+      const w = workflow();
+      ids.add(w.id);
+      await store.put(w, null);
+    }
+    const seen = new Set<string>();
+    for await (const w of store.live()) seen.add(w.id);
+    assert.is(seen.size, 1_200);
+    assert.ok([...ids].every((id) => seen.has(id)));
+    assert.is(await store.count(), 1_200);
+  });
+
+  s(NAMES[5]!, async ({ env: { store } }) => {
+    const order: string[] = [];
+    const task = (name: string, ms: number) => async () => {
+      order.push(`${name}+`);
+      await sleep(ms);
+      order.push(`${name}-`);
+      return name;
+    };
+    const results = await Promise.all([
+      store.serialize('phone:1', task('a', 30)),
+      store.serialize('phone:1', task('b', 1)),
+      store.serialize('phone:2', task('c', 1)),
+    ]);
+    assert.equal(results, ['a', 'b', 'c']);
+    assert.ok(order.indexOf('a-') < order.indexOf('b+'), order.join(' '));
+    assert.ok(order.indexOf('c-') < order.indexOf('a-'), 'another key does not wait');
+    // A failing task does not stop the queue.
+    const failed = store.serialize('phone:1', async () => {
+      throw new Error('boom');
+    });
+    assert.is(
+      await failed.then(
+        () => 'ok',
+        (err: Error) => err.message,
+      ),
+      'boom',
+    );
+    assert.is(await store.serialize('phone:1', async () => 'after'), 'after');
+    // exclusive: refused at once while the key is held.
+    let release!: () => void;
+    const held = store.exclusive('start:1', () => new Promise<string>((r) => (release = () => r('first'))));
+    await sleep(20);
+    assert.is(await store.exclusive('start:1', async () => 'second'), undefined);
+    release();
+    assert.equal(await held, { value: 'first' });
+    assert.equal(await store.exclusive('start:1', async () => 'third'), { value: 'third' });
+  });
+
+  s(NAMES[6]!, async ({ env }) => {
+    if (!env.second) return; // one process owns an embedded store: nothing to share
+    const a = env.store;
+    const b = await env.second();
+    const now = Date.parse(AT);
+    const rows = Array.from({ length: 40 }, () => workflow({ due: now - 1 }));
+    for (const w of rows) await a.put(w, null);
+    // Two instances polling together claim each due row once.
+    const [x, y] = await Promise.all([a.due(now), b.due(now)]);
+    const claimed = [...x, ...y].map((w) => w.id);
+    assert.is(claimed.length, 40);
+    assert.is(new Set(claimed).size, 40);
+    // A write by one is seen by the other; its compare-and-set is exact across them.
+    const w = rows[0]!;
+    assert.ok(await b.put({ ...w, version: 2, state: 'verifying' }, 1));
+    assert.not.ok(await a.put({ ...w, version: 2, state: 'lost' }, 1));
+    assert.is((await a.get(w.id))?.state, 'verifying');
+    // A key held on one instance is held on the other.
+    let release!: () => void;
+    const held = a.exclusive('start:9', () => new Promise<void>((r) => (release = r)));
+    await sleep(30);
+    assert.is(await b.exclusive('start:9', async () => 'b'), undefined);
+    const order: string[] = [];
+    const queued = b.serialize('start:9', async () => order.push('b'));
+    await sleep(50);
+    order.push('a');
+    release();
+    await held;
+    await queued;
+    assert.equal(order, ['a', 'b'], 'serialize waits for the other instance');
+    assert.equal(await b.exclusive('start:9', async () => 'b'), { value: 'b' });
+  });
+
+  s.run();
+}
+
+const NAMES = [
+  'a workflow starts once; writes are compare-and-set on its version',
+  'closing removes the live row (at the version read) and keeps the record in the archive',
+  'due deadlines: the earliest, the ones due, an index that follows a moved deadline',
+  'live workflows of a phone, following a changed phone',
+  'every live workflow, read a page at a time',
+  'serialize runs one task per key at a time; exclusive refuses while the key is held',
+  'two instances on one database: due rows claimed once, versions and keys shared',
+];
