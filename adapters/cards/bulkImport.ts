@@ -40,7 +40,7 @@ import {
   type ImportOutcome,
 } from '../../runtime/cards/import.ts';
 import type { ImportRow } from '../../runtime/ports.ts';
-import { importedCard, type StoredCard } from './lowdb.ts';
+import { importedCard, type StoredCard } from '../../runtime/cards/rules.ts';
 
 /** Cards per partition: what one merge step holds in memory (about 15 MB of rows). */
 const PARTITION_CARDS = 40_000;

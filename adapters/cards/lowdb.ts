@@ -17,13 +17,22 @@ import type {
   Table,
 } from '../../runtime/ports.ts';
 import { compareCardNumbers, enumerateRange } from '../../runtime/cards/numbers.ts';
-import { newId } from '../../runtime/ids.ts';
 import { reservedLine } from '../../runtime/cards/import.ts';
-
-export interface StoredCard extends Card {
-  reservedPhone?: string | null;
-  activationId?: string | null;
-}
+import {
+  activatedCard,
+  changedFor,
+  checkReservable,
+  erasedCard,
+  heldBy,
+  importedCard,
+  inPages,
+  newRange,
+  patchedCard,
+  phoneOrder,
+  releasedCard,
+  reservedCard,
+  type StoredCard,
+} from '../../runtime/cards/rules.ts';
 
 export class EmbeddedCardDirectory implements CardDirectory {
   private readonly cards: Table<StoredCard>;
@@ -105,27 +114,10 @@ export class EmbeddedCardDirectory implements CardDirectory {
     const numbers = enumerateRange(spec.from, spec.to);
     const taken = numbers.find((n) => this.cards.has(n));
     if (taken !== undefined) throw new AppError('RANGE_OVERLAP', { card: taken });
-    const range: CardRange = {
-      id: newId('rng', Date.parse(at)),
-      ...spec,
-      count: numbers.length,
-      createdAt: at,
-    };
+    const { range, card: cardOf } = newRange(spec, numbers.length, at);
     this.ranges.put(range.id, range);
     for (const number of numbers) {
-      const card: StoredCard = {
-        number,
-        state: 'inactive',
-        virtual: spec.virtual,
-        discount: spec.discount,
-        bonus: spec.bonus,
-        expiresAt: spec.expiresAt,
-        rangeId: range.id,
-        holder: null,
-        activatedAt: null,
-        createdAt: at,
-        updatedAt: at,
-      };
+      const card = cardOf(number);
       this.save(card);
       if (spec.virtual) this.freeVirtual.push(number);
     }
@@ -142,15 +134,10 @@ export class EmbeddedCardDirectory implements CardDirectory {
   }
 
   async byPhone(phone: string): Promise<Card[]> {
-    const cards = this.numbersOf(phone)
-      .map((n) => this.cards.get(n)!)
-      .filter(Boolean);
-    const rank = (c: Card) => (c.state === 'active' ? 0 : c.state === 'blocked' ? 2 : 1);
-    return cards.sort(
-      (a, b) =>
-        rank(a) - rank(b) ||
-        (b.activatedAt ?? b.updatedAt).localeCompare(a.activatedAt ?? a.updatedAt) ||
-        compareCardNumbers(a.number, b.number),
+    return phoneOrder(
+      this.numbersOf(phone)
+        .map((n) => this.cards.get(n)!)
+        .filter(Boolean),
     );
   }
 
@@ -164,17 +151,7 @@ export class EmbeddedCardDirectory implements CardDirectory {
     const mine = this.findReservation(req.activationId, req.number);
     if (mine) return mine;
     let card: StoredCard | undefined;
-    if (req.number !== null) {
-      card = this.cards.get(req.number);
-      if (!card) throw new AppError('CARD_NOT_FOUND', { card: req.number });
-      if (card.state === 'active' || card.state === 'reserved') {
-        throw new AppError('CARD_ALREADY_ACTIVE', { card: card.number });
-      }
-      if (card.state === 'blocked') throw new AppError('CARD_BLOCKED', { card: card.number });
-      if (card.expiresAt && card.expiresAt < req.at.slice(0, 10)) {
-        throw new AppError('CARD_EXPIRED', { card: card.number });
-      }
-    }
+    if (req.number !== null) card = checkReservable(this.cards.get(req.number), req.number, req.at);
     if (req.onePerPhone) {
       const active = this.numbersOf(req.phone).some(
         (n) => this.cards.get(n)?.state === 'active' || this.cards.get(n)?.state === 'blocked',
@@ -193,13 +170,7 @@ export class EmbeddedCardDirectory implements CardDirectory {
       }
       if (!card) throw new AppError('POOL_EMPTY');
     }
-    const reserved: StoredCard = {
-      ...card!,
-      state: 'reserved',
-      reservedBy: req.activationId,
-      reservedPhone: req.phone,
-      updatedAt: req.at,
-    };
+    const reserved = reservedCard(card!, req.activationId, req.phone, req.at);
     this.save(reserved);
     this.reservedPhones.set(req.phone, req.activationId);
     this.reservations.set(req.activationId, reserved.number);
@@ -209,9 +180,7 @@ export class EmbeddedCardDirectory implements CardDirectory {
   private findReservation(activationId: string, number: string | null): StoredCard | undefined {
     if (number !== null) {
       const card = this.cards.get(number);
-      return card && (card.reservedBy === activationId || card.activationId === activationId)
-        ? card
-        : undefined;
+      return card && heldBy(card, activationId) ? card : undefined;
     }
     const held = this.reservations.get(activationId);
     return held === undefined ? undefined : this.cards.get(held);
@@ -219,23 +188,10 @@ export class EmbeddedCardDirectory implements CardDirectory {
 
   async activate(number: string, activationId: string, holder: Holder, at: string): Promise<Card> {
     const card = this.cards.get(number);
-    if (!card) throw new AppError('CARD_NOT_FOUND', { card: number });
-    if (card.activationId === activationId && card.state === 'active') return card; // replayed
-    if (card.state !== 'reserved' || card.reservedBy !== activationId) {
-      throw new AppError('CARD_ALREADY_ACTIVE', { card: number });
-    }
-    if (card.reservedPhone) this.reservedPhones.delete(card.reservedPhone);
+    const { card: active, replayed } = activatedCard(card, number, activationId, holder, at);
+    if (replayed) return active;
+    if (card!.reservedPhone) this.reservedPhones.delete(card!.reservedPhone);
     this.reservations.delete(activationId);
-    const active: StoredCard = {
-      ...card,
-      state: 'active',
-      holder,
-      reservedBy: null,
-      reservedPhone: null,
-      activationId,
-      activatedAt: at,
-      updatedAt: at,
-    };
     this.save(active);
     this.index(active);
     return this.durable(active);
@@ -243,18 +199,12 @@ export class EmbeddedCardDirectory implements CardDirectory {
 
   async release(number: string, activationId: string, at: string): Promise<void> {
     const card = this.cards.get(number);
-    if (!card || card.state !== 'reserved' || card.reservedBy !== activationId) return;
-    if (card.reservedPhone && this.reservedPhones.get(card.reservedPhone) === activationId) {
-      this.reservedPhones.delete(card.reservedPhone);
+    const free = releasedCard(card, activationId, at);
+    if (!free) return;
+    if (card!.reservedPhone && this.reservedPhones.get(card!.reservedPhone) === activationId) {
+      this.reservedPhones.delete(card!.reservedPhone);
     }
     this.reservations.delete(activationId);
-    const free: StoredCard = {
-      ...card,
-      state: 'inactive',
-      reservedBy: null,
-      reservedPhone: null,
-      updatedAt: at,
-    };
     this.save(free);
     if (free.virtual) this.returnToPool(free.number);
     await this.store.flush();
@@ -262,16 +212,8 @@ export class EmbeddedCardDirectory implements CardDirectory {
 
   async eraseHolder(number: string, then: 'block' | 'release', at: string): Promise<Card> {
     const card = this.cards.get(number);
-    if (!card) throw new AppError('CARD_NOT_FOUND', { card: number });
-    this.unindexPhone(card);
-    const next: StoredCard = { ...card, holder: null, activatedAt: null, updatedAt: at };
-    if (then === 'block') {
-      next.state = 'blocked';
-      next.blockedFrom = 'inactive'; // unblocked, it goes back to its range with no holder
-    } else {
-      next.state = 'inactive';
-      delete next.blockedFrom;
-    }
+    const next = erasedCard(card, number, then, at);
+    this.unindexPhone(card!);
     this.save(next);
     if (then === 'release' && next.virtual) this.returnToPool(number);
     return this.durable(next);
@@ -279,32 +221,11 @@ export class EmbeddedCardDirectory implements CardDirectory {
 
   async update(number: string, patch: CardPatch, at: string): Promise<Card> {
     const card = this.cards.get(number);
-    if (!card) throw new AppError('CARD_NOT_FOUND', { card: number });
-    const next: StoredCard = { ...card, updatedAt: at };
-    if (patch.holder) {
-      if (card.state === 'inactive' || card.state === 'reserved') {
-        throw new AppError('VALIDATION_FAILED', {
-          field: 'holder',
-          reason: 'карта ещё не выдана / the card is not issued yet',
-        });
-      }
-      next.holder = { fullName: '', birthday: null, phone: null, ...card.holder, ...patch.holder };
-    }
-    if (patch.discount !== undefined) next.discount = patch.discount;
-    if (patch.bonus !== undefined) next.bonus = patch.bonus;
-    if (patch.expiresAt !== undefined) next.expiresAt = patch.expiresAt;
-    if (patch.state === 'blocked' && card.state !== 'blocked') {
-      if (card.state === 'reserved') throw new AppError('CARD_ALREADY_ACTIVE', { card: number });
-      next.blockedFrom = card.state;
-      next.state = 'blocked';
-      if (card.virtual && card.state === 'inactive')
-        this.freeVirtual = this.freeVirtual.filter((n) => n !== number);
-    } else if (patch.state === 'unblocked' && card.state === 'blocked') {
-      next.state = card.blockedFrom ?? (card.holder ? 'active' : 'inactive');
-      delete next.blockedFrom;
-      if (next.virtual && next.state === 'inactive') this.returnToPool(number);
-    }
-    this.unindexPhone(card);
+    const next = patchedCard(card, number, patch, at);
+    if (card!.virtual && card!.state === 'inactive' && next.state === 'blocked')
+      this.freeVirtual = this.freeVirtual.filter((n) => n !== number);
+    if (next.virtual && card!.state === 'blocked' && next.state === 'inactive') this.returnToPool(number);
+    this.unindexPhone(card!);
     this.save(next);
     if (next.holder?.phone) this.indexPhone(next.holder.phone, next.number);
     return this.durable(next);
@@ -338,8 +259,7 @@ export class EmbeddedCardDirectory implements CardDirectory {
 
   async *changedSince(since: string | null): AsyncIterable<Card> {
     const cards = [...this.cards.values()]
-      .filter((c) => c.holder && (c.state === 'active' || c.state === 'blocked'))
-      .filter((c) => since === null || c.updatedAt >= since)
+      .filter((c) => changedFor(c, since))
       .sort((a, b) => compareCardNumbers(a.number, b.number));
     yield* cards;
   }
@@ -351,7 +271,7 @@ export class EmbeddedCardDirectory implements CardDirectory {
   async *pages(pageSize: number): AsyncIterable<Card[]> {
     let page: Card[] = [];
     for (const card of this.cards.values()) {
-      if (!card.holder || card.state !== 'active') continue;
+      if (!inPages(card)) continue;
       page.push(card);
       if (page.length >= pageSize) {
         yield page;
@@ -361,41 +281,4 @@ export class EmbeddedCardDirectory implements CardDirectory {
     }
     if (page.length) yield page;
   }
-}
-
-/**
- * A card as an imported row leaves it: the row's terms over what the card had. A field the file
- * leaves empty (or has no column for) keeps what the card has: a CardImp file, which carries no
- * phone, never erases a holder's phone. Shared by the service's import and the command line's.
- */
-export function importedCard(existing: StoredCard | undefined, row: ImportRow, at: string): StoredCard {
-  const holder = mergeHolder(existing?.holder ?? null, row.holder);
-  const state = row.blocked ? 'blocked' : holder ? 'active' : (existing?.state ?? 'inactive');
-  return {
-    number: row.number,
-    virtual: existing?.virtual ?? false,
-    rangeId: existing?.rangeId ?? null,
-    createdAt: existing?.createdAt ?? at,
-    activatedAt: existing?.activatedAt ?? (state === 'active' ? at : null),
-    discount: row.discount,
-    bonus: row.bonus,
-    expiresAt: row.expiresAt,
-    holder,
-    state,
-    ...(state === 'blocked' ? { blockedFrom: holder ? ('active' as const) : ('inactive' as const) } : {}),
-    updatedAt: at,
-  };
-}
-
-/** An imported holder over the stored one: empty imported fields keep the stored values. */
-function mergeHolder(stored: Holder | null, imported: Holder | null): Holder | null {
-  if (!imported) return stored;
-  if (!stored) return imported;
-  return {
-    ...stored,
-    fullName: imported.fullName || stored.fullName,
-    birthday: imported.birthday ?? stored.birthday,
-    phone: imported.phone ?? stored.phone,
-    ...(imported.email ? { email: imported.email } : {}),
-  };
 }

@@ -1,9 +1,13 @@
-/** Runs the CardDirectory contract against every adapter. */
+/** Runs the CardDirectory contract against every engine: embedded and PostgreSQL. */
 import { rmSync } from 'node:fs';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../../adapters/cards/lowdb.ts';
 import { tempDir } from '../helpers.ts';
 import { cardDirectoryContract } from './cardDirectory.contract.ts';
+import { Database } from '../../adapters/postgres/database.ts';
+import { migrate } from '../../adapters/postgres/schema.ts';
+import { PostgresCardDirectory } from '../../adapters/postgres/cardDirectory.ts';
+import { dropDatabase, newDatabase, postgresMissing } from '../postgres.ts';
 
 cardDirectoryContract({
   name: 'embedded (journaled lowdb store)',
@@ -20,6 +24,29 @@ cardDirectoryContract({
       async close() {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+cardDirectoryContract({
+  name: 'PostgreSQL',
+  missing: postgresMissing,
+  async make() {
+    const url = await newDatabase('cards');
+    let db = new Database(url);
+    await migrate(db);
+    return {
+      directory: new PostgresCardDirectory(db),
+      async reopen() {
+        // Another connection, as a restarted instance has: only what was committed is there.
+        await db.close();
+        db = new Database(url);
+        return new PostgresCardDirectory(db);
+      },
+      async close() {
+        await db.close();
+        await dropDatabase(url);
       },
     };
   },

@@ -3,7 +3,7 @@
  * archive, the due index, the phone index, and serialization by key. An engine that several
  * processes share also passes it between two stores on the same data (`second`).
  */
-import { suite } from 'uvu';
+import { contractSuite } from './contract.ts';
 import * as assert from 'uvu/assert';
 import type { WorkflowStore } from '../../runtime/workflows/store.ts';
 import type { StoredWorkflow, WorkflowRecord } from '../../runtime/workflows/types.ts';
@@ -57,19 +57,9 @@ export function workflow(over: Partial<StoredWorkflow> = {}): StoredWorkflow {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function workflowStoreContract(factory: WorkflowStoreFactory) {
-  const s = suite<{ env: WorkflowStoreEnv }>(`WorkflowStore contract: ${factory.name}`);
-  if (factory.missing) {
-    process.stderr.write(`    WorkflowStore contract (${factory.name}) skipped: ${factory.missing}\n`);
-    const skip = (name: string) => s.skip(name, () => undefined);
-    for (const name of NAMES) skip(name);
-    return s.run();
-  }
-  s.before.each(async (ctx) => {
-    ctx.env = await factory.make();
-  });
-  s.after.each(async (ctx) => ctx.env.close());
+  const { s, it } = contractSuite('WorkflowStore contract', factory);
 
-  s(NAMES[0]!, async ({ env: { store } }) => {
+  it('a workflow starts once; writes are compare-and-set on its version', async ({ env: { store } }) => {
     const w = workflow();
     assert.ok(await store.put(w, null));
     assert.not.ok(await store.put({ ...w, state: 'other' }, null), 'an id starts once');
@@ -82,7 +72,9 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     assert.is(await store.get('ses_20261129_nothing'), undefined);
   });
 
-  s(NAMES[1]!, async ({ env: { store, archived } }) => {
+  it('closing removes the live row (at the version read) and keeps the record in the archive', async ({
+    env: { store, archived },
+  }) => {
     const w = workflow();
     await store.put(w, null);
     const closed: WorkflowRecord = { ...w, live: false, state: 'verified', closedAt: AT };
@@ -97,7 +89,9 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     assert.is(kept?.phone, w.phone);
   });
 
-  s(NAMES[2]!, async ({ env: { store } }) => {
+  it('due deadlines: the earliest, the ones due, an index that follows a moved deadline', async ({
+    env: { store },
+  }) => {
     const now = Date.parse(AT);
     const soon = workflow({ due: now - 10 });
     const later = workflow({ due: now + 60_000 });
@@ -118,7 +112,7 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     assert.is((await store.due(now + 120_000)).length <= 2, true);
   });
 
-  s(NAMES[3]!, async ({ env: { store } }) => {
+  it('live workflows of a phone, following a changed phone', async ({ env: { store } }) => {
     const a = workflow({ phone: '+79160000011' });
     const b = workflow({ phone: '+79160000011', kind: 'activation' });
     const c = workflow({ phone: '+79160000012' });
@@ -133,7 +127,7 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     assert.is(await store.count(), 3);
   });
 
-  s(NAMES[4]!, async ({ env: { store } }) => {
+  it('every live workflow, read a page at a time', async ({ env: { store } }) => {
     const ids = new Set<string>();
     for (let i = 0; i < 1_200; i++) {
       const w = workflow();
@@ -147,7 +141,9 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     assert.is(await store.count(), 1_200);
   });
 
-  s(NAMES[5]!, async ({ env: { store } }) => {
+  it('serialize runs one task per key at a time; exclusive refuses while the key is held', async ({
+    env: { store },
+  }) => {
     const order: string[] = [];
     const task = (name: string, ms: number) => async () => {
       order.push(`${name}+`);
@@ -185,7 +181,7 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     assert.equal(await store.exclusive('start:1', async () => 'third'), { value: 'third' });
   });
 
-  s(NAMES[6]!, async ({ env }) => {
+  it('two instances on one database: due rows claimed once, versions and keys shared', async ({ env }) => {
     if (!env.second) return; // one process owns an embedded store: nothing to share
     const a = env.store;
     const b = await env.second();
@@ -220,13 +216,3 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
 
   s.run();
 }
-
-const NAMES = [
-  'a workflow starts once; writes are compare-and-set on its version',
-  'closing removes the live row (at the version read) and keeps the record in the archive',
-  'due deadlines: the earliest, the ones due, an index that follows a moved deadline',
-  'live workflows of a phone, following a changed phone',
-  'every live workflow, read a page at a time',
-  'serialize runs one task per key at a time; exclusive refuses while the key is held',
-  'two instances on one database: due rows claimed once, versions and keys shared',
-];
