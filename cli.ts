@@ -11,6 +11,7 @@ import { loadConfig, ConfigError, type Config } from './runtime/config.ts';
 import { JournaledStore } from './adapters/store/journaled.ts';
 import { lockDataDir, DataDirLockedError } from './adapters/store/lock.ts';
 import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
+import { BACKUPS, backupDataFolder, newBackupFolder } from './adapters/store/backup.ts';
 import { countLines, detectEncoding } from './runtime/cards/import.ts';
 import { bulkImportCards } from './adapters/cards/bulkImport.ts';
 import iconv from 'iconv-lite';
@@ -193,6 +194,58 @@ tokens.command('revoke <id>').action((id: string) => {
   if (!registry().revoke(id)) throw new ConfigError(`no token with id ${id}`);
   process.stdout.write(`revoked ${id} (a running service refuses it within a second)\n`);
 });
+
+program
+  .command('backup')
+  .description(
+    'a consistent copy of the data folder: made by the running service (admin token), or here when it is stopped',
+  )
+  .option(
+    '-o, --out <dir>',
+    'with the service stopped: the new folder to copy into (default <dataDir>/backups/<time>)',
+  )
+  .action(async (opts: { out?: string }) => {
+    const dataDir = resolve(config().dataDir);
+    let unlock: (() => void) | null = null;
+    try {
+      unlock = lockDataDir(dataDir);
+    } catch (err) {
+      if (!(err instanceof DataDirLockedError)) throw err;
+    }
+    if (!unlock) {
+      // The service holds the folder: it pauses its commits and copies them itself.
+      if (opts.out)
+        throw new ConfigError('--out: the running service writes its backups into <dataDir>/backups');
+      const { backup: b } = await api('POST', '/backup');
+      process.stdout.write(
+        `backup ${b.dir}: ${b.files} files, ${(b.bytes / 1e6).toFixed(1)} MB (writes paused ${b.pausedMs} ms)\n`,
+      );
+      return;
+    }
+    try {
+      const now = Date.now();
+      const dest = opts.out ? resolve(opts.out) : await newBackupFolder(resolve(dataDir, BACKUPS), now);
+      const progress = bar('copying');
+      progress.start(1, 0);
+      const b = await backupDataFolder(
+        dataDir,
+        dest,
+        (copy) => copy(),
+        now,
+        (done, total) => {
+          progress.setTotal(Math.max(1, total));
+          progress.update(done);
+        },
+      ).catch((err: Error) => {
+        progress.stop();
+        throw new ConfigError(`backup: ${err.message}`);
+      });
+      progress.stop();
+      process.stdout.write(`backup ${b.dir}: ${b.files} files, ${(b.bytes / 1e6).toFixed(1)} MB\n`);
+    } finally {
+      unlock();
+    }
+  });
 
 const sms = program.command('sms').description('SMS providers');
 

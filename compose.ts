@@ -38,6 +38,8 @@ import { CampaignService, campaignTables } from './runtime/campaigns/service.ts'
 import { Retention } from './runtime/support/retention.ts';
 import { Erasure } from './runtime/support/erasure.ts';
 import { OptOutLinks } from './runtime/campaigns/optOut.ts';
+import { AppError } from './machines/errors.ts';
+import { BACKUPS, backupDataFolder, newBackupFolder } from './adapters/store/backup.ts';
 import cron from 'node-cron';
 
 export interface ServiceOptions {
@@ -301,9 +303,26 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       secret,
       logger,
     });
+    const backup = async () => {
+      const now = clock.now();
+      let report;
+      try {
+        const dest = await newBackupFolder(join(dataDir, BACKUPS), now);
+        report = await backupDataFolder(dataDir, dest, (copy) => store.paused(copy), now);
+      } catch (err) {
+        logger.error({ err }, 'backup failed');
+        throw new AppError('BACKUP_FAILED', { reason: (err as Error).message });
+      }
+      logger.info(
+        { dir: report.dir, files: report.files, bytes: report.bytes, pausedMs: report.pausedMs },
+        'backup made',
+      );
+      return report;
+    };
     const app = createApp({
       erasure,
       optOut,
+      backup,
       config,
       logger,
       clock,

@@ -45,6 +45,8 @@ import type { Erasure } from '../runtime/support/erasure.ts';
 import { catalogFor } from '../runtime/support/catalog.ts';
 import { pageHeaders } from './pageHeaders.ts';
 import { optOutRoutes } from './routes/optOut.ts';
+import { backupRoutes } from './routes/backup.ts';
+import type { BackupReport } from '../adapters/store/backup.ts';
 import type { OptOutLinks } from '../runtime/campaigns/optOut.ts';
 
 export interface AppDeps {
@@ -65,6 +67,8 @@ export interface AppDeps {
   retention: Retention;
   erasure: Erasure;
   optOut: OptOutLinks;
+  /** A consistent copy of the data folder (the embedded engine). */
+  backup: () => Promise<BackupReport>;
 }
 
 export interface RouteInfo {
@@ -195,6 +199,7 @@ export function createApp(deps: AppDeps): Koa & { routes: RouteInfo[] } {
   reportRoutes(api, deps);
   retentionRoutes(api, deps);
   holderRoutes(api, deps);
+  backupRoutes(api, deps);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   const routes = [...open.stack, ...api.stack].flatMap((layer) =>

@@ -108,6 +108,15 @@ const ops: Record<string, Record<string, Op>> = {
       errors: [],
     },
   },
+  '/api/v1/backup': {
+    post: {
+      summary:
+        'A consistent copy of the data folder into <dataDir>/backups/<time>/: commits pause while the files are copied, then go on',
+      roles: 'admin',
+      ok: [201, '{backup: {dir, at, files, bytes, pausedMs}}'],
+      errors: [],
+    },
+  },
   '/api/v1/catalog': {
     get: {
       summary:

@@ -170,6 +170,12 @@ export const catalog = {
     ru: 'Превышен бюджет: {reason}',
     en: 'Over budget: {reason}',
   },
+  BACKUP_FAILED: {
+    status: 503,
+    ru: 'Резервная копия не сделана: {reason}',
+    en: 'The backup was not made: {reason}',
+    retryable: true,
+  },
   OPT_OUT_REQUIRED: {
     status: 400,
     ru: 'В тексте рассылки нет ссылки для отказа {optOut}',

@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import iconv from 'iconv-lite';
 import { tempDir, call, TOKENS } from './helpers.ts';
@@ -214,6 +214,35 @@ CampaignCli('create, start and follow a campaign through the running service', a
       erased.stdout,
       /^era_\S+ .*: cards 2; \d+ records and 1 campaign lines anonymised; consent kept as proof under anon:[0-9a-f]{20}/,
     );
+    // A backup through the running service, which holds the folder; then, stopped, here.
+    const online = await asAdmin('backup');
+    assert.is(online.status, 0, online.stderr);
+    assert.match(
+      online.stdout,
+      /^backup \S+\/backups\/\d{8}-\d{6}: \d+ files, [\d.]+ MB \(writes paused \d+ ms\)/,
+    );
+    const onlineDir = online.stdout.split(/\s+/)[1]!.replace(/:$/, '');
+    assert.ok(existsSync(join(onlineDir, 'secret.key')) && !existsSync(join(onlineDir, 'smspds.pid')));
+    assert.is(
+      (await asAdmin('backup', '--out', join(dir, 'elsewhere'))).status,
+      2,
+      'the service picks the place',
+    );
+    svc.child.kill('SIGTERM');
+    await svc.exited;
+    const offline = await runAsync(dir, 'backup', '--out', join(dir, 'copy'));
+    assert.is(offline.status, 0, offline.stderr);
+    assert.match(offline.stdout, new RegExp(`backup ${join(dir, 'copy')}: \\d+ files`));
+    // Either copy is a data folder: the cards are there.
+    for (const copy of [onlineDir, join(dir, 'copy')]) {
+      const exported = spawnSync(process.execPath, [BIN, 'cards', 'export', '-o', join(dir, 'out.csv')], {
+        cwd: dir,
+        env: { ...process.env, SMSPDS_DATA_DIR: copy },
+        encoding: 'utf8',
+      });
+      assert.is(exported.status, 0, exported.stderr);
+      assert.match(iconv.decode(readFileSync(join(dir, 'out.csv')), 'win1251'), /Анна Ли/);
+    }
   } finally {
     svc.child.kill('SIGTERM');
     await svc.exited;

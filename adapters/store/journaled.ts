@@ -603,6 +603,26 @@ export class JournaledStore implements RecordStore {
     await this.journal.close().catch(() => undefined);
   }
 
+  /**
+   * Run `task` while nothing is written to the folder: every change made before is on disk
+   * (its archive lines in their day files, no compaction running), and commits wait until
+   * `task` ends — changes made meanwhile are kept in memory and committed after, their callers
+   * answered then.
+   */
+  async paused<T>(task: () => Promise<T>): Promise<T> {
+    await this.settled();
+    while (this.writing) await new Promise((r) => setImmediate(r));
+    this.writing = true;
+    try {
+      await this.compacting;
+      if (this.failure) throw this.failure;
+      return await task();
+    } finally {
+      this.writing = false;
+      if (this.hasPending || this.waiters.length) this.schedule();
+    }
+  }
+
   async compact(): Promise<void> {
     await this.settled();
     while (this.writing) await new Promise((r) => setImmediate(r));
