@@ -624,17 +624,7 @@ export class JournaledStore implements RecordStore {
   }
 
   async compact(): Promise<void> {
-    await this.settled();
-    while (this.writing) await new Promise((r) => setImmediate(r));
-    this.writing = true;
-    try {
-      await this.compacting;
-      if (this.failure) throw this.failure;
-      await this.writeSnapshots(await this.seal());
-    } finally {
-      this.writing = false;
-    }
-    if (this.hasPending) this.schedule(); // changes made meanwhile wait for no one
+    await this.paused(async () => this.writeSnapshots(await this.seal()));
   }
 
   /** Flush, snapshot every changed table and close the journal (graceful shutdown). */
