@@ -20,6 +20,7 @@ import { EmbeddedWorkflowStore } from './adapters/store/workflowTable.ts';
 import { createPinSender, smsLedgerTables } from './runtime/sms/pinSender.ts';
 import { createPinVault, loadOrCreateSecret } from './runtime/pin/vault.ts';
 import { ConsentLedger, consentTables } from './runtime/consents.ts';
+import { EmbeddedConsentRows } from './adapters/store/consentTable.ts';
 import { ActivationService, activationKind } from './runtime/activation/activations.ts';
 import { AuthService, authKind } from './runtime/auth/sessions.ts';
 import { RateLimits, limitTables } from './runtime/limits.ts';
@@ -127,7 +128,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const vault = createPinVault(secret);
     const optOut = new OptOutLinks(secret, config.publicUrl);
     const directory = new EmbeddedCardDirectory(store);
-    const consents = new ConsentLedger(store);
+    const consents = new ConsentLedger(new EmbeddedConsentRows(store));
     const limits = new RateLimits(store, clock, config.timezone);
     const deliveries: DeliveryTracker = new DeliveryTracker({
       store,

@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { JournaledStore } from '../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../adapters/cards/lowdb.ts';
+import { EmbeddedConsentRows } from '../adapters/store/consentTable.ts';
 import { ConsentLedger, consentTables } from '../runtime/consents.ts';
 import pino from 'pino';
 import { FakeSmsru } from '../test/fakes/providers/smsru.ts';
@@ -66,7 +67,7 @@ const phoneOf = (i: number) => `+7916${String(i).padStart(7, '0')}`;
 async function seed(dataDir: string) {
   const store = await JournaledStore.open(dataDir, [...EmbeddedCardDirectory.tables, ...consentTables]);
   const directory = new EmbeddedCardDirectory(store);
-  const consents = new ConsentLedger(store);
+  const consents = new ConsentLedger(new EmbeddedConsentRows(store));
   const at = new Date().toISOString();
   for (let i = 0; i < HOLDERS; i += 10_000) {
     const rows = [];

@@ -24,7 +24,7 @@ export function consentRoutes(
     const parsed = schema.safeParse(ctx.state.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     const phone = normalizePhone(parsed.data.phone, deps.config.phones);
-    const record = deps.consents.record(phone, {
+    const record = await deps.consents.record(phone, {
       at: new Date(deps.clock.now()).toISOString(),
       marketing: parsed.data.marketing,
       source: parsed.data.source,
@@ -36,7 +36,7 @@ export function consentRoutes(
 
   router.get('/api/v1/consents/:phone', allow(), async (ctx) => {
     const phone = normalizePhone(ctx.params.phone, deps.config.phones);
-    const record = deps.consents.get(phone);
+    const record = await deps.consents.get(phone);
     if (!record) throw new AppError('NOT_FOUND', { phone });
     reply(
       ctx,

@@ -174,14 +174,12 @@ ${body}
     try {
       if (!deps.store.healthy) throw new Error('store is not writable');
       deps.metrics.optOuts.inc();
-      if (
-        confirmOptOut(
-          { links: deps.optOut, consents: deps.consents, now: () => deps.clock.now() },
-          ctx.params.code!,
-        )
-      )
-        deps.logger.info('news consent ended on the opt-out page');
-      await deps.store.flush(); // "done" means on disk
+      const ended = await confirmOptOut(
+        { links: deps.optOut, consents: deps.consents, now: () => deps.clock.now() },
+        ctx.params.code!,
+      );
+      if (ended) deps.logger.info('news consent ended on the opt-out page');
+      await deps.consents.flush(); // "done" means on disk
     } catch (err) {
       deps.logger.error({ err }, 'opt-out page: the confirmation was not saved');
       page(ctx, 503, lang, `<h1>${t.title}</h1>\n<p>${t.failed}</p>`);

@@ -95,7 +95,7 @@ export function activationKind(deps: ActivationDeps) {
           { fullName: ctx.holder.fullName, birthday: ctx.holder.birthday, phone: ctx.holder.phone },
           at,
         );
-        deps.consents.record(ctx.holder.phone, {
+        await deps.consents.record(ctx.holder.phone, {
           at,
           marketing: ctx.marketingConsent,
           ...(ctx.pdConsent ? { pd: true, pdTextVersion: ctx.pdConsent.textVersion } : {}),

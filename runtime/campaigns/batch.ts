@@ -20,7 +20,7 @@ import type { ErrorData } from '../../machines/errors.ts';
 import type { SmsAttempt } from '../../machines/otp.ts';
 import type { CardDirectory, RecordStore, SmsMessage, SmsReceipt, SmsSender } from '../ports.ts';
 import type { Config } from '../config.ts';
-import type { ConsentLedger } from '../consents.ts';
+import type { ConsentLedger, NewsStatus } from '../consents.ts';
 import type { RateLimits } from '../limits.ts';
 import type { SmsChain } from '../sms/chain.ts';
 import { countSegments } from '../sms/segments.ts';
@@ -40,6 +40,8 @@ const MAX_BATCH = 10_000;
  * a provider answers a few thousand a second either way (smsc blocks 15+ concurrent connections).
  */
 const SEND_CONCURRENCY = 12;
+/** Positions beyond a group whose consent is read with it (those who opted out are skipped). */
+const CONSENT_AHEAD = 32;
 
 /** What a batch works with, shared by every batch of every run. */
 export interface BatchContext {
@@ -108,6 +110,8 @@ export class Batch {
   /** SMS of the day's budget spent on requests refused as a whole: given back. */
   private refunds = 0;
   private taken = 0;
+  /** News consent of the phones ahead, as read just before they are taken. */
+  private readonly news = new Map<string, NewsStatus>();
   /** Set when the provider refused a whole request: no further request leaves in this batch. */
   private halt: ErrorData | null = null;
   /** A pause or cancel was asked (read before each group). */
@@ -201,7 +205,15 @@ export class Batch {
   /** The next group, marked `sending`, on disk and rendered: ready to leave at once. */
   private async ready(groupSize: number) {
     this.asked = await this.ctx.stopAsked(this.runId);
-    const { group, positions } = this.take(groupSize);
+    // Consent read just now for the positions ahead (another sender may have moved past them
+    // meanwhile: then read again from where the books are now).
+    await this.readConsent(groupSize);
+    let taken = this.take(groupSize);
+    while (taken.short) {
+      await this.readConsent(groupSize);
+      taken = this.take(groupSize);
+    }
+    const { group, positions } = taken;
     if (group.length === 0) return null;
     await this.ctx.store.flush(); // `sending` is on disk before these SMS leave
     const messages: SmsMessage[] = [];
@@ -210,20 +222,41 @@ export class Batch {
   }
 
   /**
+   * Read the news consent of the phones at the positions a sender takes next (the retry list's
+   * first, then the plan's from the cursor), in one read: `take` decides on these.
+   */
+  private async readConsent(n: number) {
+    const ahead = n + CONSENT_AHEAD;
+    const positions = this.again.slice(0, ahead);
+    const end = Math.min(this.plan.phones.length, this.counts.cursor + ahead);
+    for (let i = this.counts.cursor; i < end; i++) positions.push(i);
+    const news = await this.ctx.consents.news(positions.map((i) => this.plan.phones[i]!));
+    for (const [phone, status] of news) this.news.set(phone, status);
+  }
+
+  /**
    * The next `n` recipients to send to, marked `sending` (skipping those who opted out): the
-   * retry list first, then the plan from the cursor. Each with its plan position.
+   * retry list first, then the plan from the cursor. Each with its plan position. Synchronous,
+   * so senders never take the same position; `short` when it stopped at a phone whose consent
+   * was not read yet (`readConsent`, then take again).
    */
   private take(n: number) {
     const group: Recipient[] = [];
     const positions: number[] = [];
-    if (this.stopAsked()) return { group, positions };
-    const { book, consents, limits } = this.ctx;
+    if (this.stopAsked()) return { group, positions, short: false };
+    const { book, limits } = this.ctx;
     const { runId, plan, counts } = this;
+    let short = false;
     /** Plan position `i` skipped (its phone opted out) or taken, unless the day's budget is spent. */
-    const takeAt = (i: number, fromPlan: boolean): 'skipped' | 'taken' | 'budgetSpent' => {
+    const takeAt = (i: number, fromPlan: boolean): 'skipped' | 'taken' | 'budgetSpent' | 'unread' => {
       const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
+      const news = this.news.get(r.phone);
+      if (news === undefined) {
+        short = true;
+        return 'unread';
+      }
       // Consent is checked again before each send: an opt-out after the start still counts.
-      if (!consents.get(r.phone)?.marketing) {
+      if (news !== 'yes') {
         book.move(r, 'skipped', { reason: 'optedOut' }, fromPlan);
         return 'skipped';
       }
@@ -238,13 +271,15 @@ export class Batch {
     while (group.length < n && this.taken < this.size && this.again.length > 0) {
       const i = this.again[0]!;
       const got = takeAt(i, false);
-      if (got === 'budgetSpent') break;
+      if (got === 'budgetSpent' || got === 'unread') break;
       this.again.shift();
       retried = true;
       if (got === 'taken') this.againInFlight.add(i);
     }
-    while (group.length < n && this.taken < this.size && counts.cursor < plan.phones.length) {
-      if (takeAt(counts.cursor, true) === 'budgetSpent') break;
+    // The retry list goes first: the plan waits while a position of it is still unread.
+    while (!short && group.length < n && this.taken < this.size && counts.cursor < plan.phones.length) {
+      const got = takeAt(counts.cursor, true);
+      if (got === 'budgetSpent' || got === 'unread') break;
     }
     if (group.length > 0) {
       const row: BatchInFlight = { runId, from: this.from, to: counts.cursor, at: book.iso() };
@@ -252,7 +287,7 @@ export class Batch {
       book.batches.put(runId, row);
     }
     if (retried) this.keepRetries(); // in the same commit as the row that now covers them
-    return { group, positions };
+    return { group, positions, short };
   }
 
   private async message(r: Recipient): Promise<SmsMessage> {

@@ -98,13 +98,13 @@ export const hasOptOut = (text: string) => text.includes(OPT_OUT_PLACEHOLDER);
  * holds no consent for (never given, or erased since) and news already stopped change nothing:
  * the page says "done" in every case, so it tells no one whether a code exists.
  */
-export function confirmOptOut(
+export async function confirmOptOut(
   deps: { links: OptOutLinks; consents: ConsentLedger; now(): number },
   code: string,
-): boolean {
+): Promise<boolean> {
   const phone = deps.links.phoneOf(code);
-  if (!phone || !deps.consents.get(phone)?.marketing) return false;
-  deps.consents.record(phone, {
+  if (!phone || !(await deps.consents.get(phone))?.marketing) return false;
+  await deps.consents.record(phone, {
     at: new Date(deps.now()).toISOString(),
     marketing: false,
     source: 'link',

@@ -371,10 +371,14 @@ export class CampaignService {
     const seen = new Set<string>();
     const skipped: Record<string, number> = {};
     for await (const page of this.deps.directory.pages(PREPARE_PAGE)) {
-      for (const card of page) {
-        if (!inAudience(card, def.audience, now, def.timezone)) continue;
+      const cards = page.filter((card) => inAudience(card, def.audience, now, def.timezone));
+      // The consent of a page's phones, in one read.
+      const news = await this.deps.consents.news(cards.map((card) => card.holder!.phone!));
+      for (const card of cards) {
         const phone = card.holder!.phone!;
-        const reason = this.skipReason(phone, seen);
+        const reason = seen.has(phone)
+          ? 'duplicatePhone'
+          : { yes: null, optedOut: 'optedOut', none: 'noConsent' }[news.get(phone) ?? 'none'];
         if (reason) {
           skipped[reason] = (skipped[reason] ?? 0) + 1;
           continue;
@@ -384,14 +388,6 @@ export class CampaignService {
       }
     }
     return skipped;
-  }
-
-  private skipReason(phone: string, seen: Set<string>): string | null {
-    if (seen.has(phone)) return 'duplicatePhone';
-    const consent = this.deps.consents.get(phone);
-    if (!consent) return 'noConsent';
-    if (!consent.marketing) return consent.history.some((h) => h.marketing) ? 'optedOut' : 'noConsent';
-    return null;
   }
 
   async start(id: string, by: string, override: boolean): Promise<WorkflowRecord> {

@@ -87,7 +87,7 @@ export class Erasure {
             .join('\n'),
         );
     }
-    const consent = consents.erase(phone, subject, { at, by });
+    const consent = await consents.erase(phone, subject, { at, by });
     limits.forgetPhone(phone);
     deliveries.forgetPhone(phone);
     for (const sender of senders) await sender.erase?.(phone);

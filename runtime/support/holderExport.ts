@@ -76,7 +76,7 @@ export async function exportHolder(
     phone,
     generatedAt: new Date(now).toISOString(),
     cards: await deps.directory.byPhone(phone),
-    consent: deps.consents.get(phone) ?? null,
+    consent: (await deps.consents.get(phone)) ?? null,
     sessions,
     campaignMessages,
   };

@@ -187,7 +187,7 @@ Holders(
     assert.equal([card.state, card.holder], ['blocked', null]);
     assert.is((await svc.call('GET', '/api/v1/cards/101')).json.card.holder.fullName, 'Борис Ким');
     // The proof of consent stays under the keyed hash, with the erasure as its last entry.
-    const proof = svc.service.consents.get(e.subject)!;
+    const proof = (await svc.service.consents.get(e.subject))!;
     assert.equal(
       [proof.marketing, proof.pd?.textVersion, proof.history.at(-1)?.source],
       [false, '1', 'erasure'],
