@@ -24,6 +24,7 @@ import { EmbeddedConsentRows } from './adapters/store/consentTable.ts';
 import { ActivationService, activationKind } from './runtime/activation/activations.ts';
 import { AuthService, authKind } from './runtime/auth/sessions.ts';
 import { RateLimits, limitTables } from './runtime/limits.ts';
+import { EmbeddedLimitRows } from './adapters/store/limitTable.ts';
 import { PinGate } from './runtime/pin/gate.ts';
 import { countSegments } from './runtime/sms/segments.ts';
 import { TokenRegistry } from './runtime/tokens.ts';
@@ -129,7 +130,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const optOut = new OptOutLinks(secret, config.publicUrl);
     const directory = new EmbeddedCardDirectory(store);
     const consents = new ConsentLedger(new EmbeddedConsentRows(store));
-    const limits = new RateLimits(store, clock, config.timezone);
+    const limits = new RateLimits(new EmbeddedLimitRows(store), clock, config.timezone);
     const deliveries: DeliveryTracker = new DeliveryTracker({
       store,
       senders,
@@ -238,7 +239,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     };
     const balanceTimer = setInterval(() => void refreshBalances().catch(() => undefined), 10 * 60_000);
     balanceTimer.unref();
-    const sweep = setInterval(() => limits.sweep(), 10 * 60_000);
+    const sweep = setInterval(() => void limits.sweep().catch(() => undefined), 10 * 60_000);
     sweep.unref();
     const tokens = new TokenRegistry(dataDir, config);
     const newTokens = tokens.bootstrap();

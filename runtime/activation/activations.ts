@@ -199,7 +199,7 @@ export class ActivationService extends PinWorkflows<ActivationView> {
       };
       if (input.confirm === 'sms')
         return this.gate.open(input.holder.phone, token, 'activation', run, [rule]);
-      this.deps.limits.hit([rule]);
+      await this.deps.limits.hit([rule]);
       return run();
     });
   }

@@ -167,7 +167,7 @@ export class AuthService extends PinWorkflows<AuthView> {
         return this.gate.open(input.phone, token, input.channel === 'call' ? 'call' : 'auth', run);
       }
       const { limits } = this.deps.config;
-      this.gate.hitToken(token, [
+      await this.gate.hitToken(token, [
         { key: `phone:${input.phone}`, limit: limits.perPhonePerHour, name: 'perPhonePerHour' },
       ]);
       return run();

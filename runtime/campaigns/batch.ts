@@ -110,6 +110,8 @@ export class Batch {
   /** SMS of the day's budget spent on requests refused as a whole: given back. */
   private refunds = 0;
   private taken = 0;
+  /** Budget changes of sent and refused messages, settled before the batch's last commit. */
+  private readonly counting: Promise<void>[] = [];
   /** News consent of the phones ahead, as read just before they are taken. */
   private readonly news = new Map<string, NewsStatus>();
   /** Set when the provider refused a whole request: no further request leaves in this batch. */
@@ -207,11 +209,16 @@ export class Batch {
     this.asked = await this.ctx.stopAsked(this.runId);
     // Consent read just now for the positions ahead (another sender may have moved past them
     // meanwhile: then read again from where the books are now).
-    await this.readConsent(groupSize);
-    let taken = this.take(groupSize);
-    while (taken.short) {
-      await this.readConsent(groupSize);
-      taken = this.take(groupSize);
+    const budget = { left: 0 };
+    let taken: ReturnType<Batch['take']>;
+    try {
+      do {
+        await this.readConsent(groupSize);
+        await this.reserveBudget(groupSize, budget);
+        taken = this.take(groupSize, budget);
+      } while (taken.short);
+    } finally {
+      await this.returnBudget(budget); // in the commit of the group's marks
     }
     const { group, positions } = taken;
     if (group.length === 0) return null;
@@ -235,16 +242,34 @@ export class Batch {
   }
 
   /**
+   * Take the day's budget for a group in one step (`n` messages at the text's segments), before
+   * the group is taken: `take` spends it message by message, and what it leaves (opted-out
+   * phones, a short plan) goes back at once with `returnBudget`.
+   */
+  private async reserveBudget(n: number, budget: { left: number }) {
+    const { smsPerDay, limits } = this.ctx;
+    if (smsPerDay <= 0) return;
+    const want = n * this.base - budget.left;
+    if (want > 0) budget.left += await limits.reserveSms(smsPerDay, want);
+  }
+
+  private async returnBudget(budget: { left: number }) {
+    const left = budget.left;
+    budget.left = 0;
+    if (left > 0) await this.ctx.limits.refundSms(left);
+  }
+
+  /**
    * The next `n` recipients to send to, marked `sending` (skipping those who opted out): the
    * retry list first, then the plan from the cursor. Each with its plan position. Synchronous,
    * so senders never take the same position; `short` when it stopped at a phone whose consent
    * was not read yet (`readConsent`, then take again).
    */
-  private take(n: number) {
+  private take(n: number, budget: { left: number }) {
     const group: Recipient[] = [];
     const positions: number[] = [];
     if (this.stopAsked()) return { group, positions, short: false };
-    const { book, limits } = this.ctx;
+    const { book } = this.ctx;
     const { runId, plan, counts } = this;
     let short = false;
     /** Plan position `i` skipped (its phone opted out) or taken, unless the day's budget is spent. */
@@ -260,8 +285,10 @@ export class Batch {
         book.move(r, 'skipped', { reason: 'optedOut' }, fromPlan);
         return 'skipped';
       }
-      if (limits.smsBudgetWait(this.ctx.smsPerDay, this.base) > 0) return 'budgetSpent';
-      limits.spendSms(this.ctx.smsPerDay, this.base);
+      if (this.ctx.smsPerDay > 0) {
+        if (budget.left < this.base) return 'budgetSpent';
+        budget.left -= this.base;
+      }
       group.push(book.move(r, 'sending', {}, fromPlan));
       positions.push(i);
       this.taken += 1;
@@ -325,7 +352,7 @@ export class Batch {
     this.againInFlight.delete(position);
     if (receipt) {
       this.anySent = true;
-      limits.countSms(receipt.segments - this.base);
+      this.counting.push(limits.countSms(receipt.segments - this.base));
       book.move(r, 'sent', {
         provider: receipt.provider,
         messageId: receipt.messageId,
@@ -365,7 +392,8 @@ export class Batch {
     }
     // Every position has its outcome line or waits in the retry list, in this same commit.
     ctx.book.batches.delete(runId);
-    ctx.limits.refundSms(this.refunds * this.base);
+    this.counting.push(ctx.limits.refundSms(this.refunds * this.base));
+    await Promise.all(this.counting);
     await ctx.store.flush();
     if (halted && waitFor !== undefined) {
       ctx.logger.warn(
@@ -382,7 +410,7 @@ export class Batch {
       return { done: false, waitUntil: null, halt: halted };
     }
     if (this.finished()) return { done: true, waitUntil: null };
-    const wait = ctx.limits.smsBudgetWait(ctx.smsPerDay, this.base);
+    const wait = await ctx.limits.smsBudgetWait(ctx.smsPerDay, this.base);
     if (wait > 0) return { done: false, waitUntil: ctx.now() + wait * 1000, reason: 'dailyBudget' };
     // Throttle: a batch of `ratePerSecond` messages takes at least a second.
     const spent = ctx.now() - this.started;

@@ -414,7 +414,7 @@ export class CampaignService {
     }
     const perDay = this.campaignSmsPerDay();
     if (perDay > 0) {
-      const left = this.deps.limits.smsLeftToday(perDay);
+      const left = await this.deps.limits.smsLeftToday(perDay);
       if (est.segments > left) {
         throw new AppError('BUDGET_EXCEEDED', {
           reason: `${est.segments} SMS > остаток дня ${left} / ${est.segments} SMS segments over today's ${left}`,
@@ -492,12 +492,12 @@ export class CampaignService {
     const segments = countSegments(text).segments;
     const { config } = this.deps;
     const owner = tokenLimits.owner(token);
-    this.deps.limits.hit([tokenLimits.hourRule(token, config)]);
-    this.deps.limits.spendSms(tokenLimits.dayCap(config), segments, owner, 'perTerminalPerDay');
+    await this.deps.limits.hit([tokenLimits.hourRule(token, config)]);
+    await this.deps.limits.spendSms(tokenLimits.dayCap(config), segments, owner, 'perTerminalPerDay');
     try {
-      this.deps.limits.spendSms(config.limits.smsPerDay, segments);
+      await this.deps.limits.spendSms(config.limits.smsPerDay, segments);
     } catch (err) {
-      this.deps.limits.refundSms(segments, owner);
+      await this.deps.limits.refundSms(segments, owner);
       throw err;
     }
     await this.deps.store.flush(); // the spending is on disk before the message can leave
@@ -514,10 +514,10 @@ export class CampaignService {
       1,
       this.providersOf(def),
     );
-    const { receipt, attempts } = await sent.catch((err) => {
+    const { receipt, attempts } = await sent.catch(async (err) => {
       // Refused by every provider: nothing left, nothing paid.
-      this.deps.limits.refundSms(segments);
-      this.deps.limits.refundSms(segments, owner);
+      await this.deps.limits.refundSms(segments);
+      await this.deps.limits.refundSms(segments, owner);
       throw err;
     });
     return { text, receipt, attempts };

@@ -41,14 +41,19 @@ export class PinGate {
 
   /** Refuse at once when the service's day budget cannot take one more PIN. */
   private checkServiceBudget(segments: number) {
-    this.deps.limits.checkSms(this.deps.config.limits.smsPerDay, segments);
+    return this.deps.limits.checkSms(this.deps.config.limits.smsPerDay, segments);
   }
 
   /** Count a sending call against its token's hour, and reserve its segments of the token's day. */
-  private spendToken(token: string, segments: number, rules: Rule[] = []) {
+  private async spendToken(token: string, segments: number, rules: Rule[] = []) {
     const { config, limits } = this.deps;
-    limits.hit([...rules, tokenLimits.hourRule(token, config)]);
-    limits.spendSms(tokenLimits.dayCap(config), segments, tokenLimits.owner(token), 'perTerminalPerDay');
+    await limits.hit([...rules, tokenLimits.hourRule(token, config)]);
+    await limits.spendSms(
+      tokenLimits.dayCap(config),
+      segments,
+      tokenLimits.owner(token),
+      'perTerminalPerDay',
+    );
   }
 
   /**
@@ -67,9 +72,9 @@ export class PinGate {
     // Starts for one phone are decided one at a time, whichever process takes them.
     const decided = await this.host.exclusive(`start:${phone}`, async () => {
       const segments = this.deps.pinSegments(purpose);
-      this.checkServiceBudget(segments);
+      await this.checkServiceBudget(segments);
       const perPhone = this.deps.config.limits.perPhonePerHour;
-      this.spendToken(token, segments, [
+      await this.spendToken(token, segments, [
         ...extraRules,
         { key: `phone:${phone}`, limit: perPhone, name: 'perPhonePerHour' },
       ]);
@@ -86,7 +91,7 @@ export class PinGate {
         sent = Number(record?.view.sends ?? 0);
         throw err;
       } finally {
-        if (sent === 0) this.deps.limits.refundSms(segments, owner);
+        if (sent === 0) await this.deps.limits.refundSms(segments, owner);
       }
     });
     if (!decided) throw new AppError('PHONE_BUSY', { retryAfter: 1 });
@@ -94,8 +99,8 @@ export class PinGate {
   }
 
   /** Count a start that sends no SMS against its token's hourly limit (phone-only authorization). */
-  hitToken(token: string, extraRules: Rule[] = []) {
-    this.deps.limits.hit([...extraRules, tokenLimits.hourRule(token, this.deps.config)]);
+  hitToken(token: string, extraRules: Rule[] = []): Promise<void> {
+    return this.deps.limits.hit([...extraRules, tokenLimits.hourRule(token, this.deps.config)]);
   }
 
   /**
@@ -111,8 +116,8 @@ export class PinGate {
   ): Promise<R> {
     return this.serial(phone, async () => {
       const segments = this.deps.pinSegments(purpose);
-      this.checkServiceBudget(segments);
-      this.spendToken(token, segments);
+      await this.checkServiceBudget(segments);
+      await this.spendToken(token, segments);
       const owner = tokenLimits.owner(token);
       let sent = false;
       try {
@@ -120,7 +125,7 @@ export class PinGate {
         sent = outcome.sent;
         return outcome.record;
       } finally {
-        if (!sent) this.deps.limits.refundSms(segments, owner);
+        if (!sent) await this.deps.limits.refundSms(segments, owner);
       }
     });
   }
@@ -130,7 +135,7 @@ export class PinGate {
     return this.serial(phone, async () => {
       if (phone) {
         const limit = this.deps.config.limits.guessesPerPhonePerHour;
-        this.deps.limits.hit([{ key: `guess:${phone}`, limit, name: 'guessesPerPhonePerHour' }]);
+        await this.deps.limits.hit([{ key: `guess:${phone}`, limit, name: 'guessesPerPhonePerHour' }]);
       }
       return run();
     });

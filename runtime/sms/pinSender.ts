@@ -41,7 +41,7 @@ export interface PinSenderOptions {
   /** Renders the message for a PIN; each purpose has its template. */
   render(purpose: string, pin: string): { text: string; templateId: string };
   /** Called before each new SMS with its billed segments; throws to refuse it (the day's budget). */
-  beforeSend?: (segments: number) => void;
+  beforeSend?: (segments: number) => Promise<void>;
   /** Told of every accepted attempt (delivery tracking). */
   onAccepted?: (workflowId: string, to: string, attempt: SmsAttempt) => void;
   /** Hard deadline of a code-by-call request. */
@@ -103,7 +103,7 @@ export function createPinSender(opts: PinSenderOptions) {
     const { text, templateId } = call ? { text: '', templateId: '' } : opts.render(req.purpose, pin);
     const segments = call ? 1 : countSegments(text).segments;
     // A re-run after a crash spent its budget the first time.
-    if (!duplicatePossible) opts.beforeSend?.(segments);
+    if (!duplicatePossible) await opts.beforeSend?.(segments);
     ledger.put(key, { key, state: 'sending', pinHash: null, sentAt: null, attempts: [] });
     await opts.store.flush(); // the intent is on disk before anything can leave
     let pinHash: string;

@@ -88,7 +88,7 @@ export class Erasure {
         );
     }
     const consent = await consents.erase(phone, subject, { at, by });
-    limits.forgetPhone(phone);
+    await limits.forgetPhone(phone);
     deliveries.forgetPhone(phone);
     for (const sender of senders) await sender.erase?.(phone);
     const report: ErasureReport = {
