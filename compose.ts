@@ -25,6 +25,7 @@ import { ActivationService, activationKind } from './runtime/activation/activati
 import { AuthService, authKind } from './runtime/auth/sessions.ts';
 import { RateLimits, limitTables } from './runtime/limits.ts';
 import { EmbeddedLimitRows } from './adapters/store/limitTable.ts';
+import { EmbeddedSmsLedger } from './adapters/store/smsLedgerTable.ts';
 import { PinGate } from './runtime/pin/gate.ts';
 import { countSegments } from './runtime/sms/segments.ts';
 import { TokenRegistry } from './runtime/tokens.ts';
@@ -144,7 +145,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
           : void host.refinalize(workflowId),
     });
     const pins = createPinSender({
-      store,
+      ledger: new EmbeddedSmsLedger(store),
       chain,
       caller: options.caller ?? buildCaller(config),
       vault,

@@ -179,7 +179,9 @@ export function pinWindowEnding<V extends PinWindowView>(deps: {
   deliveries: DeliveryStatuses;
 }) {
   return {
-    onClosed: (record: WorkflowRecord<V>) => deps.pins.forget(record.id, record.view.sends),
+    // An entry left behind (the database out of reach) guards nothing and harms nothing.
+    onClosed: (record: WorkflowRecord<V>) =>
+      void deps.pins.forget(record.id, record.view.sends).catch(() => undefined),
     finalize: withDeliveries<V>(deps.deliveries),
   };
 }

@@ -8,18 +8,30 @@
 import type { Logger } from 'pino';
 import { AppError } from '../../machines/errors.ts';
 import type { PinSent, SmsAttempt } from '../../machines/otp.ts';
-import type { CallSender, Clock, RecordStore, Table } from '../ports.ts';
+import type { CallSender, Clock } from '../ports.ts';
 import type { SmsChain } from './chain.ts';
 import type { PinVault } from '../pin/vault.ts';
 import { countSegments } from './segments.ts';
 import { maskPhone } from '../phone.ts';
 
-interface LedgerEntry {
+export interface LedgerEntry {
   key: string;
   state: 'sending' | 'sent' | 'failed';
   pinHash: string | null;
   sentAt: number | null;
   attempts: SmsAttempt[];
+}
+
+/**
+ * Where the ledger lives: the embedded store's table, or PostgreSQL's rows. Keys are
+ * `workflowId:sendNo`.
+ */
+export interface SmsLedgerRows {
+  get(key: string): Promise<LedgerEntry | undefined>;
+  /** Write an entry; with `durable`, resolves once it is on disk. */
+  put(entry: LedgerEntry, durable?: boolean): Promise<void>;
+  /** Drop the entries of a workflow that ended (its sends `0..sends`): they guard re-runs only. */
+  forget(workflowId: string, sends: number): Promise<void>;
 }
 
 export interface PinRequest {
@@ -30,7 +42,7 @@ export interface PinRequest {
 }
 
 export interface PinSenderOptions {
-  store: RecordStore;
+  ledger: SmsLedgerRows;
   chain: SmsChain;
   /** The code-by-call provider, when the venue offers `channel: "call"`. */
   caller?: CallSender;
@@ -51,7 +63,7 @@ export interface PinSenderOptions {
 export const smsLedgerTables = ['smsLedger'];
 
 export function createPinSender(opts: PinSenderOptions) {
-  const ledger: Table<LedgerEntry> = opts.store.table<LedgerEntry>('smsLedger');
+  const { ledger } = opts;
 
   /** A PIN by phone call: the provider chooses the code; we keep only its keyed hash. */
   async function viaCall(req: PinRequest, key: string): Promise<{ pinHash: string; attempts: SmsAttempt[] }> {
@@ -86,14 +98,14 @@ export function createPinSender(opts: PinSenderOptions) {
         status: 'failed',
         error: { code: String(e.extra?.providerCode ?? e.code), text: e.message },
       };
-      ledger.put(key, { key, state: 'failed', pinHash: null, sentAt: null, attempts: [attempt] });
+      await ledger.put({ key, state: 'failed', pinHash: null, sentAt: null, attempts: [attempt] });
       throw Object.assign(new AppError('SMS_FAILED'), { attempts: [attempt] });
     }
   }
 
   async function send(req: PinRequest): Promise<PinSent> {
     const key = `${req.id}:${req.sendNo}`;
-    const prior = ledger.get(key);
+    const prior = await ledger.get(key);
     if (prior?.state === 'sent' && prior.pinHash && prior.sentAt !== null) {
       return { pinHash: prior.pinHash, sentAt: prior.sentAt, attempts: [] };
     }
@@ -104,8 +116,8 @@ export function createPinSender(opts: PinSenderOptions) {
     const segments = call ? 1 : countSegments(text).segments;
     // A re-run after a crash spent its budget the first time.
     if (!duplicatePossible) await opts.beforeSend?.(segments);
-    ledger.put(key, { key, state: 'sending', pinHash: null, sentAt: null, attempts: [] });
-    await opts.store.flush(); // the intent is on disk before anything can leave
+    // The intent is on disk before anything can leave.
+    await ledger.put({ key, state: 'sending', pinHash: null, sentAt: null, attempts: [] }, true);
     let pinHash: string;
     let attempts: SmsAttempt[];
     if (call) {
@@ -124,14 +136,14 @@ export function createPinSender(opts: PinSenderOptions) {
         ({ attempts } = await opts.chain.send(message, req.sendNo));
       } catch (err) {
         const failed = (err as { attempts?: SmsAttempt[] }).attempts ?? [];
-        ledger.put(key, { key, state: 'failed', pinHash: null, sentAt: null, attempts: failed });
+        await ledger.put({ key, state: 'failed', pinHash: null, sentAt: null, attempts: failed });
         throw err;
       }
     }
     if (duplicatePossible)
       attempts = attempts.map((a) => (a.outcome === 'accepted' ? { ...a, duplicatePossible } : a));
     const sentAt = opts.clock.now();
-    ledger.put(key, { key, state: 'sent', pinHash, sentAt, attempts });
+    await ledger.put({ key, state: 'sent', pinHash, sentAt, attempts });
     const accepted = attempts.find((a) => a.outcome === 'accepted')!;
     opts.onAccepted?.(req.id, req.phone, accepted);
     opts.logger.info(
@@ -148,8 +160,8 @@ export function createPinSender(opts: PinSenderOptions) {
   }
 
   /** Drop the ledger entries of a closed workflow: its record now carries the attempts. */
-  function forget(id: string, sends: number) {
-    for (let n = 1; n <= sends + 1; n++) ledger.delete(`${id}:${n}`);
+  function forget(id: string, sends: number): Promise<void> {
+    return ledger.forget(id, sends);
   }
 
   return { send, forget };
