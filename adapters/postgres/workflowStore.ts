@@ -15,7 +15,7 @@
  *   length (released by the server if the instance dies).
  */
 import { createHash } from 'node:crypto';
-import type { WorkflowStore } from '../../runtime/workflows/store.ts';
+import type { ArchiveKey, WorkflowStore } from '../../runtime/workflows/store.ts';
 import type { StoredWorkflow, WorkflowRecord } from '../../runtime/workflows/types.ts';
 import { archiveDay } from '../../runtime/workflows/archiveDay.ts';
 import { KeyedQueue } from '../../runtime/keyedQueue.ts';
@@ -36,6 +36,22 @@ export function lockKey(key: string): string {
 }
 
 const toStored = (row: Row): StoredWorkflow => ({ ...row.record, version: row.version });
+
+/** The archive's column of each field a search may name. */
+const COLUMN: Record<ArchiveKey['field'], string> = { phone: 'phone', card: 'card', terminal: 'terminal' };
+
+/** Append a closed record to the archive, and its day to the kind's days. */
+async function append(q: Pick<Database, 'query'> | { query: Database['query'] }, closed: WorkflowRecord) {
+  const day = archiveDay(closed);
+  await q.query(
+    `INSERT INTO archive (kind, day, id, phone, card, terminal, record) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
+    [closed.kind, day, closed.id, closed.phone, closed.card, closed.terminal, JSON.stringify(closed)],
+  );
+  await q.query('INSERT INTO archive_days (kind, day) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+    closed.kind,
+    day,
+  ]);
+}
 
 export class PostgresWorkflowStore implements WorkflowStore {
   /** Other instances write deadlines too: look at the due index at least every second. */
@@ -76,20 +92,61 @@ export class PostgresWorkflowStore implements WorkflowStore {
       const row = current.rows[0];
       if (row && row.version !== expected) return false;
       if (row) await client.query('DELETE FROM workflows WHERE id = $1', [closed.id]);
-      await client.query(
-        `INSERT INTO archive (kind, day, id, phone, card, terminal, record)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
-        [
-          closed.kind,
-          archiveDay(closed),
-          closed.id,
-          closed.phone,
-          closed.card,
-          closed.terminal,
-          JSON.stringify(closed),
-        ],
-      );
+      await append(client, closed);
       return true;
+    });
+  }
+
+  async archive(closed: WorkflowRecord): Promise<void> {
+    await this.db.tx((q) => append(q, closed));
+  }
+
+  async findArchived(kind: string, day: string, id: string): Promise<WorkflowRecord | undefined> {
+    const { rows } = await this.db.query<{ record: WorkflowRecord }>(
+      'SELECT record FROM archive WHERE id = $1 AND kind = $2 AND day = $3 ORDER BY seq DESC LIMIT 1',
+      [id, kind, day],
+    );
+    return rows[0]?.record;
+  }
+
+  async archiveDays(kind: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ day: string }>('SELECT day FROM archive_days WHERE kind = $1', [
+      kind,
+    ]);
+    return rows.map((r) => r.day);
+  }
+
+  async scanArchive(kind: string, day: string, visit: (r: WorkflowRecord) => void, only?: ArchiveKey) {
+    const { rows } = await this.db.query<{ record: WorkflowRecord }>(
+      `SELECT record FROM archive WHERE kind = $1 AND day = $2 ${only ? `AND ${COLUMN[only.field]} = $3` : ''} ORDER BY seq`,
+      only ? [kind, day, only.value] : [kind, day],
+    );
+    for (const { record } of rows) visit(record);
+  }
+
+  rewriteArchive(
+    kind: string,
+    day: string,
+    change: (r: WorkflowRecord) => WorkflowRecord,
+    only?: ArchiveKey,
+  ): Promise<number> {
+    return this.db.tx(async (q) => {
+      const { rows } = await q.query<{ seq: number; record: WorkflowRecord }>(
+        `SELECT seq, record FROM archive WHERE kind = $1 AND day = $2 ${only ? `AND ${COLUMN[only.field]} = $3` : ''}
+         ORDER BY seq FOR UPDATE`,
+        only ? [kind, day, only.value] : [kind, day],
+      );
+      let changed = 0;
+      for (const { seq, record } of rows) {
+        const next = change(record);
+        if (JSON.stringify(next) === JSON.stringify(record)) continue;
+        await q.query(
+          'UPDATE archive SET id = $2, phone = $3, card = $4, terminal = $5, record = $6::jsonb WHERE seq = $1',
+          [seq, next.id, next.phone, next.card, next.terminal, JSON.stringify(next)],
+        );
+        changed += 1;
+      }
+      return changed;
     });
   }
 

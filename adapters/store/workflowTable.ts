@@ -1,13 +1,16 @@
 /**
  * The embedded engine's workflow store: live workflows in the journaled store's `workflows`
- * table, closed ones in its archive. One process owns a data folder (`lock.ts`), so its version
- * checks, due-time index and key serialization live in this process and are exact.
+ * table, closed ones in its archive (a file per kind and day, with a summary of the keys each
+ * day holds, `ArchiveKeys`, so a search reads only the days that may match). One process owns a
+ * data folder (`lock.ts`), so its version checks, due-time index and key serialization live in
+ * this process and are exact.
  *
  * The due-time index is a binary heap of (due, id) that is corrected lazily: an entry whose
  * workflow has closed or moved its due time is dropped when it reaches the top.
  */
 import type { RecordStore, Table } from '../../runtime/ports.ts';
-import type { WorkflowStore } from '../../runtime/workflows/store.ts';
+import type { ArchiveKey, WorkflowStore } from '../../runtime/workflows/store.ts';
+import { ArchiveKeys } from '../../runtime/workflows/archiveKeys.ts';
 import type { StoredWorkflow, WorkflowRecord } from '../../runtime/workflows/types.ts';
 import { archiveDay } from '../../runtime/workflows/archiveDay.ts';
 import { KeyedQueue } from '../../runtime/keyedQueue.ts';
@@ -20,9 +23,11 @@ export class EmbeddedWorkflowStore implements WorkflowStore {
   private readonly heap: Due[] = [];
   private readonly byPhone = new Map<string, Set<string>>();
   private readonly queues = new KeyedQueue();
+  private readonly keys: ArchiveKeys;
 
   constructor(private readonly store: RecordStore) {
     this.table = store.table<StoredWorkflow>('workflows');
+    this.keys = new ArchiveKeys(store);
     for (const w of this.table.values()) this.index(undefined, w);
   }
 
@@ -50,8 +55,52 @@ export class EmbeddedWorkflowStore implements WorkflowStore {
       this.table.delete(closed.id);
       this.index(current, undefined);
     }
-    this.store.archive(closed.kind, archiveDay(closed), closed);
+    await this.archive(closed);
     return true;
+  }
+
+  async archive(closed: WorkflowRecord): Promise<void> {
+    const day = archiveDay(closed);
+    this.store.archive(closed.kind, day, closed);
+    this.keys.added(closed.kind, day, closed);
+  }
+
+  findArchived(kind: string, day: string, id: string): Promise<WorkflowRecord | undefined> {
+    return this.store.findArchived<WorkflowRecord>(
+      kind,
+      day,
+      (r) => r.id === id,
+      `"id":${JSON.stringify(id)}`,
+    );
+  }
+
+  async archiveDays(kind: string): Promise<string[]> {
+    return this.store.archiveDays(kind);
+  }
+
+  async scanArchive(kind: string, day: string, visit: (r: WorkflowRecord) => void, only?: ArchiveKey) {
+    if (only && !(await this.keys.mayHold(kind, day, only.field, only.value))) return; // surely not there
+    // Text every matching line contains (records are written by JSON.stringify): only those are parsed.
+    const needle = only ? `"${only.field}":${JSON.stringify(only.value)}` : undefined;
+    await this.store.scanArchive<WorkflowRecord>(kind, day, visit, needle);
+  }
+
+  async rewriteArchive(
+    kind: string,
+    day: string,
+    change: (r: WorkflowRecord) => WorkflowRecord,
+    only?: ArchiveKey,
+  ): Promise<number> {
+    if (only && !(await this.keys.mayHold(kind, day, only.field, only.value))) return 0;
+    return (await this.store.rewriteArchive<WorkflowRecord>(kind, day, change)).changed;
+  }
+
+  warmArchive(kinds: string[]): Promise<number> {
+    return this.keys.warm(kinds);
+  }
+
+  saveArchive(): Promise<void> {
+    return this.keys.save();
   }
 
   async due(now: number): Promise<StoredWorkflow[]> {

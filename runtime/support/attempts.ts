@@ -81,6 +81,6 @@ export class RefusedAttempts {
         ...(start.phone ? {} : { phoneInput: maskTyped(start.phoneInput) }),
       },
     };
-    this.host.addClosed(record);
+    void this.host.addClosed(record).catch(() => undefined); // the refusal is answered either way
   }
 }

@@ -24,11 +24,10 @@ import type { Logger } from 'pino';
 import { AppError, type ErrorData } from '../../machines/errors.ts';
 import type { Clock, RecordStore } from '../ports.ts';
 import { newId, dayOfId } from '../ids.ts';
-import { ArchiveKeys, type KeyField } from './archiveKeys.ts';
 import { BoundedMap } from '../boundedMap.ts';
 import { isoStamper } from '../zoneFormat.ts';
 import { archiveDay } from './archiveDay.ts';
-import type { WorkflowStore } from './store.ts';
+import type { ArchiveKey, WorkflowStore } from './store.ts';
 import { isEarlier, upgrade } from './migrate.ts';
 import type {
   AnyWorkflowKind,
@@ -128,8 +127,6 @@ export class WorkflowHost {
   private readonly resolved = new BoundedMap<string, { version: number; snapshot: AnyMachineSnapshot }>(
     2_000,
   );
-  /** Which archive days may hold a phone, card or terminal: search skips the others. */
-  private readonly keys: ArchiveKeys;
   private readonly closeListeners: Array<(record: WorkflowRecord) => void> = [];
   private readonly startListeners: Array<(record: WorkflowRecord) => void> = [];
   /**
@@ -147,7 +144,6 @@ export class WorkflowHost {
   constructor(private readonly opts: HostOptions) {
     this.workflows = opts.workflows;
     for (const k of opts.kinds) this.kinds.set(k.def.kind, k);
-    this.keys = new ArchiveKeys(opts.store);
   }
 
   /** Be told of every workflow that starts. */
@@ -181,7 +177,7 @@ export class WorkflowHost {
     if (!record || record.live || !k) return;
     const next = k.finalize(record);
     if (this.recent.has(id)) this.recent.set(id, next);
-    this.archive(next);
+    await this.workflows.archive(next);
   }
 
   private readonly stamp = isoStamper();
@@ -274,12 +270,7 @@ export class WorkflowHost {
     const prefixes = [...[...this.kinds.values()].map((k) => k.def), ...(this.opts.closedKinds ?? [])];
     for (const { kind, prefix } of prefixes) {
       if (!id.startsWith(prefix + '_')) continue;
-      const found = await this.opts.store.findArchived<WorkflowRecord>(
-        kind,
-        day,
-        (r) => r.id === id,
-        `"id":${JSON.stringify(id)}`,
-      );
+      const found = await this.workflows.findArchived(kind, day, id);
       if (found) return found;
     }
     return undefined;
@@ -315,16 +306,13 @@ export class WorkflowHost {
       (!filter.from || r.createdAt >= filter.from) &&
       (!filter.to || r.createdAt <= filter.to) &&
       (!after || r.createdAt < after.createdAt || (r.createdAt === after.createdAt && r.id < after.id));
-    // Text every matching record's archive line contains (records are written by JSON.stringify):
-    // only those lines are parsed.
-    const [field, value]: [KeyField, string] | [null, null] = filter.phone
-      ? ['phone', filter.phone]
+    const only: ArchiveKey | undefined = filter.phone
+      ? { field: 'phone', value: filter.phone }
       : filter.card
-        ? ['card', filter.card]
+        ? { field: 'card', value: filter.card }
         : filter.terminal
-          ? ['terminal', filter.terminal]
-          : [null, null];
-    const needle = field ? `"${field}":${JSON.stringify(value)}` : undefined;
+          ? { field: 'terminal', value: filter.terminal }
+          : undefined;
     const byDay = new Map<string, Map<string, WorkflowRecord>>();
     const put = (r: WorkflowRecord) => {
       const day = archiveDay(r);
@@ -333,16 +321,13 @@ export class WorkflowHost {
       m.set(r.id, r);
     };
     const days = new Set<string>();
-    for (const kind of kinds) for (const day of this.opts.store.archiveDays(kind)) days.add(day);
+    for (const kind of kinds) for (const day of await this.workflows.archiveDays(kind)) days.add(day);
     const fresh = await this.fresh(kinds);
     for (const r of fresh) days.add(archiveDay(r));
     const items: WorkflowRecord[] = [];
     for (const day of [...days].sort().reverse()) {
       if (day < fromDay || day > toDay) continue;
-      for (const kind of kinds) {
-        if (field && !(await this.keys.mayHold(kind, day, field, value))) continue; // surely not there
-        await this.opts.store.scanArchive<WorkflowRecord>(kind, day, put, needle);
-      }
+      for (const kind of kinds) await this.workflows.scanArchive(kind, day, put, only);
       for (const r of fresh) if (archiveDay(r) === day) put(r);
       const found = [...(byDay.get(day)?.values() ?? [])].filter(matches);
       items.push(...found.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id)));
@@ -377,13 +362,12 @@ export class WorkflowHost {
   ): Promise<void> {
     const fresh = await this.fresh(kinds);
     const days = new Set<string>();
-    for (const kind of kinds) for (const day of this.opts.store.archiveDays(kind)) days.add(day);
+    for (const kind of kinds) for (const day of await this.workflows.archiveDays(kind)) days.add(day);
     for (const r of fresh) days.add(archiveDay(r));
     for (const day of [...days].sort()) {
       if (day < fromDay || day > toDay) continue;
       const seen = new Map<string, WorkflowRecord>();
-      for (const kind of kinds)
-        await this.opts.store.scanArchive<WorkflowRecord>(kind, day, (r) => seen.set(r.id, r));
+      for (const kind of kinds) await this.workflows.scanArchive(kind, day, (r) => seen.set(r.id, r));
       for (const r of fresh) if (archiveDay(r) === day) seen.set(r.id, r);
       for (const r of seen.values()) visit(r);
     }
@@ -398,24 +382,27 @@ export class WorkflowHost {
     const kinds = [...this.kinds.keys(), ...(this.opts.closedKinds ?? []).map((k) => k.kind)];
     let changed = 0;
     for (const kind of kinds)
-      for (const day of this.opts.store.archiveDays(kind)) {
-        if (!(await this.keys.mayHold(kind, day, 'phone', phone))) continue;
-        const c = await this.opts.store.rewriteArchive<WorkflowRecord>(kind, day, (r) =>
-          r.phone === phone ? change(r) : r,
+      for (const day of await this.workflows.archiveDays(kind))
+        changed += await this.workflows.rewriteArchive(
+          kind,
+          day,
+          (r) => (r.phone === phone ? change(r) : r),
+          {
+            field: 'phone',
+            value: phone,
+          },
         );
-        changed += c.changed;
-      }
     return changed;
   }
 
   /** Summarise the archive days that have no summary yet, in the background (after a start). */
   warmArchiveKeys(): Promise<number> {
-    return this.keys.warm([...this.kinds.keys()]);
+    return this.workflows.warmArchive?.([...this.kinds.keys()]) ?? Promise.resolve(0);
   }
 
   /** Keep the archive day summaries beside their days (at shutdown, before the store closes). */
   saveArchiveKeys(): Promise<void> {
-    return this.keys.save();
+    return this.workflows.saveArchive?.() ?? Promise.resolve();
   }
 
   /** Live records, for inspection. */
@@ -621,12 +608,11 @@ export class WorkflowHost {
     if (step.closed) {
       if (expected === null) {
         // Closed at its birth: nothing live was ever written.
-        this.opts.store.archive(step.closed.kind, archiveDay(step.closed), step.closed);
+        await this.workflows.archive(step.closed);
       } else if (!(await this.workflows.close(step.closed, expected))) return false;
       const record = step.closed;
       this.resolved.delete(record.id);
       this.recent.set(record.id, record);
-      this.keys.added(record.kind, archiveDay(record), record);
       for (const run of step.custom) run();
       k.onClosed(record);
       for (const listener of this.closeListeners) listener(record);
@@ -729,16 +715,9 @@ export class WorkflowHost {
    * Keep a record that is closed from its birth (a start refused before any workflow began):
    * archived like a closed workflow, found by the same `search` and `get`.
    */
-  addClosed(record: WorkflowRecord): void {
+  addClosed(record: WorkflowRecord): Promise<void> {
     this.recent.set(record.id, record);
-    this.archive(record);
-  }
-
-  /** Append a closed record to its kind's archive for its day, and to that day's summary. */
-  private archive(record: WorkflowRecord) {
-    const day = archiveDay(record);
-    this.opts.store.archive(record.kind, day, record);
-    this.keys.added(record.kind, day, record);
+    return this.workflows.archive(record);
   }
 
   // ---- deadlines ---------------------------------------------------------------------------------

@@ -12,6 +12,12 @@
  */
 import type { StoredWorkflow, WorkflowRecord } from './types.ts';
 
+/** A field a search names, and the value every record it wants has there. */
+export interface ArchiveKey {
+  field: 'phone' | 'card' | 'terminal';
+  value: string;
+}
+
 export interface WorkflowStore {
   /** A live workflow as stored; undefined once it has closed, or when there is none. */
   get(id: string): Promise<StoredWorkflow | undefined>;
@@ -40,6 +46,43 @@ export interface WorkflowStore {
   serialize<T>(key: string, task: () => Promise<T>, scope?: 'all' | 'process'): Promise<T>;
   /** Run `task` holding `key`, or answer `undefined` at once when another task holds it. */
   exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined>;
+  // ---- the archive of closed records ----------------------------------------------------------
+
+  /**
+   * Append a closed record to its kind's archive for its day: one closed at its birth, or a later
+   * copy of one (a late delivery status), which readers take over the earlier.
+   */
+  archive(closed: WorkflowRecord): Promise<void>;
+  /** A closed record by id, from its kind's archive day (the latest copy). */
+  findArchived(kind: string, day: string, id: string): Promise<WorkflowRecord | undefined>;
+  /** The days (YYYY-MM-DD) of a kind's archive, in any order. */
+  archiveDays(kind: string): Promise<string[]>;
+  /**
+   * The archived records of a kind and day, in the order written; with `only`, at least every
+   * record that has that value (an engine may skip the others, or a day that surely holds none).
+   */
+  scanArchive(
+    kind: string,
+    day: string,
+    visit: (record: WorkflowRecord) => void,
+    only?: ArchiveKey,
+  ): Promise<void>;
+  /**
+   * Change archived records of a kind and day (a guest's erasure): `change` answers each record
+   * as it is to be; with `only`, at least the records with that value are offered. How many
+   * changed.
+   */
+  rewriteArchive(
+    kind: string,
+    day: string,
+    change: (record: WorkflowRecord) => WorkflowRecord,
+    only?: ArchiveKey,
+  ): Promise<number>;
+  /** Make the archive ready for searches after a start (in the background); how many days it read. */
+  warmArchive?(kinds: string[]): Promise<number>;
+  /** Keep what the archive learned for searches (at shutdown, before the store closes). */
+  saveArchive?(): Promise<void>;
+
   /**
    * Other processes write to this store too: the ticker reads the next due time again at least
    * this often, so a deadline another process wrote (and cannot fire, having stopped) is fired

@@ -89,6 +89,49 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     assert.is(kept?.phone, w.phone);
   });
 
+  it('the archive: appended copies, found by id (the latest), listed by day, searched and rewritten by key', async ({
+    env: { store },
+  }) => {
+    const closed = (over: Partial<WorkflowRecord>) =>
+      ({ ...workflow(over), live: false, closedAt: AT, state: 'verified' }) as WorkflowRecord;
+    const a = closed({ phone: '+79160000031', card: '31' });
+    const b = closed({ phone: '+79160000032', card: '32', id: 'ses_20261130_000000000b32' });
+    const c = closed({
+      phone: '+79160000031',
+      card: '33',
+      kind: 'activation',
+      id: 'act_20261129_000000000c33',
+    });
+    for (const r of [a, b, c]) await store.archive(r);
+    await store.archive({ ...a, state: 'expired' }); // a later copy supersedes
+    assert.is((await store.findArchived('auth', '2026-11-29', a.id))?.state, 'expired');
+    assert.is(await store.findArchived('auth', '2026-11-29', 'ses_20261129_nothing'), undefined);
+    assert.equal((await store.archiveDays('auth')).sort(), ['2026-11-29', '2026-11-30']);
+    assert.equal(await store.archiveDays('activation'), ['2026-11-29']);
+    const seen: string[] = [];
+    await store.scanArchive('auth', '2026-11-29', (r) => seen.push(`${r.id}:${r.state}`));
+    assert.equal(seen, [`${a.id}:verified`, `${a.id}:expired`], 'in the order written');
+    const byPhone: string[] = [];
+    await store.scanArchive('auth', '2026-11-30', (r) => byPhone.push(r.id), {
+      field: 'phone',
+      value: '+79160000031',
+    });
+    assert.ok(!byPhone.includes(b.id) || byPhone.length <= 1, 'only the records that may match');
+    const changed = await store.rewriteArchive(
+      'auth',
+      '2026-11-29',
+      (r) => (r.phone === '+79160000031' ? { ...r, phone: 'anon:1' } : r),
+      { field: 'phone', value: '+79160000031' },
+    );
+    assert.is(changed, 2);
+    assert.is((await store.findArchived('auth', '2026-11-29', a.id))?.phone, 'anon:1');
+    assert.is(
+      (await store.findArchived('activation', '2026-11-29', c.id))?.phone,
+      '+79160000031',
+      'another kind',
+    );
+  });
+
   it('due deadlines: the earliest, the ones due, an index that follows a moved deadline', async ({
     env: { store },
   }) => {
