@@ -11,6 +11,7 @@ import { loadConfig, ConfigError, type Config } from './runtime/config.ts';
 import { JournaledStore } from './adapters/store/journaled.ts';
 import { lockDataDir, DataDirLockedError } from './adapters/store/lock.ts';
 import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
+import { TokenFile } from './adapters/store/tokenFile.ts';
 import { BACKUPS, backupDataFolder, newBackupFolder } from './adapters/store/backup.ts';
 import { countLines, detectEncoding } from './runtime/cards/import.ts';
 import { bulkImportCards } from './adapters/cards/bulkImport.ts';
@@ -169,29 +170,29 @@ const tokens = program.command('tokens').description('API tokens (only their has
 const registry = () => {
   const dataDir = resolve(config().dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return new TokenRegistry(dataDir, config());
+  return TokenRegistry.open(new TokenFile(dataDir), config());
 };
 
 tokens
   .command('create')
   .requiredOption('--role <role>', `one of ${roles.join(', ')}`)
   .option('--label <text>', 'what the token is for, e.g. a station name', '')
-  .action((opts: { role: string; label: string }) => {
+  .action(async (opts: { role: string; label: string }) => {
     if (!roles.includes(opts.role as Role))
       throw new ConfigError(`--role: expected one of ${roles.join(', ')}`);
-    const { token, entry } = registry().create(opts.role as Role, opts.label);
+    const { token, entry } = await (await registry()).create(opts.role as Role, opts.label);
     process.stdout.write(
       `${entry.id}  ${entry.role}  ${token}\n(shown once; a running service takes it within a second)\n`,
     );
   });
 
-tokens.command('list').action(() => {
-  for (const t of registry().list())
+tokens.command('list').action(async () => {
+  for (const t of (await registry()).list())
     process.stdout.write(`${t.id}  ${t.role.padEnd(8)}  ${local(t.createdAt)}  ${t.label}\n`);
 });
 
-tokens.command('revoke <id>').action((id: string) => {
-  if (!registry().revoke(id)) throw new ConfigError(`no token with id ${id}`);
+tokens.command('revoke <id>').action(async (id: string) => {
+  if (!(await (await registry()).revoke(id))) throw new ConfigError(`no token with id ${id}`);
   process.stdout.write(`revoked ${id} (a running service refuses it within a second)\n`);
 });
 

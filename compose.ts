@@ -29,6 +29,7 @@ import { EmbeddedSmsLedger } from './adapters/store/smsLedgerTable.ts';
 import { PinGate } from './runtime/pin/gate.ts';
 import { countSegments } from './runtime/sms/segments.ts';
 import { TokenRegistry } from './runtime/tokens.ts';
+import { TokenFile } from './adapters/store/tokenFile.ts';
 import { renderPinMessage, checkTemplates } from './runtime/sms/templates.ts';
 import { createApp } from './http/app.ts';
 import { buildSenders, buildCaller } from './adapters/sms/build.ts';
@@ -242,8 +243,8 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     balanceTimer.unref();
     const sweep = setInterval(() => void limits.sweep().catch(() => undefined), 10 * 60_000);
     sweep.unref();
-    const tokens = new TokenRegistry(dataDir, config);
-    const newTokens = tokens.bootstrap();
+    const tokens = await TokenRegistry.open(new TokenFile(dataDir), config);
+    const newTokens = await tokens.bootstrap();
     // Data written by earlier versions is taken up once, here, before anything runs on it.
     const migrated = await campaigns.migrateEarlier();
     if (migrated) logger.info({ recipients: migrated }, 'campaign recipients of an earlier version taken up');

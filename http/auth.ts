@@ -14,6 +14,7 @@ export function tokenOf(ctx: Context): string | undefined {
 
 export function authenticate(tokens: TokenRegistry) {
   return async function auth(ctx: Context, next: Next) {
+    await tokens.fresh(); // tokens made or revoked elsewhere, looked at once a second
     const identity = tokens.identify(tokenOf(ctx));
     if (!identity) throw new AppError('UNAUTHORIZED');
     ctx.state.role = identity.role;

@@ -1,12 +1,10 @@
 /**
- * API tokens and their roles. Tokens from the configuration, plus tokens kept in the data folder
- * (`tokens.json`, owner-only). Only SHA-256 hashes are kept there: a token is shown once, when
- * it is made. With no token configured at all, the first start makes one terminal and one admin
- * token and prints them.
+ * API tokens and their roles. Tokens from the configuration, plus tokens kept by the store
+ * engine (`TokenRows`: `tokens.json` in the data folder, owner-only, or PostgreSQL's table).
+ * Only SHA-256 hashes are kept: a token is shown once, when it is made. With no token
+ * configured at all, the first start makes one terminal and one admin token and prints them.
  */
 import { hash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, renameSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from './config.ts';
 
 export const roles = ['terminal', 'support', 'admin'] as const;
@@ -33,6 +31,18 @@ export interface TokenIdentity {
 /** One-shot hashing: a token is hashed on every request (a fifth of `createHash`'s cost). */
 const sha256 = (token: string) => hash('sha256', token, 'hex');
 
+/** Where the kept tokens live. */
+export interface TokenRows {
+  /** Something that changes whenever the kept tokens do, cheap to read ('' when there are none). */
+  mark(): Promise<string>;
+  /** Every kept token, and the mark that goes with them. */
+  read(): Promise<{ mark: string; tokens: StoredToken[] }>;
+  /** Keep a new token; durable when it resolves. */
+  add(entry: StoredToken): Promise<void>;
+  /** Drop a token; false when there was none. Durable when it resolves. */
+  remove(id: string): Promise<boolean>;
+}
+
 export function makeToken(role: Role): string {
   return `${role.slice(0, 3)}_${randomBytes(24).toString('base64url')}`;
 }
@@ -41,17 +51,16 @@ export class TokenRegistry {
   private byHash = new Map<string, TokenIdentity>();
   private readonly fromConfig = new Map<string, TokenIdentity>();
   private stored: StoredToken[] = [];
-  private readonly path: string;
-  /** `tokens.json` as last read (its mtime and size), and when that was last checked. */
+  /** The rows' mark as last read, and when it was last checked. */
   private loaded = '';
   private checkedAt = 0;
+  private checking: Promise<void> | null = null;
 
-  constructor(
-    dataDir: string,
+  private constructor(
+    private readonly rows: TokenRows,
     config: Pick<Config, 'auth'>,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
   ) {
-    this.path = join(dataDir, 'tokens.json');
     const configured = (role: Role, list: readonly string[]) =>
       list.forEach((t, i) => {
         const h = sha256(t);
@@ -61,44 +70,48 @@ export class TokenRegistry {
     configured('terminal', config.auth.terminalTokens);
     configured('support', config.auth.supportTokens);
     configured('admin', config.auth.adminTokens);
-    this.load();
-    this.checkedAt = this.now();
   }
 
-  private stamp(): string {
-    try {
-      const st = statSync(this.path);
-      return `${st.mtimeMs}:${st.size}`;
-    } catch {
-      return '';
-    }
+  static async open(
+    rows: TokenRows,
+    config: Pick<Config, 'auth'>,
+    now: () => number = Date.now,
+  ): Promise<TokenRegistry> {
+    const registry = new TokenRegistry(rows, config, now);
+    await registry.load();
+    registry.checkedAt = now();
+    return registry;
   }
 
-  private load() {
-    this.loaded = this.stamp();
-    this.stored = existsSync(this.path)
-      ? (JSON.parse(readFileSync(this.path, 'utf8')) as { tokens: StoredToken[] }).tokens
-      : [];
+  private async load() {
+    const { mark, tokens } = await this.rows.read();
+    this.stored = tokens;
     const byHash = new Map(this.fromConfig);
-    for (const t of this.stored) byHash.set(t.hash, { role: t.role, id: t.id, label: t.label });
+    for (const t of tokens) byHash.set(t.hash, { role: t.role, id: t.id, label: t.label });
     this.byHash = byHash;
+    this.loaded = mark;
   }
 
   /**
-   * Take in tokens made or revoked with the CLI while the service runs: `tokens.json` is looked
-   * at at most once a second, and read again when it changed. A revoked token stops working
-   * within a second, without a restart. A file caught half-written is read at the next look.
+   * Take in tokens made or revoked elsewhere (the CLI, another instance) while the service runs:
+   * the rows' mark is looked at at most once a second, before a request is identified, and the
+   * tokens read again when it changed. A revoked token stops working within a second, without a
+   * restart. Rows that cannot be read this moment keep the tokens known; the next look tries again.
    */
-  private refresh() {
+  fresh(): Promise<void> {
     const now = this.now();
-    if (now - this.checkedAt < 1000) return;
+    if (now - this.checkedAt < 1000) return Promise.resolve();
     this.checkedAt = now;
-    if (this.stamp() === this.loaded) return;
-    try {
-      this.load();
-    } catch {
-      this.loaded = ''; // unreadable this moment: keep the tokens known, look again next time
-    }
+    this.checking ??= (async () => {
+      try {
+        if ((await this.rows.mark()) !== this.loaded) await this.load();
+      } catch {
+        this.checkedAt = 0;
+      } finally {
+        this.checking = null;
+      }
+    })();
+    return this.checking;
   }
 
   /** The role of a presented token, or null. Lookup by hash: no comparison leaks timing. */
@@ -109,7 +122,6 @@ export class TokenRegistry {
   /** The identity of a presented token, or null. */
   identify(token: string | undefined): TokenIdentity | null {
     if (!token || token.length > 200) return null;
-    this.refresh();
     return this.byHash.get(sha256(token)) ?? null;
   }
 
@@ -118,7 +130,11 @@ export class TokenRegistry {
   }
 
   /** Make and keep a new token; the clear token is returned once and never stored. */
-  create(role: Role, label: string, at = new Date().toISOString()): { token: string; entry: StoredToken } {
+  async create(
+    role: Role,
+    label: string,
+    at = new Date().toISOString(),
+  ): Promise<{ token: string; entry: StoredToken }> {
     const token = makeToken(role);
     const entry: StoredToken = {
       id: randomBytes(4).toString('hex'),
@@ -127,9 +143,8 @@ export class TokenRegistry {
       label,
       createdAt: at,
     };
-    this.stored.push(entry);
-    this.byHash.set(entry.hash, { role, id: entry.id, label });
-    this.save();
+    await this.rows.add(entry);
+    await this.load();
     return { token, entry };
   }
 
@@ -137,28 +152,18 @@ export class TokenRegistry {
     return [...this.stored];
   }
 
-  revoke(id: string): boolean {
-    const entry = this.stored.find((t) => t.id === id);
-    if (!entry) return false;
-    this.stored = this.stored.filter((t) => t !== entry);
-    this.byHash.delete(entry.hash);
-    this.save();
-    return true;
-  }
-
-  private save() {
-    const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ tokens: this.stored }, null, 2) + '\n', { mode: 0o600 });
-    renameSync(tmp, this.path);
-    this.loaded = this.stamp();
+  async revoke(id: string): Promise<boolean> {
+    const removed = await this.rows.remove(id);
+    await this.load();
+    return removed;
   }
 
   /** First start with no tokens anywhere: one terminal and one admin token, returned to print. */
-  bootstrap(): Array<{ role: Role; token: string }> {
+  async bootstrap(): Promise<Array<{ role: Role; token: string }>> {
     if (!this.empty) return [];
-    return (['terminal', 'admin'] as const).map((role) => ({
-      role,
-      token: this.create(role, 'first start').token,
-    }));
+    const made: Array<{ role: Role; token: string }> = [];
+    for (const role of ['terminal', 'admin'] as const)
+      made.push({ role, token: (await this.create(role, 'first start')).token });
+    return made;
   }
 }

@@ -9,6 +9,7 @@ import { tempDir, call, TOKENS } from './helpers.ts';
 import { freePort, spawnService, writeConfig } from './process.ts';
 import { FakeSmsru } from './fakes/providers/smsru.ts';
 import { TokenRegistry } from '../runtime/tokens.ts';
+import { TokenFile } from '../adapters/store/tokenFile.ts';
 import { parseConfig } from '../runtime/config.ts';
 import { spawn } from 'node:child_process';
 
@@ -69,11 +70,11 @@ Cli(
   },
 );
 
-Cli('tokens: create shows the token once and keeps only its hash; revoke removes it', ({ dir }) => {
+Cli('tokens: create shows the token once and keeps only its hash; revoke removes it', async ({ dir }) => {
   // The running service's registry, with a clock the test moves.
   mkdirSync(join(dir, 'data'), { recursive: true });
   let now = 1_000_000;
-  const service = new TokenRegistry(join(dir, 'data'), parseConfig({}), () => now);
+  const service = await TokenRegistry.open(new TokenFile(join(dir, 'data')), parseConfig({}), () => now);
   const made = run(dir, 'tokens', 'create', '--role', 'support', '--label', 'helpdesk');
   assert.is(made.status, 0, made.stderr);
   const [id, , token] = made.stdout.split('\n')[0]!.split(/\s+/);
@@ -81,10 +82,12 @@ Cli('tokens: create shows the token once and keeps only its hash; revoke removes
   assert.not.ok(file.includes(token!), 'the clear token is not stored');
   assert.match(run(dir, 'tokens', 'list').stdout, /support\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+helpdesk/);
   now += 1001;
+  await service.fresh();
   assert.is(service.roleOf(token), 'support', 'the running service takes the new token, no restart');
   assert.is(run(dir, 'tokens', 'revoke', id!).status, 0);
   assert.is(run(dir, 'tokens', 'list').stdout, '');
   now += 1001;
+  await service.fresh();
   assert.is(service.roleOf(token), null, 'a revoked token stops working without a restart');
   assert.is(run(dir, 'tokens', 'create', '--role', 'root').status, 2);
 });
