@@ -26,6 +26,7 @@ import { AuthService, authKind } from './runtime/auth/sessions.ts';
 import { RateLimits, limitTables } from './runtime/limits.ts';
 import { EmbeddedLimitRows } from './adapters/store/limitTable.ts';
 import { EmbeddedSmsLedger } from './adapters/store/smsLedgerTable.ts';
+import { EmbeddedDeliveryRows } from './adapters/store/deliveryTable.ts';
 import { PinGate } from './runtime/pin/gate.ts';
 import { countSegments } from './runtime/sms/segments.ts';
 import { TokenRegistry } from './runtime/tokens.ts';
@@ -134,7 +135,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const consents = new ConsentLedger(new EmbeddedConsentRows(store));
     const limits = new RateLimits(new EmbeddedLimitRows(store), clock, config.timezone);
     const deliveries: DeliveryTracker = new DeliveryTracker({
-      store,
+      rows: new EmbeddedDeliveryRows(store),
       senders,
       clock,
       logger,
@@ -155,7 +156,10 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       pinLength: config.otp.length,
       render: (purpose, pin) => renderPinMessage(config, purpose, pin),
       beforeSend: (segments) => limits.spendSms(config.limits.smsPerDay, segments),
-      onAccepted: (workflowId, to, attempt) => deliveries.track(workflowId, to, attempt),
+      onAccepted: (workflowId, to, attempt) =>
+        void deliveries
+          .track(workflowId, to, attempt)
+          .catch((err) => logger.warn({ err, workflow: workflowId }, 'delivery tracking not kept')),
       timeoutMs: config.sms.timeoutMs,
     });
     const campaigns = new CampaignService({

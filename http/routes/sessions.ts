@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { AppError } from '../../machines/errors.ts';
 import type { WorkflowHost, WorkflowRecord } from '../../runtime/workflows/host.ts';
 import type { DeliveryTracker } from '../../runtime/sms/delivery.ts';
+import type { SmsAttempt } from '../../machines/otp.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import type { Config } from '../../runtime/config.ts';
 import type { AuthService } from '../../runtime/auth/sessions.ts';
@@ -130,7 +131,9 @@ export function sessionRoutes(
     const record = await deps.host.get(ctx.params.id!);
     if (!record || !['auth', 'activation', 'attempt'].includes(record.kind))
       throw new AppError('SESSION_NOT_FOUND');
-    const view = recordView(record, ctx.state.role as Role, (sms) => deps.deliveries.join(sms));
+    const sms0 = Array.isArray(record.view.sms) ? (record.view.sms as SmsAttempt[]) : [];
+    const joined = await deps.deliveries.join(sms0);
+    const view = recordView(record, ctx.state.role as Role, () => joined);
     // The diagnosis reads the SMS as support sees them: with their latest delivery statuses.
     const words = wordsFor(ctx);
     const diagnosis = diagnose({ ...record, view: { ...record.view, sms: view.sms } }, words);
@@ -154,10 +157,15 @@ export function sessionRoutes(
     const reason = typeof body.reason === 'string' ? body.reason.slice(0, 200) : 'cancelled by support';
     const service = record.kind === 'auth' ? deps.auth : deps.activations;
     const done = await service.cancel(record.id, actor(ctx), reason);
+    const joinedDone = await deps.deliveries.join(
+      Array.isArray(done.view.sms) ? (done.view.sms as SmsAttempt[]) : [],
+    );
     reply(
       ctx,
       200,
-      { session: recordView(done, ctx.state.role as Role, (sms) => deps.deliveries.join(sms)) },
+      {
+        session: recordView(done, ctx.state.role as Role, () => joinedDone),
+      },
       { sessionId: done.id, state: done.state },
     );
   });

@@ -164,9 +164,9 @@ export function pinEffects(deps: { pins: PinSender; vault: PinVault }) {
 
 /** The latest delivery status of each SMS, joined into a closed record before it is archived. */
 export function withDeliveries<V extends { sms: SmsAttempt[] }>(deliveries: DeliveryStatuses) {
-  return (record: WorkflowRecord<V>): WorkflowRecord<V> => ({
+  return async (record: WorkflowRecord<V>): Promise<WorkflowRecord<V>> => ({
     ...record,
-    view: { ...record.view, sms: deliveries.join(record.view.sms) },
+    view: { ...record.view, sms: await deliveries.join(record.view.sms) },
   });
 }
 
@@ -188,7 +188,7 @@ export function pinWindowEnding<V extends PinWindowView>(deps: {
 
 /** Where the delivery statuses of PIN messages are known (`DeliveryTracker`). */
 export interface DeliveryStatuses {
-  join(sms: SmsAttempt[]): SmsAttempt[];
+  join(sms: SmsAttempt[]): Promise<SmsAttempt[]>;
 }
 
 /** What a record shows of its PIN window. */

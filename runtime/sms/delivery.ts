@@ -1,15 +1,17 @@
 /**
  * Delivery status: after a provider accepts a message, ask it how delivery went, with bounded
  * effort (a schedule of checks that thins out over a day), until a final state. Statuses are
- * kept in the store; answers join them into the SMS attempts they belong to, and a final status
- * is written into a closed workflow's archived record.
+ * kept by the store engine (`DeliveryRows`); answers join them into the SMS attempts they belong
+ * to, and a final status is written into a closed workflow's archived record. Where several
+ * instances share the rows, each poll claims the messages it asks about for a short lease, so a
+ * provider is asked once per check.
  */
 import type { Logger } from 'pino';
 import type { SmsAttempt } from '../../machines/otp.ts';
-import type { Clock, DeliveryStatus, RecordStore, SmsSender, Table } from '../ports.ts';
+import type { Clock, DeliveryStatus, SmsSender } from '../ports.ts';
 import type { Metrics } from '../metrics.ts';
 
-interface Tracked {
+export interface Tracked {
   provider: string;
   messageId: string;
   to: string;
@@ -20,15 +22,38 @@ interface Tracked {
   createdAt: number;
 }
 
-const FINAL = new Set<DeliveryStatus>(['delivered', 'undelivered', 'expired']);
+export const FINAL = new Set<DeliveryStatus>(['delivered', 'undelivered', 'expired']);
 /** Seconds after acceptance at which to ask; then the status stays as last known. */
-const SCHEDULE = [10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600];
+export const SCHEDULE = [10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600];
 const KEEP_MS = 7 * 24 * 3600_000;
 
 export const deliveryTables = ['deliveries'];
 
+/** A tracked message's key: its provider and the provider's id for it. */
+export const deliveryKey = (provider: string, messageId: string) => `${provider}:${messageId}`;
+
+/** Whether a tracked message needs no more checks: final, or its schedule is over. */
+export const settled = (t: Tracked) => FINAL.has(t.status) || t.checks >= SCHEDULE.length;
+
+/** Where tracked messages live: the embedded store's table, or PostgreSQL's rows. */
+export interface DeliveryRows {
+  put(t: Tracked): Promise<void>;
+  /** The statuses of the messages asked (by `deliveryKey`) that are tracked. */
+  statuses(keys: readonly string[]): Promise<Map<string, DeliveryStatus>>;
+  /** Messages whose next check is due by `now` and not settled, claimed for `leaseMs`. */
+  due(now: number, leaseMs: number): Promise<Tracked[]>;
+  /** Drop settled messages accepted before `before`; how many. */
+  prune(before: number): Promise<number>;
+  /** Drop every message to a phone (a guest's erasure); how many. */
+  forgetPhone(phone: string): Promise<number>;
+  /** Resolves when every change made before is durable. */
+  flush(): Promise<void>;
+}
+
+/** How long a poll holds the messages it asks about. */
+const CLAIM_MS = 60_000;
+
 export class DeliveryTracker {
-  private readonly table: Table<Tracked>;
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
   /** Off when status polling is off: nothing would ever read what is tracked. */
@@ -36,7 +61,7 @@ export class DeliveryTracker {
 
   constructor(
     private readonly opts: {
-      store: RecordStore;
+      rows: DeliveryRows;
       senders: SmsSender[];
       clock: Clock;
       logger: Logger;
@@ -45,22 +70,16 @@ export class DeliveryTracker {
       /** Called with the final status of a message of a workflow. */
       onFinal?: (workflowId: string, to: string, status: DeliveryStatus) => void;
     },
-  ) {
-    this.table = opts.store.table<Tracked>('deliveries');
-  }
-
-  private key(provider: string, messageId: string) {
-    return `${provider}:${messageId}`;
-  }
+  ) {}
 
   /** Follow an accepted attempt, when its provider can tell delivery status. */
-  track(workflowId: string, to: string, attempt: SmsAttempt) {
+  async track(workflowId: string, to: string, attempt: SmsAttempt): Promise<void> {
     if (!this.enabled) return;
     if (attempt.outcome !== 'accepted' || !attempt.messageId || attempt.messageId.startsWith('dry-')) return;
     const sender = this.opts.senders.find((s) => s.name === attempt.provider);
     if (!sender?.status || FINAL.has(attempt.status as DeliveryStatus)) return;
     const now = this.opts.clock.now();
-    this.table.put(this.key(attempt.provider, attempt.messageId), {
+    await this.opts.rows.put({
       provider: attempt.provider,
       messageId: attempt.messageId,
       to,
@@ -73,24 +92,17 @@ export class DeliveryTracker {
   }
 
   /** Stop following the messages to a phone (a guest's erasure). */
-  forgetPhone(phone: string): number {
-    let n = 0;
-    for (const [key, t] of [...this.table.entries()])
-      if (t.to === phone) {
-        this.table.delete(key);
-        n += 1;
-      }
-    return n;
-  }
-
-  statusOf(provider: string, messageId: string | null): DeliveryStatus | undefined {
-    return messageId ? this.table.get(this.key(provider, messageId))?.status : undefined;
+  forgetPhone(phone: string): Promise<number> {
+    return this.opts.rows.forgetPhone(phone);
   }
 
   /** Attempts with their latest known delivery status. */
-  join(attempts: SmsAttempt[]): SmsAttempt[] {
+  async join(attempts: SmsAttempt[]): Promise<SmsAttempt[]> {
+    const keys = attempts.flatMap((a) => (a.messageId ? [deliveryKey(a.provider, a.messageId)] : []));
+    if (!keys.length) return attempts;
+    const statuses = await this.opts.rows.statuses(keys);
     return attempts.map((a) => {
-      const status = this.statusOf(a.provider, a.messageId);
+      const status = a.messageId ? statuses.get(deliveryKey(a.provider, a.messageId)) : undefined;
       return status && status !== a.status ? { ...a, status } : a;
     });
   }
@@ -100,15 +112,11 @@ export class DeliveryTracker {
     if (this.polling) return 0;
     this.polling = true;
     try {
+      const { rows } = this.opts;
       const now = this.opts.clock.now();
+      await rows.prune(now - KEEP_MS);
       const due = new Map<string, Tracked[]>();
-      for (const [key, t] of [...this.table.entries()]) {
-        if (FINAL.has(t.status) || t.checks >= SCHEDULE.length) {
-          if (now - t.createdAt > KEEP_MS) this.table.delete(key);
-          continue;
-        }
-        if (t.nextAt <= now) due.set(t.provider, [...(due.get(t.provider) ?? []), t]);
-      }
+      for (const t of await rows.due(now, CLAIM_MS)) due.set(t.provider, [...(due.get(t.provider) ?? []), t]);
       let read = 0;
       for (const [provider, list] of due) {
         const sender = this.opts.senders.find((s) => s.name === provider);
@@ -126,13 +134,7 @@ export class DeliveryTracker {
         for (const t of list) {
           const status = statuses.get(t.messageId) ?? t.status;
           const checks = t.checks + 1;
-          const next: Tracked = {
-            ...t,
-            status,
-            checks,
-            nextAt: t.createdAt + (SCHEDULE[checks] ?? Infinity) * 1000,
-          };
-          this.table.put(this.key(t.provider, t.messageId), next);
+          await rows.put({ ...t, status, checks, nextAt: t.createdAt + (SCHEDULE[checks] ?? 0) * 1000 });
           read += statuses.has(t.messageId) ? 1 : 0;
           if (FINAL.has(status)) {
             this.opts.metrics?.delivered(provider, status);
@@ -140,7 +142,7 @@ export class DeliveryTracker {
           }
         }
       }
-      await this.opts.store.flush();
+      await rows.flush();
       return read;
     } finally {
       this.polling = false;

@@ -43,7 +43,7 @@ export class Erasure {
       directory: CardDirectory;
       consents: ConsentLedger;
       limits: RateLimits;
-      deliveries: { forgetPhone(phone: string): number };
+      deliveries: { forgetPhone(phone: string): Promise<number> };
       store: RecordStore;
       senders: SmsSender[];
       config: Readonly<Config>;
@@ -89,7 +89,7 @@ export class Erasure {
     }
     const consent = await consents.erase(phone, subject, { at, by });
     await limits.forgetPhone(phone);
-    deliveries.forgetPhone(phone);
+    await deliveries.forgetPhone(phone);
     for (const sender of senders) await sender.erase?.(phone);
     const report: ErasureReport = {
       id: newId('era', now),

@@ -69,7 +69,7 @@ export interface Kind {
   project(context: object): Projection<Record<string, unknown>>;
   machineInput(input: object, id: string): object;
   onClosed(record: WorkflowRecord): void;
-  finalize(record: WorkflowRecord): WorkflowRecord;
+  finalize(record: WorkflowRecord): Promise<WorkflowRecord>;
 }
 
 const stateName = (value: unknown): string =>
@@ -175,7 +175,7 @@ export class WorkflowHost {
     const record = await this.get(id);
     const k = record && this.kinds.get(record.kind);
     if (!record || record.live || !k) return;
-    const next = k.finalize(record);
+    const next = await k.finalize(record);
     if (this.recent.has(id)) this.recent.set(id, next);
     await this.workflows.archive(next);
   }
@@ -586,7 +586,7 @@ export class WorkflowHost {
       timeline,
       view: projected?.view ?? stored.view,
     };
-    if (closing) return { closed: k.finalize(base), custom };
+    if (closing) return { closed: base, custom };
     const live: StoredWorkflow = Object.assign(base, {
       version: stored.version + 1,
       snapshot: { value: next.value, context },
@@ -605,6 +605,8 @@ export class WorkflowHost {
 
   /** Write a step (compare-and-set on `expected`), then tell watchers and run what it started. */
   private async commit(k: Kind, step: Step, expected: number | null): Promise<boolean> {
+    // A closed record gets its last touches (the latest delivery statuses) before it is archived.
+    if (step.closed) step = { ...step, closed: await k.finalize(step.closed) };
     if (step.closed) {
       if (expected === null) {
         // Closed at its birth: nothing live was ever written.
@@ -803,7 +805,7 @@ export function workflowKind<C extends object, I extends object, V extends Recor
     project: (context) => def.project(context as C),
     machineInput: (input, id) => def.machineInput(input as I, id),
     onClosed: (record) => def.onClosed?.(record as WorkflowRecord<V>),
-    finalize: (record) => (def.finalize ? def.finalize(record as WorkflowRecord<V>) : record),
+    finalize: async (record) => (def.finalize ? def.finalize(record as WorkflowRecord<V>) : record),
   };
 }
 

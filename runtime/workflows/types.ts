@@ -100,7 +100,7 @@ export interface WorkflowKind<
   /** Public fields of a snapshot: what the record shows. */
   project(context: Context): Projection<View>;
   /** Last touches to a closed record before it is archived (the latest delivery statuses). */
-  finalize?(record: WorkflowRecord<View>): WorkflowRecord<View>;
+  finalize?(record: WorkflowRecord<View>): Promise<WorkflowRecord<View>> | WorkflowRecord<View>;
   /** Called once when a workflow reaches a final state (after it is written). */
   onClosed?(record: WorkflowRecord<View>): void;
   /**
