@@ -91,10 +91,45 @@ export class PostgresWorkflowStore implements WorkflowStore {
       );
       const row = current.rows[0];
       if (row && row.version !== expected) return false;
-      if (row) await client.query('DELETE FROM workflows WHERE id = $1', [closed.id]);
+      if (row) {
+        await client.query('DELETE FROM workflows WHERE id = $1', [closed.id]);
+        await client.query('DELETE FROM effect_leases WHERE workflow = $1', [closed.id]);
+      }
       await append(client, closed);
       return true;
     });
+  }
+
+  async claimEffect(id: string, seq: number, owner: string, now: number, until: number): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `INSERT INTO effect_leases (workflow, seq, owner, until)
+       SELECT $1, $2, $3, $5 WHERE EXISTS (SELECT 1 FROM workflows WHERE id = $1)
+       ON CONFLICT (workflow, seq) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+       WHERE effect_leases.owner = EXCLUDED.owner OR effect_leases.until <= $4`,
+      [id, seq, owner, now, until],
+    );
+    return rowCount === 1;
+  }
+
+  async releaseEffect(id: string, seq: number, owner: string): Promise<void> {
+    await this.db.query('DELETE FROM effect_leases WHERE workflow = $1 AND seq = $2 AND owner = $3', [
+      id,
+      seq,
+      owner,
+    ]);
+  }
+
+  async orphanedEffects(now: number): Promise<StoredWorkflow[]> {
+    const { rows } = await this.db.query<Row>(
+      `SELECT w.record, w.version FROM workflows w
+       WHERE jsonb_array_length(w.record->'effects') > 0
+         AND EXISTS (SELECT 1 FROM jsonb_array_elements(w.record->'effects') e
+                     WHERE NOT EXISTS (SELECT 1 FROM effect_leases l
+                                       WHERE l.workflow = w.id AND l.seq = (e->>'seq')::int AND l.until > $1))
+       LIMIT 500`,
+      [now],
+    );
+    return rows.map(toStored);
   }
 
   async archive(closed: WorkflowRecord): Promise<void> {

@@ -59,6 +59,13 @@ export class EmbeddedWorkflowStore implements WorkflowStore {
     return true;
   }
 
+  /** One process runs every effect of the folder: a claim always holds. */
+  async claimEffect(): Promise<boolean> {
+    return true;
+  }
+
+  async releaseEffect(): Promise<void> {}
+
   async archive(closed: WorkflowRecord): Promise<void> {
     const day = archiveDay(closed);
     this.store.archive(closed.kind, day, closed);

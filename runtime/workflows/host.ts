@@ -18,6 +18,7 @@
  * - Effects are idempotent (keyed by workflow id and send number): after a restart the effects a
  *   stored record still waits for run again.
  */
+import { randomUUID } from 'node:crypto';
 import type { AnyMachineSnapshot, ExecutableActionObject } from 'xstate';
 import { stepper, type Stepper } from './pure.ts';
 import type { Logger } from 'pino';
@@ -91,6 +92,8 @@ const sameError = (a: ErrorData | null, b: ErrorData | null) =>
 
 /** The longest single timer (Node's setTimeout takes at most 2^31−1 ms). */
 const MAX_TIMER_MS = 6 * 3600_000;
+/** How long a claim on a running effect holds; renewed at a third of it while the effect runs. */
+const EFFECT_LEASE_MS = 60_000;
 
 /**
  * The public record of a stored workflow: no snapshot, version or bookkeeping. Built field by
@@ -136,6 +139,8 @@ export class WorkflowHost {
   private readonly watchers = new Map<string, Array<{ reached: Reached; done: () => void }>>();
   /** Effects this process runs now (`id#seq`): a restore does not start them twice. */
   private readonly running = new Set<string>();
+  /** This process, as the holder of the effects it runs (where processes share the store). */
+  private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private ticker: NodeJS.Timeout | null = null;
   private tickerAt: number | null = null;
   private stopped = false;
@@ -638,21 +643,46 @@ export class WorkflowHost {
       if (this.running.has(key)) continue;
       const run = k.def.effects[e.src];
       this.running.add(key);
-      const work = run
-        ? Promise.resolve().then(() => run(e.input))
-        : Promise.reject(new AppError('INTERNAL', { effect: e.src }));
-      void work
-        .then(
-          (output) => ({ type: `${DONE}${e.id}`, output, seq: e.seq }),
-          (error: unknown) => ({ type: `${ERROR}${e.id}`, error, seq: e.seq }),
-        )
-        .then((outcome) =>
-          this.apply(id, (now, stored) =>
+      const { workflows } = this;
+      const { clock } = this.opts;
+      const claim = () => {
+        const now = clock.now();
+        return workflows.claimEffect(id, e.seq, this.owner, now, now + EFFECT_LEASE_MS);
+      };
+      let renew: NodeJS.Timeout | undefined;
+      void claim()
+        .then(async (mine) => {
+          // Another process runs it (and applies its outcome): nothing to do here.
+          if (!mine) return;
+          renew = setInterval(() => void claim().catch(() => undefined), EFFECT_LEASE_MS / 3);
+          renew.unref();
+          const outcome = await (
+            run
+              ? Promise.resolve().then(() => run(e.input))
+              : Promise.reject(new AppError('INTERNAL', { effect: e.src }))
+          ).then(
+            (output) => ({ type: `${DONE}${e.id}`, output, seq: e.seq }),
+            (error: unknown) => ({ type: `${ERROR}${e.id}`, error, seq: e.seq }),
+          );
+          await this.apply(id, (now, stored) =>
             stored.effects.some((p) => p.seq === e.seq) ? { ...outcome, now, by: 'system' } : null,
-          ),
-        )
+          );
+          await workflows.releaseEffect(id, e.seq, this.owner);
+        })
         .catch((err) => this.opts.logger.error({ err, workflow: id, effect: e.src }, 'effect outcome lost'))
-        .finally(() => this.running.delete(key));
+        .finally(() => {
+          clearInterval(renew);
+          this.running.delete(key);
+        });
+    }
+  }
+
+  /** Take up the effects whose runner stopped (where several processes share the store). */
+  private async adoptOrphans(): Promise<void> {
+    if (!this.workflows.orphanedEffects) return;
+    for (const w of await this.workflows.orphanedEffects(this.opts.clock.now())) {
+      const k = this.kinds.get(w.kind);
+      if (k) this.runEffects(k, w.id, w.effects);
     }
   }
 
@@ -729,6 +759,7 @@ export class WorkflowHost {
    * moved by hand, in tests, or a machine waking from sleep may want it at once).
    */
   async fireDeadlines(): Promise<number> {
+    await this.adoptOrphans();
     const now = this.opts.clock.now();
     const due = await this.workflows.due(now);
     await Promise.all(

@@ -46,6 +46,22 @@ export interface WorkflowStore {
   serialize<T>(key: string, task: () => Promise<T>, scope?: 'all' | 'process'): Promise<T>;
   /** Run `task` holding `key`, or answer `undefined` at once when another task holds it. */
   exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined>;
+  // ---- effects: run once at a time across processes --------------------------------------------
+
+  /**
+   * Claim a pending effect of a workflow for `owner` until `until` (ms): true when nobody held
+   * it, its holder's lease ran out at `now`, or `owner` holds it already (a renewal). Processes
+   * sharing the store run each effect one at a time; one that stops lets its leases run out.
+   */
+  claimEffect(id: string, seq: number, owner: string, now: number, until: number): Promise<boolean>;
+  /** Let go of an effect whose outcome is applied (or that was dropped). */
+  releaseEffect(id: string, seq: number, owner: string): Promise<void>;
+  /**
+   * Live workflows with a pending effect that no process holds (its runner stopped), to be taken
+   * up here. Undefined: this process is the only runner (pending effects are taken up at start).
+   */
+  orphanedEffects?(now: number): Promise<StoredWorkflow[]>;
+
   // ---- the archive of closed records ----------------------------------------------------------
 
   /**

@@ -132,6 +132,37 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     );
   });
 
+  it("an effect is claimed by one runner at a time; a stopped runner's claim runs out", async ({ env }) => {
+    const a = env.store;
+    const b = env.second ? await env.second() : undefined;
+    const now = Date.parse(AT);
+    const w = workflow({
+      effects: [{ seq: 1, id: 'sendPin', src: 'sendPin', input: {}, node: 'auth.sendingSms' }],
+      effectSeq: 1,
+    });
+    await a.put(w, null);
+    assert.ok(await a.claimEffect(w.id, 1, 'A', now, now + 60_000));
+    assert.ok(await a.claimEffect(w.id, 1, 'A', now + 20_000, now + 80_000), 'renewed by its holder');
+    if (!b) return; // one process runs every effect of an embedded store
+    assert.not.ok(await b.claimEffect(w.id, 1, 'B', now + 30_000, now + 90_000), 'held');
+    assert.equal(await b.orphanedEffects!(now + 30_000), [], 'not orphaned while held');
+    // A stopped: its claim runs out, the workflow is offered to B, which takes the effect.
+    const orphans = await b.orphanedEffects!(now + 80_001);
+    assert.equal(
+      orphans.map((o) => o.id),
+      [w.id],
+    );
+    assert.ok(await b.claimEffect(w.id, 1, 'B', now + 80_001, now + 140_000));
+    await a.releaseEffect(w.id, 1, 'A'); // A's late release does not free B's claim
+    assert.not.ok(await a.claimEffect(w.id, 1, 'A', now + 90_000, now + 150_000));
+    await b.releaseEffect(w.id, 1, 'B');
+    assert.ok(await a.claimEffect(w.id, 1, 'A', now + 90_000, now + 150_000), 'released: free');
+    // A workflow that closes takes its claims with it; its effects can no longer be claimed.
+    const closed = { ...w, live: false, state: 'verified', closedAt: AT } as WorkflowRecord;
+    assert.ok(await a.close(closed, 1));
+    assert.not.ok(await b.claimEffect(w.id, 1, 'B', now + 90_000, now + 150_000));
+  });
+
   it('due deadlines: the earliest, the ones due, an index that follows a moved deadline', async ({
     env: { store },
   }) => {
