@@ -173,9 +173,10 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       config,
       optOut,
     });
+    const workflows = new EmbeddedWorkflowStore(store);
     const host = new WorkflowHost({
       store,
-      workflows: new EmbeddedWorkflowStore(store),
+      workflows,
       clock,
       logger,
       settleTimeoutMs: config.server.requestTimeoutMs,
@@ -277,6 +278,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     // Retention: daily at `retention.at`, venue time; a day missed while down is caught up now.
     const retention = new Retention({
       store,
+      workflows,
       clock,
       config,
       secret,

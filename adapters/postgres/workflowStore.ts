@@ -163,7 +163,7 @@ export class PostgresWorkflowStore implements WorkflowStore {
     kind: string,
     day: string,
     change: (r: WorkflowRecord) => WorkflowRecord,
-    only?: ArchiveKey,
+    { only, dryRun = false }: { only?: ArchiveKey; dryRun?: boolean } = {},
   ): Promise<number> {
     return this.db.tx(async (q) => {
       const { rows } = await q.query<{ seq: number; record: WorkflowRecord }>(
@@ -175,11 +175,12 @@ export class PostgresWorkflowStore implements WorkflowStore {
       for (const { seq, record } of rows) {
         const next = change(record);
         if (JSON.stringify(next) === JSON.stringify(record)) continue;
+        changed += 1;
+        if (dryRun) continue;
         await q.query(
           'UPDATE archive SET id = $2, phone = $3, card = $4, terminal = $5, record = $6::jsonb WHERE seq = $1',
           [seq, next.id, next.phone, next.card, next.terminal, JSON.stringify(next)],
         );
-        changed += 1;
       }
       return changed;
     });

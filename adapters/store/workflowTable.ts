@@ -96,10 +96,10 @@ export class EmbeddedWorkflowStore implements WorkflowStore {
     kind: string,
     day: string,
     change: (r: WorkflowRecord) => WorkflowRecord,
-    only?: ArchiveKey,
+    { only, dryRun = false }: { only?: ArchiveKey; dryRun?: boolean } = {},
   ): Promise<number> {
     if (only && !(await this.keys.mayHold(kind, day, only.field, only.value))) return 0;
-    return (await this.store.rewriteArchive<WorkflowRecord>(kind, day, change)).changed;
+    return (await this.store.rewriteArchive<WorkflowRecord>(kind, day, change, dryRun)).changed;
   }
 
   warmArchive(kinds: string[]): Promise<number> {

@@ -21,6 +21,7 @@ import type { Clock, RecordStore, SmsSender } from '../ports.ts';
 import type { Config } from '../config.ts';
 import { dayOfId } from '../ids.ts';
 import type { WorkflowRecord } from '../workflows/types.ts';
+import type { WorkflowStore } from '../workflows/store.ts';
 
 const DAY_MS = 86_400_000;
 const STATE_BLOB = 'retention.json';
@@ -70,6 +71,8 @@ export class Retention {
   constructor(
     private readonly deps: {
       store: RecordStore;
+      /** The archive of closed workflows (sessions, activations, refused attempts). */
+      workflows: Pick<WorkflowStore, 'archiveDays' | 'rewriteArchive'>;
       clock: Clock;
       config: Readonly<Config>;
       secret: Buffer;
@@ -109,7 +112,7 @@ export class Retention {
   }
 
   private async apply(dryRun: boolean): Promise<RetentionReport> {
-    const { store, clock, config, secret, senders, logger } = this.deps;
+    const { store, workflows, clock, config, secret, senders, logger } = this.deps;
     const now = clock.now();
     const dayBefore = (days: number) => new Date(now - days * DAY_MS).toISOString().slice(0, 10);
     const rules = config.retention;
@@ -130,15 +133,9 @@ export class Retention {
     for (const [kind, limit] of kinds) {
       let count = 0;
       const through = state.anonymisedThrough[kind] ?? '';
-      for (const day of store.archiveDays(kind)) {
+      for (const day of (await workflows.archiveDays(kind)).sort()) {
         if (day <= through || day >= limit) continue;
-        const c = await store.rewriteArchive<WorkflowRecord>(
-          kind,
-          day,
-          (r) => anonymise(r, hashPhone),
-          dryRun,
-        );
-        count += c.changed;
+        count += await workflows.rewriteArchive(kind, day, (r) => anonymise(r, hashPhone), { dryRun });
         if (!dryRun) state.anonymisedThrough[kind] = day;
       }
       report.anonymised[kind] = count;

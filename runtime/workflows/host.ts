@@ -50,7 +50,7 @@ export type WorkflowEvent = { type: string; by?: string; now?: number; reason?: 
 >;
 
 export interface HostOptions {
-  /** Archive reads and writes, and the flush every answer waits for. */
+  /** The flush every answer waits for (the changes other ports keep in the embedded store). */
   store: RecordStore;
   /** Live workflows. */
   workflows: WorkflowStore;
@@ -393,8 +393,7 @@ export class WorkflowHost {
           day,
           (r) => (r.phone === phone ? change(r) : r),
           {
-            field: 'phone',
-            value: phone,
+            only: { field: 'phone', value: phone },
           },
         );
     return changed;

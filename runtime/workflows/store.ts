@@ -84,15 +84,15 @@ export interface WorkflowStore {
     only?: ArchiveKey,
   ): Promise<void>;
   /**
-   * Change archived records of a kind and day (a guest's erasure): `change` answers each record
-   * as it is to be; with `only`, at least the records with that value are offered. How many
-   * changed.
+   * Change archived records of a kind and day (a guest's erasure, retention): `change` answers
+   * each record as it is to be; with `only`, at least the records with that value are offered.
+   * How many changed — with `dryRun`, would change, nothing written.
    */
   rewriteArchive(
     kind: string,
     day: string,
     change: (record: WorkflowRecord) => WorkflowRecord,
-    only?: ArchiveKey,
+    options?: { only?: ArchiveKey; dryRun?: boolean },
   ): Promise<number>;
   /** Make the archive ready for searches after a start (in the background); how many days it read. */
   warmArchive?(kinds: string[]): Promise<number>;

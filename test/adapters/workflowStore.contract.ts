@@ -117,12 +117,15 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
       value: '+79160000031',
     });
     assert.ok(!byPhone.includes(b.id) || byPhone.length <= 1, 'only the records that may match');
-    const changed = await store.rewriteArchive(
-      'auth',
-      '2026-11-29',
-      (r) => (r.phone === '+79160000031' ? { ...r, phone: 'anon:1' } : r),
-      { field: 'phone', value: '+79160000031' },
+    const anonymise = (r: WorkflowRecord) => (r.phone === '+79160000031' ? { ...r, phone: 'anon:1' } : r);
+    const only = { field: 'phone', value: '+79160000031' } as const;
+    assert.is(await store.rewriteArchive('auth', '2026-11-29', anonymise, { only, dryRun: true }), 2);
+    assert.is(
+      (await store.findArchived('auth', '2026-11-29', a.id))?.phone,
+      '+79160000031',
+      'a dry run writes nothing',
     );
+    const changed = await store.rewriteArchive('auth', '2026-11-29', anonymise, { only });
     assert.is(changed, 2);
     assert.is((await store.findArchived('auth', '2026-11-29', a.id))?.phone, 'anon:1');
     assert.is(
