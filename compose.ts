@@ -96,6 +96,8 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
   /** Settles when the disk refuses a write: the service must then be rebuilt from the folder. */
   const failed = new Promise<Error>((resolve) => (storeFailed = resolve));
   try {
+    // The secret first: a missing or malformed secret file stops the start before anything opens.
+    const secret = loadOrCreateSecret(dataDir, config.secretFile ? resolve(config.secretFile) : null);
     const store = await JournaledStore.open(
       dataDir,
       [
@@ -128,7 +130,6 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       backoffMs: options.smsBackoffMs,
     });
     const warnings = [...senders.flatMap((s) => s.warnings ?? []), ...checkTemplates(config)];
-    const secret = loadOrCreateSecret(dataDir);
     const vault = createPinVault(secret);
     const optOut = new OptOutLinks(secret, config.publicUrl);
     const directory = new EmbeddedCardDirectory(store);

@@ -78,6 +78,11 @@ const schema = z
       .prefault({}),
     dataDir: z.string().min(1).default('./data'),
     /**
+     * A file holding the server secret (64 hex characters: `openssl rand -hex 32`), for
+     * instances that share one database; without it the secret is made in the data folder.
+     */
+    secretFile: z.string().min(1).nullable().default(null),
+    /**
      * The address guests reach the service at from the internet (`https://club.example.ru`):
      * the opt-out links of campaign texts (`{optOut}` → `<publicUrl>/u/<code>`) lead there. Only
      * `/u/…` needs to be public; see the README's "One-tap opt-out".
@@ -391,7 +396,7 @@ export interface LoadOptions {
 
 /**
  * Read the file named by SMSPDS_CONFIG (default ./smspds.config.json when present), then apply
- * SMSPDS_HOST, SMSPDS_PORT, SMSPDS_DATA_DIR and SMSPDS_PUBLIC_URL over it.
+ * SMSPDS_HOST, SMSPDS_PORT, SMSPDS_DATA_DIR, SMSPDS_PUBLIC_URL and SMSPDS_SECRET_FILE over it.
  */
 export function loadConfig({ env = process.env, cwd = process.cwd() }: LoadOptions = {}): {
   config: Readonly<Config>;
@@ -427,6 +432,7 @@ export function loadConfig({ env = process.env, cwd = process.cwd() }: LoadOptio
     server,
     ...(env.SMSPDS_DATA_DIR ? { dataDir: env.SMSPDS_DATA_DIR } : {}),
     ...(env.SMSPDS_PUBLIC_URL ? { publicUrl: env.SMSPDS_PUBLIC_URL } : {}),
+    ...(env.SMSPDS_SECRET_FILE ? { secretFile: env.SMSPDS_SECRET_FILE } : {}),
   };
   try {
     const config = parseConfig(merged);

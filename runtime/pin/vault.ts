@@ -12,6 +12,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from '../config.ts';
 
 export interface PinVault {
   /** The PIN of send `sendNo` of a workflow: the same inputs always give the same PIN. */
@@ -39,8 +40,24 @@ export function createPinVault(secret: Buffer): PinVault {
   };
 }
 
-/** The server secret, made once into the data folder with owner-only permissions. */
-export function loadOrCreateSecret(dataDir: string): Buffer {
+/**
+ * The server secret: from `secretFile` when the configuration names one (instances that share a
+ * database must share it — PINs, opt-out links and anonymised phones are keyed by it — so it is
+ * deployed with them, never made by one of them), otherwise made once into the data folder with
+ * owner-only permissions.
+ */
+export function loadOrCreateSecret(dataDir: string, secretFile: string | null = null): Buffer {
+  if (secretFile) {
+    let text: string;
+    try {
+      text = readFileSync(secretFile, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(`secretFile: cannot read ${secretFile}: ${(err as Error).message}`);
+    }
+    if (!/^[0-9a-f]{64}$/.test(text))
+      throw new ConfigError(`secretFile: ${secretFile} must hold 64 hex characters (openssl rand -hex 32)`);
+    return Buffer.from(text, 'hex');
+  }
   const path = join(dataDir, 'secret.key');
   if (existsSync(path)) {
     const text = readFileSync(path, 'utf8').trim();
