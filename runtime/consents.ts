@@ -33,8 +33,21 @@ export interface ConsentRows {
   ): Promise<ConsentRecord | undefined>;
   /** Move a record under another key, changed by `change`, as one change; false when there was none. */
   move(from: string, to: string, change: (current: ConsentRecord) => ConsentRecord): Promise<boolean>;
+  /** Keep the record of an erasure (who, when, the keyed hash, what changed; never the phone). */
+  logErasure(entry: ErasureEntry): Promise<void>;
+  erasure(id: string): Promise<ErasureEntry | undefined>;
   /** Resolves when every change made before is durable. */
   flush(): Promise<void>;
+}
+
+/** An erasure as the ledger keeps it. */
+export interface ErasureEntry {
+  id: string;
+  at: string;
+  by: string;
+  /** The keyed hash the guest's records now carry. */
+  subject: string;
+  [field: string]: unknown;
 }
 
 export class ConsentLedger {
@@ -83,6 +96,15 @@ export class ConsentLedger {
       updatedAt: entry.at,
       history: [...current.history, { at: entry.at, marketing: false, source: 'erasure', by: entry.by }],
     }));
+  }
+
+  /** Keep the record of an erasure: the proof it was done, without the phone. */
+  logErasure(entry: ErasureEntry): Promise<void> {
+    return this.rows.logErasure(entry);
+  }
+
+  erasure(id: string): Promise<ErasureEntry | undefined> {
+    return this.rows.erasure(id);
   }
 
   flush(): Promise<void> {

@@ -4,7 +4,12 @@
  * instances appending to one phone's history keep both entries. Durable when it resolves.
  */
 import type { ConsentRecord } from '../../runtime/ports.ts';
-import { newsStatusOf, type ConsentRows, type NewsStatus } from '../../runtime/consents.ts';
+import {
+  newsStatusOf,
+  type ConsentRows,
+  type ErasureEntry,
+  type NewsStatus,
+} from '../../runtime/consents.ts';
 import type { Database } from './database.ts';
 import { lockKey } from './workflowStore.ts';
 
@@ -71,6 +76,21 @@ export class PostgresConsentRows implements ConsentRows {
       await write(q, change(rows[0].record), to);
       return true;
     });
+  }
+
+  async logErasure(entry: ErasureEntry): Promise<void> {
+    await this.db.query(
+      'INSERT INTO erasures (id, at, record) VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING',
+      [entry.id, entry.at, JSON.stringify(entry)],
+    );
+  }
+
+  async erasure(id: string): Promise<ErasureEntry | undefined> {
+    const { rows } = await this.db.query<{ record: ErasureEntry }>(
+      'SELECT record FROM erasures WHERE id = $1',
+      [id],
+    );
+    return rows[0]?.record;
   }
 
   async flush(): Promise<void> {

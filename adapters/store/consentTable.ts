@@ -4,7 +4,12 @@
  * is atomic as it stands; it is durable after `flush()`.
  */
 import type { ConsentRecord, RecordStore, Table } from '../../runtime/ports.ts';
-import { newsStatusOf, type ConsentRows, type NewsStatus } from '../../runtime/consents.ts';
+import {
+  newsStatusOf,
+  type ConsentRows,
+  type ErasureEntry,
+  type NewsStatus,
+} from '../../runtime/consents.ts';
 
 export class EmbeddedConsentRows implements ConsentRows {
   private readonly table: Table<ConsentRecord>;
@@ -38,6 +43,14 @@ export class EmbeddedConsentRows implements ConsentRows {
     this.table.delete(from);
     this.table.put(to, change(current));
     return true;
+  }
+
+  async logErasure(entry: ErasureEntry): Promise<void> {
+    this.store.table<ErasureEntry>('erasures').put(entry.id, entry);
+  }
+
+  async erasure(id: string): Promise<ErasureEntry | undefined> {
+    return this.store.table<ErasureEntry>('erasures').get(id);
   }
 
   flush(): Promise<void> {

@@ -101,7 +101,8 @@ export class Erasure {
       recipients,
       consent,
     };
-    store.table<ErasureReport & { by: string }>('erasures').put(report.id, { ...report, by });
+    await consents.logErasure({ ...report, by });
+    await consents.flush();
     await store.flush();
     await store.compact();
     this.deps.logger.info(

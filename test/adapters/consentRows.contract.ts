@@ -77,6 +77,18 @@ export function consentRowsContract(engine: {
       proof?.history.map((h) => h.source),
       ['pos:CASH1', 'erasure'],
     );
+    // The erasure itself is kept, without the phone.
+    const log = {
+      id: 'era_20261129_000000000001',
+      at: AT,
+      by: 'admin',
+      subject: 'anon:0123456789abcdef0123',
+      cards: ['1'],
+    };
+    await ledger.logErasure(log);
+    await ledger.flush();
+    assert.equal(await ledger.erasure(log.id), log);
+    assert.is(await ledger.erasure('era_none'), undefined);
   });
 
   it('what was flushed is there after a reopen', async ({ env }) => {

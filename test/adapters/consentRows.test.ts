@@ -2,6 +2,7 @@
 import { rmSync } from 'node:fs';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { EmbeddedConsentRows } from '../../adapters/store/consentTable.ts';
+import { consentTables } from '../../runtime/consents.ts';
 import { Database } from '../../adapters/postgres/database.ts';
 import { migrate } from '../../adapters/postgres/schema.ts';
 import { PostgresConsentRows } from '../../adapters/postgres/consentRows.ts';
@@ -13,12 +14,12 @@ consentRowsContract({
   name: 'embedded',
   async make() {
     const dir = tempDir();
-    const stores = [await JournaledStore.open(dir, ['consents'])];
+    const stores = [await JournaledStore.open(dir, consentTables)];
     return {
       rows: new EmbeddedConsentRows(stores[0]!),
       async reopen() {
         // One process owns the folder: a reopen is the same process after a crash.
-        const store = await JournaledStore.open(dir, ['consents']);
+        const store = await JournaledStore.open(dir, consentTables);
         stores.push(store);
         return new EmbeddedConsentRows(store);
       },

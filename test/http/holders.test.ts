@@ -196,7 +196,7 @@ Holders(
     // The export now finds nothing; the erasure is recorded without the phone.
     const after = (await svc.call('GET', `/api/v1/holders/${encodeURIComponent(PHONE)}/export`)).json.holder;
     assert.equal([after.cards, after.consent, after.sessions, after.campaignMessages], [[], null, [], []]);
-    const record = svc.service.store.table<{ by: string; subject: string }>('erasures').get(e.id)!;
+    const record = (await svc.service.consents.erasure(e.id))!;
     assert.equal([record.subject, record.by], [e.subject, 'admin (config admin #1)']);
     // Reports still count what happened.
     assert.equal(await report(), reportBefore, 'reports keep their counts');
