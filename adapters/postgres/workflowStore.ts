@@ -235,42 +235,36 @@ export class PostgresWorkflowStore implements WorkflowStore {
   }
 
   serialize<T>(key: string, task: () => Promise<T>, scope: 'all' | 'process' = 'all'): Promise<T> {
-    return this.queues.run(key, scope === 'process' ? task : () => this.locked(key, task));
+    if (scope === 'process') return this.queues.run(key, task);
+    return this.queues.run(key, async () => (await this.locked(key, true, task))!.value);
   }
 
   async exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined> {
     if (this.queues.busy(key)) return undefined;
-    let held = true;
-    const value = await this.queues.run(key, async () => {
-      const client = await this.db.locks.connect();
-      try {
+    return this.queues.run(key, () => this.locked(key, false, task));
+  }
+
+  /**
+   * `task` holding the key's advisory lock on a connection of the lock pool: waiting for it, or
+   * (`wait` false) answering undefined at once when another session holds it.
+   */
+  private async locked<T>(
+    key: string,
+    wait: boolean,
+    task: () => Promise<T>,
+  ): Promise<{ value: T } | undefined> {
+    const client = await this.db.locks.connect();
+    try {
+      if (wait) await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey(key)]);
+      else {
         const { rows } = await client.query<{ ok: boolean }>(
           'SELECT pg_try_advisory_lock($1::bigint) AS ok',
           [lockKey(key)],
         );
-        if (!rows[0]!.ok) {
-          held = false;
-          return undefined;
-        }
-        try {
-          return await task();
-        } finally {
-          await client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey(key)]);
-        }
-      } finally {
-        client.release();
+        if (!rows[0]!.ok) return undefined;
       }
-    });
-    return held ? { value: value as T } : undefined;
-  }
-
-  /** `task` holding the key's advisory lock (waiting for it). */
-  private async locked<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const client = await this.db.locks.connect();
-    try {
-      await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey(key)]);
       try {
-        return await task();
+        return { value: await task() };
       } finally {
         await client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey(key)]);
       }
