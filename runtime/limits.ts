@@ -41,6 +41,33 @@ export interface LimitRows {
   sweep(before: number, oldestDay: string): Promise<number>;
 }
 
+/**
+ * One hit against windows as stored (each key's hit times): the rule at its limit and the hit
+ * that must leave first, or the windows to write with the hit counted. Both engines decide by it.
+ */
+export function countHit(
+  rules: ReadonlyArray<{ key: string; limit: number }>,
+  stored: (key: string) => number[] | undefined,
+  now: number,
+  windowMs: number,
+): { refused: { index: number; leaves: number } } | { write: Array<{ key: string; hits: number[] }> } {
+  const windows = rules.map((rule) => ({
+    rule,
+    hits: (stored(rule.key) ?? []).filter((t) => t > now - windowMs),
+  }));
+  for (const [index, { rule, hits }] of windows.entries())
+    if (hits.length >= rule.limit) return { refused: { index, leaves: hits[hits.length - rule.limit]! } };
+  return {
+    write: windows.map(({ rule, hits }) => ({ key: rule.key, hits: [...hits, now].slice(-rule.limit) })),
+  };
+}
+
+/** How much of `want` a day counter at `count` takes under `cap` (0: no cap); `whole`: all or nothing. */
+export function dayRoom(count: number, want: number, cap: number, whole: boolean): number {
+  const room = cap > 0 ? Math.max(0, cap - count) : Infinity;
+  return whole ? (want <= room ? want : 0) : Math.min(want, room);
+}
+
 export class RateLimits {
   private readonly dayOf: (t: number) => string;
 

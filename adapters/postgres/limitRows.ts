@@ -4,7 +4,7 @@
  * order), so two instances spending the last segments of a budget, or the last hit of a window,
  * at once cannot both get them.
  */
-import type { LimitRows } from '../../runtime/limits.ts';
+import { countHit, dayRoom, type LimitRows } from '../../runtime/limits.ts';
 import type { Database } from './database.ts';
 import { lockKey } from './workflowStore.ts';
 
@@ -21,18 +21,13 @@ export class PostgresLimitRows implements LimitRows {
         [rules.map((r) => r.key)],
       );
       const stored = new Map(rows.map((r) => [r.key, r.hits.map(Number)]));
-      const windows = rules.map((rule) => ({
-        rule,
-        hits: (stored.get(rule.key) ?? []).filter((t) => t > now - windowMs),
-      }));
-      for (const [index, { rule, hits }] of windows.entries()) {
-        if (hits.length >= rule.limit) return { index, leaves: hits[hits.length - rule.limit]! };
-      }
-      for (const { rule, hits } of windows) {
+      const decided = countHit(rules, (key) => stored.get(key), now, windowMs);
+      if ('refused' in decided) return decided.refused;
+      for (const { key, hits } of decided.write) {
         await q.query(
           `INSERT INTO limit_windows (key, hits, last) VALUES ($1, $2::bigint[], $3)
            ON CONFLICT (key) DO UPDATE SET hits = EXCLUDED.hits, last = EXCLUDED.last`,
-          [rule.key, [...hits, now].slice(-rule.limit), now],
+          [key, hits, now],
         );
       }
       return null;
@@ -51,9 +46,7 @@ export class PostgresLimitRows implements LimitRows {
     return this.db.tx(async (q) => {
       await q.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(`limit:${key}`)]);
       const { rows } = await q.query<{ count: number }>('SELECT count FROM limit_days WHERE key = $1', [key]);
-      const count = rows[0]?.count ?? 0;
-      const room = cap > 0 ? Math.max(0, cap - count) : Infinity;
-      const added = whole ? (want <= room ? want : 0) : Math.min(want, room);
+      const added = dayRoom(rows[0]?.count ?? 0, want, cap, whole);
       if (added > 0)
         await q.query(
           `INSERT INTO limit_days (key, day, count) VALUES ($1, $2, $3)

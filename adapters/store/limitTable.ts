@@ -4,7 +4,7 @@
  * step happens before its first `await`: a check and its count are one step.
  */
 import type { RecordStore, Table } from '../../runtime/ports.ts';
-import type { LimitRows } from '../../runtime/limits.ts';
+import { countHit, dayRoom, type LimitRows } from '../../runtime/limits.ts';
 
 interface Window {
   /** Start times inside the window, oldest first; never more than the limit. */
@@ -23,15 +23,14 @@ export class EmbeddedLimitRows implements LimitRows {
   }
 
   async hit(rules: ReadonlyArray<{ key: string; limit: number }>, now: number, windowMs: number) {
-    const windows = rules.map((rule) => {
-      const w = this.table.get(rule.key) as Window | undefined;
-      return { rule, hits: w?.hits.filter((t) => t > now - windowMs) ?? [] };
-    });
-    for (const [index, { rule, hits }] of windows.entries()) {
-      if (hits.length >= rule.limit) return { index, leaves: hits[hits.length - rule.limit]! };
-    }
-    for (const { rule, hits } of windows)
-      this.table.put(rule.key, { hits: [...hits, now].slice(-rule.limit) });
+    const decided = countHit(
+      rules,
+      (key) => (this.table.get(key) as Window | undefined)?.hits,
+      now,
+      windowMs,
+    );
+    if ('refused' in decided) return decided.refused;
+    for (const { key, hits } of decided.write) this.table.put(key, { hits });
     return null;
   }
 
@@ -41,8 +40,7 @@ export class EmbeddedLimitRows implements LimitRows {
 
   async addDay(key: string, day: string, want: number, cap: number, whole = false): Promise<number> {
     const count = (this.table.get(key) as DayCount | undefined)?.count ?? 0;
-    const room = cap > 0 ? Math.max(0, cap - count) : Infinity;
-    const added = whole ? (want <= room ? want : 0) : Math.min(want, room);
+    const added = dayRoom(count, want, cap, whole);
     if (added > 0) this.table.put(key, { day, count: count + added });
     return added;
   }
