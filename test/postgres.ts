@@ -14,6 +14,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { Database } from '../adapters/postgres/database.ts';
+import { migrate } from '../adapters/postgres/schema.ts';
 
 const URL_ENV = 'SMSPDS_TEST_DATABASE_URL';
 
@@ -127,4 +129,27 @@ export async function dropDatabase(url: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A new database with the schema applied, for an engine's contract suite: its first connection
+ * pool, another one on demand (as another instance, or a restarted one, has), and the teardown
+ * that closes them all and drops the database.
+ */
+export async function migratedDatabase(label: string) {
+  const url = await newDatabase(label);
+  const pools = [new Database(url)];
+  await migrate(pools[0]!);
+  return {
+    db: pools[0]!,
+    async another(): Promise<Database> {
+      const db = new Database(url);
+      pools.push(db);
+      return db;
+    },
+    async close(): Promise<void> {
+      await Promise.all(pools.map((d) => d.close()));
+      await dropDatabase(url);
+    },
+  };
 }

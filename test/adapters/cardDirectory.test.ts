@@ -4,10 +4,8 @@ import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { EmbeddedCardDirectory } from '../../adapters/cards/lowdb.ts';
 import { tempDir } from '../helpers.ts';
 import { cardDirectoryContract } from './cardDirectory.contract.ts';
-import { Database } from '../../adapters/postgres/database.ts';
-import { migrate } from '../../adapters/postgres/schema.ts';
 import { PostgresCardDirectory } from '../../adapters/postgres/cardDirectory.ts';
-import { dropDatabase, newDatabase, postgresMissing } from '../postgres.ts';
+import { migratedDatabase, postgresMissing } from '../postgres.ts';
 
 cardDirectoryContract({
   name: 'embedded (journaled lowdb store)',
@@ -33,21 +31,12 @@ cardDirectoryContract({
   name: 'PostgreSQL',
   missing: postgresMissing,
   async make() {
-    const url = await newDatabase('cards');
-    let db = new Database(url);
-    await migrate(db);
+    const pg = await migratedDatabase('cards');
     return {
-      directory: new PostgresCardDirectory(db),
-      async reopen() {
-        // Another connection, as a restarted instance has: only what was committed is there.
-        await db.close();
-        db = new Database(url);
-        return new PostgresCardDirectory(db);
-      },
-      async close() {
-        await db.close();
-        await dropDatabase(url);
-      },
+      directory: new PostgresCardDirectory(pg.db),
+      // Another connection, as a restarted instance has: only what was committed is there.
+      reopen: async () => new PostgresCardDirectory(await pg.another()),
+      close: pg.close,
     };
   },
 });

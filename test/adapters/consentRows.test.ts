@@ -3,11 +3,9 @@ import { rmSync } from 'node:fs';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { EmbeddedConsentRows } from '../../adapters/store/consentTable.ts';
 import { consentTables } from '../../runtime/consents.ts';
-import { Database } from '../../adapters/postgres/database.ts';
-import { migrate } from '../../adapters/postgres/schema.ts';
 import { PostgresConsentRows } from '../../adapters/postgres/consentRows.ts';
 import { tempDir } from '../helpers.ts';
-import { dropDatabase, newDatabase, postgresMissing } from '../postgres.ts';
+import { migratedDatabase, postgresMissing } from '../postgres.ts';
 import { consentRowsContract } from './consentRows.contract.ts';
 
 consentRowsContract({
@@ -35,22 +33,8 @@ consentRowsContract({
   name: 'PostgreSQL',
   missing: postgresMissing,
   async make() {
-    const url = await newDatabase('consents');
-    const dbs = [new Database(url)];
-    await migrate(dbs[0]!);
-    const another = async () => {
-      const db = new Database(url);
-      dbs.push(db);
-      return new PostgresConsentRows(db);
-    };
-    return {
-      rows: new PostgresConsentRows(dbs[0]!),
-      reopen: another,
-      second: another,
-      async close() {
-        await Promise.all(dbs.map((d) => d.close()));
-        await dropDatabase(url);
-      },
-    };
+    const pg = await migratedDatabase('consents');
+    const another = async () => new PostgresConsentRows(await pg.another());
+    return { rows: new PostgresConsentRows(pg.db), reopen: another, second: another, close: pg.close };
   },
 });

@@ -2,11 +2,9 @@
 import { rmSync } from 'node:fs';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { EmbeddedDeliveryRows } from '../../adapters/store/deliveryTable.ts';
-import { Database } from '../../adapters/postgres/database.ts';
-import { migrate } from '../../adapters/postgres/schema.ts';
 import { PostgresDeliveryRows } from '../../adapters/postgres/deliveryRows.ts';
 import { tempDir } from '../helpers.ts';
-import { dropDatabase, newDatabase, postgresMissing } from '../postgres.ts';
+import { migratedDatabase, postgresMissing } from '../postgres.ts';
 import { deliveryRowsContract } from './deliveryRows.contract.ts';
 
 deliveryRowsContract({
@@ -28,20 +26,11 @@ deliveryRowsContract({
   name: 'PostgreSQL',
   missing: postgresMissing,
   async make() {
-    const url = await newDatabase('deliveries');
-    const dbs = [new Database(url)];
-    await migrate(dbs[0]!);
+    const pg = await migratedDatabase('deliveries');
     return {
-      rows: new PostgresDeliveryRows(dbs[0]!),
-      async second() {
-        const db = new Database(url);
-        dbs.push(db);
-        return new PostgresDeliveryRows(db);
-      },
-      async close() {
-        await Promise.all(dbs.map((d) => d.close()));
-        await dropDatabase(url);
-      },
+      rows: new PostgresDeliveryRows(pg.db),
+      second: async () => new PostgresDeliveryRows(await pg.another()),
+      close: pg.close,
     };
   },
 });

@@ -2,11 +2,9 @@
 import { rmSync } from 'node:fs';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { EmbeddedSmsLedger } from '../../adapters/store/smsLedgerTable.ts';
-import { Database } from '../../adapters/postgres/database.ts';
-import { migrate } from '../../adapters/postgres/schema.ts';
 import { PostgresSmsLedger } from '../../adapters/postgres/smsLedger.ts';
 import { tempDir } from '../helpers.ts';
-import { dropDatabase, newDatabase, postgresMissing } from '../postgres.ts';
+import { migratedDatabase, postgresMissing } from '../postgres.ts';
 import { smsLedgerContract } from './smsLedger.contract.ts';
 
 smsLedgerContract({
@@ -34,20 +32,11 @@ smsLedgerContract({
   name: 'PostgreSQL',
   missing: postgresMissing,
   async make() {
-    const url = await newDatabase('ledger');
-    const dbs = [new Database(url)];
-    await migrate(dbs[0]!);
+    const pg = await migratedDatabase('ledger');
     return {
-      ledger: new PostgresSmsLedger(dbs[0]!),
-      async reopen() {
-        const db = new Database(url);
-        dbs.push(db);
-        return new PostgresSmsLedger(db);
-      },
-      async close() {
-        await Promise.all(dbs.map((d) => d.close()));
-        await dropDatabase(url);
-      },
+      ledger: new PostgresSmsLedger(pg.db),
+      reopen: async () => new PostgresSmsLedger(await pg.another()),
+      close: pg.close,
     };
   },
 });

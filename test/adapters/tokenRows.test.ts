@@ -2,11 +2,9 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TokenFile } from '../../adapters/store/tokenFile.ts';
-import { Database } from '../../adapters/postgres/database.ts';
-import { migrate } from '../../adapters/postgres/schema.ts';
 import { PostgresTokenRows } from '../../adapters/postgres/tokenRows.ts';
 import { tempDir } from '../helpers.ts';
-import { dropDatabase, newDatabase, postgresMissing } from '../postgres.ts';
+import { migratedDatabase, postgresMissing } from '../postgres.ts';
 import { tokenRowsContract } from './tokenRows.contract.ts';
 
 tokenRowsContract({
@@ -28,24 +26,15 @@ tokenRowsContract({
   name: 'PostgreSQL',
   missing: postgresMissing,
   async make() {
-    const url = await newDatabase('tokens');
-    const dbs = [new Database(url)];
-    await migrate(dbs[0]!);
+    const pg = await migratedDatabase('tokens');
     return {
-      rows: new PostgresTokenRows(dbs[0]!),
-      async second() {
-        const db = new Database(url);
-        dbs.push(db);
-        return new PostgresTokenRows(db);
-      },
+      rows: new PostgresTokenRows(pg.db),
+      second: async () => new PostgresTokenRows(await pg.another()),
       async dump() {
-        const { rows } = await dbs[0]!.query('SELECT * FROM api_tokens');
+        const { rows } = await pg.db.query('SELECT * FROM api_tokens');
         return JSON.stringify(rows);
       },
-      async close() {
-        await Promise.all(dbs.map((d) => d.close()));
-        await dropDatabase(url);
-      },
+      close: pg.close,
     };
   },
 });

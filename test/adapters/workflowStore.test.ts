@@ -2,12 +2,10 @@
 import { rmSync } from 'node:fs';
 import { JournaledStore } from '../../adapters/store/journaled.ts';
 import { EmbeddedWorkflowStore } from '../../adapters/store/workflowTable.ts';
-import { Database } from '../../adapters/postgres/database.ts';
-import { migrate } from '../../adapters/postgres/schema.ts';
 import { PostgresWorkflowStore } from '../../adapters/postgres/workflowStore.ts';
 import type { WorkflowRecord } from '../../runtime/workflows/types.ts';
 import { tempDir } from '../helpers.ts';
-import { dropDatabase, newDatabase, postgresMissing } from '../postgres.ts';
+import { migratedDatabase, postgresMissing } from '../postgres.ts';
 import { workflowStoreContract } from './workflowStore.contract.ts';
 import { archiveDay } from '../../runtime/workflows/archiveDay.ts';
 
@@ -36,28 +34,18 @@ workflowStoreContract({
   name: 'PostgreSQL',
   missing: postgresMissing,
   async make() {
-    const url = await newDatabase('workflows');
-    const db = new Database(url);
-    await migrate(db);
-    const others: Database[] = [];
+    const pg = await migratedDatabase('workflows');
     return {
-      store: new PostgresWorkflowStore(db),
+      store: new PostgresWorkflowStore(pg.db),
       async archived(kind, id) {
-        const { rows } = await db.query<{ record: WorkflowRecord }>(
+        const { rows } = await pg.db.query<{ record: WorkflowRecord }>(
           'SELECT record FROM archive WHERE kind = $1 AND id = $2 ORDER BY seq DESC LIMIT 1',
           [kind, id],
         );
         return rows[0]?.record;
       },
-      async second() {
-        const other = new Database(url);
-        others.push(other);
-        return new PostgresWorkflowStore(other);
-      },
-      async close() {
-        await Promise.all([db, ...others].map((d) => d.close()));
-        await dropDatabase(url);
-      },
+      second: async () => new PostgresWorkflowStore(await pg.another()),
+      close: pg.close,
     };
   },
 });
