@@ -101,22 +101,23 @@ export function activationKv(record: WorkflowRecord<ActivationView>, role: Role,
   };
 }
 
+/** A record's SMS attempts (none for a record that sends none). */
+export const smsOf = (record: WorkflowRecord): SmsAttempt[] =>
+  Array.isArray(record.view.sms) ? (record.view.sms as SmsAttempt[]) : [];
+
 /**
- * The whole record for support: timeline, every SMS attempt with its latest delivery status,
- * deadlines. Never the PIN or its hash (the machine's snapshot stays in the store).
+ * The whole record for support: timeline, every SMS attempt (`sms`: with their latest delivery
+ * statuses joined in), deadlines. Never the PIN or its hash (the machine's snapshot stays in the
+ * store).
  */
-export function recordView(
-  record: WorkflowRecord,
-  role: Role,
-  join: (sms: SmsAttempt[]) => SmsAttempt[] = (s) => s,
-) {
+export function recordView(record: WorkflowRecord, role: Role, sms: SmsAttempt[] = smsOf(record)) {
   const { view, phone, ...rest } = record;
-  const { sms, cardInfo, holder, ...details } = view;
+  const { sms: _sms, cardInfo, holder, ...details } = view;
   return {
     ...rest,
     phone: phoneFor(phone, role),
     details: { ...details, card: cardInfo ?? null, ...(holder ? { holder } : {}) },
-    sms: join(Array.isArray(sms) ? sms : []),
+    sms,
   };
 }
 

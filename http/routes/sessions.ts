@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { AppError } from '../../machines/errors.ts';
 import type { WorkflowHost, WorkflowRecord } from '../../runtime/workflows/host.ts';
 import type { DeliveryTracker } from '../../runtime/sms/delivery.ts';
-import type { SmsAttempt } from '../../machines/otp.ts';
 import type { Role } from '../../runtime/tokens.ts';
 import type { Config } from '../../runtime/config.ts';
 import type { AuthService } from '../../runtime/auth/sessions.ts';
@@ -20,7 +19,7 @@ import { langOf, reply } from '../respond.ts';
 import type { Context } from 'koa';
 import { diagnose, type DiagnoseOptions } from '../../runtime/support/diagnosis.ts';
 import { errorText, failureText } from '../../runtime/support/catalog.ts';
-import { phoneFor, recordView } from '../views.ts';
+import { phoneFor, recordView, smsOf } from '../views.ts';
 
 const iso = z
   .string()
@@ -88,6 +87,9 @@ export function sessionRoutes(
     activations: ActivationService;
   },
 ) {
+  /** A record for support, its SMS with their latest delivery statuses. */
+  const supportView = async (record: WorkflowRecord, role: Role) =>
+    recordView(record, role, await deps.deliveries.join(smsOf(record)));
   /** The language asked for, the venue's zone and its limits: what a diagnosis is said with. */
   const wordsFor = (ctx: Context): DiagnoseOptions => ({
     lang: langOf(ctx, deps.config.server.lang),
@@ -131,9 +133,7 @@ export function sessionRoutes(
     const record = await deps.host.get(ctx.params.id!);
     if (!record || !['auth', 'activation', 'attempt'].includes(record.kind))
       throw new AppError('SESSION_NOT_FOUND');
-    const sms0 = Array.isArray(record.view.sms) ? (record.view.sms as SmsAttempt[]) : [];
-    const joined = await deps.deliveries.join(sms0);
-    const view = recordView(record, ctx.state.role as Role, () => joined);
+    const view = await supportView(record, ctx.state.role as Role);
     // The diagnosis reads the SMS as support sees them: with their latest delivery statuses.
     const words = wordsFor(ctx);
     const diagnosis = diagnose({ ...record, view: { ...record.view, sms: view.sms } }, words);
@@ -157,15 +157,10 @@ export function sessionRoutes(
     const reason = typeof body.reason === 'string' ? body.reason.slice(0, 200) : 'cancelled by support';
     const service = record.kind === 'auth' ? deps.auth : deps.activations;
     const done = await service.cancel(record.id, actor(ctx), reason);
-    const joinedDone = await deps.deliveries.join(
-      Array.isArray(done.view.sms) ? (done.view.sms as SmsAttempt[]) : [],
-    );
     reply(
       ctx,
       200,
-      {
-        session: recordView(done, ctx.state.role as Role, () => joinedDone),
-      },
+      { session: await supportView(done, ctx.state.role as Role) },
       { sessionId: done.id, state: done.state },
     );
   });
