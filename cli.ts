@@ -28,6 +28,9 @@ import { countSegments } from './runtime/sms/segments.ts';
 import { zoneFormat } from './runtime/zoneFormat.ts';
 import type { SmsAttempt } from './machines/otp.ts';
 import { AppError } from './machines/errors.ts';
+import { openEmbeddedEngine, openPostgresEngine } from './adapters/engine.ts';
+import { MoveRefused, moveIntoPostgres } from './adapters/postgres/moveIn.ts';
+import { redactUrl } from './adapters/postgres/database.ts';
 
 const program = new Command('smspds').description(
   'SMS PDS — discount cards by phone and SMS PIN for r_keeper 7',
@@ -57,7 +60,11 @@ function bar(label: string) {
 }
 
 /** Take the data folder's lock as the service does, run `fn` on the folder, let go of it. */
-async function withDataDir<T>(fn: (dataDir: string) => Promise<T>): Promise<T> {
+async function withDataDir<T>(fn: (dataDir: string) => Promise<T>, embeddedOnly = true): Promise<T> {
+  if (embeddedOnly && config().store.engine === 'postgres')
+    throw new ConfigError(
+      "store.engine is postgres: this command works on an embedded data folder; use the running service's API",
+    );
   const dataDir = resolve(config().dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(dataDir);
@@ -167,11 +174,20 @@ cards
   });
 
 const tokens = program.command('tokens').description('API tokens (only their hashes are kept)');
-const registry = () => {
-  const dataDir = resolve(config().dataDir);
+/** The token registry where the configured engine keeps tokens (the data folder, or PostgreSQL). */
+const registry = async () => {
+  const c = config();
+  if (c.store.engine === 'postgres') {
+    const engine = await openPostgresEngine(c.store.url!, { pool: 2 });
+    closing.push(() => engine.close());
+    return TokenRegistry.open(engine.tokenRows, c);
+  }
+  const dataDir = resolve(c.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return TokenRegistry.open(new TokenFile(dataDir), config());
+  return TokenRegistry.open(new TokenFile(dataDir), c);
 };
+/** Connections a command opened, closed once it ends. */
+const closing: Array<() => Promise<void>> = [];
 
 tokens
   .command('create')
@@ -206,6 +222,10 @@ program
     'with the service stopped: the new folder to copy into (default <dataDir>/backups/<time>)',
   )
   .action(async (opts: { out?: string }) => {
+    if (config().store.engine === 'postgres')
+      throw new ConfigError(
+        'store.engine is postgres: back the database up with pg_dump (README: "Chain deployment")',
+      );
     const dataDir = resolve(config().dataDir);
     let unlock: (() => void) | null = null;
     try {
@@ -246,6 +266,74 @@ program
     } finally {
       unlock();
     }
+  });
+
+program
+  .command('migrate')
+  .description(
+    'move this venue into PostgreSQL: copy the data folder (service stopped) into a database; resumable, counts verified',
+  )
+  .requiredOption(
+    '--to <url>',
+    'postgres://user:password@host:5432/smspds (an empty database, or one this command began)',
+  )
+  .option('--dry-run', 'count what would move; connect to nothing, write nothing')
+  .action(async (opts: { to: string; dryRun?: boolean }) => {
+    if (!/^postgres(ql)?:\/\/\S+$/.test(opts.to)) throw new ConfigError('--to: a postgres:// URL');
+    await withDataDir(async (dataDir) => {
+      const source = await openEmbeddedEngine(dataDir, {
+        onFailure: () => undefined,
+        onCommit: () => undefined,
+      });
+      const target = opts.dryRun ? null : await openPostgresEngine(opts.to, { pool: 4 });
+      const bars = new Map<string, SingleBar>();
+      try {
+        const report = await moveIntoPostgres({
+          from: { store: source.journaled!, engine: source },
+          to: target ? { db: target.database!, engine: target } : null,
+          dryRun: Boolean(opts.dryRun),
+          progress: (step, done, total) => {
+            let b = bars.get(step);
+            if (!b) {
+              for (const other of bars.values()) other.stop();
+              bars.set(step, (b = bar(step.slice(0, 9))));
+              b.start(Math.max(1, total), 0);
+            }
+            b.update(done);
+          },
+        }).catch((err: Error) => {
+          throw err instanceof MoveRefused ? new ConfigError(err.message) : err;
+        });
+        for (const b of bars.values()) b.stop();
+        const width = Math.max(...report.counts.map((c) => c.what.length));
+        process.stdout.write(
+          `${report.dryRun ? 'would move' : report.resumed ? 'moved (resumed)' : 'moved'} from ${dataDir}` +
+            (target ? ` to ${target.where}` : '') +
+            '\n' +
+            report.counts
+              .map(
+                (c) =>
+                  `  ${c.what.padEnd(width)}  ${String(c.embedded).padStart(9)}` +
+                  (c.postgres === null
+                    ? ''
+                    : `  ${String(c.postgres).padStart(9)}  ${c.embedded === c.postgres ? 'ok' : 'DIFFERS'}`),
+              )
+              .join('\n') +
+            '\n',
+        );
+        if (report.verified === false)
+          throw new ConfigError('the counts differ: run the command again to resume');
+        if (!report.dryRun)
+          process.stdout.write(
+            `every count equal. Start each instance with "store": {"engine": "postgres", "url": …} and\n` +
+              `"secretFile": a copy of ${resolve(dataDir, 'secret.key')} (the PINs and phone hashes here were keyed with it).\n`,
+          );
+      } finally {
+        for (const b of bars.values()) b.stop();
+        await target?.close();
+        await source.close();
+      }
+    });
   });
 
 const sms = program.command('sms').description('SMS providers');
@@ -637,26 +725,31 @@ program
   .action(() => {
     const { config: c, file } = loadConfig();
     const hide = (key: string, value: unknown) =>
-      /password|apiId|apiKey|Tokens$/i.test(key)
-        ? Array.isArray(value)
-          ? value.map(() => '***')
-          : '***'
-        : value;
+      key === 'url' && typeof value === 'string' && /^postgres/.test(value)
+        ? redactUrl(value)
+        : /password|apiId|apiKey|Tokens$/i.test(key)
+          ? Array.isArray(value)
+            ? value.map(() => '***')
+            : '***'
+          : value;
     process.stdout.write(`# ${file ?? 'defaults (no configuration file)'}\n${JSON.stringify(c, hide, 2)}\n`);
   });
 
-program.parseAsync().catch((err: Error) => {
-  const code = err instanceof AppError ? err.code : undefined;
-  if (code === 'PHONE_INVALID' || code === 'PHONE_COUNTRY_NOT_ALLOWED') {
-    process.stderr.write(`smspds: ${code}: not a phone this venue serves\n`);
-    process.exit(2);
-  }
-  if (err instanceof ConfigError || err instanceof DataDirLockedError) {
-    process.stderr.write(`smspds: ${err.message}\n`);
-    if (err instanceof DataDirLockedError)
-      process.stderr.write('  stop the service first, or use the HTTP API\n');
-    process.exit(2);
-  }
-  process.stderr.write(`smspds: ${err.stack ?? err}\n`);
-  process.exit(1);
-});
+program
+  .parseAsync()
+  .finally(() => Promise.all(closing.map((close) => close())))
+  .catch((err: Error) => {
+    const code = err instanceof AppError ? err.code : undefined;
+    if (code === 'PHONE_INVALID' || code === 'PHONE_COUNTRY_NOT_ALLOWED') {
+      process.stderr.write(`smspds: ${code}: not a phone this venue serves\n`);
+      process.exit(2);
+    }
+    if (err instanceof ConfigError || err instanceof DataDirLockedError) {
+      process.stderr.write(`smspds: ${err.message}\n`);
+      if (err instanceof DataDirLockedError)
+        process.stderr.write('  stop the service first, or use the HTTP API\n');
+      process.exit(2);
+    }
+    process.stderr.write(`smspds: ${err.stack ?? err}\n`);
+    process.exit(1);
+  });

@@ -12,40 +12,33 @@ import { open, unlink } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import type { Config } from './runtime/config.ts';
 import { systemClock, type CallSender, type Clock, type SmsSender } from './runtime/ports.ts';
-import { JournaledStore } from './adapters/store/journaled.ts';
 import { lockDataDir } from './adapters/store/lock.ts';
-import { EmbeddedCardDirectory } from './adapters/cards/lowdb.ts';
 import { WorkflowHost } from './runtime/workflows/host.ts';
-import { EmbeddedWorkflowStore } from './adapters/store/workflowTable.ts';
-import { createPinSender, smsLedgerTables } from './runtime/sms/pinSender.ts';
+import { createPinSender } from './runtime/sms/pinSender.ts';
 import { createPinVault, loadOrCreateSecret } from './runtime/pin/vault.ts';
-import { ConsentLedger, consentTables } from './runtime/consents.ts';
-import { EmbeddedConsentRows } from './adapters/store/consentTable.ts';
+import { ConsentLedger } from './runtime/consents.ts';
 import { ActivationService, activationKind } from './runtime/activation/activations.ts';
 import { AuthService, authKind } from './runtime/auth/sessions.ts';
-import { RateLimits, limitTables } from './runtime/limits.ts';
-import { EmbeddedLimitRows } from './adapters/store/limitTable.ts';
-import { EmbeddedSmsLedger } from './adapters/store/smsLedgerTable.ts';
-import { EmbeddedDeliveryRows } from './adapters/store/deliveryTable.ts';
+import { RateLimits } from './runtime/limits.ts';
 import { PinGate } from './runtime/pin/gate.ts';
 import { countSegments } from './runtime/sms/segments.ts';
 import { TokenRegistry } from './runtime/tokens.ts';
-import { TokenFile } from './adapters/store/tokenFile.ts';
 import { renderPinMessage, checkTemplates } from './runtime/sms/templates.ts';
 import { createApp } from './http/app.ts';
 import { buildSenders, buildCaller } from './adapters/sms/build.ts';
 import { checkBalances, type BalanceReport } from './runtime/sms/balances.ts';
 import { SmsChain } from './runtime/sms/chain.ts';
-import { DeliveryTracker, deliveryTables } from './runtime/sms/delivery.ts';
+import { DeliveryTracker } from './runtime/sms/delivery.ts';
 import { Metrics } from './runtime/metrics.ts';
 import { ATTEMPT_KIND, RefusedAttempts } from './runtime/support/attempts.ts';
-import { CampaignService, campaignTables } from './runtime/campaigns/service.ts';
+import { CampaignService } from './runtime/campaigns/service.ts';
 import { Retention } from './runtime/support/retention.ts';
 import { Erasure } from './runtime/support/erasure.ts';
 import { OptOutLinks } from './runtime/campaigns/optOut.ts';
 import { AppError } from './machines/errors.ts';
 import { BACKUPS, backupDataFolder, newBackupFolder } from './adapters/store/backup.ts';
 import cron from 'node-cron';
+import { openEmbeddedEngine, openPostgresEngine, type Engine } from './adapters/engine.ts';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -92,31 +85,25 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
   chmodSync(dataDir, 0o700);
   const unlock = lockDataDir(dataDir);
   const metrics = new Metrics(options.defaultMetrics ?? true);
-  let storeFailed!: (err: Error) => void;
-  /** Settles when the disk refuses a write: the service must then be rebuilt from the folder. */
-  const failed = new Promise<Error>((resolve) => (storeFailed = resolve));
   try {
     // The secret first: a missing or malformed secret file stops the start before anything opens.
     const secret = loadOrCreateSecret(dataDir, config.secretFile ? resolve(config.secretFile) : null);
-    const store = await JournaledStore.open(
-      dataDir,
-      [
-        ...EmbeddedWorkflowStore.tables,
-        ...EmbeddedCardDirectory.tables,
-        ...consentTables,
-        ...smsLedgerTables,
-        ...limitTables,
-        ...deliveryTables,
-        ...campaignTables,
-      ],
-      {
-        onFailure: (err) => {
-          logger.fatal({ err }, 'the store cannot write: answering 503 until the disk takes writes again');
-          storeFailed(err);
-        },
-        onCommit: (ms) => metrics.storeCommits.observe(ms / 1000),
-      },
-    );
+    const engine: Engine =
+      config.store.engine === 'postgres'
+        ? await openPostgresEngine(config.store.url!, {
+            pool: config.store.pool,
+            log: (line) => logger.info(line),
+          })
+        : await openEmbeddedEngine(dataDir, {
+            onFailure: (err) =>
+              logger.fatal(
+                { err },
+                'the store cannot write: answering 503 until the disk takes writes again',
+              ),
+            onCommit: (ms) => metrics.storeCommits.observe(ms / 1000),
+          });
+    const store = engine.state;
+    const { failed } = engine;
     const senders = options.senders ?? buildSenders(config, dataDir, options.consoleWrite);
     const chain = new SmsChain({
       senders,
@@ -132,11 +119,11 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     const warnings = [...senders.flatMap((s) => s.warnings ?? []), ...checkTemplates(config)];
     const vault = createPinVault(secret);
     const optOut = new OptOutLinks(secret, config.publicUrl);
-    const directory = new EmbeddedCardDirectory(store);
-    const consents = new ConsentLedger(new EmbeddedConsentRows(store));
-    const limits = new RateLimits(new EmbeddedLimitRows(store), clock, config.timezone);
+    const { directory, workflows, campaignRows } = engine;
+    const consents = new ConsentLedger(engine.consentRows);
+    const limits = new RateLimits(engine.limitRows, clock, config.timezone);
     const deliveries: DeliveryTracker = new DeliveryTracker({
-      rows: new EmbeddedDeliveryRows(store),
+      rows: engine.deliveryRows,
       senders,
       clock,
       logger,
@@ -144,11 +131,13 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       timeoutMs: config.sms.timeoutMs,
       onFinal: (workflowId, to, status) =>
         workflowId.startsWith('run_')
-          ? campaigns.delivered(workflowId, to, status)
+          ? void campaigns
+              .delivered(workflowId, to, status)
+              .catch((err) => logger.warn({ err, run: workflowId }, 'campaign delivery status not kept'))
           : void host.refinalize(workflowId),
     });
     const pins = createPinSender({
-      ledger: new EmbeddedSmsLedger(store),
+      ledger: engine.smsLedger,
       chain,
       caller: options.caller ?? buildCaller(config),
       vault,
@@ -164,7 +153,8 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       timeoutMs: config.sms.timeoutMs,
     });
     const campaigns = new CampaignService({
-      store,
+      rows: campaignRows,
+      flush: () => store.flush(),
       directory,
       consents,
       limits,
@@ -174,13 +164,13 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       config,
       optOut,
     });
-    const workflows = new EmbeddedWorkflowStore(store);
     const host = new WorkflowHost({
       store,
       workflows,
       clock,
       logger,
       settleTimeoutMs: config.server.requestTimeoutMs,
+      effectLeaseMs: config.store.leaseSeconds * 1000,
       closedKinds: [ATTEMPT_KIND],
       kinds: [
         activationKind({ directory, pins, vault, consents, clock, config, deliveries }),
@@ -189,19 +179,21 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       ],
     });
     campaigns.host = host;
-    metrics.watchCampaigns(() =>
-      campaigns.list().flatMap((def) => {
+    metrics.watchCampaigns(async () => {
+      const current = [];
+      for (const def of await campaigns.list()) {
         const run = def.runs.at(-1);
-        if (!run) return [];
+        if (!run) continue;
         const {
           runId: _run,
           skippedReasons: _reasons,
           prepared: _prepared,
           ...counts
-        } = campaigns.runCounts(run);
-        return [{ campaign: def.id, counts }];
-      }),
-    );
+        } = await campaigns.runCounts(run);
+        current.push({ campaign: def.id, counts });
+      }
+      return current;
+    });
     // A PIN message's segments depend on its purpose only (the code has a fixed length).
     const pinSegments = new Map<string, number>();
     const gate = new PinGate(host, {
@@ -249,10 +241,10 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     balanceTimer.unref();
     const sweep = setInterval(() => void limits.sweep().catch(() => undefined), 10 * 60_000);
     sweep.unref();
-    const tokens = await TokenRegistry.open(new TokenFile(dataDir), config);
+    const tokens = await TokenRegistry.open(engine.tokenRows, config);
     const newTokens = await tokens.bootstrap();
     // Data written by earlier versions is taken up once, here, before anything runs on it.
-    const migrated = await campaigns.migrateEarlier();
+    const migrated = await engine.migrateEarlier();
     if (migrated) logger.info({ recipients: migrated }, 'campaign recipients of an earlier version taken up');
     const restored = await host.restore();
     // Archive days with no summary yet (an archive from before they existed) are read once now,
@@ -278,8 +270,9 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
           );
     // Retention: daily at `retention.at`, venue time; a day missed while down is caught up now.
     const retention = new Retention({
-      store,
+      store: engine.blobs,
       workflows,
+      campaigns: campaignRows,
       clock,
       config,
       secret,
@@ -307,7 +300,8 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       consents,
       limits,
       deliveries,
-      store,
+      campaigns: campaignRows,
+      purge: () => engine.purge(),
       senders,
       config,
       clock,
@@ -316,10 +310,12 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
     });
     const backup = async () => {
       const now = clock.now();
+      const journaled = engine.journaled;
+      if (!journaled) throw new AppError('BACKUP_ELSEWHERE');
       let report;
       try {
         const dest = await newBackupFolder(join(dataDir, BACKUPS), now);
-        report = await backupDataFolder(dataDir, dest, (copy) => store.paused(copy), now);
+        report = await backupDataFolder(dataDir, dest, (copy) => journaled.paused(copy), now);
       } catch (err) {
         logger.error({ err }, 'backup failed');
         throw new AppError('BACKUP_FAILED', { reason: (err as Error).message });
@@ -369,7 +365,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       await campaigns.drain();
       host.stop();
       await host.saveArchiveKeys().catch((err) => logger.warn({ err }, 'archive summaries not saved'));
-      await store.close();
+      await engine.close();
       unlock();
     };
     /** Let go of a service whose store failed, writing nothing more: its memory is not the truth. */
@@ -377,7 +373,7 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       stopTimers();
       await Promise.race([campaigns.drain().catch(() => undefined), sleep(5_000)]);
       host.stop();
-      await store.abandon();
+      await engine.abandon();
       unlock();
     };
     return {
@@ -386,6 +382,9 @@ export async function buildService(config: Readonly<Config>, options: ServiceOpt
       abandon,
       app,
       store,
+      /** The embedded engine's store (backups, tests); undefined on PostgreSQL. */
+      journaled: engine.journaled,
+      engine,
       host,
       directory,
       consents,

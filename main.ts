@@ -62,7 +62,9 @@ async function main() {
     `  SMS PDS — listening on http://${shown}:${port}${everywhere ? ' and every network interface' : ''}`,
     `  api      /api/v1   support page /support   health /healthz   metrics /metrics`,
     `  config   ${file ?? '(defaults; no smspds.config.json)'}`,
-    `  data     ${service.dataDir}`,
+    service.engine.name === 'postgres'
+      ? `  data     PostgreSQL ${service.engine.where} (this instance's folder ${service.dataDir})`
+      : `  data     ${service.dataDir}`,
     `  sms      ${config.sms.providers.join(' → ')}${config.sms.dryRun ? '  (dry run: nothing is sent)' : ''}`,
     `  restored ${service.restored} live workflow(s)`,
     ...service.warnings.map((w) => `  warning  ${w}`),
@@ -70,7 +72,11 @@ async function main() {
   if (service.newTokens.length) {
     lines.push('', '  First start: API tokens were made. They are shown only now — keep them:');
     for (const t of service.newTokens) lines.push(`    ${t.role.padEnd(9)} ${t.token}`);
-    lines.push('  (only their hashes are kept, in tokens.json in the data folder)');
+    lines.push(
+      service.engine.name === 'postgres'
+        ? '  (only their hashes are kept, in the database)'
+        : '  (only their hashes are kept, in tokens.json in the data folder)',
+    );
   }
   process.stdout.write(lines.join('\n') + '\n\n');
   logger.info({ port, dataDir: service.dataDir, restored: service.restored }, 'serving');

@@ -13,6 +13,15 @@
  * Options: --seconds N (default 10), --concurrency N (default 50),
  * --archive N (default 1000000), --rounds N (default 2).
  *
+ * `--engine postgres`: the same flows with the service on PostgreSQL, against the embedded
+ * engine in the same run, `--rounds` times each alternating (embedded, one instance, two
+ * instances…): one instance on a database of its own; then two instances on one database, each
+ * flow started on one and verified on the other (as behind a load balancer), driven at the same
+ * total concurrency. Prints flows/s and p50/p99 of each, and the ratios PostgreSQL ÷ embedded
+ * (target ≥ 50 %), p99 ÷ p50 (target ≤ 3) and two instances ÷ one (target ≥ 100 %). The server:
+ * `SMSPDS_BENCH_DATABASE_URL` (a role that may create databases), or the throwaway cluster the
+ * tests use.
+ *
  * The two flow phases alternate, `--rounds` times each (fresh, full, fresh, full…), each fresh
  * round on a new copy of the seeded data folder: a machine that slows down or speeds up during
  * the run moves both sides of the ratio alike. Rates are over all rounds of a phase; each
@@ -25,6 +34,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { dropDatabase, newDatabase } from '../test/postgres.ts';
 import {
   cpuMsOf,
   drive,
@@ -47,8 +57,11 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     archive: { type: 'string', default: '1000000' },
     rounds: { type: 'string', default: '2' },
+    engine: { type: 'string', default: 'embedded' },
   },
 });
+if (process.env.SMSPDS_BENCH_DATABASE_URL)
+  process.env.SMSPDS_TEST_DATABASE_URL = process.env.SMSPDS_BENCH_DATABASE_URL;
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const ARCHIVE = Number(args.archive);
@@ -190,11 +203,12 @@ async function flows(dir: string, port: number, label: string, until?: string) {
   return { ...result, commitMs, gcMs };
 }
 
-function setup(): string {
+function setup(store: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'smspds-bench-'));
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({
+      ...store,
       auth: { terminalTokens: [TOKEN], adminTokens: [ADMIN] },
       limits: { perPhonePerHour: 0, perTerminalPerHour: 0, perTerminalPerDay: 0, smsPerDay: 0 },
       otp: { resendCooldownSeconds: 0 },
@@ -337,4 +351,117 @@ async function main() {
   }
 }
 
-runMain(main);
+/**
+ * Flows through two instances on one database: a start on one, its verify on the other (lanes
+ * alternate which starts), each PIN read from the outbox of the instance that sent it.
+ */
+async function twoInstances(dirs: [string, string], ports: [number, number]) {
+  const children = await Promise.all([
+    startService(SERVER, dirs[0], ports[0]),
+    startService(SERVER, dirs[1], ports[1]),
+  ]);
+  const outboxes = dirs.map((d) => new Outbox(join(d, 'data', 'outbox.jsonl')));
+  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/x-www-form-urlencoded' };
+  const worker = async (lane: number, i: number) => {
+    const a = lane % 2;
+    const b = 1 - a;
+    const started = await request(
+      ports[a]!,
+      'POST',
+      '/api/v1/auth',
+      headers,
+      `phone=${encodeURIComponent(phoneOf(lane, i))}&terminal=B${lane}`,
+    );
+    if (started.status !== 201) throw new Error(`start ${started.status} ${started.body}`);
+    const id = (JSON.parse(started.body) as { session: { id: string } }).session.id;
+    const pin = outboxes[a]!.pinFor(`${id}:1`);
+    const verified = await request(ports[b]!, 'POST', `/api/v1/auth/${id}/verify`, headers, `pin=${pin}`);
+    if (verified.status !== 200) throw new Error(`verify ${verified.status} ${verified.body}`);
+  };
+  for (let i = 0; i < 100; i++) await worker(CONCURRENCY, i);
+  const result = await drive(CONCURRENCY, SECONDS, worker);
+  const mem = children.map((c) => rssOf(c.pid!).rss);
+  await Promise.all(children.map((c) => stopChild(c)));
+  return { ...result, rss: Math.max(...mem) };
+}
+
+async function postgresMain() {
+  process.stdout.write(
+    `SMS PDS authorization benchmark, PostgreSQL against embedded — ${CONCURRENCY} concurrent, ${SECONDS} s per phase, ${ROUNDS} rounds, ${machine()}\n`,
+  );
+  SERVER = serverArgs();
+  const secret = join(mkdtempSync(join(tmpdir(), 'smspds-bench-secret-')), 'secret.key');
+  writeFileSync(secret, 'ab'.repeat(32), { mode: 0o600 });
+  const port = 18_000 + Math.floor(Math.random() * 2000);
+  const embeddedDir = setup();
+  await seedCards(embeddedDir, port);
+  const embedded: Phase[] = [];
+  const one: Phase[] = [];
+  const two: Array<Awaited<ReturnType<typeof twoInstances>>> = [];
+  const dirs: string[] = [embeddedDir];
+  const databases: string[] = [];
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const fresh = `${embeddedDir}-fresh${round}`;
+      cpSync(embeddedDir, fresh, { recursive: true });
+      dirs.push(fresh);
+      embedded.push(await flows(fresh, port, `embedded, round ${round}`));
+      // One instance on a database of its own, seeded with the same cards.
+      const url = await newDatabase(`bench_auth_${round}`);
+      databases.push(url);
+      const store = { store: { engine: 'postgres', url }, secretFile: secret };
+      const single = setup(store);
+      dirs.push(single);
+      await seedCards(single, port);
+      one.push(await flows(single, port, `postgres, one instance, round ${round}`));
+      // Two instances on another database.
+      const shared = await newDatabase(`bench_auth_two_${round}`);
+      databases.push(shared);
+      const pair = [
+        setup({ ...store, store: { engine: 'postgres', url: shared } }),
+        setup({ ...store, store: { engine: 'postgres', url: shared } }),
+      ] as [string, string];
+      dirs.push(...pair);
+      await seedCards(pair[0], port);
+      two.push(await twoInstances(pair, [port, port + 1]));
+      process.stdout.write(`  postgres, two instances, round ${round}: done\n`);
+    }
+    const e = combined(embedded);
+    const p = combined(one);
+    const latencies = two.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const t = {
+      perSecond: latencies.length / (SECONDS * two.length),
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      rss: Math.max(...two.map((r) => r.rss)),
+      errors: two.reduce((n, r) => n + r.errors, 0),
+    };
+    process.stdout.write(
+      `\n${'phase'.padEnd(34)}${'flows/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'RSS MB'.padStart(10)}\n`,
+    );
+    for (const [label, r] of [
+      ['embedded', e],
+      ['postgres, one instance', p],
+      ['postgres, two instances', t],
+    ] as const)
+      process.stdout.write(
+        `${label.padEnd(34)}${fmt(r.perSecond).padStart(10)}${fmt(r.p50, 2).padStart(10)}${fmt(r.p99, 2).padStart(10)}${fmt(r.rss).padStart(10)}\n`,
+      );
+    process.stdout.write(
+      `\npostgres ÷ embedded         ${fmt((p.perSecond / e.perSecond) * 100, 1)} %   (target ≥ 50 %); by round ${embedded
+        .map((r, i) => `${fmt((one[i]!.perSecond / r.perSecond) * 100)} %`)
+        .join(', ')}\n` +
+        `p99 ÷ p50, one instance     ${fmt(p.p99 / p.p50, 1)}     (target ≤ 3)\n` +
+        `p99 ÷ p50, two instances    ${fmt(t.p99 / t.p50, 1)}\n` +
+        `two instances ÷ one         ${fmt((t.perSecond / p.perSecond) * 100, 1)} %   (target ≥ 100 %); by round ${one
+          .map((r, i) => `${fmt((two[i]!.perSecond / r.perSecond) * 100)} %`)
+          .join(', ')}\n` +
+        `errors ${e.errors + p.errors + t.errors}\n`,
+    );
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const url of databases) await dropDatabase(url).catch(() => undefined);
+  }
+}
+
+runMain(args.engine === 'postgres' ? postgresMain : main);

@@ -108,7 +108,7 @@ async function main() {
     const after = heapUsed();
     const live = await service.host.liveRecords();
     if (live.length !== SESSIONS) throw new Error(`${live.length} live sessions, expected ${SESSIONS}`);
-    const stored = service.store.table<object>('workflows');
+    const stored = service.journaled!.table<object>('workflows');
     let recordBytes = 0;
     for (const row of stored.values()) recordBytes += Buffer.byteLength(JSON.stringify(row));
     const perSession = (after - before) / SESSIONS;

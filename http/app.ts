@@ -27,7 +27,7 @@ import { readFile } from 'node:fs/promises';
 import { projectRoot as root, version } from '../runtime/projectRoot.ts';
 import type { CampaignService } from '../runtime/campaigns/service.ts';
 import type { ConsentLedger } from '../runtime/consents.ts';
-import type { CardDirectory, Clock, RecordStore } from '../runtime/ports.ts';
+import type { CardDirectory, Clock } from '../runtime/ports.ts';
 import type { Config } from '../runtime/config.ts';
 import type { TokenRegistry } from '../runtime/tokens.ts';
 import { errorPipeline } from './respond.ts';
@@ -53,7 +53,8 @@ export interface AppDeps {
   config: Readonly<Config>;
   logger: Logger;
   clock: Clock;
-  store: RecordStore;
+  /** Whether the engine takes writes, and the wait for its changes to be durable. */
+  store: { readonly healthy: boolean; flush(): Promise<void> };
   tokens: TokenRegistry;
   directory: CardDirectory;
   consents: ConsentLedger;

@@ -176,6 +176,11 @@ export const catalog = {
     en: 'The backup was not made: {reason}',
     retryable: true,
   },
+  BACKUP_ELSEWHERE: {
+    status: 409,
+    ru: 'Данные этой службы в PostgreSQL: резервную копию делает pg_dump (README, «Chain deployment»)',
+    en: 'This service keeps its data in PostgreSQL: back it up with pg_dump (README: "Chain deployment")',
+  },
   OPT_OUT_REQUIRED: {
     status: 400,
     ru: 'В тексте рассылки нет ссылки для отказа {optOut}',

@@ -78,6 +78,32 @@ const schema = z
       .prefault({}),
     dataDir: z.string().min(1).default('./data'),
     /**
+     * Where the data lives. `embedded` (the default): files in `dataDir`, one process. `postgres`:
+     * one PostgreSQL database any number of instances share (a chain's head office); needs `url`
+     * (or SMSPDS_DATABASE_URL) and `secretFile`, one file for every instance. The data folder
+     * then holds only this instance's lock and the console provider's outbox.
+     */
+    store: z
+      .object({
+        engine: z.enum(['embedded', 'postgres']).default('embedded'),
+        /** `postgres://user:password@host:5432/smspds` */
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL')
+          .nullable()
+          .default(null),
+        /** Connections this instance keeps for queries (advisory locks take a pool of their own). */
+        pool: z.number().int().min(2).max(200).default(20),
+        /**
+         * How long an instance's claim on work in progress (a campaign batch, a PIN's SMS) holds
+         * unless renewed (every third of it): when an instance dies, another takes its work up
+         * this long after. Shorter takes over sooner; too short for a slow database renews often.
+         */
+        leaseSeconds: z.number().min(2).max(600).default(30),
+      })
+      .strict()
+      .prefault({}),
+    /**
      * A file holding the server secret (64 hex characters: `openssl rand -hex 32`), for
      * instances that share one database; without it the secret is made in the data folder.
      */
@@ -326,6 +352,21 @@ const schema = z
         message: 'the opt-out link needs "publicUrl"',
       });
     }
+    if (c.store.engine === 'postgres' && !c.store.url) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['store', 'url'],
+        message: 'the postgres engine needs a database URL',
+      });
+    }
+    if (c.store.engine === 'postgres' && !c.secretFile) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secretFile'],
+        message:
+          'the postgres engine needs "secretFile" (or SMSPDS_SECRET_FILE): every instance keys PINs and phones with one secret (openssl rand -hex 32)',
+      });
+    }
     if (c.otp.call && !c.sms.smsru?.apiId) {
       ctx.addIssue({ code: 'custom', path: ['otp', 'call'], message: 'code by call needs sms.smsru.apiId' });
     }
@@ -396,7 +437,8 @@ export interface LoadOptions {
 
 /**
  * Read the file named by SMSPDS_CONFIG (default ./smspds.config.json when present), then apply
- * SMSPDS_HOST, SMSPDS_PORT, SMSPDS_DATA_DIR, SMSPDS_PUBLIC_URL and SMSPDS_SECRET_FILE over it.
+ * SMSPDS_HOST, SMSPDS_PORT, SMSPDS_DATA_DIR, SMSPDS_PUBLIC_URL, SMSPDS_SECRET_FILE and
+ * SMSPDS_DATABASE_URL (the postgres engine at that URL) over it.
  */
 export function loadConfig({ env = process.env, cwd = process.cwd() }: LoadOptions = {}): {
   config: Readonly<Config>;
@@ -433,6 +475,9 @@ export function loadConfig({ env = process.env, cwd = process.cwd() }: LoadOptio
     ...(env.SMSPDS_DATA_DIR ? { dataDir: env.SMSPDS_DATA_DIR } : {}),
     ...(env.SMSPDS_PUBLIC_URL ? { publicUrl: env.SMSPDS_PUBLIC_URL } : {}),
     ...(env.SMSPDS_SECRET_FILE ? { secretFile: env.SMSPDS_SECRET_FILE } : {}),
+    ...(env.SMSPDS_DATABASE_URL
+      ? { store: { ...((raw.store as object) ?? {}), engine: 'postgres', url: env.SMSPDS_DATABASE_URL } }
+      : {}),
   };
   try {
     const config = parseConfig(merged);

@@ -2,7 +2,7 @@
  * Opaque ids that carry their creation day (`ses_20261129_k3j9…`): the archive of closed
  * records is partitioned by that day, so a record is found by reading one day, not all of them.
  */
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghijkmnopqrstuvwxyz';
 
@@ -34,6 +34,18 @@ export function newId(prefix: string, now: number): string {
     };
   }
   return `${prefix}_${lastDay.text}_${randomTail(12)}`;
+}
+
+/**
+ * The id of something made once for `seed` at `at` (a campaign's firing at its fire time): the
+ * same seed and time give the same id in every process, so two that make it race for one row.
+ */
+export function idFor(prefix: string, at: number, seed: string): string {
+  const day = new Date(at - (at % 86_400_000)).toISOString().slice(0, 10).replace(/-/g, '');
+  const digest = createHash('sha256').update(seed).digest();
+  let tail = '';
+  for (let i = 0; i < 12; i++) tail += ALPHABET[digest[i]! % ALPHABET.length];
+  return `${prefix}_${day}_${tail}`;
 }
 
 /** The archive day (`YYYY-MM-DD`) of an id made by `newId`, or null for a foreign string. */

@@ -80,15 +80,16 @@ export class Metrics {
   });
 
   /** Recipients of each campaign's current run by status, read when Prometheus scrapes. */
-  watchCampaigns(read: () => Array<{ campaign: string; counts: Record<string, number> }>) {
+  watchCampaigns(read: () => Promise<Array<{ campaign: string; counts: Record<string, number> }>>) {
     new Gauge({
       name: 'smspds_campaign_recipients',
       help: 'Recipients of the current run of each campaign, by status',
       labelNames: ['campaign', 'status'],
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const current = await read();
         this.reset();
-        for (const { campaign, counts } of read()) {
+        for (const { campaign, counts } of current) {
           for (const status of [
             'total',
             'queued',

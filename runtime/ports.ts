@@ -15,7 +15,13 @@ export interface Table<T> {
   readonly size: number;
 }
 
-export interface RecordStore {
+/** Whole named texts, each written atomically and durably. */
+export interface NamedBlobs {
+  putBlob(name: string, content: string): Promise<void>;
+  getBlob(name: string): Promise<string | null>;
+}
+
+export interface RecordStore extends NamedBlobs {
   table<T>(name: string): Table<T>;
   /** Append a closed record to a kind's archive for one day (append-only, cost of the record). */
   archive(kind: string, day: string, record: unknown): void;

@@ -1,12 +1,48 @@
 /** Shared test set-up: a service in this process on 127.0.0.1 with a temporary data folder. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import type { Test } from 'uvu';
 import { parseConfig, type ConfigInput } from '../runtime/config.ts';
 import { buildService, listen, logRedact } from '../compose.ts';
 import type { Clock, SmsSender } from '../runtime/ports.ts';
 import { FakeSmsSender } from './fakes/sms.ts';
+import { dropDatabase, newDatabase } from './postgres.ts';
+
+/**
+ * The engine test services run on: `embedded`, or `postgres` with SMSPDS_TEST_ENGINE=postgres
+ * (the HTTP suites' second pass, see `test/run.ts`): each service then gets a database of its
+ * own on the test server, kept with its data folder for a restart on the same folder.
+ */
+export const TEST_ENGINE = process.env.SMSPDS_TEST_ENGINE === 'postgres' ? 'postgres' : 'embedded';
+const databaseOf = new Map<string, string>();
+
+/**
+ * For a test of the embedded engine's own files (its tables, journal, folder): skipped, and
+ * counted as skipped, when the suites run on PostgreSQL.
+ */
+export const embeddedOnly = <T>(s: Test<T>): Test<T> | Test<T>['skip'] =>
+  TEST_ENGINE === 'embedded' ? s : s.skip;
+
+/** The store settings of a test service on the test engine (a database for a new folder). */
+async function testStore(dataDir: string): Promise<ConfigInput> {
+  if (TEST_ENGINE === 'embedded') return {};
+  let url = databaseOf.get(dataDir);
+  if (!url) databaseOf.set(dataDir, (url = await newDatabase('svc')));
+  const secretFile = join(dataDir, 'shared-secret.key');
+  if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return { store: { engine: 'postgres', url }, secretFile };
+}
+
+/** Drop the database of a test service's folder (once its folder is let go of). */
+async function dropTestStore(dataDir: string) {
+  const url = databaseOf.get(dataDir);
+  if (!url) return;
+  databaseOf.delete(dataDir);
+  await dropDatabase(url);
+}
 
 export const TOKENS = {
   terminal: 'terminal-token-0123456789',
@@ -36,6 +72,7 @@ export async function startService(opts: TestServiceOptions = {}) {
   const sms = new FakeSmsSender();
   const config = parseConfig({
     dataDir,
+    ...(await testStore(dataDir)),
     auth: {
       terminalTokens: [TOKENS.terminal, TOKENS.till2],
       supportTokens: [TOKENS.support],
@@ -64,7 +101,10 @@ export async function startService(opts: TestServiceOptions = {}) {
     call: (method: string, path: string, init: CallInit = {}) => call(url, method, path, init),
     async stop({ keepData = false } = {}) {
       await stop();
-      if (!keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData && !opts.dataDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+        await dropTestStore(dataDir);
+      }
     },
   };
 }

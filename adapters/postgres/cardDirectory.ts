@@ -63,7 +63,7 @@ function columns(card: StoredCard) {
 }
 
 /** Write cards (new or changed), many in one statement. */
-async function upsert(q: Query, cards: StoredCard[]) {
+export async function upsertCards(q: Query, cards: StoredCard[]) {
   for (let i = 0; i < cards.length; i += CHUNK) {
     const rows = cards.slice(i, i + CHUNK).map(columns);
     await q.query(
@@ -84,8 +84,13 @@ async function upsert(q: Query, cards: StoredCard[]) {
   }
 }
 
-async function one(q: Query, where: string, values: unknown[], lock = ''): Promise<StoredCard | undefined> {
-  const { rows } = await q.query<{ record: StoredCard }>(
+async function one(
+  q: Query | Pick<Database, 'query'>,
+  where: string,
+  values: unknown[],
+  lock = '',
+): Promise<StoredCard | undefined> {
+  const { rows } = await (q as Pick<Database, 'query'>).query<{ record: StoredCard }>(
     `SELECT record FROM cards WHERE ${where} ${lock}`,
     values,
   );
@@ -139,7 +144,7 @@ export class PostgresCardDirectory implements CardDirectory {
   }
 
   async get(number: string): Promise<Card | undefined> {
-    return one(this.db.pool, 'number = $1', [number]);
+    return one(this.db, 'number = $1', [number]);
   }
 
   async byPhone(phone: string): Promise<Card[]> {
@@ -187,7 +192,7 @@ export class PostgresCardDirectory implements CardDirectory {
         ));
       if (!chosen) throw new AppError('POOL_EMPTY');
       const reserved = reservedCard(chosen, req.activationId, req.phone, req.at);
-      await upsert(q, [reserved]);
+      await upsertCards(q, [reserved]);
       return reserved;
     });
   }
@@ -201,7 +206,7 @@ export class PostgresCardDirectory implements CardDirectory {
         holder,
         at,
       );
-      if (!replayed) await upsert(q, [card]);
+      if (!replayed) await upsertCards(q, [card]);
       return card;
     });
   }
@@ -209,7 +214,7 @@ export class PostgresCardDirectory implements CardDirectory {
   async release(number: string, activationId: string, at: string): Promise<void> {
     await this.db.tx(async (q) => {
       const free = releasedCard(await one(q, 'number = $1', [number], 'FOR UPDATE'), activationId, at);
-      if (free) await upsert(q, [free]);
+      if (free) await upsertCards(q, [free]);
     });
   }
 
@@ -224,7 +229,7 @@ export class PostgresCardDirectory implements CardDirectory {
   private change(number: string, next: (card: StoredCard | undefined) => StoredCard): Promise<Card> {
     return this.db.tx(async (q) => {
       const card = next(await one(q, 'number = $1', [number], 'FOR UPDATE'));
-      await upsert(q, [card]);
+      await upsertCards(q, [card]);
       return card;
     });
   }
@@ -253,7 +258,7 @@ export class PostgresCardDirectory implements CardDirectory {
         else result.imported += 1;
         written.set(row.number, importedCard(before, row, opts.at));
       }
-      await upsert(q, [...written.values()]);
+      await upsertCards(q, [...written.values()]);
       return result;
     });
   }

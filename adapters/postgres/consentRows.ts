@@ -15,7 +15,7 @@ import { lockKey } from './workflowStore.ts';
 
 type Query = { query: Database['query'] };
 
-const write = (q: Query, record: ConsentRecord, key = record.phone) =>
+export const writeConsent = (q: Query, record: ConsentRecord, key = record.phone) =>
   q.query(
     `INSERT INTO consents (phone, news, record) VALUES ($1, $2, $3::jsonb)
      ON CONFLICT (phone) DO UPDATE SET news = EXCLUDED.news, record = EXCLUDED.record`,
@@ -60,7 +60,7 @@ export class PostgresConsentRows implements ConsentRows {
       const current = rows[0]?.record;
       const next = change(current);
       if (!next) return current;
-      await write(q, next, phone);
+      await writeConsent(q, next, phone);
       return next;
     });
   }
@@ -73,7 +73,7 @@ export class PostgresConsentRows implements ConsentRows {
         [from],
       );
       if (!rows[0]) return false;
-      await write(q, change(rows[0].record), to);
+      await writeConsent(q, change(rows[0].record), to);
       return true;
     });
   }

@@ -47,24 +47,72 @@ export class Database {
     this.locks.on('error', () => undefined);
   }
 
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) {
-    return this.pool.query<R>(text, values);
+  /**
+   * Whether the last query reached the server: false from a query the server could not take
+   * (down, unreachable, out of connections) until one succeeds again. `/healthz` answers by it.
+   */
+  healthy = true;
+
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) {
+    try {
+      const result = await this.pool.query<R>(text, values);
+      this.healthy = true;
+      return result;
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  /** A connection of the lock pool (an advisory lock holds it); unreachable as in `query`. */
+  async lockClient(): Promise<pg.PoolClient> {
+    try {
+      return await this.locks.connect();
+    } catch (err) {
+      throw this.failed(err);
+    }
   }
 
   /** Run `work` in one transaction: committed when it resolves, rolled back when it throws. */
   async tx<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.failed(err);
+    }
     try {
       await client.query('BEGIN');
       const value = await work(client);
       await client.query('COMMIT');
+      this.healthy = true;
       return value;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      throw this.failed(err);
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * An error of a server that cannot be reached becomes the catalog's STORE_UNAVAILABLE (a 503
+   * the till can retry, not a 500), text it cannot keep VALIDATION_FAILED; any other error stays
+   * as it is.
+   */
+  private failed(err: unknown): unknown {
+    const code = (err as { code?: unknown })?.code;
+    if (code === '22021' || code === '22P05')
+      // Text PostgreSQL cannot keep (a NUL character) came with a request: that request's fault.
+      return Object.assign(new Error(`text the database cannot keep: ${(err as Error).message}`), {
+        code: 'VALIDATION_FAILED',
+        cause: err,
+      });
+    if (!unreachable(err)) return err;
+    this.healthy = false;
+    return Object.assign(new Error(`PostgreSQL cannot be reached: ${(err as Error).message}`), {
+      code: 'STORE_UNAVAILABLE',
+      cause: err,
+    });
   }
 
   async close(): Promise<void> {
@@ -72,6 +120,15 @@ export class Database {
     this.closed = true;
     await Promise.all([this.pool.end(), this.locks.end()]);
   }
+}
+
+/** Connection failures, a server shutting down or out of connections (SQLSTATE 08, 53, 57P). */
+function unreachable(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  if (/^(08|53|57P0)/.test(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE'].includes(code))
+    return true;
+  return /Connection terminated|timeout exceeded when trying to connect/i.test((err as Error)?.message ?? '');
 }
 
 /** A database URL with its password hidden, for logs and the banner. */

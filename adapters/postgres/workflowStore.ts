@@ -253,7 +253,7 @@ export class PostgresWorkflowStore implements WorkflowStore {
     wait: boolean,
     task: () => Promise<T>,
   ): Promise<{ value: T } | undefined> {
-    const client = await this.db.locks.connect();
+    const client = await this.db.lockClient();
     try {
       if (wait) await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey(key)]);
       else {

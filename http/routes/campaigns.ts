@@ -23,7 +23,7 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
     const runs = await Promise.all(
       def.runs.map(async (id) => {
         const r = await deps.host.get(id);
-        const c = campaigns.runCounts(id);
+        const c = await campaigns.runCounts(id);
         return {
           id,
           state: r?.state ?? 'unknown',
@@ -34,7 +34,7 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
           error: r?.error ?? null,
           counts: publicCounts(c),
           /** Of `queued`: refused with their whole request, sent first when the run resumes. */
-          awaitingRetry: campaigns.awaitingRetry(id),
+          awaitingRetry: await campaigns.awaitingRetry(id),
           skippedReasons: c.skippedReasons,
           segments: c.segments,
           cost: decimal(c.cost),
@@ -91,7 +91,7 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
   );
 
   router.get('/api/v1/campaigns', allow('support'), async (ctx) => {
-    const all = campaigns.list();
+    const all = await campaigns.list();
     const offset = Math.max(0, Number(ctx.query.cursor ?? 0) || 0);
     const limit = Math.min(200, Math.max(1, Number(ctx.query.limit ?? 50) || 50));
     const items = await Promise.all(all.slice(offset, offset + limit).map(view));
@@ -104,7 +104,7 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
   });
 
   router.get('/api/v1/campaigns/:id', allow('support'), async (ctx) =>
-    answer(ctx, 200, campaigns.def(ctx.params.id!)),
+    answer(ctx, 200, await campaigns.def(ctx.params.id!)),
   );
 
   router.get('/api/v1/campaigns/:id/estimate', allow('support'), async (ctx) => {
@@ -139,18 +139,18 @@ export function campaignRoutes(router: Router, deps: { campaigns: CampaignServic
   router.post('/api/v1/campaigns/:id/start', allow(), async (ctx) => {
     const override = isYes(body(ctx).override) || ctx.query.override === 'true';
     await campaigns.start(ctx.params.id!, actor(ctx), override);
-    await answer(ctx, 200, campaigns.def(ctx.params.id!));
+    await answer(ctx, 200, await campaigns.def(ctx.params.id!));
   });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     router.post(`/api/v1/campaigns/:id/${action}`, allow(), async (ctx) => {
       await campaigns.control(ctx.params.id!, action, actor(ctx));
-      await answer(ctx, 200, campaigns.def(ctx.params.id!));
+      await answer(ctx, 200, await campaigns.def(ctx.params.id!));
     });
   }
 
   router.get('/api/v1/campaigns/:id/recipients', allow('support'), async (ctx) => {
-    const def = campaigns.def(ctx.params.id!);
+    const def = await campaigns.def(ctx.params.id!);
     const runId = typeof ctx.query.run === 'string' ? ctx.query.run : def.runs.at(-1);
     if (runId && !def.runs.includes(runId))
       throw new AppError('VALIDATION_FAILED', { field: 'run', reason: 'run: not a run of this campaign' });

@@ -3,7 +3,7 @@
  * Russian (`format=text`) to hand to the guest; and its erasure.
  */
 import type { Router } from '@koa/router';
-import type { CardDirectory, Clock, RecordStore } from '../../runtime/ports.ts';
+import type { CardDirectory, Clock } from '../../runtime/ports.ts';
 import type { ConsentLedger } from '../../runtime/consents.ts';
 import type { WorkflowHost } from '../../runtime/workflows/host.ts';
 import type { Config } from '../../runtime/config.ts';
@@ -20,7 +20,6 @@ export function holderRoutes(
     directory: CardDirectory;
     consents: ConsentLedger;
     host: WorkflowHost;
-    store: RecordStore;
     campaigns: CampaignService;
     clock: Clock;
     config: Readonly<Config>;
@@ -40,11 +39,7 @@ export function holderRoutes(
 
   router.get('/api/v1/holders/:phone/export', allow(), async (ctx) => {
     const phone = normalizePhone(ctx.params.phone, deps.config.phones);
-    const data = await exportHolder(
-      { ...deps, campaigns: () => deps.campaigns.list() },
-      phone,
-      deps.clock.now(),
-    );
+    const data = await exportHolder({ ...deps, campaigns: deps.campaigns.rows }, phone, deps.clock.now());
     if (ctx.query.format === 'text' || ctx.get('Accept').startsWith('text/plain')) {
       ctx.type = 'text/plain; charset=utf-8';
       ctx.set('Content-Disposition', `attachment; filename="smspds-${phone.slice(1)}.txt"`);

@@ -17,7 +17,7 @@ import { BoundedMap } from '../../runtime/boundedMap.ts';
 import type { Config } from '../../runtime/config.ts';
 import type { ConsentLedger } from '../../runtime/consents.ts';
 import type { Metrics } from '../../runtime/metrics.ts';
-import type { Clock, RecordStore } from '../../runtime/ports.ts';
+import type { Clock } from '../../runtime/ports.ts';
 import { confirmOptOut, type OptOutLinks } from '../../runtime/campaigns/optOut.ts';
 import { pageHeaders } from '../pageHeaders.ts';
 
@@ -92,7 +92,7 @@ export interface OptOutDeps {
   config: Readonly<Config>;
   optOut: OptOutLinks;
   consents: ConsentLedger;
-  store: RecordStore;
+  store: { readonly healthy: boolean };
   clock: Clock;
   logger: Logger;
   metrics: Metrics;

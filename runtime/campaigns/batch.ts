@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { BatchResult } from '../../machines/campaign.ts';
 import type { ErrorData } from '../../machines/errors.ts';
 import type { SmsAttempt } from '../../machines/otp.ts';
-import type { CardDirectory, RecordStore, SmsMessage, SmsReceipt, SmsSender } from '../ports.ts';
+import type { CardDirectory, SmsMessage, SmsReceipt, SmsSender } from '../ports.ts';
 import type { Config } from '../config.ts';
 import type { ConsentLedger, NewsStatus } from '../consents.ts';
 import type { RateLimits } from '../limits.ts';
@@ -27,8 +27,9 @@ import { countSegments } from '../sms/segments.ts';
 import { compileText, type RenderInput } from './audience.ts';
 import type { OptOutLinks } from './optOut.ts';
 import { sendWindow } from './schedule.ts';
-import type { Plan, RunBook } from './runBook.ts';
-import type { BatchInFlight, CampaignDef, Recipient, RunCounts } from './types.ts';
+import type { Plan } from './plan.ts';
+import type { RunBook } from './runBook.ts';
+import type { BatchInFlight, CampaignDef, Recipient, RetryList, RunCounts } from './types.ts';
 
 /**
  * Recipients per batch at most, whatever the rate: a second's worth at the highest rate a
@@ -45,7 +46,6 @@ const CONSENT_AHEAD = 32;
 
 /** What a batch works with, shared by every batch of every run. */
 export interface BatchContext {
-  store: RecordStore;
   book: RunBook;
   directory: CardDirectory;
   consents: ConsentLedger;
@@ -130,8 +130,8 @@ export class Batch {
     private readonly def: CampaignDef,
     private readonly plan: Plan,
     private readonly counts: RunCounts,
+    retry: RetryList | undefined,
   ) {
-    const retry = ctx.book.retries.get(runId);
     this.again = [...(retry?.positions ?? [])];
     this.waits = retry?.waits ?? 0;
     this.from = counts.cursor;
@@ -145,7 +145,7 @@ export class Batch {
   }
 
   private finished() {
-    return this.counts.cursor >= this.plan.phones.length && this.again.length === 0;
+    return this.counts.cursor >= this.plan.length && this.again.length === 0;
   }
 
   private stopAsked() {
@@ -153,14 +153,12 @@ export class Batch {
   }
 
   private keepRetries() {
-    const { retries } = this.ctx.book;
-    if (this.again.length)
-      retries.put(this.runId, {
-        runId: this.runId,
-        positions: [...this.again],
-        ...(this.waits ? { waits: this.waits } : {}),
-      });
-    else retries.delete(this.runId);
+    this.ctx.book.setRetries(
+      this.runId,
+      this.again.length
+        ? { runId: this.runId, positions: [...this.again], ...(this.waits ? { waits: this.waits } : {}) }
+        : null,
+    );
   }
 
   async run(): Promise<BatchResult> {
@@ -222,7 +220,7 @@ export class Batch {
     }
     const { group, positions } = taken;
     if (group.length === 0) return null;
-    await this.ctx.store.flush(); // `sending` is on disk before these SMS leave
+    await this.ctx.book.commit(this.runId); // `sending` is on disk before these SMS leave
     const messages: SmsMessage[] = [];
     for (const r of group) messages.push(await this.message(r));
     return { group, positions, messages };
@@ -235,9 +233,9 @@ export class Batch {
   private async readConsent(n: number) {
     const ahead = n + CONSENT_AHEAD;
     const positions = this.again.slice(0, ahead);
-    const end = Math.min(this.plan.phones.length, this.counts.cursor + ahead);
+    const end = Math.min(this.plan.length, this.counts.cursor + ahead);
     for (let i = this.counts.cursor; i < end; i++) positions.push(i);
-    const news = await this.ctx.consents.news(positions.map((i) => this.plan.phones[i]!));
+    const news = await this.ctx.consents.news(positions.map((i) => this.plan.phone(i)));
     for (const [phone, status] of news) this.news.set(phone, status);
   }
 
@@ -274,7 +272,7 @@ export class Batch {
     let short = false;
     /** Plan position `i` skipped (its phone opted out) or taken, unless the day's budget is spent. */
     const takeAt = (i: number, fromPlan: boolean): 'skipped' | 'taken' | 'budgetSpent' | 'unread' => {
-      const r: Recipient = { runId, phone: plan.phones[i]!, card: plan.cards[i]!, status: 'queued' };
+      const r: Recipient = { runId, phone: plan.phone(i), card: plan.card(i), status: 'queued' };
       const news = this.news.get(r.phone);
       if (news === undefined) {
         short = true;
@@ -304,14 +302,14 @@ export class Batch {
       if (got === 'taken') this.againInFlight.add(i);
     }
     // The retry list goes first: the plan waits while a position of it is still unread.
-    while (!short && group.length < n && this.taken < this.size && counts.cursor < plan.phones.length) {
+    while (!short && group.length < n && this.taken < this.size && counts.cursor < plan.length) {
       const got = takeAt(counts.cursor, true);
       if (got === 'budgetSpent' || got === 'unread') break;
     }
     if (group.length > 0) {
       const row: BatchInFlight = { runId, from: this.from, to: counts.cursor, at: book.iso() };
       if (this.againInFlight.size) row.again = [...this.againInFlight];
-      book.batches.put(runId, row);
+      book.setInFlight(runId, row);
     }
     if (retried) this.keepRetries(); // in the same commit as the row that now covers them
     return { group, positions, short };
@@ -391,10 +389,10 @@ export class Batch {
       this.keepRetries();
     }
     // Every position has its outcome line or waits in the retry list, in this same commit.
-    ctx.book.batches.delete(runId);
+    ctx.book.setInFlight(runId, null);
     this.counting.push(ctx.limits.refundSms(this.refunds * this.base));
     await Promise.all(this.counting);
-    await ctx.store.flush();
+    await ctx.book.commit(runId);
     if (halted && waitFor !== undefined) {
       ctx.logger.warn(
         { run: runId, ...halted.extra, waitMinutes: waitFor / 60_000, wait: this.waits },

@@ -6,24 +6,18 @@
  * and again after 10 minutes, 1, 6 and 24 hours.
  */
 import type { Logger } from 'pino';
-import type { Clock, DeliveryStatus, RecordStore, Table } from '../ports.ts';
+import type { Clock, DeliveryStatus } from '../ports.ts';
 import type { SmsChain } from '../sms/chain.ts';
 import type { RunBook } from './runBook.ts';
-import {
-  FINAL_DELIVERY,
-  SWEEP_WHILE_RUNNING_MS,
-  SWEEPS_AFTER_MS,
-  type DeliverySweep,
-  type Recipient,
-} from './types.ts';
+import { FINAL_DELIVERY, SWEEP_WHILE_RUNNING_MS, SWEEPS_AFTER_MS, type DeliverySweep } from './types.ts';
 
 export class DeliverySweeps {
-  private readonly sweeps: Table<DeliverySweep>;
   private sweeping = false;
+  /** Runs known to have a sweep row (a message of theirs left): no read before each message. */
+  private readonly noted = new Set<string>();
 
   constructor(
     private readonly deps: {
-      store: RecordStore;
       book: RunBook;
       chain: SmsChain;
       clock: Clock;
@@ -32,9 +26,13 @@ export class DeliverySweeps {
       /** Whether delivery statuses are asked for at all (`sms.statusPollSeconds` > 0). */
       enabled: boolean;
       isLive: (runId: string) => Promise<boolean>;
+      /** Run `task` holding `key` across the processes sharing the rows, or skip it when held. */
+      exclusive: (key: string, task: () => Promise<void>) => Promise<unknown>;
     },
-  ) {
-    this.sweeps = deps.store.table<DeliverySweep>('campaignSweeps');
+  ) {}
+
+  private get rows() {
+    return this.deps.book.rows;
   }
 
   private now() {
@@ -42,15 +40,18 @@ export class DeliverySweeps {
   }
 
   /** A message of the run left: its statuses will be asked for while the run sends. */
-  noteSent(runId: string) {
-    if (!this.sweeps.has(runId) && this.deps.enabled)
-      this.sweeps.put(runId, { runId, checks: 0, nextAt: this.now() + SWEEP_WHILE_RUNNING_MS });
+  async noteSent(runId: string) {
+    if (!this.deps.enabled || this.noted.has(runId)) return;
+    this.noted.add(runId);
+    const known = (await this.rows.sweeps()).some((s) => s.runId === runId);
+    if (!known) await this.rows.putSweep({ runId, checks: 0, nextAt: this.now() + SWEEP_WHILE_RUNNING_MS });
   }
 
   /** The run ended: its sweeps go on the after-run schedule. */
-  runEnded(runId: string) {
-    const sweep = this.sweeps.get(runId);
-    if (sweep) this.sweeps.put(runId, { ...sweep, checks: 0, nextAt: this.now() + SWEEPS_AFTER_MS[0]! });
+  async runEnded(runId: string) {
+    this.noted.delete(runId);
+    const sweep = (await this.rows.sweeps()).find((s) => s.runId === runId);
+    if (sweep) await this.rows.putSweep({ ...sweep, checks: 0, nextAt: this.now() + SWEEPS_AFTER_MS[0]! });
   }
 
   /** Ask about the runs whose sweep is due; returns the statuses read. */
@@ -59,16 +60,13 @@ export class DeliverySweeps {
     this.sweeping = true;
     let read = 0;
     try {
-      for (const sweep of [...this.sweeps.values()]) {
-        if (sweep.nextAt > this.now()) continue;
-        const pending = await this.undelivered(sweep.runId);
-        read += await this.askStatuses(sweep.runId, pending);
-        const live = await this.deps.isLive(sweep.runId);
-        const checks = live ? 0 : sweep.checks + 1;
-        const wait = live ? SWEEP_WHILE_RUNNING_MS : SWEEPS_AFTER_MS[checks];
-        if (wait === undefined || (!live && pending.size === 0)) this.sweeps.delete(sweep.runId);
-        else this.sweeps.put(sweep.runId, { ...sweep, checks, nextAt: this.now() + wait });
-        await this.deps.store.flush();
+      for (const listed of await this.rows.sweeps()) {
+        if (listed.nextAt > this.now()) continue;
+        // One process sweeps a run at a time: a status is counted once however many share the rows.
+        await this.deps.exclusive(`campaign-sweep:${listed.runId}`, async () => {
+          const sweep = (await this.rows.sweeps()).find((s) => s.runId === listed.runId);
+          if (sweep && sweep.nextAt <= this.now()) read += await this.sweepRun(sweep);
+        });
       }
     } finally {
       this.sweeping = false;
@@ -76,11 +74,23 @@ export class DeliverySweeps {
     return read;
   }
 
+  /** One run's sweep: ask, write the final statuses, and set the next sweep or end them. */
+  private async sweepRun(sweep: DeliverySweep): Promise<number> {
+    const pending = await this.undelivered(sweep.runId);
+    const read = await this.askStatuses(sweep.runId, pending);
+    const live = await this.deps.isLive(sweep.runId);
+    const checks = live ? 0 : sweep.checks + 1;
+    const wait = live ? SWEEP_WHILE_RUNNING_MS : SWEEPS_AFTER_MS[checks];
+    await this.deps.book.commit(sweep.runId);
+    if (wait === undefined || (!live && pending.size === 0)) await this.rows.dropSweep(sweep.runId);
+    else await this.rows.putSweep({ ...sweep, checks, nextAt: this.now() + wait });
+    return read;
+  }
+
   /** A run's messages sent and not yet final: phone → `provider messageId`. */
   private async undelivered(runId: string): Promise<Map<string, string>> {
-    await this.deps.store.flush(); // lines of a moment ago may still be pending
     const pending = new Map<string, string>();
-    await this.deps.store.scanArchive<Recipient>('recipients', runId, (r) => {
+    await this.rows.scanLines(runId, (r) => {
       if (r.status === 'sent' && r.provider && r.messageId && !r.messageId.startsWith('dry-'))
         pending.set(r.phone, `${r.provider} ${r.messageId}`);
       else if (FINAL_DELIVERY.has(r.status as DeliveryStatus)) pending.delete(r.phone);
@@ -116,7 +126,7 @@ export class DeliverySweeps {
             pending.delete(m.to);
           }
         }
-        if (++asked % 20 === 0) await this.deps.store.flush();
+        if (++asked % 20 === 0) await this.deps.book.commit(runId);
       };
       const prefix = `${provider} `;
       let part: Array<{ messageId: string; to: string }> = [];

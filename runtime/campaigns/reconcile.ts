@@ -2,20 +2,19 @@
  * Recipients left in `sending` by a crash: the positions of a run's batch in flight with no
  * outcome line. A provider that finds a message by our key (`SmsSender.statusByKey`) is asked;
  * anything else is `unknown` and reported, never sent again.
+ *
+ * A batch ends by clearing its in-flight row, so a row found when a batch begins was left by a
+ * batch that stopped — in this process, or in another sharing the store (its lease ran out and
+ * the run's next batch came here). It is settled then, whichever process finds it.
  */
 import type { Logger } from 'pino';
-import type { RecordStore } from '../ports.ts';
 import type { SmsChain } from '../sms/chain.ts';
 import { maskPhone } from '../phone.ts';
 import type { RunBook } from './runBook.ts';
 
 export class Reconciler {
-  /** Runs looked at by this process: only a restart can leave recipients in `sending`. */
-  private readonly done = new Set<string>();
-
   constructor(
     private readonly deps: {
-      store: RecordStore;
       book: RunBook;
       chain: SmsChain;
       logger: Logger;
@@ -23,12 +22,10 @@ export class Reconciler {
     },
   ) {}
 
-  /** Settle a run's recipients caught in `sending`, once per run per process. */
+  /** Settle a run's recipients caught in `sending` by a batch that stopped. */
   async settle(runId: string): Promise<void> {
-    if (this.done.has(runId)) return;
-    this.done.add(runId);
     const { book, chain, logger } = this.deps;
-    if (!book.batches.get(runId)) return;
+    if (!(await book.rows.inFlight(runId))) return;
     const stuck = await book.unsettled(runId);
     // Providers that can find a message by our key (smsc.ru) are asked, in the chain's order.
     const finders = chain.senders.flatMap((s) =>
@@ -56,12 +53,7 @@ export class Reconciler {
         'campaign recipient outcome unknown after restart',
       );
     }
-    book.batches.delete(runId);
-    await this.deps.store.flush();
-  }
-
-  /** The run ended: forget it. */
-  forget(runId: string) {
-    this.done.delete(runId);
+    book.setInFlight(runId, null);
+    await book.commit(runId);
   }
 }

@@ -1,13 +1,16 @@
 /**
  * A run's books: its plan (an immutable file of phone and card, in order), its counts, the batch
- * in flight, the retry list, and each recipient's outcome lines in the run's append-only file.
+ * in flight, the retry list, and each recipient's outcome lines in the run's append-only file,
+ * kept in the engine's campaign rows (`CampaignRows`).
  *
  * A recipient moves queued → sending → sent | failed | skipped | unknown, and its count changes
  * in the same commit as its outcome. `sending` needs no row of its own: the batch's in-flight
  * row (plan positions `[from, to)` and those taken again from the retry list) covers it, so a
  * position of that row with no outcome line was caught in `sending` by a crash.
  */
-import type { Card, Clock, DeliveryStatus, RecordStore, Table } from '../ports.ts';
+import type { Card, Clock, DeliveryStatus } from '../ports.ts';
+import { Plan } from './plan.ts';
+import type { BookChange, CampaignRows, CountsDelta } from './rows.ts';
 import { isoStamper } from '../zoneFormat.ts';
 import {
   emptyCounts,
@@ -20,27 +23,27 @@ import {
   type RunCounts,
 } from './types.ts';
 
-/** A run's plan, kept compact: two arrays of strings, not a hundred thousand row objects. */
-export interface Plan {
-  phones: string[];
-  cards: string[];
+/** A run's books as changed in this process and not yet committed. */
+interface Staged {
+  delta: CountsDelta;
+  batch?: BatchInFlight | null;
+  retries?: RetryList | null;
+  lines: Recipient[];
 }
 
 export class RunBook {
-  readonly counts: Table<RunCounts>;
-  readonly batches: Table<BatchInFlight>;
-  readonly retries: Table<RetryList>;
   /** Each live run's plan; the cursor in its counts says how far it went. */
   private readonly plans = new Map<string, Plan>();
+  /** The counts a batch running in this process moves (its cursor decides what is taken next). */
+  private readonly working = new Map<string, RunCounts>();
+  private readonly staged = new Map<string, Staged>();
+  /** Each run's commit in progress: commits of one run are written one after another. */
+  private readonly commits = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly store: RecordStore,
+    readonly rows: CampaignRows,
     private readonly clock: Clock,
-  ) {
-    this.counts = store.table<RunCounts>('runCounts');
-    this.batches = store.table<BatchInFlight>('campaignBatches');
-    this.retries = store.table<RetryList>('campaignRetries');
-  }
+  ) {}
 
   private readonly stamp = isoStamper();
   /** ISO time of `t` (now by default). */
@@ -48,66 +51,111 @@ export class RunBook {
     return this.stamp(t);
   }
 
-  runCounts(runId: string): RunCounts {
-    return this.counts.get(runId) ?? emptyCounts(runId);
+  async runCounts(runId: string): Promise<RunCounts> {
+    return (await this.rows.counts(runId)) ?? emptyCounts(runId);
   }
 
   /** Recipients of a run refused with their whole request, waiting for the resume. */
-  awaitingRetry(runId: string): number {
-    return this.retries.get(runId)?.positions.length ?? 0;
+  async awaitingRetry(runId: string): Promise<number> {
+    return (await this.rows.retries(runId))?.positions.length ?? 0;
   }
 
   /**
-   * Build the run's plan from its audience and write it as one durable, immutable file before
-   * the run counts as prepared. Re-run after a crash, it writes the same plan again.
+   * Build the run's plan from its audience and write it, whole and durable, before the run
+   * counts as prepared. Re-run after a crash, it writes the same plan again.
    */
   async prepare(
     runId: string,
     audience: (visit: (card: Card) => void) => Promise<Record<string, number>>,
   ): Promise<void> {
-    if (this.runCounts(runId).prepared) return;
-    const phones: string[] = [];
-    const cards: string[] = [];
+    if ((await this.rows.counts(runId))?.prepared) return;
+    const lines: string[] = [];
     const next: RunCounts = emptyCounts(runId);
     next.skippedReasons = await audience((card) => {
-      phones.push(card.holder!.phone!);
-      cards.push(card.number);
+      lines.push(`${card.holder!.phone!},${card.number}\n`);
     });
-    await this.store.putBlob(`plan-${runId}.csv`, phones.map((p, i) => `${p},${cards[i]}\n`).join(''));
-    next.total = phones.length;
-    next.queued = phones.length;
+    const plan = new Plan(lines.join(''));
+    lines.length = 0;
+    await this.rows.putPlan(runId, plan.text);
+    next.total = plan.length;
+    next.queued = plan.length;
     next.prepared = true;
-    this.counts.put(runId, next);
-    this.plans.set(runId, { phones, cards });
-    await this.store.flush();
+    await this.rows.commit({ runId, counts: next });
+    this.plans.set(runId, plan);
   }
 
   async plan(runId: string): Promise<Plan> {
     let plan = this.plans.get(runId);
     if (!plan) {
-      const text = (await this.store.getBlob(`plan-${runId}.csv`)) ?? '';
-      plan = { phones: [], cards: [] };
-      for (const line of text.split('\n')) {
-        if (!line) continue;
-        const [phone, card] = line.split(',');
-        plan.phones.push(phone!);
-        plan.cards.push(card!);
-      }
+      plan = new Plan((await this.rows.plan(runId)) ?? '');
       this.plans.set(runId, plan);
     }
     return plan;
   }
 
+  /**
+   * The counts a batch of the run works with, read now: the batch moves its cursor as it takes
+   * recipients (the other counts change by deltas at each commit).
+   */
+  async open(runId: string): Promise<RunCounts> {
+    const counts = await this.runCounts(runId);
+    this.working.set(runId, counts);
+    return counts;
+  }
+
   /** A run ended (or is not this process's to keep): nothing of it stays in memory. */
   forget(runId: string) {
     this.plans.delete(runId);
+    this.working.delete(runId);
+  }
+
+  private stage(runId: string): Staged {
+    let s = this.staged.get(runId);
+    if (!s) this.staged.set(runId, (s = { delta: {}, lines: [] }));
+    return s;
+  }
+
+  /** The batch in flight, written at the run's next commit (null: none). */
+  setInFlight(runId: string, row: BatchInFlight | null) {
+    this.stage(runId).batch = row;
+  }
+
+  /** The retry list, written at the run's next commit (null: empty). */
+  setRetries(runId: string, row: RetryList | null) {
+    this.stage(runId).retries = row;
   }
 
   /**
-   * Change one recipient's status and the run's counts together (one commit). The counts are
-   * updated in place: the store serialises a changed row once, at its next commit. `sending`
-   * needs no row of its own (the batch's row covers it); a final outcome is a line of the
-   * run's append-only file.
+   * Write what was staged for a run, as one change, durable when it resolves. Commits of a run
+   * are written in order; one that waits takes everything staged meanwhile (a group commit).
+   */
+  commit(runId: string): Promise<void> {
+    const prev = this.commits.get(runId);
+    const next = (prev ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        const s = this.staged.get(runId);
+        if (!s) return;
+        this.staged.delete(runId);
+        const change: BookChange = { runId, lines: s.lines };
+        if (Object.keys(s.delta).length) change.delta = s.delta;
+        if (s.batch !== undefined) change.batch = s.batch;
+        if (s.retries !== undefined) change.retries = s.retries;
+        return this.rows.commit(change);
+      });
+    this.commits.set(runId, next);
+    void next
+      .finally(() => {
+        if (this.commits.get(runId) === next) this.commits.delete(runId);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Change one recipient's status and the run's counts together (staged for the run's next
+   * commit). `sending` needs no line of its own (the batch's row covers it); a final outcome is
+   * a line of the run's append-only file.
    */
   move(
     r: Recipient,
@@ -116,16 +164,21 @@ export class RunBook {
     /** False for a recipient taken again from the retry list: the cursor passed it already. */
     fromPlan = true,
   ): Recipient {
-    let c = this.counts.get(r.runId);
-    if (!c) this.counts.put(r.runId, (c = emptyCounts(r.runId)));
-    c[r.status as 'queued'] -= 1;
-    c[to as 'queued'] += 1;
-    if (r.status === 'queued' && fromPlan) c.cursor += 1;
-    if (to === 'skipped' && extra.reason)
-      c.skippedReasons[extra.reason] = (c.skippedReasons[extra.reason] ?? 0) + 1;
-    if (to === 'sent' && extra.segments) c.segments += extra.segments;
-    if (to === 'sent' && extra.cost) c.cost += Math.round(Number(extra.cost) * 10_000);
-    this.counts.put(r.runId, c);
+    const s = this.stage(r.runId);
+    const d = s.delta as Record<string, number>;
+    const c = this.working.get(r.runId);
+    d[r.status] = (d[r.status] ?? 0) - 1;
+    d[to] = (d[to] ?? 0) + 1;
+    if (r.status === 'queued' && fromPlan) {
+      d.cursor = (d.cursor ?? 0) + 1;
+      if (c) c.cursor += 1;
+    }
+    if (to === 'skipped' && extra.reason) {
+      const reasons = (s.delta.skippedReasons ??= {});
+      reasons[extra.reason] = (reasons[extra.reason] ?? 0) + 1;
+    }
+    if (to === 'sent' && extra.segments) d.segments = (d.segments ?? 0) + extra.segments;
+    if (to === 'sent' && extra.cost) d.cost = (d.cost ?? 0) + Math.round(Number(extra.cost) * 10_000);
     if (to === 'sending' || to === 'queued') {
       r.status = to; // no line: the batch's row covers `sending`, the retry list `queued`
       return r;
@@ -136,20 +189,20 @@ export class RunBook {
       extra,
     );
     next.at = this.iso();
-    this.store.archive('recipients', r.runId, next);
+    s.lines.push(next);
     return next;
   }
 
   /** A final delivery status of a campaign message: a line in the run's file, and the counts. */
   delivered(runId: string, phone: string, status: DeliveryStatus) {
-    const c = this.counts.get(runId);
-    if (!c || !FINAL_DELIVERY.has(status)) return;
+    if (!FINAL_DELIVERY.has(status)) return;
+    const s = this.stage(runId);
     if (status === 'delivered') {
-      c.sent -= 1;
-      c.delivered += 1;
-      this.counts.put(runId, c);
+      const d = s.delta as Record<string, number>;
+      d.sent = (d.sent ?? 0) - 1;
+      d.delivered = (d.delivered ?? 0) + 1;
     }
-    this.store.archive('recipients', runId, { runId, phone, status, at: this.iso() });
+    s.lines.push({ runId, phone, status, at: this.iso() } as Recipient);
   }
 
   /**
@@ -157,10 +210,10 @@ export class RunBook {
    * retry list, then its range; less those refused with their whole request, back on the list.
    * Those with no outcome line yet are `sending`.
    */
-  inFlightPositions(runId: string): number[] {
-    const b = this.batches.get(runId);
+  async inFlightPositions(runId: string): Promise<number[]> {
+    const b = await this.rows.inFlight(runId);
     if (!b) return [];
-    const waiting = new Set(this.retries.get(runId)?.positions ?? []);
+    const waiting = new Set((await this.rows.retries(runId))?.positions ?? []);
     const positions = [...(b.again ?? [])];
     for (let i = b.from; i < b.to; i++) positions.push(i);
     return positions.filter((i) => !waiting.has(i));
@@ -170,8 +223,8 @@ export class RunBook {
   async unsettled(runId: string): Promise<Recipient[]> {
     const plan = await this.plan(runId);
     const open = new Map<string, string>();
-    for (const i of this.inFlightPositions(runId)) open.set(plan.phones[i]!, plan.cards[i]!);
-    await this.store.scanArchive<Recipient>('recipients', runId, (r) => {
+    for (const i of await this.inFlightPositions(runId)) open.set(plan.phone(i), plan.card(i));
+    await this.rows.scanLines(runId, (r) => {
       if (r.status !== 'sending' && r.status !== 'queued') open.delete(r.phone);
     });
     return [...open].map(([phone, card]) => ({ runId, phone, card, status: 'sending' }));
@@ -193,7 +246,6 @@ export class RunBook {
     limit: number,
     live: boolean,
   ) {
-    await this.store.flush(); // lines of a moment ago may still be pending
     const plan = await this.plan(runId);
     const latest = new Map<string, string>(); // phone → latest status, in order of first line
     const records = new Map<string, Recipient>(); // the page's phones → their merged lines
@@ -202,7 +254,7 @@ export class RunBook {
       const known = records.get(r.phone);
       if (known) records.set(r.phone, { ...known, ...r });
     };
-    await this.store.scanArchive<Recipient>('recipients', runId, (r) => {
+    await this.rows.scanLines(runId, (r) => {
       if (!latest.has(r.phone) && unfilteredPage(latest.size)) records.set(r.phone, r);
       else merge(r);
       latest.set(r.phone, internStatus(r.status));
@@ -217,55 +269,30 @@ export class RunBook {
       matched += 1;
     };
     for (const [phone, state] of latest) consider(phone, null, state);
-    for (const i of this.inFlightPositions(runId))
-      if (!latest.has(plan.phones[i]!)) consider(plan.phones[i]!, i, 'sending');
-    for (const i of this.retries.get(runId)?.positions ?? []) consider(plan.phones[i]!, i, 'queued');
-    for (let i = this.runCounts(runId).cursor; i < plan.phones.length; i++)
-      consider(plan.phones[i]!, i, 'queued');
+    for (const i of await this.inFlightPositions(runId))
+      if (!latest.has(plan.phone(i))) consider(plan.phone(i), i, 'sending');
+    for (const i of (await this.rows.retries(runId))?.positions ?? []) consider(plan.phone(i), i, 'queued');
+    // The queue is the plan from the cursor: only the page's part of it is read.
+    const cursor = (await this.runCounts(runId)).cursor;
+    if (!status || status === 'queued') {
+      for (let i = cursor + Math.max(0, offset - matched); i < plan.length && page.length < limit; i++)
+        page.push({ phone: plan.phone(i), position: i, status: 'queued' });
+      matched += Math.max(0, plan.length - cursor);
+    }
     // With a status filter, the page's records are read now that the page is known.
     const fromFile = page.filter((p) => p.position === null && !records.has(p.phone));
     if (fromFile.length) {
       for (const p of fromFile) records.set(p.phone, { runId, phone: p.phone, card: '', status: 'queued' });
-      await this.store.scanArchive<Recipient>('recipients', runId, merge);
+      await this.rows.scanLines(runId, merge);
     }
     if (!live) this.plans.delete(runId);
     return {
       items: page.map((p) =>
         p.position === null
           ? records.get(p.phone)!
-          : { runId, phone: p.phone, card: plan.cards[p.position]!, status: p.status as RecipientStatus },
+          : { runId, phone: p.phone, card: plan.card(p.position), status: p.status as RecipientStatus },
       ),
       next: offset + limit < matched ? offset + limit : null,
     };
-  }
-
-  /**
-   * Earlier versions kept a row per recipient in `sending` (table `recipients`) instead of the
-   * batch's in-flight row. Once, when the service opens the store: each such row becomes a
-   * position of its run's in-flight row (taken again, like a retry), so the reconciliation after
-   * a restart settles it the one way, and the old rows go.
-   */
-  async migrateEarlier(): Promise<number> {
-    const rows = this.store.table<Recipient>('recipients');
-    const byRun = new Map<string, Recipient[]>();
-    for (const r of rows.values()) byRun.set(r.runId, [...(byRun.get(r.runId) ?? []), r]);
-    let moved = 0;
-    for (const [runId, list] of byRun) {
-      const plan = await this.plan(runId);
-      const position = new Map(plan.phones.map((p, i) => [p, i]));
-      const cursor = this.runCounts(runId).cursor;
-      const row = this.batches.get(runId) ?? { runId, from: cursor, to: cursor, at: this.iso() };
-      const again = new Set(row.again ?? []);
-      for (const r of list) {
-        const i = position.get(r.phone);
-        if (i !== undefined && (i < row.from || i >= row.to)) again.add(i);
-        rows.delete(`${r.runId}:${r.phone}`);
-        moved += 1;
-      }
-      this.batches.put(runId, again.size ? { ...row, again: [...again].sort((a, b) => a - b) } : row);
-      this.plans.delete(runId);
-    }
-    if (moved) await this.store.flush();
-    return moved;
   }
 }

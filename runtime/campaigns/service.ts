@@ -33,7 +33,7 @@ import {
   type CampaignRunInput,
 } from '../../machines/campaign.ts';
 import { AppError } from '../../machines/errors.ts';
-import type { Card, CardDirectory, Clock, DeliveryStatus, RecordStore, Table } from '../ports.ts';
+import type { Card, CardDirectory, Clock, DeliveryStatus } from '../ports.ts';
 import type { Config } from '../config.ts';
 import type { ConsentLedger } from '../consents.ts';
 import { tokenLimits, type RateLimits } from '../limits.ts';
@@ -43,7 +43,7 @@ import { effect } from '../workflows/types.ts';
 import { audienceSchema, compileText, inAudience, renderFor } from './audience.ts';
 import { hasOptOut, type OptOutLinks } from './optOut.ts';
 import { countSegments } from '../sms/segments.ts';
-import { newId } from '../ids.ts';
+import { idFor, newId } from '../ids.ts';
 import { nextOccurrence, validCron } from './schedule.ts';
 import { normalizePhone, requireMobile } from '../phone.ts';
 import { flag, validationError } from '../validate.ts';
@@ -51,10 +51,10 @@ import { RunBook } from './runBook.ts';
 import { Batch } from './batch.ts';
 import { Reconciler } from './reconcile.ts';
 import { DeliverySweeps } from './deliveries.ts';
+import type { CampaignRows } from './rows.ts';
 import type { CampaignDef, CampaignRunView, RunCounts } from './types.ts';
 
 export type { CampaignDef, CampaignRunView, Recipient, RunCounts } from './types.ts';
-export { campaignTables } from './types.ts';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM');
 const createSchema = z.object({
@@ -84,7 +84,10 @@ const createSchema = z.object({
 const PREPARE_PAGE = 1000;
 
 export interface CampaignDeps {
-  store: RecordStore;
+  /** Where definitions and runs' books are kept (the engine's). */
+  rows: CampaignRows;
+  /** Resolves when every change the engine took before is durable (counters, ledgers). */
+  flush(): Promise<void>;
   directory: CardDirectory;
   consents: ConsentLedger;
   limits: RateLimits;
@@ -98,7 +101,8 @@ export interface CampaignDeps {
 }
 
 export class CampaignService {
-  private readonly defs: Table<CampaignDef>;
+  /** Definitions and runs' books, as the engine keeps them. */
+  readonly rows: CampaignRows;
   private readonly book: RunBook;
   private readonly sweeps: DeliverySweeps;
   private readonly reconciler: Reconciler;
@@ -109,11 +113,10 @@ export class CampaignService {
   host!: WorkflowHost;
 
   constructor(private readonly deps: CampaignDeps) {
-    this.defs = deps.store.table<CampaignDef>('campaigns');
-    this.book = new RunBook(deps.store, deps.clock);
-    const { store, chain, clock, logger, config } = deps;
+    this.rows = deps.rows;
+    this.book = new RunBook(deps.rows, deps.clock);
+    const { chain, clock, logger, config } = deps;
     this.sweeps = new DeliverySweeps({
-      store,
       book: this.book,
       chain,
       clock,
@@ -121,9 +124,9 @@ export class CampaignService {
       timeoutMs: config.sms.timeoutMs,
       enabled: config.sms.statusPollSeconds > 0,
       isLive: (runId) => this.host.isLive(runId),
+      exclusive: (key, task) => this.host.exclusive(key, task),
     });
     this.reconciler = new Reconciler({
-      store,
       book: this.book,
       chain,
       logger,
@@ -137,11 +140,6 @@ export class CampaignService {
   }
   private iso(t = this.now()) {
     return this.book.iso(t);
-  }
-
-  /** Take up books written by earlier versions (once, when the service opens its store). */
-  migrateEarlier(): Promise<number> {
-    return this.book.migrateEarlier();
   }
 
   // ---- the workflow kind --------------------------------------------------------------------
@@ -224,9 +222,8 @@ export class CampaignService {
       createdAt: this.iso(now),
       updatedAt: this.iso(now),
     };
-    this.defs.put(def.id, def);
+    await this.rows.putDef(def);
     if (schedule && 'at' in schedule) await this.newRun(def, by, { at: Date.parse(schedule.at) });
-    await this.deps.store.flush();
     return this.def(def.id);
   }
 
@@ -275,32 +272,51 @@ export class CampaignService {
     };
   }
 
-  def(id: string): CampaignDef {
-    const def = this.defs.get(id);
+  async def(id: string): Promise<CampaignDef> {
+    const def = await this.rows.def(id);
     if (!def) throw new AppError('CAMPAIGN_NOT_FOUND');
     return def;
   }
 
-  list(): CampaignDef[] {
-    return [...this.defs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  async list(): Promise<CampaignDef[]> {
+    return (await this.rows.defs()).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
+  /**
+   * Change a definition, one change at a time across every process sharing the rows: `change`
+   * gets it as stored and answers the next one (null: leave it).
+   */
+  private updateDef(id: string, change: (def: CampaignDef) => CampaignDef | null): Promise<CampaignDef> {
+    return this.host.serialize(`campaign:${id}`, async () => {
+      const def = await this.def(id);
+      const next = change(def);
+      if (!next) return def;
+      await this.rows.putDef(next);
+      return next;
+    });
+  }
+
+  /**
+   * Start a run of the campaign and list it among the campaign's runs. `id`: the run's id made
+   * from the firing it is for, so a firing started twice (by two processes, or again after a
+   * crash between the start and the listing) is one run.
+   */
   private async newRun(
     def: CampaignDef,
     by: string,
     how: { at: number } | { now: true },
+    id?: string,
   ): Promise<WorkflowRecord> {
     const record = await this.host.start(
       'campaignRun',
       { campaignId: def.id, startAt: 'at' in how ? how.at : null },
       by,
       'at' in how ? { type: 'SCHEDULE', at: how.at } : { type: 'START' },
+      id,
     );
-    this.defs.put(def.id, {
-      ...this.defs.get(def.id)!,
-      runs: [...this.defs.get(def.id)!.runs, record.id],
-      updatedAt: this.iso(),
-    });
+    await this.updateDef(def.id, (d) =>
+      d.runs.includes(record.id) ? null : { ...d, runs: [...d.runs, record.id], updatedAt: this.iso() },
+    );
     return record;
   }
 
@@ -319,12 +335,12 @@ export class CampaignService {
     return run?.state ?? 'draft';
   }
 
-  runCounts(runId: string): RunCounts {
+  runCounts(runId: string): Promise<RunCounts> {
     return this.book.runCounts(runId);
   }
 
   /** Recipients of a run refused with their whole request, waiting for the resume. */
-  awaitingRetry(runId: string): number {
+  awaitingRetry(runId: string): Promise<number> {
     return this.book.awaitingRetry(runId);
   }
 
@@ -333,9 +349,10 @@ export class CampaignService {
     return this.book.recipientsOf(runId, status, offset, limit, await this.host.isLive(runId));
   }
 
-  /** A final delivery status of a campaign message. */
-  delivered(runId: string, phone: string, status: DeliveryStatus) {
+  /** A final delivery status of a campaign message: on disk when it resolves. */
+  delivered(runId: string, phone: string, status: DeliveryStatus): Promise<void> {
     this.book.delivered(runId, phone, status);
+    return this.book.commit(runId);
   }
 
   /** Ask the providers how the messages of campaign runs did (see `DeliverySweeps`). */
@@ -347,7 +364,7 @@ export class CampaignService {
 
   /** Recipients with consent, segments per message (the longest rendering), estimated cost. */
   async estimate(id: string) {
-    const def = this.def(id);
+    const def = await this.def(id);
     let recipients = 0;
     const render = compileText(def.text, this.deps.optOut);
     let maxSegments = countSegments(render({ number: '', holder: null })).segments;
@@ -391,7 +408,7 @@ export class CampaignService {
   }
 
   async start(id: string, by: string, override: boolean): Promise<WorkflowRecord> {
-    const def = this.def(id);
+    const def = await this.def(id);
     if (def.cancelled) throw new AppError('CAMPAIGN_STATE', { action: 'start', state: 'cancelled' });
     const current = await this.currentRun(def);
     if (current?.live && current.state !== 'draft' && current.state !== 'scheduled') {
@@ -442,12 +459,16 @@ export class CampaignService {
     action: 'pause' | 'resume' | 'cancel',
     by: string,
   ): Promise<WorkflowRecord | null> {
-    const def = this.def(id);
+    const def = await this.def(id);
     const run = await this.currentRun(def);
     if (!run || !run.live) {
       if (action === 'cancel') {
-        this.defs.put(def.id, { ...def, cancelled: true, nextRunAt: null, updatedAt: this.iso() });
-        await this.deps.store.flush();
+        await this.updateDef(def.id, (d) => ({
+          ...d,
+          cancelled: true,
+          nextRunAt: null,
+          updatedAt: this.iso(),
+        }));
         return run ?? null;
       }
       throw new AppError('CAMPAIGN_STATE', { action, state: await this.stateOf(def) });
@@ -458,10 +479,10 @@ export class CampaignService {
       cancel: ['draft', 'scheduled', 'running', 'paused'],
     }[action];
     if (!allowed.includes(run.state)) throw new AppError('CAMPAIGN_STATE', { action, state: run.state });
-    const retry = this.book.retries.get(run.id);
+    const retry = await this.rows.retries(run.id);
     if (action === 'resume' && retry?.waits) {
       // A person resumed it: a provider still out of reach is waited for again before a pause.
-      this.book.retries.put(run.id, { runId: run.id, positions: retry.positions });
+      await this.rows.commit({ runId: run.id, retries: { runId: run.id, positions: retry.positions } });
     }
     const type = action.toUpperCase();
     let record = await this.host.send(run.id, (now) => ({ type, now, by }));
@@ -469,10 +490,13 @@ export class CampaignService {
     const want = { pause: 'paused', resume: 'running', cancel: 'cancelled' }[action];
     if (record.state !== want && record.live)
       record = (await this.host.until(run.id, (r) => r.state === want, 5_000)) ?? record;
-    if (action === 'cancel' && def.schedule && 'cron' in def.schedule) {
-      this.defs.put(def.id, { ...this.def(def.id), cancelled: true, nextRunAt: null, updatedAt: this.iso() });
-      await this.deps.store.flush();
-    }
+    if (action === 'cancel' && def.schedule && 'cron' in def.schedule)
+      await this.updateDef(def.id, (d) => ({
+        ...d,
+        cancelled: true,
+        nextRunAt: null,
+        updatedAt: this.iso(),
+      }));
     return record;
   }
 
@@ -481,7 +505,7 @@ export class CampaignService {
    * the day's budget and in the calling token's (`token`).
    */
   async test(id: string, phoneInput: unknown, token: string) {
-    const def = this.def(id);
+    const def = await this.def(id);
     const phone = normalizePhone(phoneInput, this.deps.config.phones);
     requireMobile(phone, this.deps.config.phones);
     const card = (await this.deps.directory.byPhone(phone))[0] ?? {
@@ -500,7 +524,7 @@ export class CampaignService {
       await this.deps.limits.refundSms(segments, owner);
       throw err;
     }
-    await this.deps.store.flush(); // the spending is on disk before the message can leave
+    await this.deps.flush(); // the spending is on disk before the message can leave
     const sendNo = Date.now();
     const sent = this.deps.chain.send(
       {
@@ -554,14 +578,15 @@ export class CampaignService {
   /** One batch of a run: its plan made (once), a crash's leftovers settled, then `Batch`. */
   private async runBatch(runId: string): Promise<BatchResult> {
     const record = await this.host.get(runId);
-    const def = this.def(String(record!.view.campaignId));
+    const def = await this.def(String(record!.view.campaignId));
     await this.book.prepare(runId, (visit) => this.audience(def, visit));
     await this.reconciler.settle(runId);
     const plan = await this.book.plan(runId);
-    const { store, directory, consents, limits, chain, logger, config } = this.deps;
+    const counts = await this.book.open(runId);
+    const retry = await this.rows.retries(runId);
+    const { directory, consents, limits, chain, logger, config } = this.deps;
     const batch = new Batch(
       {
-        store,
         book: this.book,
         directory,
         consents,
@@ -578,13 +603,17 @@ export class CampaignService {
           const view = (await this.host.get(id))?.view;
           return Boolean(view?.pauseRequested || view?.cancelRequested);
         },
-        sent: (id) => this.sweeps.noteSent(id),
+        sent: (id) =>
+          void this.sweeps
+            .noteSent(id)
+            .catch((err) => logger.warn({ err, run: id }, 'delivery sweep not scheduled')),
         optOut: this.deps.optOut,
       },
       runId,
       def,
       plan,
-      this.book.runCounts(runId),
+      counts,
+      retry,
     );
     return batch.run();
   }
@@ -592,8 +621,9 @@ export class CampaignService {
   /** A run ended: nothing of it stays in memory; its delivery sweeps go on the after-run schedule. */
   private runClosed(record: WorkflowRecord<CampaignRunView>) {
     this.book.forget(record.id);
-    this.reconciler.forget(record.id);
-    this.sweeps.runEnded(record.id);
+    void this.sweeps
+      .runEnded(record.id)
+      .catch((err) => this.deps.logger.warn({ err, run: record.id }, 'delivery sweeps not rescheduled'));
   }
 
   // ---- the schedule ----------------------------------------------------------------------------
@@ -604,9 +634,15 @@ export class CampaignService {
    * it is still within `campaigns.catchUpMinutes`; older misses are counted and skipped.
    */
   async tick(): Promise<number> {
+    // One process decides at a time; one that finds another deciding leaves it to it.
+    const decided = await this.host.exclusive('campaigns:schedule', () => this.fireDue());
+    return decided?.value ?? 0;
+  }
+
+  private async fireDue(): Promise<number> {
     const now = this.now();
     let started = 0;
-    for (const def of [...this.defs.values()]) {
+    for (const def of await this.rows.defs()) {
       if (
         def.cancelled ||
         !def.schedule ||
@@ -615,23 +651,27 @@ export class CampaignService {
         def.nextRunAt > now
       )
         continue;
-      const late = now - def.nextRunAt;
+      const firing = def.nextRunAt;
+      const late = now - firing;
       const next = nextOccurrence(def.schedule.cron, def.schedule.timezone, now);
       const current = await this.currentRun(def);
       const refused = this.refusedText(def.text);
       if (late <= this.deps.config.campaigns.catchUpMinutes * 60_000 && !current?.live && !refused) {
-        this.defs.put(def.id, { ...def, nextRunAt: next, updatedAt: this.iso() });
-        await this.newRun(this.def(def.id), 'schedule', { now: true });
+        // The run first, under the firing's own id; then the definition moves on. A crash between
+        // the two starts nothing twice: the next check finds the firing still due and its run made.
+        await this.newRun(def, 'schedule', { now: true }, idFor('run', firing, `${def.id}@${firing}`));
+        await this.updateDef(def.id, (d) =>
+          d.nextRunAt === firing ? { ...d, nextRunAt: next, updatedAt: this.iso() } : null,
+        );
         started += 1;
       } else {
-        this.defs.put(def.id, {
-          ...def,
-          nextRunAt: next,
-          missedRuns: def.missedRuns + 1,
-          updatedAt: this.iso(),
-        });
+        await this.updateDef(def.id, (d) =>
+          d.nextRunAt === firing
+            ? { ...d, nextRunAt: next, missedRuns: d.missedRuns + 1, updatedAt: this.iso() }
+            : null,
+        );
         this.deps.logger.warn(
-          { campaign: def.id, scheduledFor: this.iso(def.nextRunAt) },
+          { campaign: def.id, scheduledFor: this.iso(firing) },
           refused
             ? `campaign text refused (${refused}): firing skipped`
             : current?.live
@@ -640,7 +680,6 @@ export class CampaignService {
         );
       }
     }
-    await this.deps.store.flush();
     return started;
   }
 }

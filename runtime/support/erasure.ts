@@ -15,12 +15,12 @@
  * - the store is compacted, so no journal or earlier table snapshot keeps the phone on disk.
  */
 import type { Logger } from 'pino';
-import type { CardDirectory, Clock, RecordStore, SmsSender } from '../ports.ts';
+import type { CardDirectory, Clock, SmsSender } from '../ports.ts';
+import type { CampaignRows } from '../campaigns/rows.ts';
 import type { Config } from '../config.ts';
 import type { ConsentLedger } from '../consents.ts';
 import type { RateLimits } from '../limits.ts';
 import type { WorkflowHost } from '../workflows/host.ts';
-import type { Recipient } from '../campaigns/types.ts';
 import { newId } from '../ids.ts';
 import { anonymise, anonymousPhone } from './retention.ts';
 
@@ -44,7 +44,13 @@ export class Erasure {
       consents: ConsentLedger;
       limits: RateLimits;
       deliveries: { forgetPhone(phone: string): Promise<number> };
-      store: RecordStore;
+      /** Campaign runs' outcome lines and plans. */
+      campaigns: Pick<CampaignRows, 'erasePhone'>;
+      /**
+       * Make every change durable and leave no earlier copy of a changed value in the engine's
+       * files (the embedded store compacts its journals; PostgreSQL vacuums the tables).
+       */
+      purge(): Promise<void>;
       senders: SmsSender[];
       config: Readonly<Config>;
       clock: Clock;
@@ -54,7 +60,7 @@ export class Erasure {
   ) {}
 
   async erase(phone: string, by: string): Promise<ErasureReport> {
-    const { host, directory, consents, limits, deliveries, store, senders, config, clock } = this.deps;
+    const { host, directory, consents, limits, deliveries, campaigns, senders, config, clock } = this.deps;
     const now = clock.now();
     const at = new Date(now).toISOString();
     const subject = anonymousPhone(this.deps.secret, phone);
@@ -71,22 +77,7 @@ export class Erasure {
       cards.push(card.number);
     }
     const records = await host.rewriteClosedOf(phone, (r) => anonymise(r, () => subject));
-    let recipients = 0;
-    for (const runId of store.archiveDays('recipients')) {
-      const c = await store.rewriteArchive<Recipient>('recipients', runId, (r) =>
-        r.phone === phone ? { ...r, phone: subject } : r,
-      );
-      recipients += c.changed;
-      const plan = await store.getBlob(`plan-${runId}.csv`);
-      if (plan?.includes(`${phone},`))
-        await store.putBlob(
-          `plan-${runId}.csv`,
-          plan
-            .split('\n')
-            .map((line) => (line.startsWith(`${phone},`) ? subject + line.slice(phone.length) : line))
-            .join('\n'),
-        );
-    }
+    const recipients = await campaigns.erasePhone(phone, subject);
     const consent = await consents.erase(phone, subject, { at, by });
     await limits.forgetPhone(phone);
     await deliveries.forgetPhone(phone);
@@ -103,8 +94,7 @@ export class Erasure {
     };
     await consents.logErasure({ ...report, by });
     await consents.flush();
-    await store.flush();
-    await store.compact();
+    await this.deps.purge();
     this.deps.logger.info(
       { erasure: report.id, cards: cards.length, records, recipients, by },
       "a guest's data erased",

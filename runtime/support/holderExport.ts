@@ -4,11 +4,12 @@
  * messages sent to them — as data (JSON) and as a text in Russian a guest can read (152-FZ
  * art. 14: the subject's right to know what is processed).
  */
-import type { Card, CardDirectory, ConsentRecord, RecordStore } from '../ports.ts';
+import type { Card, CardDirectory, ConsentRecord } from '../ports.ts';
 import type { ConsentLedger } from '../consents.ts';
 import type { WorkflowHost } from '../workflows/host.ts';
 import type { WorkflowRecord } from '../workflows/types.ts';
-import type { CampaignDef, Recipient } from '../campaigns/types.ts';
+import type { Recipient } from '../campaigns/types.ts';
+import type { CampaignRows } from '../campaigns/rows.ts';
 import { zoneFormat } from '../zoneFormat.ts';
 
 export interface CampaignMessage {
@@ -35,8 +36,8 @@ export async function exportHolder(
     directory: CardDirectory;
     consents: ConsentLedger;
     host: WorkflowHost;
-    store: RecordStore;
-    campaigns: () => CampaignDef[];
+    /** Campaign definitions and their runs' outcome lines. */
+    campaigns: Pick<CampaignRows, 'defs' | 'scanLines'>;
   },
   phone: string,
   now: number,
@@ -49,17 +50,16 @@ export async function exportHolder(
     after = page.next;
   } while (after);
   const campaignMessages: CampaignMessage[] = [];
-  for (const def of deps.campaigns()) {
+  for (const def of await deps.campaigns.defs()) {
     for (const runId of def.runs) {
       // The run's file in order: a phone's later lines (a delivery status) complete its earlier ones.
       const found: { line: Recipient | null } = { line: null };
-      await deps.store.scanArchive<Recipient>(
-        'recipients',
+      await deps.campaigns.scanLines(
         runId,
         (r) => {
           if (r.phone === phone) found.line = { ...(found.line ?? r), ...r };
         },
-        `"phone":${JSON.stringify(phone)}`,
+        phone,
       );
       const { line } = found;
       if (line)

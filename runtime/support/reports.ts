@@ -40,13 +40,13 @@ export interface DayReport {
 
 /** What a report needs of the campaigns: a run's counts (cost in ten-thousandths). */
 export interface RunCountsSource {
-  runCounts(runId: string): {
+  runCounts(runId: string): Promise<{
     sent: number;
     delivered: number;
     failed: number;
     skipped: number;
     cost: number;
-  };
+  }>;
 }
 
 const DAY_MS = 86_400_000;
@@ -68,6 +68,7 @@ export class Reports {
     // A venue's day spans two UTC days at most: read one more on each side.
     const utcFrom = new Date(Date.parse(from) - DAY_MS).toISOString().slice(0, 10);
     const utcTo = new Date(Date.parse(to) + DAY_MS).toISOString().slice(0, 10);
+    const runs: Array<{ id: string; report: DayReport }> = [];
     await this.host.forEachRecord(
       ['auth', 'activation', 'attempt', 'campaignRun'],
       utcFrom,
@@ -81,11 +82,7 @@ export class Reports {
           return;
         }
         if (r.kind === 'campaignRun') {
-          const c = this.campaigns.runCounts(r.id);
-          report.campaign.sent += c.sent + c.delivered;
-          report.campaign.failed += c.failed;
-          report.campaign.skipped += c.skipped;
-          report.campaign.cost = fromUnits(toUnits(report.campaign.cost) + c.cost);
+          runs.push({ id: r.id, report });
           return;
         }
         const states = r.kind === 'auth' ? report.auth : report.activation;
@@ -116,6 +113,13 @@ export class Reports {
         }
       },
     );
+    for (const { id, report } of runs) {
+      const c = await this.campaigns.runCounts(id);
+      report.campaign.sent += c.sent + c.delivered;
+      report.campaign.failed += c.failed;
+      report.campaign.skipped += c.skipped;
+      report.campaign.cost = fromUnits(toUnits(report.campaign.cost) + c.cost);
+    }
     for (const report of byDay.values()) {
       for (const [provider, units] of costs.get(report.day) ?? [])
         report.sms[provider]!.cost = fromUnits(units);

@@ -17,7 +17,8 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Clock, RecordStore, SmsSender } from '../ports.ts';
+import type { Clock, NamedBlobs, SmsSender } from '../ports.ts';
+import type { CampaignRows } from '../campaigns/rows.ts';
 import type { Config } from '../config.ts';
 import { dayOfId } from '../ids.ts';
 import type { WorkflowRecord } from '../workflows/types.ts';
@@ -70,9 +71,11 @@ export class Retention {
 
   constructor(
     private readonly deps: {
-      store: RecordStore;
+      /** Where the run's own state is kept (the last run, the days done). */
+      store: NamedBlobs;
       /** The archive of closed workflows (sessions, activations, refused attempts). */
-      workflows: Pick<WorkflowStore, 'archiveDays' | 'rewriteArchive'>;
+      workflows: Pick<WorkflowStore, 'archiveDays' | 'rewriteArchive' | 'serialize'>;
+      campaigns: Pick<CampaignRows, 'runsKept' | 'dropRun'>;
       clock: Clock;
       config: Readonly<Config>;
       secret: Buffer;
@@ -96,7 +99,8 @@ export class Retention {
   /** Apply the rules now (one run at a time); with `dryRun`, only say what would go. */
   run(dryRun = false): Promise<RetentionReport> {
     if (!dryRun && this.running) return this.running;
-    const run = this.apply(dryRun);
+    // One run at a time across the processes sharing the store: the second finds the days done.
+    const run = this.deps.workflows.serialize('retention', () => this.apply(dryRun));
     if (!dryRun) this.running = run.finally(() => (this.running = null));
     return run;
   }
@@ -140,13 +144,12 @@ export class Retention {
       }
       report.anonymised[kind] = count;
     }
-    for (const runId of store.archiveDays('recipients')) {
+    for (const runId of await this.deps.campaigns.runsKept()) {
       const day = dayOfId(runId);
       if (!day || day >= keptFrom.campaigns || (await this.deps.isLive(runId))) continue;
       report.campaignRuns += 1;
       if (dryRun) continue;
-      await store.removeArchive('recipients', runId);
-      await store.removeBlob(`plan-${runId}.csv`);
+      await this.deps.campaigns.dropRun(runId);
     }
     const outboxBefore = Date.parse(`${keptFrom.outbox}T00:00:00Z`);
     for (const sender of senders)

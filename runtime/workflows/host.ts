@@ -23,7 +23,7 @@ import type { AnyMachineSnapshot, ExecutableActionObject } from 'xstate';
 import { stepper, type Stepper } from './pure.ts';
 import type { Logger } from 'pino';
 import { AppError, type ErrorData } from '../../machines/errors.ts';
-import type { Clock, RecordStore } from '../ports.ts';
+import type { Clock } from '../ports.ts';
 import { newId, dayOfId } from '../ids.ts';
 import { BoundedMap } from '../boundedMap.ts';
 import { isoStamper } from '../zoneFormat.ts';
@@ -51,7 +51,12 @@ export type WorkflowEvent = { type: string; by?: string; now?: number; reason?: 
 
 export interface HostOptions {
   /** The flush every answer waits for (the changes other ports keep in the embedded store). */
-  store: RecordStore;
+  store: { flush(): Promise<void> };
+  /**
+   * How long a claim on a running effect holds unless renewed (renewed at a third of it): where
+   * processes share the store, one that stopped has its effects taken up this long after.
+   */
+  effectLeaseMs?: number;
   /** Live workflows. */
   workflows: WorkflowStore;
   clock: Clock;
@@ -92,7 +97,7 @@ const sameError = (a: ErrorData | null, b: ErrorData | null) =>
 
 /** The longest single timer (Node's setTimeout takes at most 2^31−1 ms). */
 const MAX_TIMER_MS = 6 * 3600_000;
-/** How long a claim on a running effect holds; renewed at a third of it while the effect runs. */
+/** How long a claim on a running effect holds by default; renewed at a third of it while it runs. */
 const EFFECT_LEASE_MS = 60_000;
 
 /**
@@ -121,6 +126,9 @@ export function publicRecord(w: WorkflowRecord): WorkflowRecord {
 
 export class WorkflowHost {
   private readonly kinds = new Map<string, Kind>();
+  private get leaseMs() {
+    return this.opts.effectLeaseMs ?? EFFECT_LEASE_MS;
+  }
   /**
    * Records closed lately, newest last: answers for them need no archive read, and a record is
    * readable in the moment between its close and its archive append.
@@ -203,10 +211,15 @@ export class WorkflowHost {
     input: object,
     by: string,
     first: WorkflowEvent = { type: 'SUBMIT' },
+    /**
+     * The id to start it under (one made by `idFor`): a start that was made already under it,
+     * by this process or another, is not made again, and answers that workflow.
+     */
+    given?: string,
   ): Promise<WorkflowRecord> {
     const k = this.kindOf(kind);
     const now = this.opts.clock.now();
-    const id = newId(k.def.prefix, now);
+    const id = given ?? newId(k.def.prefix, now);
     const [snapshot, actions] = k.steps.initial(k.machineInput(input, id));
     const blank: StoredWorkflow = {
       id,
@@ -231,7 +244,12 @@ export class WorkflowHost {
       due: null,
     };
     const born = this.record(k, blank, snapshot, actions, { type: 'xstate.init', by }, null);
-    await this.commit(k, born, null);
+    if (given && ((await this.workflows.get(given)) || !(await this.commit(k, born, null)))) {
+      const made = await this.get(given);
+      if (made) return made;
+      throw new Error(`workflow ${given} neither started nor found`);
+    }
+    if (!given) await this.commit(k, born, null);
     for (const listener of this.startListeners) listener(publicRecord(born.stored ?? blank));
     await this.apply(id, () => ({ ...first, by, now: this.opts.clock.now() }));
     return this.settle(id);
@@ -646,14 +664,14 @@ export class WorkflowHost {
       const { clock } = this.opts;
       const claim = () => {
         const now = clock.now();
-        return workflows.claimEffect(id, e.seq, this.owner, now, now + EFFECT_LEASE_MS);
+        return workflows.claimEffect(id, e.seq, this.owner, now, now + this.leaseMs);
       };
       let renew: NodeJS.Timeout | undefined;
       void claim()
         .then(async (mine) => {
           // Another process runs it (and applies its outcome): nothing to do here.
           if (!mine) return;
-          renew = setInterval(() => void claim().catch(() => undefined), EFFECT_LEASE_MS / 3);
+          renew = setInterval(() => void claim().catch(() => undefined), this.leaseMs / 3);
           renew.unref();
           const outcome = await (
             run

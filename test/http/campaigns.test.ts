@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
-import { startService, sleep, type TestService } from '../helpers.ts';
+import { startService, sleep, type TestService, embeddedOnly } from '../helpers.ts';
 import { FakeClock } from '../fakes/clock.ts';
 import { FakeSmsSender } from '../fakes/sms.ts';
 import type { DeliveryStatus } from '../../runtime/ports.ts';
@@ -275,49 +275,52 @@ class TellingSender extends FakeSmsSender {
   }
 }
 
-Campaigns('delivery statuses are swept from the run file, not tracked one row per message', async (ctx) => {
-  const sender = new TellingSender('smsru');
-  await serve(ctx, {}, [sender]);
-  const c = (await create(ctx.svc, { quietHours: false })).json.campaign;
-  await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
-  await until(ctx.svc, c.id, 'completed');
-  const sent = sender.sent.filter((m) => m.purpose === 'marketing');
-  assert.is(sent.length, 3);
-  assert.is([...ctx.svc.service.store.table('deliveries').values()].length, 0, 'no row per message');
-  const campaigns = ctx.svc.service.campaigns;
-  assert.is(await campaigns.sweepDeliveries(), 0, 'not due yet');
-  // fake-1.. are the ids the fake gave; two reached their phones, one is still on its way.
-  sender.statuses.set('fake-1', 'delivered').set('fake-2', 'delivered').set('fake-3', 'queued');
-  ctx.clock.t += 61_000;
-  assert.is(await campaigns.sweepDeliveries(), 3);
-  let now = await get(ctx.svc, c.id);
-  assert.equal([now.counts.sent, now.counts.delivered], [1, 2]);
-  const delivered = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=delivered`);
-  assert.is(delivered.json.items.length, 2);
-  // The next sweep asks only about the message not yet final, and only when it is due.
-  sender.asked = 0;
-  assert.is(await campaigns.sweepDeliveries(), 0);
-  assert.is(sender.asked, 0);
-  sender.statuses.set('fake-3', 'undelivered');
-  ctx.clock.t += 10 * 60_000 + 1000;
-  assert.is(await campaigns.sweepDeliveries(), 1);
-  assert.is(sender.asked, 1);
-  now = await get(ctx.svc, c.id);
-  assert.equal(
-    [now.counts.sent, now.counts.delivered],
-    [1, 2],
-    'an undelivered message stays counted as sent',
-  );
-  const undelivered = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=undelivered`);
-  assert.is(undelivered.json.items.length, 1);
-  // Every message is final: the sweeps of this run are over.
-  ctx.clock.t += 24 * 3600_000;
-  sender.asked = 0;
-  assert.is(await campaigns.sweepDeliveries(), 0);
-  assert.is(sender.asked, 0);
-});
+embeddedOnly(Campaigns)(
+  'delivery statuses are swept from the run file, not tracked one row per message',
+  async (ctx) => {
+    const sender = new TellingSender('smsru');
+    await serve(ctx, {}, [sender]);
+    const c = (await create(ctx.svc, { quietHours: false })).json.campaign;
+    await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+    await until(ctx.svc, c.id, 'completed');
+    const sent = sender.sent.filter((m) => m.purpose === 'marketing');
+    assert.is(sent.length, 3);
+    assert.is([...ctx.svc.service.journaled!.table('deliveries').values()].length, 0, 'no row per message');
+    const campaigns = ctx.svc.service.campaigns;
+    assert.is(await campaigns.sweepDeliveries(), 0, 'not due yet');
+    // fake-1.. are the ids the fake gave; two reached their phones, one is still on its way.
+    sender.statuses.set('fake-1', 'delivered').set('fake-2', 'delivered').set('fake-3', 'queued');
+    ctx.clock.t += 61_000;
+    assert.is(await campaigns.sweepDeliveries(), 3);
+    let now = await get(ctx.svc, c.id);
+    assert.equal([now.counts.sent, now.counts.delivered], [1, 2]);
+    const delivered = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=delivered`);
+    assert.is(delivered.json.items.length, 2);
+    // The next sweep asks only about the message not yet final, and only when it is due.
+    sender.asked = 0;
+    assert.is(await campaigns.sweepDeliveries(), 0);
+    assert.is(sender.asked, 0);
+    sender.statuses.set('fake-3', 'undelivered');
+    ctx.clock.t += 10 * 60_000 + 1000;
+    assert.is(await campaigns.sweepDeliveries(), 1);
+    assert.is(sender.asked, 1);
+    now = await get(ctx.svc, c.id);
+    assert.equal(
+      [now.counts.sent, now.counts.delivered],
+      [1, 2],
+      'an undelivered message stays counted as sent',
+    );
+    const undelivered = await ctx.svc.call('GET', `/api/v1/campaigns/${c.id}/recipients?status=undelivered`);
+    assert.is(undelivered.json.items.length, 1);
+    // Every message is final: the sweeps of this run are over.
+    ctx.clock.t += 24 * 3600_000;
+    sender.asked = 0;
+    assert.is(await campaigns.sweepDeliveries(), 0);
+    assert.is(sender.asked, 0);
+  },
+);
 
-Campaigns(
+embeddedOnly(Campaigns)(
   'a per-recipient `sending` row of an earlier version is reconciled after a restart, not resent',
   async (ctx) => {
     await serve(ctx);
@@ -328,7 +331,7 @@ Campaigns(
     assert.is(paused.state, 'paused');
     const runId: string = paused.runs.at(-1).id;
     // Leave the next recipient as earlier versions did: a row of its own in `sending`.
-    const { store } = ctx.svc.service;
+    const store = ctx.svc.service.journaled!;
     const counts = store.table<Record<string, number>>('runCounts').get(runId)!;
     const plan = (await store.getBlob(`plan-${runId}.csv`))!.split('\n').filter(Boolean);
     const [phone, card] = plan[counts.cursor!]!.split(',');
@@ -352,7 +355,11 @@ Campaigns(
         unknown.json.items.map((r: { phone: string }) => r.phone),
         [phone],
       );
-      assert.is([...ctx.svc.service.store.table('recipients').values()].length, 0, 'the old row is gone');
+      assert.is(
+        [...ctx.svc.service.journaled!.table('recipients').values()].length,
+        0,
+        'the old row is gone',
+      );
     } finally {
       await ctx.svc.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -419,7 +426,7 @@ async function refusedOnce(ctx: Ctx) {
   ctx.svc.sms.failNext = 1;
   await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
   const runId: string = (await until(ctx.svc, c.id, 'paused')).runs.at(-1).id;
-  const { store } = ctx.svc.service;
+  const store = ctx.svc.service.journaled!;
   const [position] = store.table<{ positions: number[] }>('campaignRetries').get(runId)!.positions;
   const plan = (await store.getBlob(`plan-${runId}.csv`))!.split('\n').filter(Boolean);
   const phone = plan[position!]!.split(',')[0]!;
@@ -440,7 +447,7 @@ async function restartAndFinish(ctx: Ctx, id: string) {
   return { done, sent };
 }
 
-Campaigns(
+embeddedOnly(Campaigns)(
   'killed after a refusal was recorded, the batch row still covering it: sent once on resume',
   async (ctx) => {
     const { c, runId, position, phone, store } = await refusedOnce(ctx);
@@ -457,22 +464,25 @@ Campaigns(
   },
 );
 
-Campaigns('killed while a retried recipient was in flight: unknown, never sent again', async (ctx) => {
-  const { c, runId, position, phone, store } = await refusedOnce(ctx);
-  // The moment a retried group is on disk as `sending` and its request is out.
-  const counts = store.table<Record<string, number>>('runCounts').get(runId)!;
-  Object.assign(counts, { queued: counts.queued! - 1, sending: 1 });
-  store.table('runCounts').put(runId, counts);
-  store.table('campaignRetries').delete(runId);
-  store
-    .table('campaignBatches')
-    .put(runId, { runId, from: counts.cursor, to: counts.cursor, again: [position], at: 'x' });
-  await store.flush();
-  const { done, sent } = await restartAndFinish(ctx, c.id);
-  assert.equal([done.counts.sent, done.counts.unknown, done.counts.sending], [2, 1, 0]);
-  assert.is(done.runs.at(-1).awaitingRetry, 0);
-  assert.not.ok(sent.includes(phone), 'the recipient caught in flight is not sent again');
-});
+embeddedOnly(Campaigns)(
+  'killed while a retried recipient was in flight: unknown, never sent again',
+  async (ctx) => {
+    const { c, runId, position, phone, store } = await refusedOnce(ctx);
+    // The moment a retried group is on disk as `sending` and its request is out.
+    const counts = store.table<Record<string, number>>('runCounts').get(runId)!;
+    Object.assign(counts, { queued: counts.queued! - 1, sending: 1 });
+    store.table('runCounts').put(runId, counts);
+    store.table('campaignRetries').delete(runId);
+    store
+      .table('campaignBatches')
+      .put(runId, { runId, from: counts.cursor, to: counts.cursor, again: [position], at: 'x' });
+    await store.flush();
+    const { done, sent } = await restartAndFinish(ctx, c.id);
+    assert.equal([done.counts.sent, done.counts.unknown, done.counts.sending], [2, 1, 0]);
+    assert.is(done.runs.at(-1).awaitingRetry, 0);
+    assert.not.ok(sent.includes(phone), 'the recipient caught in flight is not sent again');
+  },
+);
 
 /** Wait until the run waits for the provider (a wake time, the provider's answer shown), or pauses. */
 const waitingForProvider = (svc: TestService, id: string) =>

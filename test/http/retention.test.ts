@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startService, tempDir, type TestService } from '../helpers.ts';
+import { startService, tempDir, type TestService, embeddedOnly } from '../helpers.ts';
 import { FakeClock } from '../fakes/clock.ts';
 import { newId } from '../../runtime/ids.ts';
 import type { WorkflowRecord } from '../../runtime/workflows/types.ts';
@@ -50,12 +50,12 @@ function record(kind: 'auth' | 'activation' | 'attempt', daysAgo: number, state:
 const Retention = suite<{ svc: TestService }>('retention');
 Retention.after.each(async (ctx) => ctx.svc?.stop());
 
-Retention(
+embeddedOnly(Retention)(
   'two years of history: anonymised past the limits, reports unchanged, lists deleted',
   async (ctx) => {
     const clock = new FakeClock(NOW);
     ctx.svc = await startService({ clock });
-    const { store } = ctx.svc.service;
+    const store = ctx.svc.service.journaled!;
     // A record every 20 days for two years, of each kind.
     let written = 0;
     for (let daysAgo = 5; daysAgo <= 730; daysAgo += 20) {
