@@ -379,10 +379,12 @@ async function twoInstances(dirs: [string, string], ports: [number, number]) {
     if (verified.status !== 200) throw new Error(`verify ${verified.status} ${verified.body}`);
   };
   for (let i = 0; i < 100; i++) await worker(CONCURRENCY, i);
+  const cpuBefore = children.map((c) => cpuMsOf(c.pid!));
   const result = await drive(CONCURRENCY, SECONDS, worker);
+  const cpuMs = children.reduce((t, c, i) => t + cpuMsOf(c.pid!) - cpuBefore[i]!, 0);
   const mem = children.map((c) => rssOf(c.pid!).rss);
   await Promise.all(children.map((c) => stopChild(c)));
-  return { ...result, rss: Math.max(...mem) };
+  return { ...result, rss: Math.max(...mem), cpuUs: (cpuMs * 1000) / Math.max(1, result.count) };
 }
 
 async function postgresMain() {
@@ -435,17 +437,18 @@ async function postgresMain() {
       p99: percentile(latencies, 99),
       rss: Math.max(...two.map((r) => r.rss)),
       errors: two.reduce((n, r) => n + r.errors, 0),
+      cpuUs: two.reduce((n, r) => n + r.cpuUs * r.count, 0) / Math.max(1, latencies.length),
     };
     process.stdout.write(
-      `\n${'phase'.padEnd(34)}${'flows/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'RSS MB'.padStart(10)}\n`,
+      `\n${'phase'.padEnd(30)}${'flows/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'RSS MB'.padStart(8)}${'service CPU µs/flow'.padStart(21)}\n`,
     );
     for (const [label, r] of [
       ['embedded', e],
       ['postgres, one instance', p],
-      ['postgres, two instances', t],
+      ['postgres, two instances (both)', t],
     ] as const)
       process.stdout.write(
-        `${label.padEnd(34)}${fmt(r.perSecond).padStart(10)}${fmt(r.p50, 2).padStart(10)}${fmt(r.p99, 2).padStart(10)}${fmt(r.rss).padStart(10)}\n`,
+        `${label.padEnd(30)}${fmt(r.perSecond).padStart(9)}${fmt(r.p50, 1).padStart(9)}${fmt(r.p99, 1).padStart(9)}${fmt(r.rss).padStart(8)}${fmt(r.cpuUs).padStart(21)}\n`,
       );
     process.stdout.write(
       `\npostgres ÷ embedded         ${fmt((p.perSecond / e.perSecond) * 100, 1)} %   (target ≥ 50 %); by round ${embedded

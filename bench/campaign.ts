@@ -41,7 +41,6 @@ import type { SmsMessage, SmsReceipt, SmsSender } from '../runtime/ports.ts';
 import {
   ROOT,
   cpuMsOf,
-  drive,
   machine,
   request,
   rssOf,
@@ -49,6 +48,7 @@ import {
   serverArgs,
   startService,
   stopChild,
+  providerAlone,
 } from './lib.ts';
 
 const { values: args } = parseArgs({
@@ -86,29 +86,6 @@ async function seed(dataDir: string) {
     await directory.import(rows, { partial: false, at });
   }
   await store.close();
-}
-
-/** What the fake takes when sent to directly, in the service's shape: 100 numbers a request, 4 at a time. */
-async function providerAlone(fake: FakeSmsru, seconds: number): Promise<number> {
-  const body = (i: number) =>
-    `api_id=API-ID-1&json=1&` +
-    Array.from(
-      { length: 100 },
-      (_, j) => `to[${phoneOf(i * 100 + j).slice(1)}]=${encodeURIComponent(`Гость ${j}, у нас новое меню!`)}`,
-    ).join('&');
-  const port = Number(new URL(fake.url).port);
-  const direct = await drive(4, seconds, async (lane, i) => {
-    const r = await request(
-      port,
-      'POST',
-      '/sms/send',
-      { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body(lane * 100_000 + i),
-    );
-    if (r.status !== 200) throw new Error(`fake ${r.status}`);
-  });
-  fake.requests.length = 0;
-  return direct.perSecond * 100;
 }
 
 interface Phase {

@@ -260,3 +260,33 @@ export async function fillArchive(dataDir: string, count: number, phoneOf: (i: n
 export function machine(): string {
   return `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'})`;
 }
+
+/**
+ * What a fake sms.ru takes when sent to directly, in the service's shape: 100 numbers a request,
+ * 4 requests at a time, for `seconds`; messages a second. Its request log is cleared after.
+ */
+export async function providerAlone(
+  fake: { url: string; requests: unknown[] },
+  seconds: number,
+): Promise<number> {
+  const body = (i: number) =>
+    `api_id=API-ID-1&json=1&` +
+    Array.from(
+      { length: 100 },
+      (_, j) =>
+        `to[7916${String((i * 100 + j) % 10_000_000).padStart(7, '0')}]=${encodeURIComponent(`Гость ${j}, у нас новое меню!`)}`,
+    ).join('&');
+  const port = Number(new URL(fake.url).port);
+  const direct = await drive(4, seconds, async (lane, i) => {
+    const r = await request(
+      port,
+      'POST',
+      '/sms/send',
+      { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body(lane * 100_000 + i),
+    );
+    if (r.status !== 200) throw new Error(`fake ${r.status}`);
+  });
+  fake.requests.length = 0;
+  return direct.perSecond * 100;
+}

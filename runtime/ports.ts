@@ -162,6 +162,8 @@ export interface CardDirectory {
   createRange(spec: RangeSpec, at: string): Promise<CardRange>;
   listRanges(): Promise<CardRange[]>;
   get(number: string): Promise<Card | undefined>;
+  /** The cards of these numbers that exist, in one read (a campaign renders a group at a time). */
+  getMany(numbers: readonly string[]): Promise<Map<string, Card>>;
   /** Cards whose holder has this phone, the newest active first. */
   byPhone(phone: string): Promise<Card[]>;
   /**

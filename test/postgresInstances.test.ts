@@ -113,6 +113,10 @@ if (postgresMissing) {
   Two.skip('a window opened on one instance is verified on the other', () => undefined);
   Two.skip('one live window per phone, whichever instance starts it', () => undefined);
   Two.skip("a stopped instance's windows expire on the other, once", () => undefined);
+  Two.skip(
+    'an event on one instance waits for the effect the other runs, not for the time limit',
+    () => undefined,
+  );
 } else {
   Two.before.each(async (ctx) => {
     ctx.url = await newDatabase('instances');
@@ -177,6 +181,29 @@ if (postgresMissing) {
     assert.is(after.state, 'expired');
     assert.is(await b.host.fireDeadlines(), 0, 'fired once');
   });
+
+  Two(
+    'an event on one instance waits for the effect the other runs, not for the time limit',
+    async ({ a, b, sms }) => {
+      sms.delayMs = 400; // A's SMS is on its way while B gets an event for the same window
+      const starting = a.auth.start({ phone: PHONE, terminal: 'CASH1' }, 'terminal', 'tok-a');
+      let id: string | undefined;
+      for (let i = 0; i < 200 && !id; i++) {
+        id = (await new PostgresWorkflowStore(b.db).liveOfPhone(PHONE))[0]?.id;
+        if (!id) await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.ok(id, 'the window is on the database');
+      const asked = performance.now();
+      const cancelled = await b.host.send(id!, (now) => ({ type: 'CANCEL', now, by: 'terminal' }));
+      const waited = performance.now() - asked;
+      assert.is(cancelled.state, 'cancelled');
+      assert.ok(
+        waited < 5_000,
+        `B answered once A's effect was done (${Math.round(waited)} ms), not at its 10 s limit`,
+      );
+      assert.is((await starting).id, id);
+    },
+  );
 }
 
 Two.run();

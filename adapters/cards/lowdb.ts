@@ -133,6 +133,15 @@ export class EmbeddedCardDirectory implements CardDirectory {
     return this.cards.get(number);
   }
 
+  async getMany(numbers: readonly string[]): Promise<Map<string, Card>> {
+    const found = new Map<string, Card>();
+    for (const n of numbers) {
+      const card = this.cards.get(n);
+      if (card) found.set(n, card);
+    }
+    return found;
+  }
+
   async byPhone(phone: string): Promise<Card[]> {
     return phoneOrder(
       this.numbersOf(phone)

@@ -147,6 +147,17 @@ export class PostgresCardDirectory implements CardDirectory {
     return one(this.db, 'number = $1', [number]);
   }
 
+  async getMany(numbers: readonly string[]): Promise<Map<string, Card>> {
+    const found = new Map<string, Card>();
+    if (!numbers.length) return found;
+    const { rows } = await this.db.query<{ record: StoredCard }>(
+      'SELECT record FROM cards WHERE number = ANY($1::text[])',
+      [[...new Set(numbers)]],
+    );
+    for (const { record } of rows) found.set(record.number, record);
+    return found;
+  }
+
   async byPhone(phone: string): Promise<Card[]> {
     const { rows } = await this.db.query<{ record: StoredCard }>(
       'SELECT record FROM cards WHERE phone = $1',

@@ -6,6 +6,7 @@
  * `bigint` columns (times in ms, counters) come back as numbers: every value this service keeps
  * in one is below 2^53.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 const INT8 = 20;
@@ -42,6 +43,8 @@ export class Database {
     };
     this.pool = new pg.Pool({ ...base, max: opts.max ?? 20 });
     this.locks = new pg.Pool({ ...base, max: opts.maxLocks ?? 32 });
+    this.pool.on('connect', prepared);
+    this.locks.on('connect', prepared);
     // An idle connection the server dropped is an event, not a crash: the pool replaces it.
     this.pool.on('error', () => undefined);
     this.locks.on('error', () => undefined);
@@ -120,6 +123,24 @@ export class Database {
     this.closed = true;
     await Promise.all([this.pool.end(), this.locks.end()]);
   }
+}
+
+/**
+ * Every query with parameters becomes a named prepared statement on its connection: parsed and
+ * planned once per connection, not at every call (the service sends the same few dozen
+ * statements all day). A statement without parameters (a migration file, VACUUM, BEGIN) is sent
+ * as it is.
+ */
+function prepared(client: pg.PoolClient) {
+  const send = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0)
+      return send(text, values, callback);
+    let name = names.get(text);
+    if (!name) names.set(text, (name = `s${createHash('sha1').update(text).digest('hex').slice(0, 16)}`));
+    return callback ? send({ name, text, values }, callback) : send({ name, text, values });
+  }) as typeof client.query;
 }
 
 /** Connection failures, a server shutting down or out of connections (SQLSTATE 08, 53, 57P). */

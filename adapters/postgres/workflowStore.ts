@@ -53,6 +53,9 @@ async function append(q: Pick<Database, 'query'> | { query: Database['query'] },
   ]);
 }
 
+/** How long a pending effect is left to the process that wrote it before others take it up. */
+const ORPHAN_GRACE_MS = 5_000;
+
 export class PostgresWorkflowStore implements WorkflowStore {
   /** Other instances write deadlines too: look at the due index at least every second. */
   readonly pollMs = 1_000;
@@ -120,14 +123,17 @@ export class PostgresWorkflowStore implements WorkflowStore {
   }
 
   async orphanedEffects(now: number): Promise<StoredWorkflow[]> {
+    // An effect written a moment ago is its writer's to claim (it does at once): only one left
+    // unclaimed past ORPHAN_GRACE_MS, or whose lease ran out, is taken up elsewhere.
     const { rows } = await this.db.query<Row>(
       `SELECT w.record, w.version FROM workflows w
        WHERE jsonb_array_length(w.record->'effects') > 0
+         AND w.record->>'updatedAt' < $2
          AND EXISTS (SELECT 1 FROM jsonb_array_elements(w.record->'effects') e
                      WHERE NOT EXISTS (SELECT 1 FROM effect_leases l
                                        WHERE l.workflow = w.id AND l.seq = (e->>'seq')::int AND l.until > $1))
        LIMIT 500`,
-      [now],
+      [now, new Date(now - ORPHAN_GRACE_MS).toISOString()],
     );
     return rows.map(toStored);
   }

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { BatchResult } from '../../machines/campaign.ts';
 import type { ErrorData } from '../../machines/errors.ts';
 import type { SmsAttempt } from '../../machines/otp.ts';
-import type { CardDirectory, SmsMessage, SmsReceipt, SmsSender } from '../ports.ts';
+import type { Card, CardDirectory, SmsMessage, SmsReceipt, SmsSender } from '../ports.ts';
 import type { Config } from '../config.ts';
 import type { ConsentLedger, NewsStatus } from '../consents.ts';
 import type { RateLimits } from '../limits.ts';
@@ -206,23 +206,25 @@ export class Batch {
   private async ready(groupSize: number) {
     this.asked = await this.ctx.stopAsked(this.runId);
     // Consent read just now for the positions ahead (another sender may have moved past them
-    // meanwhile: then read again from where the books are now).
+    // meanwhile: then read again from where the books are now, and take on into the same group:
+    // what was taken already is marked `sending` and goes out with it).
     const budget = { left: 0 };
-    let taken: ReturnType<Batch['take']>;
+    const group: Recipient[] = [];
+    const positions: number[] = [];
     try {
+      let short: boolean;
       do {
-        await this.readConsent(groupSize);
-        await this.reserveBudget(groupSize, budget);
-        taken = this.take(groupSize, budget);
-      } while (taken.short);
+        await this.readConsent(groupSize - group.length);
+        await this.reserveBudget(groupSize - group.length, budget);
+        short = this.take(groupSize, budget, group, positions);
+      } while (short && group.length < groupSize);
     } finally {
       await this.returnBudget(budget); // in the commit of the group's marks
     }
-    const { group, positions } = taken;
     if (group.length === 0) return null;
     await this.ctx.book.commit(this.runId); // `sending` is on disk before these SMS leave
-    const messages: SmsMessage[] = [];
-    for (const r of group) messages.push(await this.message(r));
+    const cards = await this.ctx.directory.getMany(group.map((r) => r.card));
+    const messages = group.map((r) => this.message(r, cards.get(r.card)));
     return { group, positions, messages };
   }
 
@@ -258,15 +260,13 @@ export class Batch {
   }
 
   /**
-   * The next `n` recipients to send to, marked `sending` (skipping those who opted out): the
-   * retry list first, then the plan from the cursor. Each with its plan position. Synchronous,
-   * so senders never take the same position; `short` when it stopped at a phone whose consent
-   * was not read yet (`readConsent`, then take again).
+   * Take recipients into `group` (with their plan positions) until it holds `n`, marked
+   * `sending` (skipping those who opted out): the retry list first, then the plan from the
+   * cursor. Synchronous, so senders never take the same position. True (short) when it stopped
+   * at a phone whose consent was not read yet: `readConsent`, then take on into the same group.
    */
-  private take(n: number, budget: { left: number }) {
-    const group: Recipient[] = [];
-    const positions: number[] = [];
-    if (this.stopAsked()) return { group, positions, short: false };
+  private take(n: number, budget: { left: number }, group: Recipient[], positions: number[]): boolean {
+    if (this.stopAsked()) return false;
     const { book } = this.ctx;
     const { runId, plan, counts } = this;
     let short = false;
@@ -312,11 +312,11 @@ export class Batch {
       book.setInFlight(runId, row);
     }
     if (retried) this.keepRetries(); // in the same commit as the row that now covers them
-    return { group, positions, short };
+    return short;
   }
 
-  private async message(r: Recipient): Promise<SmsMessage> {
-    const card = (await this.ctx.directory.get(r.card)) ?? { number: r.card, holder: null };
+  private message(r: Recipient, found: Card | undefined): SmsMessage {
+    const card = found ?? { number: r.card, holder: null };
     const text = this.render(card, r.phone);
     return {
       to: r.phone,

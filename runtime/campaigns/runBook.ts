@@ -69,13 +69,21 @@ export class RunBook {
     audience: (visit: (card: Card) => void) => Promise<Record<string, number>>,
   ): Promise<void> {
     if ((await this.rows.counts(runId))?.prepared) return;
-    const lines: string[] = [];
+    // The text is joined a thousand lines at a time: while the audience is walked, a million
+    // recipients are a thousand flat strings, not a million small ones.
+    const chunks: string[] = [];
+    let lines: string[] = [];
     const next: RunCounts = emptyCounts(runId);
     next.skippedReasons = await audience((card) => {
       lines.push(`${card.holder!.phone!},${card.number}\n`);
+      if (lines.length === 1000) {
+        chunks.push(lines.join(''));
+        lines = [];
+      }
     });
-    const plan = new Plan(lines.join(''));
-    lines.length = 0;
+    chunks.push(lines.join(''));
+    const plan = new Plan(chunks.join(''));
+    chunks.length = 0;
     await this.rows.putPlan(runId, plan.text);
     next.total = plan.length;
     next.queued = plan.length;

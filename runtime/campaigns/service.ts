@@ -48,6 +48,7 @@ import { nextOccurrence, validCron } from './schedule.ts';
 import { normalizePhone, requireMobile } from '../phone.ts';
 import { flag, validationError } from '../validate.ts';
 import { RunBook } from './runBook.ts';
+import { PhoneSet } from './phoneSet.ts';
 import { Batch } from './batch.ts';
 import { Reconciler } from './reconcile.ts';
 import { DeliverySweeps } from './deliveries.ts';
@@ -385,7 +386,7 @@ export class CampaignService {
    */
   private async audience(def: CampaignDef, visit: (card: Card) => void): Promise<Record<string, number>> {
     const now = this.now();
-    const seen = new Set<string>();
+    const seen = new PhoneSet();
     const skipped: Record<string, number> = {};
     for await (const page of this.deps.directory.pages(PREPARE_PAGE)) {
       const cards = page.filter((card) => inAudience(card, def.audience, now, def.timezone));

@@ -97,6 +97,9 @@ const sameError = (a: ErrorData | null, b: ErrorData | null) =>
 
 /** The longest single timer (Node's setTimeout takes at most 2^31−1 ms). */
 const MAX_TIMER_MS = 6 * 3600_000;
+/** Where processes share the store: how often a request waiting for an effect reads it again. */
+const IDLE_POLL_MS = 50;
+
 /** How long a claim on a running effect holds by default; renewed at a third of it while it runs. */
 const EFFECT_LEASE_MS = 60_000;
 
@@ -264,13 +267,13 @@ export class WorkflowHost {
     make: (now: number, current: WorkflowRecord) => WorkflowEvent,
   ): Promise<WorkflowRecord> {
     for (;;) {
-      const current = await this.workflows.get(id);
-      if (!current) return this.refuseClosed(id);
-      if (current.busy) await this.idle(id);
       const outcome = await this.apply(id, (now, stored) =>
         stored.busy ? 'busy' : make(now, publicRecord(stored)),
       );
-      if (outcome === 'busy') continue; // an effect began in between: wait for it too
+      if (outcome === 'busy') {
+        await this.idle(id); // an effect runs: the event waits for its outcome
+        continue;
+      }
       if (outcome === 'closed') return this.refuseClosed(id);
       return this.settle(id);
     }
@@ -742,18 +745,35 @@ export class WorkflowHost {
     for (const w of list) if (!record.live || w.reached(record, busy)) w.done();
   }
 
-  /** Resolves once no effect a request waits for runs (a `busy` state); TIMEOUT after the limit. */
+  /**
+   * Resolves once no effect a request waits for runs (a `busy` state); TIMEOUT after the limit.
+   * An effect of this process wakes the wait when its outcome is applied; where processes share
+   * the store, the effect may run in another, so the store is read again every `IDLE_POLL_MS`.
+   */
   private async idle(id: string): Promise<void> {
-    if (!(await this.workflows.get(id))?.busy) return;
-    if (await this.watch(id, (_record, busy) => !busy, this.opts.settleTimeoutMs)) return;
-    if ((await this.workflows.get(id))?.busy) throw new AppError('TIMEOUT');
+    // A real-time wait (the answer's own time limit), whatever clock the workflows keep.
+    const deadline = performance.now() + this.opts.settleTimeoutMs;
+    const shared = this.workflows.pollMs !== undefined;
+    for (;;) {
+      if (!(await this.workflows.get(id))?.busy) return;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new AppError('TIMEOUT');
+      if (await this.watch(id, (_record, busy) => !busy, shared ? Math.min(left, IDLE_POLL_MS) : left))
+        return;
+      if (!shared) {
+        if ((await this.workflows.get(id))?.busy) throw new AppError('TIMEOUT');
+        return;
+      }
+    }
   }
 
   /** The record once it is idle, flushed to disk: what an answer reports. */
   private async settle(id: string): Promise<WorkflowRecord> {
-    await this.idle(id);
+    const stored = await this.workflows.get(id);
+    if (stored?.busy) await this.idle(id);
     await this.opts.store.flush();
-    const record = await this.get(id);
+    // Read once more only when an effect ran meanwhile, or the workflow closed (the archive).
+    const record = stored && !stored.busy ? publicRecord(stored) : await this.get(id);
     if (!record) throw new AppError('SESSION_NOT_FOUND');
     return record;
   }

@@ -90,6 +90,10 @@ export function cardDirectoryContract(factory: DirectoryFactory) {
       (await directory.byPhone('+79160000001')).map((c) => c.number),
       ['10'],
     );
+    const many = await directory.getMany(['10', '11', 'nope', '10']);
+    assert.equal([...many.keys()].sort(), ['10', '11'], 'the cards that exist, once each');
+    assert.is(many.get('10')?.holder?.phone, '+79160000001');
+    assert.equal(await directory.getMany([]), new Map());
   });
 
   it('one card per phone, counting reservations', async ({ env: { directory } }) => {

@@ -147,6 +147,22 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     assert.ok(await a.claimEffect(w.id, 1, 'A', now, now + 60_000));
     assert.ok(await a.claimEffect(w.id, 1, 'A', now + 20_000, now + 80_000), 'renewed by its holder');
     if (!b) return; // one process runs every effect of an embedded store
+    // An effect written a moment ago and not claimed yet is its writer's (it claims at once):
+    // offered to others only after a grace of seconds.
+    const fresh = workflow({
+      effects: [{ seq: 1, id: 'sendPin', src: 'sendPin', input: {}, node: 'auth.sendingSms' }],
+      effectSeq: 1,
+    });
+    await a.put(fresh, null);
+    assert.not.ok(
+      (await b.orphanedEffects!(now + 1_000)).some((o) => o.id === fresh.id),
+      'not offered a second after it was written',
+    );
+    assert.ok(
+      (await b.orphanedEffects!(now + 6_000)).some((o) => o.id === fresh.id),
+      'offered once left',
+    );
+    assert.ok(await b.claimEffect(fresh.id, 1, 'B', now + 6_000, now + 500_000)); // out of the way below
     assert.not.ok(await b.claimEffect(w.id, 1, 'B', now + 30_000, now + 90_000), 'held');
     assert.equal(await b.orphanedEffects!(now + 30_000), [], 'not orphaned while held');
     // A stopped: its claim runs out, the workflow is offered to B, which takes the effect.

@@ -138,6 +138,57 @@ Campaigns(
   },
 );
 
+Campaigns(
+  'senders racing past each other while consent is read: every recipient sent once, none left in sending',
+  async (ctx) => {
+    await serve(ctx);
+    const lines = ['number,name,phone'];
+    for (let i = 0; i < 400; i++) lines.push(`${9000 + i},Гость ${i},+7917${String(i).padStart(7, '0')}`);
+    await ctx.svc.call('POST', '/api/v1/cards/import', {
+      body: lines.join('\n'),
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    for (let i = 0; i < 400; i += 50)
+      await Promise.all(
+        Array.from({ length: 50 }, (_, k) =>
+          ctx.svc.call('POST', '/api/v1/consents', {
+            json: { phone: `+7917${String(i + k).padStart(7, '0')}`, marketing: true, source: 'pos' },
+          }),
+        ),
+      );
+    // Consent reads that take a while, each its own time: the senders' reads and takes interleave.
+    // Every seventh of the 400 opts out after the start: skipped where it is taken, so groups end
+    // anywhere, not only where a read's range ends.
+    const consents = ctx.svc.service.consents;
+    const read = consents.news.bind(consents);
+    const optsOut = (phone: string) => phone.startsWith('+7917') && Number(phone.slice(-3)) % 7 === 3;
+    consents.news = async (phones) => {
+      await sleep(Math.random() * 4);
+      const news = await read(phones);
+      // (once the first message left: the plan, made before, has them all)
+      if (ctx.svc.sms.sent.length)
+        for (const phone of phones) if (optsOut(phone)) news.set(phone, 'optedOut');
+      return news;
+    };
+    const c = (await create(ctx.svc, { ratePerSecond: 1000, quietHours: false })).json.campaign;
+    await ctx.svc.call('POST', `/api/v1/campaigns/${c.id}/start`);
+    const done = await when(ctx.svc, c.id, (run) => !run.live, 'the end', 20_000);
+    const counts = done.counts;
+    assert.is(done.state, 'completed');
+    assert.is(counts.total, 403, 'the base three with consent and the 400');
+    assert.equal([counts.sending, counts.queued], [0, 0]);
+    assert.ok(counts.skipped > 20, `some opted out on the way (${counts.skipped})`);
+    assert.is(counts.sent + counts.skipped, 403);
+    const perPhone = new Map<string, number>();
+    for (const m of ctx.svc.sms.sent) perPhone.set(m.to, (perPhone.get(m.to) ?? 0) + 1);
+    assert.is(perPhone.size, counts.sent);
+    assert.ok(
+      [...perPhone.values()].every((n) => n === 1),
+      'once each',
+    );
+  },
+);
+
 Campaigns('filters: birthday today, card prefix, discount group', async (ctx) => {
   await serve(ctx);
   const birthday = (await create(ctx.svc, { audience: { type: 'birthday' } })).json.campaign;
