@@ -150,6 +150,7 @@ export async function openPostgresEngine(
     throw err;
   }
   const workflows = new PostgresWorkflowStore(db);
+  let vacuuming = Promise.resolve();
   return {
     name: 'postgres',
     where: redactUrl(url),
@@ -171,13 +172,22 @@ export async function openPostgresEngine(
     },
     purge: async () => {
       // VACUUM marks the erased rows' old versions dead and their space free (it cannot run
-      // inside a transaction). See the README's "Chain deployment" on what stays in WAL archives.
-      for (const table of ERASED_TABLES) await db.query(`VACUUM ${table}`);
+      // inside a transaction). The erasure is committed already: the vacuum runs after the
+      // answer, as it may take minutes on a large archive (a shutdown waits for it). See the
+      // README's "Chain deployment" on what stays in WAL archives.
+      vacuuming = vacuuming
+        .then(async () => {
+          for (const table of ERASED_TABLES) await db.query(`VACUUM ${table}`);
+        })
+        .catch((err: Error) => options.log?.(`vacuum after an erasure failed: ${err.message}`));
     },
     migrateEarlier: async () => 0,
     database: db,
     failed: new Promise<Error>(() => undefined),
-    close: () => db.close(),
+    close: async () => {
+      await vacuuming;
+      await db.close();
+    },
     abandon: () => db.close(),
   };
 }

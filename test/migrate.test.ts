@@ -131,6 +131,22 @@ it('dry run, a stopped pass resumed, counts verified, and the venue served from 
   assert.is(campaign.counts.sent, 5);
   const recipients = await svc.call('GET', `/api/v1/campaigns/${campaignId}/recipients`, { as: 'support' });
   assert.is(recipients.json.items.length, 5);
+
+  // The token commands work on the database; the data-folder commands refuse and say why.
+  writeConfig(ctx.dir, { store: { engine: 'postgres', url: ctx.url }, secretFile });
+  const created = cli(ctx.dir, 'tokens', 'create', '--role', 'support', '--label', 'head office');
+  assert.is(created.status, 0, created.stderr);
+  const token = created.stdout.split(/\s+/)[2]!;
+  const listed = cli(ctx.dir, 'tokens', 'list');
+  assert.match(listed.stdout, /support\s+.*head office/);
+  assert.is(
+    (await svc.call('GET', '/api/v1/campaigns', { headers: { Authorization: `Bearer ${token}` }, as: null }))
+      .status,
+    200,
+  );
+  const exported = cli(ctx.dir, 'cards', 'export');
+  assert.is(exported.status, 2);
+  assert.match(exported.stderr, /store.engine is postgres/);
   assert.ok(TOKENS.admin);
 });
 
