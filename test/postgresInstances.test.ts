@@ -3,8 +3,8 @@
  * connections, host and ticker, sharing nothing else (the server secret aside, as instances of
  * one chain must): a PIN window opened on one is verified on the other; one phone has one live
  * window whichever instance starts it; the windows of an instance that stopped expire on the
- * other, once each. The whole service on PostgreSQL, and instances as processes behind a load
- * balancer, come with the rest of the engine.
+ * other, once each; an event on one waits for the effect the other runs. The whole service as
+ * processes on one database: `instances.test.ts`.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -54,7 +54,8 @@ async function instance(
   const db = new Database(url);
   await migrate(db);
   const dir = tempDir();
-  // Each instance's own embedded store holds what is not on PostgreSQL yet (nothing here).
+  // The host flushes a store before each answer: an empty embedded one stands in (every write
+  // here is on PostgreSQL, durable when it resolves).
   const store = await JournaledStore.open(dir, []);
   const logger = pino({ level: 'silent' });
   const directory = new PostgresCardDirectory(db);
