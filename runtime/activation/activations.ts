@@ -68,9 +68,10 @@ export function activationKind(deps: ActivationDeps) {
     prefix: 'act',
     machine: activationMachine.provide({
       actions: {
-        releaseCard: ({ context }) => {
-          if (context.card) void deps.directory.release(context.card.number, context.id, iso());
-        },
+        // Returned, so the host waits for it before the step is answered: a card released is on
+        // disk when the answer says so (at once on the embedded engine, a query on PostgreSQL).
+        releaseCard: ({ context }) =>
+          context.card ? deps.directory.release(context.card.number, context.id, iso()) : undefined,
       },
       guards: { pinMatches: pin.pinMatches },
     }),

@@ -571,7 +571,7 @@ export class WorkflowHost {
     // Effects: those of states left are over; the one whose outcome this is, too.
     const activeNodes = new Set(next._nodes.map((n) => n.id));
     const spawned: PendingEffect[] = [];
-    const custom: Array<() => void> = [];
+    const custom: Array<() => unknown> = [];
     let effectSeq = stored.effectSeq;
     for (const action of actions) {
       if (action.type === 'xstate.spawnChild') {
@@ -640,7 +640,7 @@ export class WorkflowHost {
       const record = step.closed;
       this.resolved.delete(record.id);
       this.recent.set(record.id, record);
-      for (const run of step.custom) run();
+      await this.runActions(record.id, step.custom);
       k.onClosed(record);
       for (const listener of this.closeListeners) listener(record);
       this.wake(record);
@@ -649,11 +649,26 @@ export class WorkflowHost {
     const stored = step.stored!;
     if (!(await this.workflows.put(stored, expected))) return false;
     this.resolved.set(stored.id, { version: stored.version, snapshot: step.resolved! });
-    for (const run of step.custom) run();
+    await this.runActions(stored.id, step.custom);
     if (step.spawned?.length) this.runEffects(k, stored.id, step.spawned);
     if (this.watchers.has(stored.id)) this.wake(publicRecord(stored), stored.busy);
     if (stored.due !== null) this.armTicker(stored.due);
     return true;
+  }
+
+  /**
+   * The machine's own actions of a written step, one after another, each finished (on disk, for
+   * an engine that writes at once) before the step is answered. One that fails is logged: the
+   * step is written, and its answer stands.
+   */
+  private async runActions(id: string, actions: Array<() => unknown>) {
+    for (const run of actions) {
+      try {
+        await run();
+      } catch (err) {
+        this.opts.logger.error({ err, workflow: id }, 'workflow action failed');
+      }
+    }
   }
 
   /** Run effects; each outcome comes back as an event, applied only while its effect is pending. */
@@ -856,8 +871,11 @@ interface Step {
   resolved?: AnyMachineSnapshot;
   spawned?: PendingEffect[];
   closed?: WorkflowRecord;
-  /** The machine's own actions (a card released), run once the step is written. */
-  custom: Array<() => void>;
+  /**
+   * The machine's own actions (a card released), run once the step is written and before the
+   * step is answered (an action that returns a promise is waited for).
+   */
+  custom: Array<() => unknown>;
 }
 
 /**

@@ -265,6 +265,25 @@ Activate('resend too soon is 429 RESEND_TOO_SOON with retryAfter', async () => {
   }
 });
 
+Activate('a cancel answers once the card is released, however long the release takes', async ({ svc }) => {
+  const start = await svc.call('POST', '/api/v1/cards/activate', {
+    as: 'terminal',
+    json: { cardNumber: '1008', ...holder, confirm: 'sms', terminal: 'T9' },
+  });
+  const { directory } = svc.service;
+  const release = directory.release.bind(directory);
+  directory.release = async (...args) => {
+    await sleep(300); // a slow database
+    return release(...args);
+  };
+  const res = await svc.call('POST', `/api/v1/cards/activations/${start.json.activation.id}/cancel`, {
+    as: 'terminal',
+    json: { terminal: 'T9' },
+  });
+  assert.is(res.json.activation.state, 'cancelled');
+  assert.is((await directory.get('1008'))?.state, 'inactive', 'released before the answer');
+});
+
 Activate('cancel by the terminal: cancelled, card released, recorded with who did it', async ({ svc }) => {
   const start = await svc.call('POST', '/api/v1/cards/activate', {
     as: 'terminal',
