@@ -26,6 +26,10 @@ const databaseOf = new Map<string, string>();
 export const embeddedOnly = <T>(s: Test<T>): Test<T> | Test<T>['skip'] =>
   TEST_ENGINE === 'embedded' ? s : s.skip;
 
+/** For a test of several instances on one database: run on the PostgreSQL pass only. */
+export const postgresOnly = <T>(s: Test<T>): Test<T> | Test<T>['skip'] =>
+  TEST_ENGINE === 'postgres' ? s : s.skip;
+
 /** The store settings of a test service on the test engine (a database for a new folder). */
 async function testStore(dataDir: string): Promise<ConfigInput> {
   if (TEST_ENGINE === 'embedded') return {};

@@ -2,7 +2,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
-import { startService, sleep, type TestService, embeddedOnly } from '../helpers.ts';
+import { join } from 'node:path';
+import { startService, sleep, type TestService, embeddedOnly, postgresOnly } from '../helpers.ts';
 import { FakeClock } from '../fakes/clock.ts';
 import { FakeSmsSender } from '../fakes/sms.ts';
 import type { DeliveryStatus } from '../../runtime/ports.ts';
@@ -698,6 +699,42 @@ Campaigns('a one-off schedule: scheduled, then running at its time', async (ctx)
   await ctx.svc.service.host.fireDeadlines();
   assert.is((await until(ctx.svc, c.id, 'completed')).counts.sent, 3);
 });
+
+postgresOnly(Campaigns)(
+  'two instances checking the schedule at once start one run of a firing',
+  async (ctx) => {
+    await serve(ctx, { catchUpMinutes: 180 });
+    ctx.clock.t = Date.parse('2026-11-26T04:00:00Z'); // 09:00 in Almaty
+    const c = (
+      await create(ctx.svc, { schedule: { cron: '0 10 * * *', timezone: 'Asia/Almaty' }, quietHours: false })
+    ).json.campaign;
+    const other = await startService({
+      clock: ctx.clock,
+      config: {
+        store: { engine: 'postgres', url: ctx.svc.service.engine.database!.url },
+        secretFile: join(ctx.svc.dataDir, 'shared-secret.key'),
+      } as never,
+    });
+    try {
+      ctx.clock.t = Date.parse('2026-11-26T05:00:30Z');
+      const started = await Promise.all([
+        ctx.svc.service.campaigns.tick(),
+        other.service.campaigns.tick(),
+        other.service.campaigns.tick(),
+        ctx.svc.service.campaigns.tick(),
+      ]);
+      assert.is(
+        started.reduce((a, b) => a + b, 0),
+        1,
+        `started ${started.join(', ')}`,
+      );
+      assert.is((await get(ctx.svc, c.id)).runs.length, 1);
+      assert.is(await other.service.campaigns.tick(), 0, 'and not again');
+    } finally {
+      await other.stop();
+    }
+  },
+);
 
 Campaigns(
   'recurring birthday greetings at 10:00 Almaty: a run per day; a missed day is caught up once',
