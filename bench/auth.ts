@@ -139,15 +139,20 @@ async function koaBaseline() {
   return result;
 }
 
-/** One flow as a `drive` worker: a start, then a verify with the PIN `pinOf` finds for it. */
+/**
+ * One flow as a `drive` worker: a start, then a verify with the PIN `pinOf` finds for it. `port`
+ * is the service's, or per lane the instance that starts and the one that verifies.
+ */
 function flowOn(
-  port: number,
+  port: number | ((lane: number) => { start: number; verify: number }),
   headers: Record<string, string>,
-  pinOf: (started: Reply, id: string) => string,
+  pinOf: (started: Reply, id: string, lane: number) => string,
 ) {
+  const route = typeof port === 'number' ? () => ({ start: port, verify: port }) : port;
   return async (lane: number, i: number) => {
+    const { start, verify } = route(lane);
     const started = await request(
-      port,
+      start,
       'POST',
       '/api/v1/auth',
       headers,
@@ -156,11 +161,11 @@ function flowOn(
     if (started.status !== 201) throw new Error(`start ${started.status} ${started.body}`);
     const id = (JSON.parse(started.body) as { session: { id: string } }).session.id;
     const verified = await request(
-      port,
+      verify,
       'POST',
       `/api/v1/auth/${id}/verify`,
       headers,
-      `pin=${pinOf(started, id)}`,
+      `pin=${pinOf(started, id, lane)}`,
     );
     if (verified.status !== 200) throw new Error(`verify ${verified.status} ${verified.body}`);
   };
@@ -362,22 +367,13 @@ async function twoInstances(dirs: [string, string], ports: [number, number]) {
   ]);
   const outboxes = dirs.map((d) => new Outbox(join(d, 'data', 'outbox.jsonl')));
   const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/x-www-form-urlencoded' };
-  const worker = async (lane: number, i: number) => {
-    const a = lane % 2;
-    const b = 1 - a;
-    const started = await request(
-      ports[a]!,
-      'POST',
-      '/api/v1/auth',
-      headers,
-      `phone=${encodeURIComponent(phoneOf(lane, i))}&terminal=B${lane}`,
-    );
-    if (started.status !== 201) throw new Error(`start ${started.status} ${started.body}`);
-    const id = (JSON.parse(started.body) as { session: { id: string } }).session.id;
-    const pin = outboxes[a]!.pinFor(`${id}:1`);
-    const verified = await request(ports[b]!, 'POST', `/api/v1/auth/${id}/verify`, headers, `pin=${pin}`);
-    if (verified.status !== 200) throw new Error(`verify ${verified.status} ${verified.body}`);
-  };
+  // Lanes alternate which instance starts; the other verifies. The PIN is in the outbox of the
+  // instance that sent it.
+  const worker = flowOn(
+    (lane) => ({ start: ports[lane % 2]!, verify: ports[1 - (lane % 2)]! }),
+    headers,
+    (_, id, lane) => outboxes[lane % 2]!.pinFor(`${id}:1`),
+  );
   for (let i = 0; i < 100; i++) await worker(CONCURRENCY, i);
   const cpuBefore = children.map((c) => cpuMsOf(c.pid!));
   const result = await drive(CONCURRENCY, SECONDS, worker);

@@ -63,7 +63,6 @@ export async function moveIntoPostgres(opts: {
 }): Promise<MoveReport> {
   const { store, engine: source } = opts.from;
   const say = opts.progress ?? (() => undefined);
-  const counts: MoveCount[] = [];
   const table = <T>(name: string) => [...store.table<T>(name).values()];
   const cards = table<StoredCard>('cards');
   const ranges = table<CardRange>('ranges');
@@ -76,29 +75,60 @@ export async function moveIntoPostgres(opts: {
   const defs = await source.campaignRows.defs();
   const runs = [...new Set([...defs.flatMap((d) => d.runs), ...(await source.campaignRows.runsKept())])];
 
+  // What is compared at the end, each as the folder has it and as a count on the database.
+  const checks: Array<{ what: string; embedded: () => Promise<number>; sql: string; values?: unknown[] }> = [
+    ...(
+      [
+        ['cards', cards.length, 'cards'],
+        ['ranges', ranges.length, 'ranges'],
+        ['consents', consents.length, 'consents'],
+        ['erasures', erasures.length, 'erasures'],
+        ['API tokens', tokens.length, 'api_tokens'],
+        ['live workflows', live.length, 'workflows'],
+        ['SMS ledger', ledger.length, 'sms_ledger'],
+        ['campaigns', defs.length, 'campaigns'],
+      ] as const
+    ).map(([what, n, table]) => ({
+      what,
+      embedded: async () => n,
+      sql: `SELECT count(*) AS n FROM ${table}`,
+    })),
+    ...ARCHIVE_KINDS.map((kind) => ({
+      what: `archive: ${kind}`,
+      embedded: async () => {
+        let n = 0;
+        for (const day of await source.workflows.archiveDays(kind))
+          await source.workflows.scanArchive(kind, day, () => (n += 1));
+        return n;
+      },
+      sql: 'SELECT count(*) AS n FROM archive WHERE kind = $1',
+      values: [kind],
+    })),
+    {
+      what: 'campaign outcome lines',
+      embedded: async () => {
+        let n = 0;
+        for (const run of runs) await source.campaignRows.scanLines(run, () => (n += 1));
+        return n;
+      },
+      sql: 'SELECT count(*) AS n FROM campaign_lines',
+    },
+  ];
+  /** Both sides' counts (the database's null without one). */
+  const tally = async (db: Database | null): Promise<MoveCount[]> => {
+    const counts: MoveCount[] = [];
+    for (const c of checks)
+      counts.push({
+        what: c.what,
+        embedded: await c.embedded(),
+        postgres: db ? Number((await db.query<{ n: number }>(c.sql, c.values)).rows[0]!.n) : null,
+      });
+    return counts;
+  };
+
   const target = opts.to;
-  if (!target || opts.dryRun) {
-    counts.push(
-      { what: 'cards', embedded: cards.length, postgres: null },
-      { what: 'ranges', embedded: ranges.length, postgres: null },
-      { what: 'consents', embedded: consents.length, postgres: null },
-      { what: 'erasures', embedded: erasures.length, postgres: null },
-      { what: 'API tokens', embedded: tokens.length, postgres: null },
-      { what: 'live workflows', embedded: live.length, postgres: null },
-      { what: 'SMS ledger', embedded: ledger.length, postgres: null },
-      { what: 'campaigns', embedded: defs.length, postgres: null },
-    );
-    for (const kind of ARCHIVE_KINDS) {
-      let n = 0;
-      for (const day of await source.workflows.archiveDays(kind))
-        await source.workflows.scanArchive(kind, day, () => (n += 1));
-      counts.push({ what: `archive: ${kind}`, embedded: n, postgres: null });
-    }
-    let lines = 0;
-    for (const run of runs) await source.campaignRows.scanLines(run, () => (lines += 1));
-    counts.push({ what: 'campaign outcome lines', embedded: lines, postgres: null });
-    return { dryRun: true, resumed: false, counts, verified: null };
-  }
+  if (!target || opts.dryRun)
+    return { dryRun: true, resumed: false, counts: await tally(null), verified: null };
 
   const { db, engine: dest } = target;
   const saved = await dest.blobs.getBlob(PROGRESS);
@@ -241,60 +271,7 @@ export async function moveIntoPostgres(opts: {
     for (const sweep of await source.campaignRows.sweeps()) await dest.campaignRows.putSweep(sweep);
   });
 
-  // Counts of both sides.
-  const count = async (sql: string, values: unknown[] = []) =>
-    Number((await db.query<{ n: number }>(sql, values)).rows[0]!.n);
-  counts.push(
-    { what: 'cards', embedded: cards.length, postgres: await count('SELECT count(*) AS n FROM cards') },
-    { what: 'ranges', embedded: ranges.length, postgres: await count('SELECT count(*) AS n FROM ranges') },
-    {
-      what: 'consents',
-      embedded: consents.length,
-      postgres: await count('SELECT count(*) AS n FROM consents'),
-    },
-    {
-      what: 'erasures',
-      embedded: erasures.length,
-      postgres: await count('SELECT count(*) AS n FROM erasures'),
-    },
-    {
-      what: 'API tokens',
-      embedded: tokens.length,
-      postgres: await count('SELECT count(*) AS n FROM api_tokens'),
-    },
-    {
-      what: 'live workflows',
-      embedded: live.length,
-      postgres: await count('SELECT count(*) AS n FROM workflows'),
-    },
-    {
-      what: 'SMS ledger',
-      embedded: ledger.length,
-      postgres: await count('SELECT count(*) AS n FROM sms_ledger'),
-    },
-    {
-      what: 'campaigns',
-      embedded: defs.length,
-      postgres: await count('SELECT count(*) AS n FROM campaigns'),
-    },
-  );
-  for (const kind of ARCHIVE_KINDS) {
-    let n = 0;
-    for (const day of await source.workflows.archiveDays(kind))
-      await source.workflows.scanArchive(kind, day, () => (n += 1));
-    counts.push({
-      what: `archive: ${kind}`,
-      embedded: n,
-      postgres: await count('SELECT count(*) AS n FROM archive WHERE kind = $1', [kind]),
-    });
-  }
-  let lines = 0;
-  for (const run of runs) await source.campaignRows.scanLines(run, () => (lines += 1));
-  counts.push({
-    what: 'campaign outcome lines',
-    embedded: lines,
-    postgres: await count('SELECT count(*) AS n FROM campaign_lines'),
-  });
+  const counts = await tally(db);
   return {
     dryRun: false,
     resumed: Boolean(saved),

@@ -1,6 +1,6 @@
 /**
  * The data of campaigns: definitions, the records of a run (counts, the batch in flight, the
- * retry list, delivery sweeps), and the tables that keep them.
+ * retry list, delivery sweeps); the engines keep them behind `CampaignRows` (`rows.ts`).
  */
 import type { DeliveryStatus } from '../ports.ts';
 import type { Audience } from './audience.ts';
@@ -94,20 +94,6 @@ export interface DeliverySweep {
   checks: number;
   nextAt: number;
 }
-
-/**
- * `recipients` holds only per-recipient `sending` rows written by earlier versions, taken up
- * once when the service opens (`RunBook.migrateEarlier`). Batches in flight are rows of
- * `campaignBatches`.
- */
-export const campaignTables = [
-  'campaigns',
-  'recipients',
-  'runCounts',
-  'campaignBatches',
-  'campaignSweeps',
-  'campaignRetries',
-];
 
 /** Delivery sweeps of a running campaign: every ten minutes. */
 export const SWEEP_WHILE_RUNNING_MS = 10 * 60_000;
