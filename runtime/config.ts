@@ -92,8 +92,13 @@ const schema = z
           .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL')
           .nullable()
           .default(null),
-        /** Connections this instance keeps for queries (advisory locks take a pool of their own). */
-        pool: z.number().int().min(2).max(200).default(20),
+        /**
+         * Connections this instance keeps for queries (advisory locks take a pool of their own).
+         * Requests made at once share statements (one carries many tills' rows), so a few carry
+         * a busy instance; more than the database server's cores only make it switch between
+         * them (measured: `bench:auth`, README).
+         */
+        pool: z.number().int().min(2).max(200).default(8),
         /**
          * How long an instance's claim on work in progress (a campaign batch, a PIN's SMS) holds
          * unless renewed (every third of it): when an instance dies, another takes its work up

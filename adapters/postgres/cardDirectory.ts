@@ -37,6 +37,7 @@ import {
   type StoredCard,
 } from '../../runtime/cards/rules.ts';
 import type { Database } from './database.ts';
+import { lookups } from './batch.ts';
 import { lockKey } from './workflowStore.ts';
 
 /** Rows written in one statement. */
@@ -144,8 +145,20 @@ export class PostgresCardDirectory implements CardDirectory {
   }
 
   async get(number: string): Promise<Card | undefined> {
-    return one(this.db, 'number = $1', [number]);
+    return (await this.byNumber.add(number))[0]?.record;
   }
+
+  /** Cards read by number, or by phone, at once: one statement each. */
+  private readonly byNumber = lookups<{ record: StoredCard }>(
+    () => this.db,
+    'SELECT record FROM cards WHERE number = ANY($1::text[])',
+    (r) => r.record.number,
+  );
+  private readonly ofPhone = lookups<{ phone: string; record: StoredCard }>(
+    () => this.db,
+    'SELECT phone, record FROM cards WHERE phone = ANY($1::text[])',
+    (r) => r.phone,
+  );
 
   async getMany(numbers: readonly string[]): Promise<Map<string, Card>> {
     const found = new Map<string, Card>();
@@ -159,11 +172,7 @@ export class PostgresCardDirectory implements CardDirectory {
   }
 
   async byPhone(phone: string): Promise<Card[]> {
-    const { rows } = await this.db.query<{ record: StoredCard }>(
-      'SELECT record FROM cards WHERE phone = $1',
-      [phone],
-    );
-    return phoneOrder(rows.map((r) => r.record));
+    return phoneOrder((await this.ofPhone.add(phone)).map((r) => r.record));
   }
 
   async reserve(req: {

@@ -18,7 +18,7 @@ const types = {
 };
 
 export interface DatabaseOptions {
-  /** Connections for queries (default 20). */
+  /** Connections for queries (default 8). */
   max?: number;
   /** Connections for advisory locks held at the same time (default 32). */
   maxLocks?: number;
@@ -41,7 +41,7 @@ export class Database {
       application_name: opts.applicationName ?? 'sms-pds',
       connectionTimeoutMillis: 10_000,
     };
-    this.pool = new pg.Pool({ ...base, max: opts.max ?? 20 });
+    this.pool = new pg.Pool({ ...base, max: opts.max ?? 8 });
     this.locks = new pg.Pool({ ...base, max: opts.maxLocks ?? 32 });
     this.pool.on('connect', prepared);
     this.locks.on('connect', prepared);
@@ -73,6 +73,24 @@ export class Database {
     } catch (err) {
       throw this.failed(err);
     }
+  }
+
+  /** Connections kept by `keptClient`, released at `close`. */
+  private readonly kept = new Set<pg.PoolClient>();
+
+  /**
+   * A connection of the lock pool kept for a session's locks until `close`, or until `dropKept`
+   * lets it go (it failed: the server released its locks with it).
+   */
+  async keptClient(): Promise<pg.PoolClient> {
+    const client = await this.lockClient();
+    client.on('error', () => undefined);
+    this.kept.add(client);
+    return client;
+  }
+
+  dropKept(client: pg.PoolClient, err?: Error) {
+    if (this.kept.delete(client)) client.release(err ?? true);
   }
 
   /** Run `work` in one transaction: committed when it resolves, rolled back when it throws. */
@@ -121,6 +139,8 @@ export class Database {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const client of this.kept) client.release(true);
+    this.kept.clear();
     await Promise.all([this.pool.end(), this.locks.end()]);
   }
 }

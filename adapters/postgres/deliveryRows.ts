@@ -2,6 +2,7 @@
 import type { DeliveryStatus } from '../../runtime/ports.ts';
 import { deliveryKey, settled, type DeliveryRows, type Tracked } from '../../runtime/sms/delivery.ts';
 import type { Database } from './database.ts';
+import { lookups } from './batch.ts';
 
 export class PostgresDeliveryRows implements DeliveryRows {
   constructor(private readonly db: Database) {}
@@ -25,12 +26,16 @@ export class PostgresDeliveryRows implements DeliveryRows {
   }
 
   async statuses(keys: readonly string[]): Promise<Map<string, DeliveryStatus>> {
-    const { rows } = await this.db.query<{ key: string; status: DeliveryStatus }>(
-      'SELECT key, status FROM deliveries WHERE key = ANY($1::text[])',
-      [[...keys]],
-    );
-    return new Map(rows.map((r) => [r.key, r.status]));
+    const found = await Promise.all(keys.map((key) => this.byKey.add(key)));
+    return new Map(found.flat().map((r) => [r.key, r.status]));
   }
+
+  /** Statuses read at once (closing windows join theirs): one statement. */
+  private readonly byKey = lookups<{ key: string; status: DeliveryStatus }>(
+    () => this.db,
+    'SELECT key, status FROM deliveries WHERE key = ANY($1::text[])',
+    (r) => r.key,
+  );
 
   async due(now: number, leaseMs: number): Promise<Tracked[]> {
     const { rows } = await this.db.query<{ record: Tracked }>(

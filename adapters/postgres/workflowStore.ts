@@ -5,7 +5,12 @@
  * - A write is compare-and-set on `version` (`UPDATE … WHERE version = $expected`); a start is
  *   an insert that a second start of the same id cannot repeat.
  * - Closing deletes the live row and appends the closed record to the archive in one
- *   transaction.
+ *   statement.
+ * - Pending effects are run by the instance named in the row (`lease_owner`, until
+ *   `lease_until`): the write that starts an effect names its writer, so starting one costs no
+ *   statement of its own; another instance takes the effects up once the lease has run out.
+ * - Each request's work is a few single statements, every one of them a prepared statement:
+ *   on a database a round trip is the unit of cost.
  * - Due deadlines are claimed with `FOR UPDATE SKIP LOCKED` for a short lease: instances polling
  *   together each take different rows, and a row whose claimer stopped is taken again once the
  *   lease runs out. Firing is itself a compare-and-set write, so a deadline fires once whatever
@@ -15,11 +20,13 @@
  *   length (released by the server if the instance dies).
  */
 import { createHash } from 'node:crypto';
-import type { ArchiveKey, WorkflowStore } from '../../runtime/workflows/store.ts';
+import type { ArchiveKey, EffectLease, WorkflowStore } from '../../runtime/workflows/store.ts';
 import type { StoredWorkflow, WorkflowRecord } from '../../runtime/workflows/types.ts';
 import { archiveDay } from '../../runtime/workflows/archiveDay.ts';
 import { KeyedQueue } from '../../runtime/keyedQueue.ts';
+import type { PoolClient } from 'pg';
 import type { Database } from './database.ts';
+import { Batcher, lookups } from './batch.ts';
 
 /** How long an instance holds a due row it claimed before another may take it. */
 const CLAIM_MS = 5_000;
@@ -40,17 +47,58 @@ const toStored = (row: Row): StoredWorkflow => ({ ...row.record, version: row.ve
 /** The archive's column of each field a search may name. */
 const COLUMN: Record<ArchiveKey['field'], string> = { phone: 'phone', card: 'card', terminal: 'terminal' };
 
-/** Append a closed record to the archive, and its day to the kind's days. */
-async function append(q: Pick<Database, 'query'> | { query: Database['query'] }, closed: WorkflowRecord) {
-  const day = archiveDay(closed);
-  await q.query(
-    `INSERT INTO archive (kind, day, id, phone, card, terminal, record) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
-    [closed.kind, day, closed.id, closed.phone, closed.card, closed.terminal, JSON.stringify(closed)],
-  );
-  await q.query('INSERT INTO archive_days (kind, day) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-    closed.kind,
-    day,
-  ]);
+/**
+ * The statement that appends a closed record to the archive, and its day to the kind's days:
+ * parameters kind, day, id, phone, card, terminal, record.
+ */
+const APPEND = `WITH day AS (INSERT INTO archive_days (kind, day) VALUES ($1, $2) ON CONFLICT DO NOTHING)
+  INSERT INTO archive (kind, day, id, phone, card, terminal, record)
+  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`;
+
+/** The parameters of `APPEND` (and the first seven of `close`) for a closed record. */
+const appendValues = (closed: WorkflowRecord) => [
+  closed.kind,
+  archiveDay(closed),
+  closed.id,
+  closed.phone,
+  closed.card,
+  closed.terminal,
+  JSON.stringify(closed),
+];
+
+/** The columns of a batch of workflow writes, as `jsonb_to_recordset` reads them. */
+const PUT_COLUMNS = `id text, kind text, version integer, due bigint, phone text, record jsonb,
+  lease_owner text, lease_until bigint, expected integer`;
+
+/**
+ * A batch names each workflow once: a statement changes a row once, and which of two changes of
+ * one row it made could not be told apart. One that does not is sent one change at a time.
+ */
+function distinct(rows: ReadonlyArray<{ id: string }>) {
+  if (new Set(rows.map((r) => r.id)).size < rows.length) throw new Error('one workflow twice in a batch');
+}
+
+interface PutRow {
+  id: string;
+  kind: string;
+  version: number;
+  due: number | null;
+  phone: string | null;
+  record: StoredWorkflow;
+  lease_owner: string | null;
+  lease_until: number | null;
+  expected: number | null;
+}
+
+interface CloseRow {
+  id: string;
+  expected: number | null;
+  kind: string;
+  day: string;
+  phone: string | null;
+  card: string | null;
+  terminal: string | null;
+  record: WorkflowRecord;
 }
 
 /** How long a pending effect is left to the process that wrote it before others take it up. */
@@ -64,74 +112,127 @@ export class PostgresWorkflowStore implements WorkflowStore {
   constructor(private readonly db: Database) {}
 
   async get(id: string): Promise<StoredWorkflow | undefined> {
-    const { rows } = await this.db.query<Row>('SELECT record, version FROM workflows WHERE id = $1', [id]);
-    return rows[0] ? toStored(rows[0]) : undefined;
+    return this.reads.add(id);
   }
 
-  async put(next: StoredWorkflow, expected: number | null): Promise<boolean> {
-    const values = [next.id, next.version, next.due, next.phone, JSON.stringify(next)];
-    if (expected === null) {
-      const { rowCount } = await this.db.query(
-        `INSERT INTO workflows (id, kind, version, due, phone, record)
-         VALUES ($1, $6, $2, $3, $4, $5::jsonb) ON CONFLICT (id) DO NOTHING`,
-        [...values, next.kind],
-      );
-      return rowCount === 1;
-    }
-    const { rowCount } = await this.db.query(
-      `UPDATE workflows SET version = $2, due = $3, phone = $4, record = $5::jsonb, claimed_until = NULL
-       WHERE id = $1 AND version = $6`,
-      [...values, expected],
+  /** Reads of single workflows made at once: one statement. */
+  private readonly reads = new Batcher<string, StoredWorkflow | undefined>(async (ids) => {
+    const { rows } = await this.db.query<Row & { id: string }>(
+      'SELECT id, record, version FROM workflows WHERE id = ANY($1::text[])',
+      [ids],
     );
-    return rowCount === 1;
+    const found = new Map(rows.map((r) => [r.id, toStored(r)]));
+    return ids.map((id) => found.get(id));
+  });
+
+  put(next: StoredWorkflow, expected: number | null, lease?: EffectLease): Promise<boolean> {
+    const row = {
+      id: next.id,
+      kind: next.kind,
+      version: next.version,
+      due: next.due,
+      phone: next.phone,
+      record: next,
+      lease_owner: lease?.owner ?? null,
+      lease_until: lease?.until ?? null,
+      expected,
+    };
+    return expected === null ? this.inserts.add(row) : this.updates.add(row);
   }
 
-  async close(closed: WorkflowRecord, expected: number | null): Promise<boolean> {
-    return this.db.tx(async (client) => {
-      const current = await client.query<{ version: number }>(
-        'SELECT version FROM workflows WHERE id = $1 FOR UPDATE',
-        [closed.id],
-      );
-      const row = current.rows[0];
-      if (row && row.version !== expected) return false;
-      if (row) {
-        await client.query('DELETE FROM workflows WHERE id = $1', [closed.id]);
-        await client.query('DELETE FROM effect_leases WHERE workflow = $1', [closed.id]);
-      }
-      await append(client, closed);
-      return true;
+  /** Starts made at once: one insert; a start of an id that exists is not made. */
+  private readonly inserts = new Batcher<PutRow, boolean>(async (rows) => {
+    distinct(rows);
+    const { rows: made } = await this.db.query<{ id: string }>(
+      `INSERT INTO workflows (id, kind, version, due, phone, record, lease_owner, lease_until)
+       SELECT id, kind, version, due, phone, record, lease_owner, lease_until
+       FROM jsonb_to_recordset($1::jsonb) AS v(${PUT_COLUMNS})
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [JSON.stringify(rows)],
+    );
+    const ids = new Set(made.map((r) => r.id));
+    return rows.map((r) => ids.has(r.id));
+  });
+
+  /**
+   * Writes made at once: one compare-and-set update, each row written only at the version its
+   * writer read. Rows are taken in id order, so two instances' batches never wait on each other
+   * in a circle.
+   */
+  private readonly updates = new Batcher<PutRow, boolean>(async (rows) => {
+    distinct(rows);
+    const { rows: written } = await this.db.query<{ id: string }>(
+      `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(${PUT_COLUMNS})),
+            mine AS (SELECT w.id FROM workflows w JOIN v ON w.id = v.id AND w.version = v.expected
+                     ORDER BY w.id FOR UPDATE OF w)
+       UPDATE workflows w SET version = v.version, due = v.due, phone = v.phone, record = v.record,
+         claimed_until = NULL, lease_owner = coalesce(v.lease_owner, w.lease_owner),
+         lease_until = coalesce(v.lease_until, w.lease_until)
+       FROM v WHERE w.id = v.id AND w.version = v.expected AND w.id IN (SELECT id FROM mine)
+       RETURNING w.id`,
+      [JSON.stringify(rows)],
+    );
+    const ids = new Set(written.map((r) => r.id));
+    return rows.map((r) => ids.has(r.id));
+  });
+
+  /**
+   * The live row is deleted if at version `expected`, and the closed record appended — also
+   * when there is no live row (a record closed before it was ever written live); nothing
+   * happens when the row is at another version, or was closed meanwhile. Closes made at once
+   * are one statement.
+   */
+  close(closed: WorkflowRecord, expected: number | null): Promise<boolean> {
+    return this.closes.add({
+      id: closed.id,
+      expected,
+      kind: closed.kind,
+      day: archiveDay(closed),
+      phone: closed.phone,
+      card: closed.card,
+      terminal: closed.terminal,
+      record: closed,
     });
   }
 
-  async claimEffect(id: string, seq: number, owner: string, now: number, until: number): Promise<boolean> {
+  private readonly closes = new Batcher<CloseRow, boolean>(async (rows) => {
+    distinct(rows);
+    const { rows: done } = await this.db.query<{ id: string }>(
+      `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(
+                    id text, expected integer, kind text, day text, phone text, card text,
+                    terminal text, record jsonb, n integer)),
+            gone AS (DELETE FROM workflows w USING v WHERE w.id = v.id AND w.version = v.expected
+                     RETURNING w.id),
+            ok AS (SELECT v.* FROM v
+                   WHERE EXISTS (SELECT 1 FROM gone g WHERE g.id = v.id)
+                      OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = v.id)),
+            day AS (INSERT INTO archive_days (kind, day) SELECT DISTINCT kind, day FROM ok
+                    ON CONFLICT DO NOTHING)
+       INSERT INTO archive (kind, day, id, phone, card, terminal, record)
+       SELECT kind, day, id, phone, card, terminal, record FROM ok ORDER BY n
+       RETURNING id`,
+      [JSON.stringify(rows.map((r, n) => ({ ...r, n })))],
+    );
+    const ids = new Set(done.map((r) => r.id));
+    return rows.map((r) => ids.has(r.id));
+  });
+
+  async claimEffects(id: string, owner: string, now: number, until: number): Promise<boolean> {
     const { rowCount } = await this.db.query(
-      `INSERT INTO effect_leases (workflow, seq, owner, until)
-       SELECT $1, $2, $3, $5 WHERE EXISTS (SELECT 1 FROM workflows WHERE id = $1)
-       ON CONFLICT (workflow, seq) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
-       WHERE effect_leases.owner = EXCLUDED.owner OR effect_leases.until <= $4`,
-      [id, seq, owner, now, until],
+      `UPDATE workflows SET lease_owner = $2, lease_until = $4
+       WHERE id = $1 AND (lease_owner = $2 OR lease_until IS NULL OR lease_until <= $3)`,
+      [id, owner, now, until],
     );
     return rowCount === 1;
   }
 
-  async releaseEffect(id: string, seq: number, owner: string): Promise<void> {
-    await this.db.query('DELETE FROM effect_leases WHERE workflow = $1 AND seq = $2 AND owner = $3', [
-      id,
-      seq,
-      owner,
-    ]);
-  }
-
   async orphanedEffects(now: number): Promise<StoredWorkflow[]> {
-    // An effect written a moment ago is its writer's to claim (it does at once): only one left
-    // unclaimed past ORPHAN_GRACE_MS, or whose lease ran out, is taken up elsewhere.
+    // Effects whose runner's lease ran out; or never leased (a row written by a move into the
+    // database), once left a moment to whoever wrote them.
     const { rows } = await this.db.query<Row>(
-      `SELECT w.record, w.version FROM workflows w
-       WHERE jsonb_array_length(w.record->'effects') > 0
-         AND w.record->>'updatedAt' < $2
-         AND EXISTS (SELECT 1 FROM jsonb_array_elements(w.record->'effects') e
-                     WHERE NOT EXISTS (SELECT 1 FROM effect_leases l
-                                       WHERE l.workflow = w.id AND l.seq = (e->>'seq')::int AND l.until > $1))
+      `SELECT record, version FROM workflows
+       WHERE jsonb_array_length(record->'effects') > 0
+         AND (lease_until <= $1 OR (lease_until IS NULL AND record->>'updatedAt' < $2))
        LIMIT 500`,
       [now, new Date(now - ORPHAN_GRACE_MS).toISOString()],
     );
@@ -139,7 +240,7 @@ export class PostgresWorkflowStore implements WorkflowStore {
   }
 
   async archive(closed: WorkflowRecord): Promise<void> {
-    await this.db.tx((q) => append(q, closed));
+    await this.db.query(APPEND, appendValues(closed));
   }
 
   async findArchived(kind: string, day: string, id: string): Promise<WorkflowRecord | undefined> {
@@ -228,12 +329,14 @@ export class PostgresWorkflowStore implements WorkflowStore {
   }
 
   async liveOfPhone(phone: string): Promise<StoredWorkflow[]> {
-    const { rows } = await this.db.query<Row>(
-      'SELECT record, version FROM workflows WHERE phone = $1 ORDER BY id',
-      [phone],
-    );
-    return rows.map(toStored);
+    return (await this.ofPhone.add(phone)).map(toStored);
   }
+
+  private readonly ofPhone = lookups<Row & { phone: string }>(
+    () => this.db,
+    'SELECT phone, record, version FROM workflows WHERE phone = ANY($1::text[]) ORDER BY id',
+    (r) => r.phone,
+  );
 
   async count(): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>('SELECT count(*)::bigint AS n FROM workflows');
@@ -247,8 +350,63 @@ export class PostgresWorkflowStore implements WorkflowStore {
 
   async exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined> {
     if (this.queues.busy(key)) return undefined;
-    return this.queues.run(key, () => this.locked(key, false, task));
+    return this.queues.run(key, async () => {
+      const lock = lockKey(key);
+      if (!(await this.tries.add(lock))) return undefined;
+      try {
+        return { value: await task() };
+      } finally {
+        await this.untries.add(lock).catch(() => undefined); // a lost session took its locks along
+      }
+    });
   }
+
+  /**
+   * The session holding this process's `exclusive` locks: one connection of the lock pool for
+   * them all, so the tries and releases made at once are one statement each. A key is tried here
+   * only while no task of this process holds it (the queue above), so the session's holding a
+   * lock means exactly one task of this process does.
+   */
+  private trySession: Promise<PoolClient> | null = null;
+
+  private async onTrySession<R extends Record<string, unknown>>(text: string, keys: string[]) {
+    this.trySession ??= this.db.keptClient();
+    const session = this.trySession;
+    const client = await session.catch((err: unknown) => {
+      if (this.trySession === session) this.trySession = null;
+      throw err;
+    });
+    try {
+      return (await client.query<R>(text, [keys])).rows;
+    } catch (err) {
+      // The session is gone (and its locks with it): the next call opens another.
+      if (this.trySession === session) this.trySession = null;
+      this.db.dropKept(client, err as Error);
+      throw err;
+    }
+  }
+
+  private readonly tries = new Batcher<string, boolean>(
+    async (keys) => {
+      const rows = await this.onTrySession<{ ok: boolean }>(
+        'SELECT pg_try_advisory_lock(k) AS ok FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY n',
+        keys,
+      );
+      return rows.map((r) => r.ok);
+    },
+    { inFlight: 1 },
+  );
+
+  private readonly untries = new Batcher<string, void>(
+    async (keys) => {
+      await this.onTrySession(
+        'SELECT pg_advisory_unlock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY n',
+        keys,
+      );
+      return keys.map(() => undefined);
+    },
+    { inFlight: 1 },
+  );
 
   /**
    * `task` holding the key's advisory lock on a connection of the lock pool: waiting for it, or

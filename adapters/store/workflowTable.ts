@@ -60,11 +60,9 @@ export class EmbeddedWorkflowStore implements WorkflowStore {
   }
 
   /** One process runs every effect of the folder: a claim always holds. */
-  async claimEffect(): Promise<boolean> {
+  async claimEffects(): Promise<boolean> {
     return true;
   }
-
-  async releaseEffect(): Promise<void> {}
 
   async archive(closed: WorkflowRecord): Promise<void> {
     const day = archiveDay(closed);

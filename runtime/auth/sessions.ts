@@ -10,7 +10,7 @@ import { authMachine, type AuthCard, type AuthContext, type AuthInput } from '..
 import { AppError } from '../../machines/errors.ts';
 import type { Card, CardDirectory, Clock } from '../ports.ts';
 import { workflowKind, type WorkflowHost, type WorkflowRecord } from '../workflows/host.ts';
-import { effect } from '../workflows/types.ts';
+import { lookup } from '../workflows/types.ts';
 import type { PinSender } from '../sms/pinSender.ts';
 import type { PinVault } from '../pin/vault.ts';
 import type { Config } from '../config.ts';
@@ -88,8 +88,8 @@ export function authKind(deps: AuthDeps) {
     prefix: 'ses',
     machine: authMachine.provide({ guards: { pinMatches: pin.pinMatches } }),
     effects: {
-      findCard: effect((input: { phone: string }) => findCard(deps.directory, input.phone, today())),
-      recheckCard: effect((input: { phone: string; number: string }) =>
+      findCard: lookup((input: { phone: string }) => findCard(deps.directory, input.phone, today())),
+      recheckCard: lookup((input: { phone: string; number: string }) =>
         recheckCard(deps.directory, input.phone, input.number, today()),
       ),
       sendPin: pin.sendPin,

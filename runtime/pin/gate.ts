@@ -141,9 +141,14 @@ export class PinGate {
     });
   }
 
-  /** Run `task` after the phone's earlier resends and guesses (one at a time per phone). */
+  /**
+   * Run `task` after the phone's earlier resends and guesses in this process (one at a time per
+   * phone). Across processes no lock is taken: each guess and resend is counted by an atomic
+   * counter before it is tried, and the window's compare-and-set write applies concurrent ones
+   * one after the other — a lock would only cost each guess two more round trips.
+   */
   private serial<T>(phone: string | null, task: () => Promise<T>): Promise<T> {
-    return phone ? this.host.serialize(`phone:${phone}`, task) : task();
+    return phone ? this.host.serialize(`phone:${phone}`, task, 'process') : task();
   }
 
   private async supersede(id: string) {

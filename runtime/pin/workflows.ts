@@ -88,7 +88,8 @@ export class PinWorkflows<V extends PinWindowView = PinWindowView> {
     if (!/^\d{4,8}$/.test(text)) {
       throw new AppError('VALIDATION_FAILED', { field: 'pin', reason: 'pin: 4–8 цифр / 4–8 digits' });
     }
-    const before = await this.get(id);
+    // The phone is the window's for life, and the step itself finds a window closed meanwhile.
+    const before = await this.current(id);
     if (!before.live) throw closedError(before);
     return this.gate.guess(before.phone, async () => {
       const record = this.typed(await this.host.send(id, (now) => ({ type: 'VERIFY', pin: text, now, by })));
@@ -98,7 +99,7 @@ export class PinWorkflows<V extends PinWindowView = PinWindowView> {
 
   /** Send a new PIN; `token` is the calling API token (its limits and day budget pay for it). */
   async resend(id: string, by: string, token: string): Promise<WorkflowRecord<V>> {
-    const before = await this.get(id);
+    const before = await this.current(id);
     if (!before.live) throw closedError(before);
     const purpose = before.view.channel === 'call' ? 'call' : this.purpose;
     return this.gate.resend(before.phone, token, purpose, async () => {
@@ -123,6 +124,13 @@ export class PinWorkflows<V extends PinWindowView = PinWindowView> {
 
   async get(id: string): Promise<WorkflowRecord<V>> {
     const record = await this.host.get(id);
+    if (!record) throw new AppError('SESSION_NOT_FOUND');
+    return this.typed(record);
+  }
+
+  /** The record as this process last knew it (`WorkflowHost.current`). */
+  private async current(id: string): Promise<WorkflowRecord<V>> {
+    const record = await this.host.current(id);
     if (!record) throw new AppError('SESSION_NOT_FOUND');
     return this.typed(record);
   }

@@ -16,7 +16,13 @@
  *   the store and a ticker fires EXPIRE at it, also for deadlines that passed while no process
  *   ran. Firing is a compare-and-set write: it happens once.
  * - Effects are idempotent (keyed by workflow id and send number): after a restart the effects a
- *   stored record still waits for run again.
+ *   stored record still waits for run again. A lookup (an effect that changes nothing, a card
+ *   read) is run before the state that started it is written, and the state it leads to is
+ *   written instead: nothing is lost by a crash in between but an unanswered request.
+ * - Where processes share the store, each round trip counts: an event is applied to the record
+ *   this process last wrote or read (the compare-and-set finds it stale if another process wrote
+ *   since), a start and its first event are one write, and the write that starts an effect also
+ *   names this process as its runner.
  */
 import { randomUUID } from 'node:crypto';
 import type { AnyMachineSnapshot, ExecutableActionObject } from 'xstate';
@@ -97,7 +103,7 @@ const sameError = (a: ErrorData | null, b: ErrorData | null) =>
 
 /** The longest single timer (Node's setTimeout takes at most 2^31−1 ms). */
 const MAX_TIMER_MS = 6 * 3600_000;
-/** Where processes share the store: how often a request waiting for an effect reads it again. */
+/** How often a request waiting for an effect this process does not run reads the store again. */
 const IDLE_POLL_MS = 50;
 
 /** How long a claim on a running effect holds by default; renewed at a third of it while it runs. */
@@ -137,8 +143,13 @@ export class WorkflowHost {
    * readable in the moment between its close and its archive append.
    */
   private readonly recent = new BoundedMap<string, WorkflowRecord>(5_000);
-  /** Resolved snapshots of recently written records, by id: most events skip the resolve. */
-  private readonly resolved = new BoundedMap<string, { version: number; snapshot: AnyMachineSnapshot }>(
+  /**
+   * The latest version of a live record this process wrote or read, by id, with its resolved
+   * machine snapshot when written here. An event is applied to it without reading the store
+   * first: the write is compare-and-set, so a record another process changed meanwhile fails it
+   * and is read again; a step that would write nothing is decided again on a fresh read.
+   */
+  private readonly latest = new BoundedMap<string, { stored: StoredWorkflow; snapshot?: AnyMachineSnapshot }>(
     2_000,
   );
   private readonly closeListeners: Array<(record: WorkflowRecord) => void> = [];
@@ -147,7 +158,10 @@ export class WorkflowHost {
    * Waiters for a workflow to change, by workflow id: each looks at every change (the record,
    * and whether an effect a request waits for runs) until `reached` says yes or it closes.
    */
-  private readonly watchers = new Map<string, Array<{ reached: Reached; done: () => void }>>();
+  private readonly watchers = new Map<
+    string,
+    Array<{ reached: Reached; done: () => void; nudge: (() => void) | undefined }>
+  >();
   /** Effects this process runs now (`id#seq`): a restore does not start them twice. */
   private readonly running = new Set<string>();
   /** This process, as the holder of the effects it runs (where processes share the store). */
@@ -172,9 +186,12 @@ export class WorkflowHost {
     this.closeListeners.push(listener);
   }
 
-  /** Run `task` once no other task holding `key` runs (a phone's guesses, say). */
-  serialize<T>(key: string, task: () => Promise<T>): Promise<T> {
-    return this.workflows.serialize(key, task);
+  /**
+   * Run `task` once no other task holding `key` runs (a campaign's changes, say); with scope
+   * `process`, only among this process's tasks (see `WorkflowStore.serialize`).
+   */
+  serialize<T>(key: string, task: () => Promise<T>, scope: 'all' | 'process' = 'all'): Promise<T> {
+    return this.workflows.serialize(key, task, scope);
   }
 
   /** Run `task` holding `key`, or answer undefined at once when it is held. */
@@ -247,15 +264,74 @@ export class WorkflowHost {
       due: null,
     };
     const born = this.record(k, blank, snapshot, actions, { type: 'xstate.init', by }, null);
-    if (given && ((await this.workflows.get(given)) || !(await this.commit(k, born, null)))) {
-      const made = await this.get(given);
-      if (made) return made;
-      throw new Error(`workflow ${given} neither started nor found`);
+    // The first event is applied before anything is written: a start is one write.
+    let step = born;
+    if (born.stored) {
+      const event = { ...first, by, now: this.opts.clock.now() };
+      const { next, actions: more } = this.transition(k, born.stored, born.resolved!, event);
+      if (next !== born.resolved)
+        step = this.joined(born, this.record(k, born.stored, next, more, event, null));
     }
-    if (!given) await this.commit(k, born, null);
+    step = await this.lookups(k, step);
+    if (given && step.closed && (await this.get(given))) return (await this.get(given))!;
+    if (!(await this.commit(k, step, null))) {
+      const made = given && (await this.get(given));
+      if (made) return made;
+      throw new Error(`workflow ${id} neither started nor found`);
+    }
     for (const listener of this.startListeners) listener(publicRecord(born.stored ?? blank));
-    await this.apply(id, () => ({ ...first, by, now: this.opts.clock.now() }));
     return this.settle(id);
+  }
+
+  /**
+   * Run the lookups a step started (effects that change nothing, `lookup`) before it is written,
+   * and go on with their outcomes: the step written is the one they lead to. Only while every
+   * effect pending is a lookup; the first other effect is started by the write, as always.
+   */
+  private async lookups(k: Kind, step: Step): Promise<Step> {
+    for (;;) {
+      const stored = step.stored;
+      const e = stored?.effects[0];
+      if (!stored || !e || !stored.effects.every((p) => k.def.effects[p.src]?.readOnly)) return step;
+      const output = await Promise.resolve()
+        .then(() => k.def.effects[e.src]!(e.input))
+        .then(
+          (output) => ({ type: `${DONE}${e.id}`, output }),
+          (error: unknown) => ({ type: `${ERROR}${e.id}`, error }),
+        );
+      const event = { ...output, seq: e.seq, now: this.opts.clock.now(), by: 'system' };
+      const { next, actions } = this.transition(k, stored, step.resolved!, event);
+      step = this.joined(step, this.record(k, stored, next, actions, event, e.seq));
+    }
+  }
+
+  /** Two steps written as one: the second's record, the effects of both still pending, every action. */
+  private joined(first: Step, second: Step): Step {
+    const pending = new Set(second.stored?.effects.map((e) => e.seq));
+    return {
+      ...second,
+      spawned: [...(first.spawned ?? []), ...(second.spawned ?? [])].filter((e) => pending.has(e.seq)),
+      custom: [...first.custom, ...second.custom],
+    };
+  }
+
+  /**
+   * The machine's step for an event, from the record's snapshot: a machine that throws ends its
+   * workflow (recorded as an error, never left half-applied).
+   */
+  private transition(
+    k: Kind,
+    stored: StoredWorkflow,
+    from: AnyMachineSnapshot,
+    event: WorkflowEvent,
+  ): { next: AnyMachineSnapshot; actions: ExecutableActionObject[] } {
+    try {
+      const [next, actions] = k.steps.step(from, event);
+      return { next, actions };
+    } catch (err) {
+      this.opts.logger.error({ err, workflow: stored.id, event: event.type }, 'workflow transition failed');
+      return { next: { ...from, status: 'error', error: err } as AnyMachineSnapshot, actions: [] };
+    }
   }
 
   /**
@@ -287,10 +363,11 @@ export class WorkflowHost {
   }
 
   async get(id: string): Promise<WorkflowRecord | undefined> {
-    const stored = await this.workflows.get(id);
-    if (stored) return publicRecord(stored);
+    // Closed is final: a record closed lately needs no read.
     const recent = this.recent.get(id);
     if (recent) return recent;
+    const stored = await this.workflows.get(id);
+    if (stored) return publicRecord(stored);
     const day = dayOfId(id);
     if (!day) return undefined;
     const prefixes = [...[...this.kinds.values()].map((k) => k.def), ...(this.opts.closedKinds ?? [])];
@@ -300,6 +377,16 @@ export class WorkflowHost {
       if (found) return found;
     }
     return undefined;
+  }
+
+  /**
+   * The record as this process last knew it — its own latest write or read — or as stored when
+   * it knows none: for what a workflow keeps all its life (its kind, phone, channel), and for a
+   * check its step makes again (that it is live).
+   */
+  async current(id: string): Promise<WorkflowRecord | undefined> {
+    const known = this.latest.get(id)?.stored;
+    return known ? publicRecord(known) : this.get(id);
   }
 
   machineOf(kind: string) {
@@ -483,39 +570,44 @@ export class WorkflowHost {
     return this.workflows.serialize(
       `workflow:${id}`,
       async () => {
-        for (;;) {
-          const stored = await this.workflows.get(id);
+        for (let fresh = false; ; fresh = true) {
+          const known = fresh ? undefined : this.latest.get(id);
+          const stored = known?.stored ?? (await this.read(id));
           if (!stored) return 'closed';
           const k = this.kindOf(stored.kind);
           const event = make(this.opts.clock.now(), stored);
-          if (event === null || event === 'busy') return event ?? 'unchanged';
-          const from = this.resolve(k, stored);
-          let next: AnyMachineSnapshot;
-          let actions: ExecutableActionObject[];
-          try {
-            [next, actions] = k.steps.step(from, event);
-          } catch (err) {
-            // A machine that throws ends its workflow: recorded, never left half-applied.
-            this.opts.logger.error({ err, workflow: id, event: event.type }, 'workflow transition failed');
-            next = { ...from, status: 'error', error: err } as AnyMachineSnapshot;
-            actions = [];
+          // Nothing to write: decided again on the stored record when this one was remembered.
+          if (event === null || event === 'busy') {
+            if (known) continue;
+            return event ?? 'unchanged';
           }
+          const from = known?.snapshot ?? this.resolve(k, stored);
+          const { next, actions } = this.transition(k, stored, from, event);
           const outcome = event.type.startsWith(DONE) || event.type.startsWith(ERROR);
           const seq = typeof event.seq === 'number' ? event.seq : null;
-          if (next === from && !outcome) return 'unchanged';
-          const step = this.record(k, stored, next, actions, event, seq);
+          if (next === from && !outcome) {
+            if (known) continue;
+            return 'unchanged';
+          }
+          const step = await this.lookups(k, this.record(k, stored, next, actions, event, seq));
           if (await this.commit(k, step, stored.version)) return 'applied';
-          this.resolved.delete(id); // another process came first: read again
+          this.latest.delete(id); // another process came first: read again
         }
       },
       'process',
     );
   }
 
-  /** The machine snapshot of a stored record: from the cache when it is this version's. */
+  /** The stored record, remembered as the latest this process knows. */
+  private async read(id: string): Promise<StoredWorkflow | undefined> {
+    const stored = await this.workflows.get(id);
+    if (stored) this.latest.set(id, { stored });
+    else this.latest.delete(id);
+    return stored;
+  }
+
+  /** The machine snapshot of a stored record. */
   private resolve(k: Kind, stored: StoredWorkflow): AnyMachineSnapshot {
-    const cached = this.resolved.get(stored.id);
-    if (cached && cached.version === stored.version) return cached.snapshot;
     const { value, context } = stored.snapshot;
     return k.def.machine.resolveState({ value, context });
   }
@@ -638,7 +730,7 @@ export class WorkflowHost {
         await this.workflows.archive(step.closed);
       } else if (!(await this.workflows.close(step.closed, expected))) return false;
       const record = step.closed;
-      this.resolved.delete(record.id);
+      this.latest.delete(record.id);
       this.recent.set(record.id, record);
       await this.runActions(record.id, step.custom);
       k.onClosed(record);
@@ -647,10 +739,13 @@ export class WorkflowHost {
       return true;
     }
     const stored = step.stored!;
-    if (!(await this.workflows.put(stored, expected))) return false;
-    this.resolved.set(stored.id, { version: stored.version, snapshot: step.resolved! });
+    // A step that starts effects names this process as their runner in the same write.
+    const starts = Boolean(step.spawned?.length);
+    const lease = starts ? { owner: this.owner, until: this.opts.clock.now() + this.leaseMs } : undefined;
+    if (!(await this.workflows.put(stored, expected, lease))) return false;
+    this.latest.set(stored.id, { stored, snapshot: step.resolved! });
     await this.runActions(stored.id, step.custom);
-    if (step.spawned?.length) this.runEffects(k, stored.id, step.spawned);
+    if (starts) this.runEffects(k, stored.id, step.spawned!, true);
     if (this.watchers.has(stored.id)) this.wake(publicRecord(stored), stored.busy);
     if (stored.due !== null) this.armTicker(stored.due);
     return true;
@@ -671,21 +766,26 @@ export class WorkflowHost {
     }
   }
 
-  /** Run effects; each outcome comes back as an event, applied only while its effect is pending. */
-  private runEffects(k: Kind, id: string, effects: PendingEffect[]) {
+  /**
+   * Run effects; each outcome comes back as an event, applied only while its effect is pending.
+   * `claimed`: the write that started them named this process their runner; otherwise they are
+   * claimed first (effects taken up after a restart, or from a process that stopped), and left
+   * alone when another process holds them. The claim is renewed while an effect runs.
+   */
+  private runEffects(k: Kind, id: string, effects: PendingEffect[], claimed = false) {
+    const { workflows } = this;
+    const { clock } = this.opts;
+    const claim = () => {
+      const now = clock.now();
+      return workflows.claimEffects(id, this.owner, now, now + this.leaseMs);
+    };
     for (const e of effects) {
       const key = `${id}#${e.seq}`;
       if (this.running.has(key)) continue;
       const run = k.def.effects[e.src];
       this.running.add(key);
-      const { workflows } = this;
-      const { clock } = this.opts;
-      const claim = () => {
-        const now = clock.now();
-        return workflows.claimEffect(id, e.seq, this.owner, now, now + this.leaseMs);
-      };
       let renew: NodeJS.Timeout | undefined;
-      void claim()
+      void (claimed ? Promise.resolve(true) : claim())
         .then(async (mine) => {
           // Another process runs it (and applies its outcome): nothing to do here.
           if (!mine) return;
@@ -702,12 +802,12 @@ export class WorkflowHost {
           await this.apply(id, (now, stored) =>
             stored.effects.some((p) => p.seq === e.seq) ? { ...outcome, now, by: 'system' } : null,
           );
-          await workflows.releaseEffect(id, e.seq, this.owner);
         })
         .catch((err) => this.opts.logger.error({ err, workflow: id, effect: e.src }, 'effect outcome lost'))
         .finally(() => {
           clearInterval(renew);
           this.running.delete(key);
+          this.nudge(id);
         });
     }
   }
@@ -738,19 +838,38 @@ export class WorkflowHost {
     return this.get(id);
   }
 
-  private watch(id: string, reached: Reached, timeoutMs: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      const finish = (reached: boolean) => {
+  /**
+   * Whether `reached` held for a change of the workflow within `timeoutMs`; with `nudged`, the
+   * wait also ends when an effect of this process on the workflow ends, so the caller looks
+   * again.
+   */
+  private watch(
+    id: string,
+    reached: Reached,
+    timeoutMs: number,
+    nudged = false,
+  ): Promise<'reached' | 'nudged' | 'timeout'> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish('timeout'), timeoutMs);
+      const finish = (reached: 'reached' | 'nudged' | 'timeout') => {
         clearTimeout(timer);
         const list = this.watchers.get(id)?.filter((w) => w !== waiter) ?? [];
         if (list.length) this.watchers.set(id, list);
         else this.watchers.delete(id);
         resolve(reached);
       };
-      const waiter = { reached, done: () => finish(true) };
+      const waiter = {
+        reached,
+        done: () => finish('reached'),
+        nudge: nudged ? () => finish('nudged') : undefined,
+      };
       this.watchers.set(id, [...(this.watchers.get(id) ?? []), waiter]);
     });
+  }
+
+  /** An effect of this process on the workflow ended: the waits that asked to look again. */
+  private nudge(id: string) {
+    for (const w of this.watchers.get(id) ?? []) w.nudge?.();
   }
 
   /** Tell the waiters of a workflow it changed. */
@@ -768,27 +887,32 @@ export class WorkflowHost {
   private async idle(id: string): Promise<void> {
     // A real-time wait (the answer's own time limit), whatever clock the workflows keep.
     const deadline = performance.now() + this.opts.settleTimeoutMs;
-    const shared = this.workflows.pollMs !== undefined;
-    for (;;) {
-      if (!(await this.workflows.get(id))?.busy) return;
+    for (let known = true; ;) {
+      // As this process knows it — its own effects' outcomes are written from here — unless a
+      // wait for an effect running elsewhere ran out: then as stored.
+      const stored = (known ? this.latest.get(id)?.stored : undefined) ?? (await this.read(id));
+      if (!stored?.busy) return;
       const left = deadline - performance.now();
       if (left <= 0) throw new AppError('TIMEOUT');
-      if (await this.watch(id, (_record, busy) => !busy, shared ? Math.min(left, IDLE_POLL_MS) : left))
-        return;
-      if (!shared) {
-        if ((await this.workflows.get(id))?.busy) throw new AppError('TIMEOUT');
-        return;
-      }
+      // Effects this process runs wake the wait as they end; one that runs elsewhere (another
+      // process sharing the store), or ended in the moment of the read, is looked for in the
+      // store every IDLE_POLL_MS.
+      const ours = stored.effects.every((e) => this.running.has(`${id}#${e.seq}`));
+      const wait = ours ? left : Math.min(left, IDLE_POLL_MS);
+      const woke = await this.watch(id, (_record, busy) => !busy, wait, true);
+      if (woke === 'reached') return;
+      known = woke === 'nudged';
     }
   }
 
   /** The record once it is idle, flushed to disk: what an answer reports. */
   private async settle(id: string): Promise<WorkflowRecord> {
-    const stored = await this.workflows.get(id);
-    if (stored?.busy) await this.idle(id);
+    const known = this.latest.get(id)?.stored ?? (this.recent.has(id) ? undefined : await this.read(id));
+    if (known?.busy) await this.idle(id);
     await this.opts.store.flush();
-    // Read once more only when an effect ran meanwhile, or the workflow closed (the archive).
-    const record = stored && !stored.busy ? publicRecord(stored) : await this.get(id);
+    // The latest record this process knows, or the closed one (read only when neither is here).
+    const latest = this.latest.get(id)?.stored;
+    const record = latest && !latest.busy ? publicRecord(latest) : await this.get(id);
     if (!record) throw new AppError('SESSION_NOT_FOUND');
     return record;
   }

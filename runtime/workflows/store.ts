@@ -18,11 +18,21 @@ export interface ArchiveKey {
   value: string;
 }
 
+/** Who runs a workflow's pending effects, and until when (ms). */
+export interface EffectLease {
+  owner: string;
+  until: number;
+}
+
 export interface WorkflowStore {
   /** A live workflow as stored; undefined once it has closed, or when there is none. */
   get(id: string): Promise<StoredWorkflow | undefined>;
-  /** Write `next` if the stored version is `expected` (null: no such workflow yet). */
-  put(next: StoredWorkflow, expected: number | null): Promise<boolean>;
+  /**
+   * Write `next` if the stored version is `expected` (null: no such workflow yet). With `lease`,
+   * the same write names the process that runs the workflow's pending effects, and until when
+   * (`claimEffects`); without, the lease stays as it was.
+   */
+  put(next: StoredWorkflow, expected: number | null, lease?: EffectLease): Promise<boolean>;
   /**
    * End a workflow: remove its live row (if at version `expected`) and append `closed` to its
    * kind's archive, as one change.
@@ -49,13 +59,12 @@ export interface WorkflowStore {
   // ---- effects: run once at a time across processes --------------------------------------------
 
   /**
-   * Claim a pending effect of a workflow for `owner` until `until` (ms): true when nobody held
-   * it, its holder's lease ran out at `now`, or `owner` holds it already (a renewal). Processes
-   * sharing the store run each effect one at a time; one that stops lets its leases run out.
+   * Claim a workflow's pending effects for `owner` until `until` (ms): true when nobody held
+   * them, their holder's lease ran out at `now`, or `owner` holds them already (a renewal).
+   * Processes sharing the store run a workflow's effects in one process at a time; one that
+   * stops lets its lease run out. The write that starts an effect claims it itself (`put`).
    */
-  claimEffect(id: string, seq: number, owner: string, now: number, until: number): Promise<boolean>;
-  /** Let go of an effect whose outcome is applied (or that was dropped). */
-  releaseEffect(id: string, seq: number, owner: string): Promise<void>;
+  claimEffects(id: string, owner: string, now: number, until: number): Promise<boolean>;
   /**
    * Live workflows with a pending effect that no process holds (its runner stopped), to be taken
    * up here. Undefined: this process is the only runner (pending effects are taken up at start).

@@ -113,14 +113,25 @@ export interface WorkflowKind<
 /** A kind of any context, input and view: how the host holds several. */
 export type AnyWorkflowKind = WorkflowKind<never, never, Record<string, unknown>>;
 
-/** An effect as the host runs it: the invocation's input in, its output out. */
-export type Effect = (input: unknown) => Promise<unknown>;
+/**
+ * An effect as the host runs it: the invocation's input in, its output out. `readOnly`: it
+ * changes nothing anywhere (a lookup).
+ */
+export type Effect = ((input: unknown) => Promise<unknown>) & { readOnly?: boolean };
 
 /** An effect from a function of its typed input (the machine's `input` mapping builds it). */
 export const effect =
   <I, O>(run: (input: I) => Promise<O>): Effect =>
   (input) =>
     run(input as I);
+
+/**
+ * A lookup as an effect: it changes nothing, so the host runs it before the state that started
+ * it is written, and writes the state its outcome leads to instead — a crash in between loses
+ * only a request that was never answered, and a write (a round trip, on a database) is saved.
+ */
+export const lookup = <I, O>(run: (input: I) => Promise<O>): Effect =>
+  Object.assign(effect(run), { readOnly: true });
 
 export interface SearchFilter {
   kinds: string[];

@@ -135,24 +135,21 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
     );
   });
 
-  it("an effect is claimed by one runner at a time; a stopped runner's claim runs out", async ({ env }) => {
+  it("a workflow's effects are run by one process at a time; a stopped runner's lease runs out", async ({
+    env,
+  }) => {
     const a = env.store;
     const b = env.second ? await env.second() : undefined;
     const now = Date.parse(AT);
-    const w = workflow({
-      effects: [{ seq: 1, id: 'sendPin', src: 'sendPin', input: {}, node: 'auth.sendingSms' }],
-      effectSeq: 1,
-    });
-    await a.put(w, null);
-    assert.ok(await a.claimEffect(w.id, 1, 'A', now, now + 60_000));
-    assert.ok(await a.claimEffect(w.id, 1, 'A', now + 20_000, now + 80_000), 'renewed by its holder');
+    const effects = [{ seq: 1, id: 'sendPin', src: 'sendPin', input: {}, node: 'auth.sendingSms' }];
+    // The write that starts an effect names its runner: A, for a minute.
+    const w = workflow({ effects, effectSeq: 1 });
+    assert.ok(await a.put(w, null, { owner: 'A', until: now + 60_000 }));
+    assert.ok(await a.claimEffects(w.id, 'A', now + 20_000, now + 80_000), 'renewed by its holder');
     if (!b) return; // one process runs every effect of an embedded store
-    // An effect written a moment ago and not claimed yet is its writer's (it claims at once):
-    // offered to others only after a grace of seconds.
-    const fresh = workflow({
-      effects: [{ seq: 1, id: 'sendPin', src: 'sendPin', input: {}, node: 'auth.sendingSms' }],
-      effectSeq: 1,
-    });
+    // An effect written without a runner (moved in from a data folder) is left to its writer a
+    // moment, then offered to others.
+    const fresh = workflow({ effects, effectSeq: 1 });
     await a.put(fresh, null);
     assert.not.ok(
       (await b.orphanedEffects!(now + 1_000)).some((o) => o.id === fresh.id),
@@ -162,24 +159,63 @@ export function workflowStoreContract(factory: WorkflowStoreFactory) {
       (await b.orphanedEffects!(now + 6_000)).some((o) => o.id === fresh.id),
       'offered once left',
     );
-    assert.ok(await b.claimEffect(fresh.id, 1, 'B', now + 6_000, now + 500_000)); // out of the way below
-    assert.not.ok(await b.claimEffect(w.id, 1, 'B', now + 30_000, now + 90_000), 'held');
+    assert.ok(await b.claimEffects(fresh.id, 'B', now + 6_000, now + 500_000)); // out of the way below
+    assert.not.ok(await b.claimEffects(w.id, 'B', now + 30_000, now + 90_000), 'held');
     assert.equal(await b.orphanedEffects!(now + 30_000), [], 'not orphaned while held');
-    // A stopped: its claim runs out, the workflow is offered to B, which takes the effect.
+    // A write without a lease keeps the runner; A stops: its lease runs out, B takes it up.
+    assert.ok(await a.put({ ...w, version: 2 }, 1));
     const orphans = await b.orphanedEffects!(now + 80_001);
     assert.equal(
       orphans.map((o) => o.id),
       [w.id],
     );
-    assert.ok(await b.claimEffect(w.id, 1, 'B', now + 80_001, now + 140_000));
-    await a.releaseEffect(w.id, 1, 'A'); // A's late release does not free B's claim
-    assert.not.ok(await a.claimEffect(w.id, 1, 'A', now + 90_000, now + 150_000));
-    await b.releaseEffect(w.id, 1, 'B');
-    assert.ok(await a.claimEffect(w.id, 1, 'A', now + 90_000, now + 150_000), 'released: free');
-    // A workflow that closes takes its claims with it; its effects can no longer be claimed.
+    assert.ok(await b.claimEffects(w.id, 'B', now + 80_001, now + 140_000));
+    assert.not.ok(await a.claimEffects(w.id, 'A', now + 90_000, now + 150_000), "A's late renewal fails");
+    // A write that starts another effect names its writer.
+    assert.ok(await a.put({ ...w, version: 3 }, 2, { owner: 'A', until: now + 150_000 }));
+    assert.not.ok(await b.claimEffects(w.id, 'B', now + 100_000, now + 160_000));
+    // A workflow that closes takes its lease with it; its effects can no longer be claimed.
     const closed = { ...w, live: false, state: 'verified', closedAt: AT } as WorkflowRecord;
-    assert.ok(await a.close(closed, 1));
-    assert.not.ok(await b.claimEffect(w.id, 1, 'B', now + 90_000, now + 150_000));
+    assert.ok(await a.close(closed, 3));
+    assert.not.ok(await b.claimEffects(w.id, 'B', now + 200_000, now + 260_000));
+  });
+
+  it('writes, starts, reads and closes made at once each land as if made one by one', async ({ env }) => {
+    const { store } = env;
+    const other = env.second ? await env.second() : store;
+    const rows = Array.from({ length: 40 }, () => workflow());
+    // Forty starts at once, one of them made twice: the second is refused.
+    const started = await Promise.all([...rows.map((w) => store.put(w, null)), store.put(rows[0]!, null)]);
+    assert.equal(started, [...rows.map(() => true), false]);
+    // Writes at once from two stores (as from two processes), each at the version it read: of
+    // two writers of one row, one wins; rows written once all land.
+    const racing = rows.slice(0, 10);
+    const outcomes = await Promise.all([
+      ...racing.map((w) => store.put({ ...w, version: 2, state: 'a' }, 1)),
+      ...racing.map((w) => other.put({ ...w, version: 2, state: 'b' }, 1)),
+      ...rows.slice(10).map((w) => store.put({ ...w, version: 2, state: 'c' }, 1)),
+      store.put({ ...rows[39]!, version: 3 }, 7), // a stale version: refused
+    ]);
+    for (let i = 0; i < 10; i++) assert.is(Number(outcomes[i]) + Number(outcomes[10 + i]), 1, 'one of two');
+    assert.ok(outcomes.slice(20, 50).every(Boolean));
+    assert.is(outcomes[50], false);
+    const read = await Promise.all(rows.map((w) => store.get(w.id)));
+    assert.ok(read.every((w) => w?.version === 2));
+    assert.equal(
+      read.slice(10).map((w) => w!.state),
+      rows.slice(10).map(() => 'c'),
+    );
+    // Closes at once, one of them at a stale version: that one stays live.
+    const closed = (w: StoredWorkflow) =>
+      ({ ...w, live: false, state: 'verified', closedAt: AT }) as WorkflowRecord;
+    const closes = await Promise.all([
+      ...rows.slice(0, 20).map((w) => store.close(closed(w), 2)),
+      store.close(closed(rows[20]!), 1),
+    ]);
+    assert.equal(closes, [...rows.slice(0, 20).map(() => true), false]);
+    assert.is(await store.get(rows[0]!.id), undefined);
+    assert.is((await env.archived('auth', rows[19]!.id))?.state, 'verified');
+    assert.ok(await store.get(rows[20]!.id), 'still live');
   });
 
   it('due deadlines: the earliest, the ones due, an index that follows a moved deadline', async ({
