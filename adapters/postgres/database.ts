@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 const INT8 = 20;
+/** Rows changed in a queue-like table between two vacuums of it (`Database.churned`). */
+const VACUUM_EVERY = 1_000;
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8
@@ -73,6 +75,34 @@ export class Database {
     } catch (err) {
       throw this.failed(err);
     }
+  }
+
+  /** Rows changed in each queue-like table since it was last vacuumed (`churned`). */
+  private readonly churn = new Map<string, number>();
+  private readonly vacuuming = new Map<string, Promise<unknown>>();
+
+  /**
+   * `rows` rows of `table` were written or deleted. Live workflows, the SMS ledger and the limit
+   * windows are small tables whose every row is rewritten within minutes: between two passes of
+   * autovacuum (a minute apart at the server's defaults) each would grow to thousands of pages
+   * of dead rows that every read then scans. Every `VACUUM_EVERY` rows changed here the table is
+   * vacuumed in the background (skipped while another instance vacuums it), which keeps it a few
+   * pages long.
+   */
+  churned(table: 'workflows' | 'sms_ledger' | 'limit_windows' | 'limit_days', rows: number) {
+    const n = (this.churn.get(table) ?? 0) + rows;
+    if (n < VACUUM_EVERY || this.vacuuming.has(table) || this.closed) {
+      this.churn.set(table, n);
+      return;
+    }
+    this.churn.set(table, 0);
+    this.vacuuming.set(
+      table,
+      this.pool
+        .query(`VACUUM (SKIP_LOCKED) ${table}`)
+        .catch(() => undefined)
+        .finally(() => this.vacuuming.delete(table)),
+    );
   }
 
   /** Connections kept by `keptClient`, released at `close`. */
@@ -139,6 +169,7 @@ export class Database {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all(this.vacuuming.values());
     for (const client of this.kept) client.release(true);
     this.kept.clear();
     await Promise.all([this.pool.end(), this.locks.end()]);

@@ -35,6 +35,7 @@ export class PostgresLimitRows implements LimitRows {
       'SELECT n, refused, leaves FROM smspds_limit_hit($1::jsonb)',
       [JSON.stringify(reqs)],
     );
+    this.db.churned('limit_windows', reqs.length);
     const refused = new Map(rows.map((r) => [r.n, { index: r.refused, leaves: r.leaves }]));
     return reqs.map((_, n) => refused.get(n) ?? null);
     // One batch at a time: they lock the same few rows, a second would only wait for the first.
@@ -62,6 +63,7 @@ export class PostgresLimitRows implements LimitRows {
       'SELECT n, added FROM smspds_limit_add_day($1::jsonb)',
       [JSON.stringify(reqs)],
     );
+    this.db.churned('limit_days', reqs.length);
     const added = new Map(rows.map((r) => [r.n, r.added]));
     return reqs.map((_, n) => added.get(n) ?? 0);
   }, ONE_AT_A_TIME);

@@ -28,11 +28,15 @@ export class PostgresSmsLedger implements SmsLedgerRows {
        ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state, record = EXCLUDED.record`,
       [JSON.stringify(rows)],
     );
+    this.db.churned('sms_ledger', rows.length);
     return entries.map(() => undefined);
   });
 
   private readonly forgets = new Batcher<string, void>(async (ids) => {
-    await this.db.query('DELETE FROM sms_ledger WHERE workflow = ANY($1::text[])', [ids]);
+    const { rowCount } = await this.db.query('DELETE FROM sms_ledger WHERE workflow = ANY($1::text[])', [
+      ids,
+    ]);
+    this.db.churned('sms_ledger', rowCount ?? 0);
     return ids.map(() => undefined);
   });
 

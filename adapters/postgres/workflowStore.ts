@@ -150,6 +150,7 @@ export class PostgresWorkflowStore implements WorkflowStore {
        ON CONFLICT (id) DO NOTHING RETURNING id`,
       [JSON.stringify(rows)],
     );
+    this.db.churned('workflows', made.length);
     const ids = new Set(made.map((r) => r.id));
     return rows.map((r) => ids.has(r.id));
   });
@@ -163,15 +164,17 @@ export class PostgresWorkflowStore implements WorkflowStore {
     distinct(rows);
     const { rows: written } = await this.db.query<{ id: string }>(
       `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(${PUT_COLUMNS})),
-            mine AS (SELECT w.id FROM workflows w JOIN v ON w.id = v.id AND w.version = v.expected
-                     ORDER BY w.id FOR UPDATE OF w)
+            mine AS (SELECT id FROM workflows WHERE id = ANY($2::text[]) ORDER BY id FOR UPDATE)
        UPDATE workflows w SET version = v.version, due = v.due, phone = v.phone, record = v.record,
          claimed_until = NULL, lease_owner = coalesce(v.lease_owner, w.lease_owner),
          lease_until = coalesce(v.lease_until, w.lease_until)
-       FROM v WHERE w.id = v.id AND w.version = v.expected AND w.id IN (SELECT id FROM mine)
+       FROM v WHERE w.id = ANY($2::text[]) AND w.id = v.id AND w.version = v.expected
+         AND w.id IN (SELECT id FROM mine)
        RETURNING w.id`,
-      [JSON.stringify(rows)],
+      // The ids again as an array: the rows are found by the primary key, not by a scan.
+      [JSON.stringify(rows), rows.map((r) => r.id)],
     );
+    this.db.churned('workflows', written.length);
     const ids = new Set(written.map((r) => r.id));
     return rows.map((r) => ids.has(r.id));
   });
@@ -201,18 +204,20 @@ export class PostgresWorkflowStore implements WorkflowStore {
       `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(
                     id text, expected integer, kind text, day text, phone text, card text,
                     terminal text, record jsonb, n integer)),
-            gone AS (DELETE FROM workflows w USING v WHERE w.id = v.id AND w.version = v.expected
+            gone AS (DELETE FROM workflows w USING v
+                     WHERE w.id = ANY($2::text[]) AND w.id = v.id AND w.version = v.expected
                      RETURNING w.id),
             ok AS (SELECT v.* FROM v
-                   WHERE EXISTS (SELECT 1 FROM gone g WHERE g.id = v.id)
-                      OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = v.id)),
+                   WHERE v.id IN (SELECT id FROM gone)
+                      OR v.id NOT IN (SELECT id FROM workflows WHERE id = ANY($2::text[]))),
             day AS (INSERT INTO archive_days (kind, day) SELECT DISTINCT kind, day FROM ok
                     ON CONFLICT DO NOTHING)
        INSERT INTO archive (kind, day, id, phone, card, terminal, record)
        SELECT kind, day, id, phone, card, terminal, record FROM ok ORDER BY n
        RETURNING id`,
-      [JSON.stringify(rows.map((r, n) => ({ ...r, n })))],
+      [JSON.stringify(rows.map((r, n) => ({ ...r, n }))), rows.map((r) => r.id)],
     );
+    this.db.churned('workflows', done.length);
     const ids = new Set(done.map((r) => r.id));
     return rows.map((r) => ids.has(r.id));
   });

@@ -74,14 +74,11 @@ export class DeliveryTracker {
 
   /** Follow an accepted attempt, when its provider can tell delivery status. */
   async track(workflowId: string, to: string, attempt: SmsAttempt): Promise<void> {
-    if (!this.enabled) return;
-    if (attempt.outcome !== 'accepted' || !attempt.messageId || attempt.messageId.startsWith('dry-')) return;
-    const sender = this.opts.senders.find((s) => s.name === attempt.provider);
-    if (!sender?.status || FINAL.has(attempt.status as DeliveryStatus)) return;
+    if (!this.enabled || !this.followed(attempt)) return;
     const now = this.opts.clock.now();
     await this.opts.rows.put({
       provider: attempt.provider,
-      messageId: attempt.messageId,
+      messageId: attempt.messageId!,
       to,
       workflowId,
       status: attempt.status as DeliveryStatus,
@@ -96,9 +93,22 @@ export class DeliveryTracker {
     return this.opts.rows.forgetPhone(phone);
   }
 
-  /** Attempts with their latest known delivery status. */
+  /**
+   * Whether an accepted attempt's delivery is followed: its provider can tell statuses, and the
+   * one it had at acceptance was not final.
+   */
+  private followed(attempt: SmsAttempt): boolean {
+    if (attempt.outcome !== 'accepted' || !attempt.messageId || attempt.messageId.startsWith('dry-'))
+      return false;
+    const sender = this.opts.senders.find((s) => s.name === attempt.provider);
+    return Boolean(sender?.status) && !FINAL.has(attempt.status as DeliveryStatus);
+  }
+
+  /** Attempts with their latest known delivery status (read only for those followed). */
   async join(attempts: SmsAttempt[]): Promise<SmsAttempt[]> {
-    const keys = attempts.flatMap((a) => (a.messageId ? [deliveryKey(a.provider, a.messageId)] : []));
+    const keys = attempts.flatMap((a) =>
+      a.messageId && this.followed(a) ? [deliveryKey(a.provider, a.messageId)] : [],
+    );
     if (!keys.length) return attempts;
     const statuses = await this.opts.rows.statuses(keys);
     return attempts.map((a) => {

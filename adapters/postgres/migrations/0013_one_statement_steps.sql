@@ -6,6 +6,10 @@
 ALTER TABLE workflows ADD COLUMN lease_owner text, ADD COLUMN lease_until bigint;
 DROP TABLE effect_leases;
 
+-- A live record (a few kilobytes) is rewritten at every step of its workflow and lives minutes:
+-- kept whole in its row up to a page, not compressed at each write (the default above 2 kB).
+ALTER TABLE workflows SET (toast_tuple_target = 8160);
+
 -- The limit counters are a few rows every request of a till (its token's window and day) or of
 -- the whole service (the day's SMS budget) changes: a change holds its row until it commits, so
 -- a commit that waited for the disk would queue every request behind each flush. They commit
@@ -25,23 +29,23 @@ RETURNS TABLE (n integer, refused integer, leaves bigint) LANGUAGE plpgsql AS $$
 DECLARE
   r jsonb;
   i integer;
+  every_key text[];
   keys text[];
   limits integer[];
   at bigint;
   window_ms bigint;
+  h bigint[];
   kept bigint[];
   k integer;
   ok boolean;
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
-  INSERT INTO limit_windows (key, hits, last)
-    SELECT DISTINCT key, '{}'::bigint[], 0
-      FROM jsonb_array_elements(reqs) q, jsonb_array_elements_text(q->'keys') AS key
-     ORDER BY key
+  every_key := ARRAY(SELECT DISTINCT key
+                       FROM jsonb_array_elements(reqs) q, jsonb_array_elements_text(q->'keys') AS key
+                      ORDER BY key);
+  INSERT INTO limit_windows (key, hits, last) SELECT key, '{}'::bigint[], 0 FROM unnest(every_key) key
     ON CONFLICT (key) DO NOTHING;
-  PERFORM 1 FROM limit_windows
-    WHERE key IN (SELECT jsonb_array_elements_text(q->'keys') FROM jsonb_array_elements(reqs) q)
-    ORDER BY key FOR UPDATE;
+  PERFORM 1 FROM limit_windows WHERE key = ANY(every_key) ORDER BY key FOR UPDATE;
   FOR r, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(reqs) WITH ORDINALITY LOOP
     keys := ARRAY(SELECT jsonb_array_elements_text(r->'keys'));
     limits := ARRAY(SELECT jsonb_array_elements_text(r->'limits')::integer);
@@ -49,8 +53,8 @@ BEGIN
     window_ms := (r->>'window')::bigint;
     ok := true;
     FOR k IN 1 .. coalesce(array_length(keys, 1), 0) LOOP
-      kept := ARRAY(SELECT t FROM limit_windows w, unnest(w.hits) WITH ORDINALITY AS u(t, o)
-                    WHERE w.key = keys[k] AND t > at - window_ms ORDER BY o);
+      SELECT hits INTO h FROM limit_windows WHERE key = keys[k];
+      kept := ARRAY(SELECT t FROM unnest(h) WITH ORDINALITY AS u(t, o) WHERE t > at - window_ms ORDER BY o);
       IF coalesce(array_length(kept, 1), 0) >= limits[k] THEN
         n := i;
         refused := k - 1;
@@ -62,8 +66,8 @@ BEGIN
     END LOOP;
     CONTINUE WHEN NOT ok;
     FOR k IN 1 .. coalesce(array_length(keys, 1), 0) LOOP
-      kept := ARRAY(SELECT t FROM limit_windows w, unnest(w.hits) WITH ORDINALITY AS u(t, o)
-                    WHERE w.key = keys[k] AND t > at - window_ms ORDER BY o) || at;
+      SELECT hits INTO h FROM limit_windows WHERE key = keys[k];
+      kept := ARRAY(SELECT t FROM unnest(h) WITH ORDINALITY AS u(t, o) WHERE t > at - window_ms ORDER BY o) || at;
       UPDATE limit_windows
          SET hits = kept[greatest(1, array_length(kept, 1) - limits[k] + 1):], last = at
        WHERE key = keys[k];
@@ -81,17 +85,18 @@ DECLARE
   r jsonb;
   i integer;
   c integer;
+  every_key text[];
   want integer;
   cap integer;
   room integer;
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
+  every_key := ARRAY(SELECT DISTINCT q->>'key' FROM jsonb_array_elements(reqs) q ORDER BY 1);
   INSERT INTO limit_days (key, day, count)
     SELECT DISTINCT ON (q->>'key') q->>'key', q->>'day', 0 FROM jsonb_array_elements(reqs) q
      ORDER BY q->>'key'
     ON CONFLICT (key) DO NOTHING;
-  PERFORM 1 FROM limit_days WHERE key IN (SELECT q->>'key' FROM jsonb_array_elements(reqs) q)
-    ORDER BY key FOR UPDATE;
+  PERFORM 1 FROM limit_days WHERE key = ANY(every_key) ORDER BY key FOR UPDATE;
   FOR r, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(reqs) WITH ORDINALITY LOOP
     SELECT count INTO c FROM limit_days WHERE key = r->>'key';
     want := (r->>'want')::integer;
@@ -118,4 +123,5 @@ CREATE TABLE effect_leases (
   until    bigint NOT NULL,
   PRIMARY KEY (workflow, seq)
 );
+ALTER TABLE workflows RESET (toast_tuple_target);
 ALTER TABLE workflows DROP COLUMN lease_until, DROP COLUMN lease_owner;
