@@ -385,7 +385,10 @@ export class WorkflowHost {
    * check its step makes again (that it is live).
    */
   async current(id: string): Promise<WorkflowRecord | undefined> {
-    const known = this.latest.get(id)?.stored;
+    const recent = this.recent.get(id);
+    if (recent) return recent;
+    // Read into what this process knows: the step that follows applies to it without a read.
+    const known = this.latest.get(id)?.stored ?? (await this.read(id));
     return known ? publicRecord(known) : this.get(id);
   }
 
