@@ -55,16 +55,23 @@ const APPEND = `WITH day AS (INSERT INTO archive_days (kind, day) VALUES ($1, $2
   INSERT INTO archive (kind, day, id, phone, card, terminal, record)
   VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`;
 
-/** The parameters of `APPEND` (and the first seven of `close`) for a closed record. */
-const appendValues = (closed: WorkflowRecord) => [
-  closed.kind,
-  archiveDay(closed),
-  closed.id,
-  closed.phone,
-  closed.card,
-  closed.terminal,
-  JSON.stringify(closed),
-];
+/** A closed record as the archive's columns take it, and the live version it closes (`close`). */
+const closeRow = (closed: WorkflowRecord, expected: number | null): CloseRow => ({
+  id: closed.id,
+  expected,
+  kind: closed.kind,
+  day: archiveDay(closed),
+  phone: closed.phone,
+  card: closed.card,
+  terminal: closed.terminal,
+  record: closed,
+});
+
+/** The parameters of `APPEND` for a closed record. */
+function appendValues(closed: WorkflowRecord) {
+  const r = closeRow(closed, null);
+  return [r.kind, r.day, r.id, r.phone, r.card, r.terminal, JSON.stringify(r.record)];
+}
 
 /** The columns of a batch of workflow writes, as `jsonb_to_recordset` reads them. */
 const PUT_COLUMNS = `id text, kind text, version integer, due bigint, phone text, record jsonb,
@@ -186,16 +193,7 @@ export class PostgresWorkflowStore implements WorkflowStore {
    * are one statement.
    */
   close(closed: WorkflowRecord, expected: number | null): Promise<boolean> {
-    return this.closes.add({
-      id: closed.id,
-      expected,
-      kind: closed.kind,
-      day: archiveDay(closed),
-      phone: closed.phone,
-      card: closed.card,
-      terminal: closed.terminal,
-      record: closed,
-    });
+    return this.closes.add(closeRow(closed, expected));
   }
 
   private readonly closes = new Batcher<CloseRow, boolean>(async (rows) => {
@@ -350,7 +348,7 @@ export class PostgresWorkflowStore implements WorkflowStore {
 
   serialize<T>(key: string, task: () => Promise<T>, scope: 'all' | 'process' = 'all'): Promise<T> {
     if (scope === 'process') return this.queues.run(key, task);
-    return this.queues.run(key, async () => (await this.locked(key, true, task))!.value);
+    return this.queues.run(key, () => this.locked(key, task));
   }
 
   async exclusive<T>(key: string, task: () => Promise<T>): Promise<{ value: T } | undefined> {
@@ -413,27 +411,13 @@ export class PostgresWorkflowStore implements WorkflowStore {
     { inFlight: 1 },
   );
 
-  /**
-   * `task` holding the key's advisory lock on a connection of the lock pool: waiting for it, or
-   * (`wait` false) answering undefined at once when another session holds it.
-   */
-  private async locked<T>(
-    key: string,
-    wait: boolean,
-    task: () => Promise<T>,
-  ): Promise<{ value: T } | undefined> {
+  /** `task` holding the key's advisory lock, waited for on a connection of the lock pool. */
+  private async locked<T>(key: string, task: () => Promise<T>): Promise<T> {
     const client = await this.db.lockClient();
     try {
-      if (wait) await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey(key)]);
-      else {
-        const { rows } = await client.query<{ ok: boolean }>(
-          'SELECT pg_try_advisory_lock($1::bigint) AS ok',
-          [lockKey(key)],
-        );
-        if (!rows[0]!.ok) return undefined;
-      }
+      await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey(key)]);
       try {
-        return { value: await task() };
+        return await task();
       } finally {
         await client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey(key)]);
       }

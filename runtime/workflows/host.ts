@@ -273,7 +273,8 @@ export class WorkflowHost {
         step = this.joined(born, this.record(k, born.stored, next, more, event, null));
     }
     step = await this.lookups(k, step);
-    if (given && step.closed && (await this.get(given))) return (await this.get(given))!;
+    const earlier = given && step.closed ? await this.get(given) : undefined;
+    if (earlier) return earlier;
     if (!(await this.commit(k, step, null))) {
       const made = given && (await this.get(given));
       if (made) return made;
@@ -293,16 +294,23 @@ export class WorkflowHost {
       const stored = step.stored;
       const e = stored?.effects[0];
       if (!stored || !e || !stored.effects.every((p) => k.def.effects[p.src]?.readOnly)) return step;
-      const output = await Promise.resolve()
-        .then(() => k.def.effects[e.src]!(e.input))
-        .then(
-          (output) => ({ type: `${DONE}${e.id}`, output }),
-          (error: unknown) => ({ type: `${ERROR}${e.id}`, error }),
-        );
-      const event = { ...output, seq: e.seq, now: this.opts.clock.now(), by: 'system' };
+      const event = { ...(await this.outcome(k, e)), now: this.opts.clock.now(), by: 'system' };
       const { next, actions } = this.transition(k, stored, step.resolved!, event);
       step = this.joined(step, this.record(k, stored, next, actions, event, e.seq));
     }
+  }
+
+  /** Run an effect: its outcome as the event that feeds it back (done or error, and its number). */
+  private outcome(k: Kind, e: PendingEffect): Promise<WorkflowEvent & { seq: number }> {
+    const run = k.def.effects[e.src];
+    return (
+      run
+        ? Promise.resolve().then(() => run(e.input))
+        : Promise.reject(new AppError('INTERNAL', { effect: e.src }))
+    ).then(
+      (output) => ({ type: `${DONE}${e.id}`, output, seq: e.seq }),
+      (error: unknown) => ({ type: `${ERROR}${e.id}`, error, seq: e.seq }),
+    );
   }
 
   /** Two steps written as one: the second's record, the effects of both still pending, every action. */
@@ -385,11 +393,17 @@ export class WorkflowHost {
    * check its step makes again (that it is live).
    */
   async current(id: string): Promise<WorkflowRecord | undefined> {
-    const recent = this.recent.get(id);
-    if (recent) return recent;
     // Read into what this process knows: the step that follows applies to it without a read.
-    const known = this.latest.get(id)?.stored ?? (await this.read(id));
+    const known = await this.known(id);
     return known ? publicRecord(known) : this.get(id);
+  }
+
+  /**
+   * The live record as this process last wrote or read it, or read now — unless it closed here
+   * lately (then undefined: closed is final).
+   */
+  private async known(id: string): Promise<StoredWorkflow | undefined> {
+    return this.latest.get(id)?.stored ?? (this.recent.has(id) ? undefined : await this.read(id));
   }
 
   machineOf(kind: string) {
@@ -785,7 +799,6 @@ export class WorkflowHost {
     for (const e of effects) {
       const key = `${id}#${e.seq}`;
       if (this.running.has(key)) continue;
-      const run = k.def.effects[e.src];
       this.running.add(key);
       let renew: NodeJS.Timeout | undefined;
       void (claimed ? Promise.resolve(true) : claim())
@@ -794,14 +807,7 @@ export class WorkflowHost {
           if (!mine) return;
           renew = setInterval(() => void claim().catch(() => undefined), this.leaseMs / 3);
           renew.unref();
-          const outcome = await (
-            run
-              ? Promise.resolve().then(() => run(e.input))
-              : Promise.reject(new AppError('INTERNAL', { effect: e.src }))
-          ).then(
-            (output) => ({ type: `${DONE}${e.id}`, output, seq: e.seq }),
-            (error: unknown) => ({ type: `${ERROR}${e.id}`, error, seq: e.seq }),
-          );
+          const outcome = await this.outcome(k, e);
           await this.apply(id, (now, stored) =>
             stored.effects.some((p) => p.seq === e.seq) ? { ...outcome, now, by: 'system' } : null,
           );
@@ -910,8 +916,7 @@ export class WorkflowHost {
 
   /** The record once it is idle, flushed to disk: what an answer reports. */
   private async settle(id: string): Promise<WorkflowRecord> {
-    const known = this.latest.get(id)?.stored ?? (this.recent.has(id) ? undefined : await this.read(id));
-    if (known?.busy) await this.idle(id);
+    if ((await this.known(id))?.busy) await this.idle(id);
     await this.opts.store.flush();
     // The latest record this process knows, or the closed one (read only when neither is here).
     const latest = this.latest.get(id)?.stored;
